@@ -1,0 +1,96 @@
+"""Every ``BROKENLINKS_*`` setting, its default and its validation, read in one place.
+
+Components build a :class:`BrokenlinksConfig` in ``from_crawler`` with
+``BrokenlinksConfig.from_settings(crawler.settings)``; settings.py only overrides. A bad
+value raises ``ValueError`` naming the setting and the value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+PREFIX = "BROKENLINKS_"
+
+
+def _resolve_map(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return {}
+        if value.startswith("{"):
+            value = json.loads(value)
+        else:
+            # curl-like "name=address[:port],name=address" for the command line
+            pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+            if any(len(pair) != 2 for pair in pairs):  # noqa: PLR2004
+                msg = "expected NAME=ADDRESS[:PORT] pairs separated by commas"
+                raise ValueError(msg)
+            value = {name.strip(): address.strip() for name, address in pairs}
+    if not isinstance(value, dict):
+        msg = "expected a mapping of host name to address"
+        raise TypeError(msg)
+    return {str(k).lower(): str(v) for k, v in value.items()}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokenlinksConfig:
+    """The project's own settings, with their defaults."""
+
+    #: SQLAlchemy URL of the store
+    database_url: str = "sqlite:///data/brokenlinks.sqlite3"
+    #: allow connections to private, loopback, link-local and reserved addresses
+    allow_private_addresses: bool = False
+    #: host name (or ``*.suffix`` pattern) → address[:port], like curl's --resolve
+    resolve: dict[str, str] = field(default_factory=dict)
+    #: the most body bytes a link check reads from a target
+    max_body_bytes: int = 262_144
+    #: send HEAD first and confirm with GET only what is not clearly alive
+    head_first: bool = True
+    #: how many items the store writes in one transaction
+    store_batch_size: int = 500
+    #: the store pipeline can be switched off (export only)
+    store_enabled: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Self:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = PREFIX + f.name.upper()
+            if settings.get(name) is None:
+                continue
+            try:
+                values[f.name] = _read(settings, name, f.type)
+            except (TypeError, ValueError) as e:
+                msg = f"invalid {name}={settings.get(name)!r}: {e}"
+                raise ValueError(msg) from e
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.max_body_bytes < 1024:  # noqa: PLR2004
+            msg = f"invalid {PREFIX}MAX_BODY_BYTES={self.max_body_bytes!r}: at least 1024"
+            raise ValueError(msg)
+        if self.store_batch_size < 1:
+            msg = f"invalid {PREFIX}STORE_BATCH_SIZE={self.store_batch_size!r}: at least 1"
+            raise ValueError(msg)
+        if not self.database_url.strip():
+            msg = f"invalid {PREFIX}DATABASE_URL: empty"
+            raise ValueError(msg)
+
+
+def _read(settings: BaseSettings, name: str, kind: object) -> Any:
+    if kind == "bool":
+        return settings.getbool(name)
+    if kind == "int":
+        return settings.getint(name)
+    if kind == "float":
+        return settings.getfloat(name)
+    if kind == "dict[str, str]":
+        return _resolve_map(settings.get(name))
+    return str(settings.get(name))
