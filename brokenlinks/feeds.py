@@ -1,0 +1,55 @@
+"""Feed exports of prospects: only ``ProspectItem`` reaches a feed, and CSV cells are safe.
+
+The spiders also yield ``PageItem`` and ``CheckItem`` for the store pipeline; a feed that
+names no ``item_classes`` of its own exports prospects only. ``scrapy crawl -O file``
+*replaces* ``FEEDS``, so this default is applied by the exporter extension itself, not by
+a ``FEEDS`` entry in settings.py. Anchor texts and titles come from other people's pages:
+a CSV cell that a spreadsheet would run as a formula is prefixed with an apostrophe
+(OWASP's advice for CSV injection).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exporters import CsvItemExporter
+from scrapy.extensions.feedexport import FeedExporter
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+PROSPECT_ITEM = "brokenlinks.items.ProspectItem"
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_safe(value: str) -> str:
+    """Neutralise a cell a spreadsheet would evaluate as a formula.
+
+    >>> csv_safe("=HYPERLINK(\\"http://evil.example\\")")
+    '\\'=HYPERLINK("http://evil.example")'
+    >>> csv_safe("Best tools")
+    'Best tools'
+    """
+    if value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class ProspectFeedExporter(FeedExporter):
+    """Scrapy's FeedExporter, exporting prospects only unless a feed says otherwise."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        for options in self.feeds.values():
+            if not options.get("item_classes") and not options.get("item_filter"):
+                options["item_classes"] = [PROSPECT_ITEM]
+
+
+class SafeCsvItemExporter(CsvItemExporter):
+    """CsvItemExporter that escapes formula-like text cells (lists stay comma-joined)."""
+
+    def serialize_field(self, field: Any, name: str, value: Any) -> Any:
+        serialized = super().serialize_field(field, name, value)
+        if isinstance(serialized, str):
+            return csv_safe(serialized)
+        return serialized

@@ -1,0 +1,168 @@
+"""The database schema: SQLAlchemy 2.0 typed models of crawl runs, pages, targets, links and checks.
+
+A *page* is a referring page as crawled; a *target* is a distinct link target (absolute URL
+without fragment) carrying its latest verdict; a *link* is one occurrence of a target on a
+page; a *check* is one verdict in a target's history (one row per check, so "dead since" can
+be answered); a *crawl run* is one ``scrapy crawl``. Every datetime is timezone-aware UTC
+(:class:`UTCDateTime` makes SQLite round-trip it). Reads no settings; the only SQL that uses
+these models lives in :mod:`brokenlinks.store`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: constraint names that Alembic (render_as_batch on SQLite) can find and alter later
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite's ``DATETIME`` drops the offset and gives back naive values, so values are
+    converted to UTC before they are stored and marked UTC when they are read. The stored
+    text has a fixed format, so comparing and ordering in SQL stay chronological.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            msg = f"naive datetime {value!r}: the store keeps timezone-aware UTC datetimes"
+            raise ValueError(msg)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+class CrawlRun(Base):
+    """One crawl: which spider, with which arguments, how it ended and its final stats."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spider: Mapped[str] = mapped_column(String(200))
+    #: the spider arguments as a JSON object
+    arguments: Mapped[str] = mapped_column(Text, default="{}")
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    finish_reason: Mapped[str | None] = mapped_column(String(200))
+    #: the crawler stats at the end, as a JSON object
+    stats: Mapped[str | None] = mapped_column(Text)
+
+
+class Page(Base):
+    """A referring page as last crawled."""
+
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    domain: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[int | None]
+    #: why the page itself could not be read, else None
+    error: Mapped[str | None] = mapped_column(Text)
+    links_on_page: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime]
+    last_crawled_at: Mapped[datetime]
+    last_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+
+
+class Target(Base):
+    """A distinct link target with its latest check (all verdict columns null until checked)."""
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    domain: Mapped[str] = mapped_column(String(255))
+    #: alive, dead, blocked or skipped
+    kind: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime]
+    last_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+
+
+class Link(Base):
+    """One occurrence of a target on a page."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("page_id", "target_id", "anchor_text", "position"),
+        Index(None, "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    anchor_text: Mapped[str] = mapped_column(Text)
+    #: the rel tokens, lower-cased, joined by spaces (as in HTML)
+    rel: Mapped[str] = mapped_column(Text, default="")
+    follow: Mapped[bool] = mapped_column(Boolean)
+    #: content, nav, header, footer or aside
+    position: Mapped[str] = mapped_column(String(20))
+    context: Mapped[str] = mapped_column(Text)
+    #: whether the crawl checked this link (out-of-scope links are stored, not checked)
+    checked: Mapped[bool] = mapped_column(Boolean)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    last_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+
+
+class Check(Base):
+    """One verdict in a target's history; the same check written twice is one row."""
+
+    __tablename__ = "checks"
+    __table_args__ = (UniqueConstraint("target_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(50))
+    status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime]

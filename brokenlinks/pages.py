@@ -1,0 +1,192 @@
+"""From a fetched referring page to its records: the page, its links, their verdicts.
+
+Shared by every spider: extract the links (``brokenlinks.extract``), decide which are in
+scope (:class:`Scope`), check those with the crawl's :class:`~brokenlinks.checks.LinkChecker`,
+and build the items: one ``CheckItem`` per newly checked target, one ``PageItem`` with all
+the page's links, and one ``ProspectItem`` per dead link occurrence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from brokenlinks import verdicts
+from brokenlinks.checks import CheckResult, LinkChecker, now_iso
+from brokenlinks.extract import Link, Page, extract_page, outbound_count
+from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
+from brokenlinks.sites import in_domains, is_outbound, site_of
+from brokenlinks.urls import is_http
+
+if TYPE_CHECKING:
+    from scrapy.http import TextResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which links of a page a crawl checks.
+
+    Without *domains*: every outbound link (resource-page prospecting), plus links the
+    browser could not follow at all (unparseable hrefs; mailto: and the like, which are
+    counted as skipped). With *domains*: only links to those sites (reclaim or
+    competitor mode). *internal* adds same-site links (whole-site crawls).
+    """
+
+    domains: frozenset[str] = frozenset()
+    internal: bool = False
+
+    def wants(self, link: Link, page_url: str) -> bool:
+        """Tell whether *link*, found on *page_url*, is checked.
+
+        >>> from brokenlinks.extract import Link, Position
+        >>> link = Link(href="https://other.org/", url="https://other.org/", anchor_text="x",
+        ...             rel=(), follow=True, position=Position.CONTENT, context="x", tag="a")
+        >>> Scope().wants(link, "https://example.com/")
+        True
+        >>> Scope(domains=frozenset({"example.com"})).wants(link, "https://example.com/")
+        False
+        """
+        if link.url is None:
+            return not self.domains
+        if self.domains:
+            return is_http(link.url) and in_domains(link.url, self.domains)
+        if not is_http(link.url):
+            return True
+        return self.internal or is_outbound(link.url, page_url)
+
+
+def target_key(link: Link) -> str:
+    """The key a link's target is checked and stored under (the raw href if unparseable)."""
+    return link.url if link.url is not None else link.href.strip()
+
+
+async def check_links(
+    page: Page, scope: Scope, checker: LinkChecker
+) -> dict[str, CheckResult]:
+    """Check every in-scope link of *page* (each distinct target once)."""
+    wanted: dict[str, Link] = {}
+    for link in page.links:
+        if scope.wants(link, page.url):
+            wanted.setdefault(target_key(link), link)
+    results: dict[str, CheckResult] = {}
+    pending: list[str] = []
+    for key, link in wanted.items():
+        if link.url is None:
+            results[key] = checker.record(key, verdicts.invalid_url(link.href))
+        else:
+            pending.append(key)
+    checked = await asyncio.gather(*(checker.check(key) for key in pending))
+    results.update(zip(pending, checked, strict=True))
+    return results
+
+
+def build_items(
+    page: Page,
+    *,
+    requested_url: str,
+    status: int,
+    results: dict[str, CheckResult],
+    new_checks: list[CheckResult],
+) -> list[Any]:
+    """Build the items of one crawled page (pure)."""
+    links_on_page = outbound_count(page)
+    source_domain = site_of(page.url)
+    items: list[Any] = [check_item(result) for result in new_checks]
+    records: list[LinkRecord] = []
+    prospects: list[ProspectItem] = []
+    for link in page.links:
+        key = target_key(link)
+        target_domain = site_of(link.url) if link.url is not None else ""
+        result = results.get(key)
+        records.append(
+            LinkRecord(
+                target_url=key,
+                target_domain=target_domain,
+                anchor_text=link.anchor_text,
+                rel=list(link.rel),
+                follow=link.follow,
+                position=str(link.position),
+                context=link.context,
+                checked=result is not None,
+            )
+        )
+        if result is not None and result.verdict.is_dead:
+            prospects.append(
+                ProspectItem(
+                    source_url=page.url,
+                    source_title=page.title,
+                    source_domain=source_domain,
+                    target_url=key,
+                    target_domain=target_domain,
+                    status=result.verdict.status,
+                    reason=str(result.verdict.reason),
+                    final_url=result.verdict.final_url,
+                    anchor_text=link.anchor_text,
+                    rel=list(link.rel),
+                    follow=link.follow,
+                    position=str(link.position),
+                    context=link.context,
+                    links_on_page=links_on_page,
+                    checked_at=result.checked_at,
+                )
+            )
+    items.append(
+        PageItem(
+            url=page.url,
+            requested_url=requested_url,
+            domain=source_domain,
+            title=page.title,
+            status=status,
+            error=None,
+            links_on_page=links_on_page,
+            crawled_at=now_iso(),
+            links=records,
+        )
+    )
+    items.extend(prospects)
+    return items
+
+
+def check_item(result: CheckResult) -> CheckItem:
+    verdict = result.verdict
+    return CheckItem(
+        target_url=result.url,
+        target_domain=site_of(result.url) if is_http(result.url) else "",
+        kind=str(verdict.kind),
+        reason=str(verdict.reason),
+        status=verdict.status,
+        final_url=verdict.final_url,
+        checked_at=result.checked_at,
+        detail=verdict.detail,
+    )
+
+
+def failed_page(requested_url: str, *, url: str | None, status: int | None, error: str) -> PageItem:
+    """The record of a referring page that could not be read."""
+    page_url = url or requested_url
+    return PageItem(
+        url=page_url,
+        requested_url=requested_url,
+        domain=site_of(page_url),
+        title=None,
+        status=status,
+        error=error,
+        links_on_page=0,
+        crawled_at=now_iso(),
+    )
+
+
+async def process_response(
+    response: TextResponse, *, requested_url: str, scope: Scope, checker: LinkChecker
+) -> list[Any]:
+    """Extract, check and build the items of one fetched referring page."""
+    page = extract_page(response.body, response.url, encoding=response.encoding)
+    results = await check_links(page, scope, checker)
+    return build_items(
+        page,
+        requested_url=requested_url,
+        status=response.status,
+        results=results,
+        new_checks=checker.take_unreported(),
+    )

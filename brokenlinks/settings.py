@@ -1,0 +1,80 @@
+"""Scrapy settings of brokenlinks: link-checking defaults rather than scraping defaults.
+
+Only overrides live here; the defaults of the project's own ``BROKENLINKS_*`` settings
+are the field defaults of ``brokenlinks.config.BrokenlinksConfig``.
+"""
+
+from brokenlinks import __version__
+
+BOT_NAME = "brokenlinks"
+COMMANDS_MODULE = "brokenlinks.commands"
+NEWSPIDER_MODULE = "spiders"
+SPIDER_MODULES = ["spiders"]
+
+# Identity: say who is checking, and where to read about it.
+USER_AGENT = f"brokenlinks/{__version__} (+https://github.com/brokenlinks/brokenlinks)"
+
+# Politeness: many hosts at once, few requests to each. Referring pages obey robots.txt;
+# a link check is a single click and does not (see brokenlinks.checks).
+CONCURRENT_REQUESTS = 128
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+ROBOTSTXT_OBEY = True
+
+# Waiting: a dead host must not hold a check for minutes (Scrapy: 180 s x 3 tries).
+DOWNLOAD_TIMEOUT = 20
+DNS_TIMEOUT = 10
+RETRY_ENABLED = True
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
+RETRY_TIMES = 2
+
+# Bodies: referring pages are read whole up to a bound; checks cap their own reads.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+
+# Only the web: a page must not make the crawler read local files, S3 or FTP.
+DOWNLOAD_HANDLERS = {"data": None, "file": None, "ftp": None, "s3": None}
+
+# The network guard and host overrides live in the resolver, at connection time.
+DNSCACHE_ENABLED = True
+DNSCACHE_SIZE = 10000
+TWISTED_DNS_RESOLVER = "brokenlinks.guard.GuardedResolver"
+
+# Keep CONCURRENT_REQUESTS_PER_DOMAIN true under the asyncio reactor.
+DOWNLOADER = "brokenlinks.downloader.PoliteDownloader"
+
+EXTENSIONS = {
+    "brokenlinks.checks.LinkChecker": 100,
+    "brokenlinks.feeds.ProspectFeedExporter": 0,
+    "brokenlinks.summary.CrawlSummary": 500,
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "scrapy.extensions.telnet.TelnetConsole": None,
+}
+
+ITEM_PIPELINES = {
+    "pipelines.store.StorePipeline": 300,
+}
+
+# Feeds export prospects only, in the contract's column order.
+FEED_EXPORT_ENCODING = "utf-8"
+FEED_EXPORT_FIELDS = [
+    "source_url",
+    "source_title",
+    "source_domain",
+    "target_url",
+    "target_domain",
+    "status",
+    "reason",
+    "final_url",
+    "anchor_text",
+    "rel",
+    "follow",
+    "position",
+    "context",
+    "links_on_page",
+    "checked_at",
+]
+FEED_EXPORTERS = {"csv": "brokenlinks.feeds.SafeCsvItemExporter"}
+FEED_STORE_EMPTY = True
+
+LOG_LEVEL = "INFO"

@@ -1,0 +1,471 @@
+"""The only SQL of the project: idempotent batch upserts of crawl records, and a few readers.
+
+:func:`write_batch` writes the ``PageItem`` and ``CheckItem`` records a crawl yields in one
+transaction per batch, with the dialect's upsert (``INSERT ... ON CONFLICT``, SQLite or
+PostgreSQL) keyed by the target and page URLs, the link occurrence key and the check key.
+Writing the same records again adds no rows and changes no values; a newer observation
+replaces an older one, never the other way round, and a target's verdict is never replaced
+by "not checked yet". :func:`start_run` and :func:`finish_run` keep the crawl runs. The
+readers (:func:`count_rows`, :func:`dead_links`, :func:`get_run`, :func:`fresh_verdicts`)
+serve tests, reports and the check cache. Reads no settings: callers pass an engine built
+by :mod:`brokenlinks.db`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Table, and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from brokenlinks.items import CheckItem, PageItem, ProspectItem
+from brokenlinks.models import Check, CrawlRun, Link, Page, Target
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from sqlalchemy import ColumnElement, Engine
+    from sqlalchemy.sql.elements import KeyedColumnElement
+
+    Insert = sqlite.Insert | postgresql.Insert
+
+_pages = cast("Table", Page.__table__)
+_targets = cast("Table", Target.__table__)
+_links = cast("Table", Link.__table__)
+_checks = cast("Table", Check.__table__)
+_runs = cast("Table", CrawlRun.__table__)
+
+#: URLs per ``IN (...)`` lookup, below SQLite's oldest bound-parameter limit (999)
+_IN_CHUNK = 900
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_time(value: str, field: str = "time") -> datetime:
+    """Return the ISO 8601 *value* of an item field as an aware UTC datetime.
+
+    A value without an offset is taken as UTC.
+
+    >>> parse_time("2024-05-01T10:00:00Z")
+    datetime.datetime(2024, 5, 1, 10, 0, tzinfo=datetime.timezone.utc)
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as e:
+        msg = f"invalid {field}={value!r}: not an ISO 8601 datetime"
+        raise ValueError(msg) from e
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    """Return *value* (spider arguments, crawler stats) as JSON text; datetimes as ISO 8601.
+
+    >>> to_json({"finish_time": datetime(2024, 5, 1, tzinfo=UTC), "n": 1})
+    '{"finish_time": "2024-05-01T00:00:00+00:00", "n": 1}'
+    """
+    return json.dumps(value, default=_json_default, sort_keys=True)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# --- dialect upserts ----------------------------------------------------------------------
+
+
+def _insert(engine: Engine, table: Table) -> Insert:
+    name = engine.dialect.name
+    if name == "sqlite":
+        return sqlite.insert(table)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    msg = f"unsupported database dialect {name!r}: the store upserts on SQLite or PostgreSQL"
+    raise ValueError(msg)
+
+
+def _earliest(column: KeyedColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case((new < column, new), else_=column)
+
+
+def _if_newer(
+    newer: ColumnElement[bool], table: Table, excluded: Any, names: Iterable[str]
+) -> dict[str, ColumnElement[Any]]:
+    """SET values that take the incoming row's value only when its observation is newer."""
+    return {name: case((newer, getattr(excluded, name)), else_=table.c[name]) for name in names}
+
+
+def _ids(session: Session, table: Table, urls: Iterable[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    wanted = list(urls)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        rows = session.execute(select(table.c.url, table.c.id).where(table.c.url.in_(chunk)))
+        found.update((url, id_) for url, id_ in rows)
+    return found
+
+
+# --- batches ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(slots=True)
+class _Batch:
+    """A batch reduced to one row per key, in plain column values."""
+
+    #: url → {domain, first_seen_at}: every target a link or a check refers to
+    targets: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: url → the latest verdict of the batch
+    verdicts: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: (url, checked_at) → one history row
+    checks: dict[tuple[str, datetime], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: url → the latest crawl of the page
+    pages: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: (page url, target url, anchor text, position) → the latest occurrence
+    links: dict[tuple[str, str, str, str], dict[str, Any]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    def see_target(self, url: str, domain: str, seen_at: datetime) -> None:
+        row = self.targets.get(url)
+        if row is None:
+            self.targets[url] = {"url": url, "domain": domain, "first_seen_at": seen_at}
+        elif seen_at < row["first_seen_at"]:
+            row["first_seen_at"] = seen_at
+
+    def add_check(self, item: CheckItem) -> None:
+        checked_at = parse_time(item.checked_at, "checked_at")
+        self.see_target(item.target_url, item.target_domain, checked_at)
+        verdict = {
+            "url": item.target_url,
+            "kind": item.kind,
+            "reason": item.reason,
+            "status": item.status,
+            "final_url": item.final_url,
+            "detail": item.detail,
+            "checked_at": checked_at,
+        }
+        self.checks[item.target_url, checked_at] = verdict
+        latest = self.verdicts.get(item.target_url)
+        if latest is None or checked_at >= latest["checked_at"]:
+            self.verdicts[item.target_url] = verdict
+
+    def add_page(self, item: PageItem) -> None:
+        crawled_at = parse_time(item.crawled_at, "crawled_at")
+        latest = self.pages.get(item.url)
+        if latest is None or crawled_at >= latest["last_crawled_at"]:
+            self.pages[item.url] = {
+                "url": item.url,
+                "domain": item.domain,
+                "title": item.title,
+                "status": item.status,
+                "error": item.error,
+                "links_on_page": item.links_on_page,
+                "first_seen_at": (
+                    crawled_at if latest is None else min(crawled_at, latest["first_seen_at"])
+                ),
+                "last_crawled_at": crawled_at,
+            }
+        else:
+            latest["first_seen_at"] = min(crawled_at, latest["first_seen_at"])
+        for link in item.links:
+            self.see_target(link.target_url, link.target_domain, crawled_at)
+            key = (item.url, link.target_url, link.anchor_text, link.position)
+            seen = self.links.get(key)
+            if seen is not None and crawled_at < seen["last_seen_at"]:
+                seen["first_seen_at"] = min(crawled_at, seen["first_seen_at"])
+                continue
+            self.links[key] = {
+                "anchor_text": link.anchor_text,
+                "position": link.position,
+                "rel": " ".join(link.rel),
+                "follow": link.follow,
+                "context": link.context,
+                "checked": link.checked,
+                "first_seen_at": crawled_at if seen is None else seen["first_seen_at"],
+                "last_seen_at": crawled_at,
+            }
+
+
+def _reduce(items: Sequence[Any]) -> _Batch:
+    batch = _Batch()
+    for item in items:
+        if isinstance(item, CheckItem):
+            batch.add_check(item)
+        elif isinstance(item, PageItem):
+            batch.add_page(item)
+        elif isinstance(item, ProspectItem):
+            continue  # derived from links + targets: nothing of its own to store
+        else:
+            msg = f"cannot store {type(item).__name__}: expected PageItem or CheckItem"
+            raise TypeError(msg)
+    return batch
+
+
+def _upsert_targets(session: Session, engine: Engine, run_id: int, batch: _Batch) -> None:
+    if not batch.targets:
+        return
+    ins = _insert(engine, _targets)
+    # a target only referred to gets no verdict columns, so it never nulls a verdict
+    stmt = ins.on_conflict_do_update(
+        index_elements=[_targets.c.url],
+        set_={
+            "first_seen_at": _earliest(_targets.c.first_seen_at, ins.excluded.first_seen_at),
+            "last_run_id": ins.excluded.last_run_id,
+        },
+    )
+    session.execute(stmt, [{**row, "last_run_id": run_id} for row in batch.targets.values()])
+    if not batch.verdicts:
+        return
+    ins = _insert(engine, _targets)
+    newer = or_(_targets.c.checked_at.is_(None), ins.excluded.checked_at >= _targets.c.checked_at)
+    names = ("kind", "reason", "status", "final_url", "detail", "checked_at")
+    stmt = ins.on_conflict_do_update(
+        index_elements=[_targets.c.url], set_=_if_newer(newer, _targets, ins.excluded, names)
+    )
+    session.execute(
+        stmt,
+        [
+            {
+                **verdict,
+                "domain": batch.targets[url]["domain"],
+                "first_seen_at": batch.targets[url]["first_seen_at"],
+                "last_run_id": run_id,
+            }
+            for url, verdict in batch.verdicts.items()
+        ],
+    )
+
+
+def _insert_checks(
+    session: Session, engine: Engine, run_id: int, batch: _Batch, target_ids: Mapping[str, int]
+) -> None:
+    if not batch.checks:
+        return
+    stmt = _insert(engine, _checks).on_conflict_do_nothing(
+        index_elements=[_checks.c.target_id, _checks.c.checked_at]
+    )
+    rows = []
+    for (url, _), verdict in batch.checks.items():
+        row = {key: value for key, value in verdict.items() if key != "url"}
+        rows.append({**row, "target_id": target_ids[url], "run_id": run_id})
+    session.execute(stmt, rows)
+
+
+def _upsert_pages(session: Session, engine: Engine, run_id: int, batch: _Batch) -> None:
+    if not batch.pages:
+        return
+    ins = _insert(engine, _pages)
+    newer = ins.excluded.last_crawled_at >= _pages.c.last_crawled_at
+    names = ("domain", "title", "status", "error", "links_on_page", "last_crawled_at")
+    stmt = ins.on_conflict_do_update(
+        index_elements=[_pages.c.url],
+        set_={
+            **_if_newer(newer, _pages, ins.excluded, names),
+            "first_seen_at": _earliest(_pages.c.first_seen_at, ins.excluded.first_seen_at),
+            "last_run_id": ins.excluded.last_run_id,
+        },
+    )
+    session.execute(stmt, [{**row, "last_run_id": run_id} for row in batch.pages.values()])
+
+
+def _upsert_links(
+    session: Session,
+    engine: Engine,
+    run_id: int,
+    batch: _Batch,
+    *,
+    page_ids: Mapping[str, int],
+    target_ids: Mapping[str, int],
+) -> None:
+    if not batch.links:
+        return
+    ins = _insert(engine, _links)
+    newer = ins.excluded.last_seen_at >= _links.c.last_seen_at
+    names = ("rel", "follow", "context", "checked", "last_seen_at")
+    stmt = ins.on_conflict_do_update(
+        index_elements=[
+            _links.c.page_id,
+            _links.c.target_id,
+            _links.c.anchor_text,
+            _links.c.position,
+        ],
+        set_={
+            **_if_newer(newer, _links, ins.excluded, names),
+            "first_seen_at": _earliest(_links.c.first_seen_at, ins.excluded.first_seen_at),
+            "last_run_id": ins.excluded.last_run_id,
+        },
+    )
+    rows = [
+        {
+            **row,
+            "page_id": page_ids[page_url],
+            "target_id": target_ids[target_url],
+            "last_run_id": run_id,
+        }
+        for (page_url, target_url, _, _), row in batch.links.items()
+    ]
+    session.execute(stmt, rows)
+
+
+def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
+    """Store *items* (``PageItem``, ``CheckItem``; ``ProspectItem`` is skipped) in one transaction.
+
+    The order of the items does not matter: a check may come before or after the page that
+    links to its target, in the same batch or another one. Either everything is written or,
+    on an error, nothing is, and the error propagates.
+    """
+    batch = _reduce(items)
+    if not batch.targets and not batch.pages:
+        return
+    with Session(engine) as session, session.begin():
+        _upsert_targets(session, engine, run_id, batch)
+        target_ids = _ids(session, _targets, batch.targets)
+        _insert_checks(session, engine, run_id, batch, target_ids)
+        _upsert_pages(session, engine, run_id, batch)
+        page_ids = _ids(session, _pages, batch.pages)
+        _upsert_links(session, engine, run_id, batch, page_ids=page_ids, target_ids=target_ids)
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+def start_run(engine: Engine, spider: str, arguments: Mapping[str, Any]) -> int:
+    """Record the start of a crawl of *spider* with its *arguments*; return the run id."""
+    run = CrawlRun(spider=spider, arguments=to_json(dict(arguments)), started_at=_now())
+    with Session(engine) as session, session.begin():
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish_run(
+    engine: Engine, run_id: int, finish_reason: str | None, stats: Mapping[str, Any]
+) -> None:
+    """Record the end of run *run_id*: now, the finish reason (None keeps it) and the stats."""
+    values: dict[str, Any] = {"finished_at": _now(), "stats": to_json(dict(stats))}
+    if finish_reason is not None:
+        values["finish_reason"] = finish_reason
+    with Session(engine) as session, session.begin():
+        session.execute(update(_runs).where(_runs.c.id == run_id).values(**values))
+
+
+# --- readers ------------------------------------------------------------------------------
+
+
+def count_rows(engine: Engine) -> dict[str, int]:
+    """Return the number of rows of every table, by table name."""
+    tables = (_runs, _pages, _targets, _links, _checks)
+    with Session(engine) as session:
+        return {
+            table.name: session.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in tables
+        }
+
+
+def get_run(engine: Engine, run_id: int) -> dict[str, Any] | None:
+    """Return crawl run *run_id* (arguments and stats decoded, datetimes ISO), or None."""
+    with Session(engine) as session:
+        run = session.get(CrawlRun, run_id)
+        if run is None:
+            return None
+        return {
+            "id": run.id,
+            "spider": run.spider,
+            "arguments": json.loads(run.arguments),
+            "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at),
+            "finish_reason": run.finish_reason,
+            "stats": None if run.stats is None else json.loads(run.stats),
+        }
+
+
+def dead_links(engine: Engine, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Return every occurrence of a link to a dead target, with the exported item's fields.
+
+    With *run_id*, only the occurrences seen by that run. Ordered by page, then target.
+    """
+    query = (
+        select(
+            _pages.c.url.label("source_url"),
+            _pages.c.title.label("source_title"),
+            _pages.c.domain.label("source_domain"),
+            _targets.c.url.label("target_url"),
+            _targets.c.domain.label("target_domain"),
+            _targets.c.status,
+            _targets.c.reason,
+            _targets.c.final_url,
+            _links.c.anchor_text,
+            _links.c.rel,
+            _links.c.follow,
+            _links.c.position,
+            _links.c.context,
+            _pages.c.links_on_page,
+            _targets.c.checked_at,
+        )
+        .select_from(
+            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
+                _targets, _links.c.target_id == _targets.c.id
+            )
+        )
+        .where(_targets.c.kind == "dead")
+        .order_by(_pages.c.url, _targets.c.url, _links.c.position, _links.c.anchor_text)
+    )
+    if run_id is not None:
+        query = query.where(_links.c.last_run_id == run_id)
+    with Session(engine) as session:
+        rows = session.execute(query).mappings().all()
+    return [
+        {**row, "rel": row["rel"].split(), "checked_at": _iso(row["checked_at"])} for row in rows
+    ]
+
+
+def fresh_verdicts(
+    engine: Engine, urls: Iterable[str], since: datetime
+) -> dict[str, dict[str, Any]]:
+    """Return the latest verdict of each of *urls* checked at or after *since*, by URL.
+
+    The check cache reuses these instead of checking the target again.
+    """
+    wanted = list(dict.fromkeys(urls))
+    found: dict[str, dict[str, Any]] = {}
+    columns = (
+        _targets.c.url,
+        _targets.c.domain,
+        _targets.c.kind,
+        _targets.c.reason,
+        _targets.c.status,
+        _targets.c.final_url,
+        _targets.c.detail,
+        _targets.c.checked_at,
+    )
+    with Session(engine) as session:
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            query = select(*columns).where(
+                and_(_targets.c.url.in_(chunk), _targets.c.checked_at >= since)
+            )
+            for row in session.execute(query).mappings():
+                found[row["url"]] = {**row, "checked_at": _iso(row["checked_at"])}
+    return found

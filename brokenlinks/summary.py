@@ -1,0 +1,78 @@
+"""The crawl summary: what was crawled, checked, found dead, blocked and skipped.
+
+An extension that counts exported prospects (``brokenlinks/prospects``) and, when the
+spider closes, logs a short summary built from the crawl's stats by
+:func:`summary_lines` (also used by ``scrapy demo``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Self
+
+from scrapy import signals
+
+from brokenlinks.items import ProspectItem
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+_KINDS = ("alive", "dead", "blocked", "skipped")
+
+
+def summary_lines(stats: dict[str, Any]) -> list[str]:
+    """Summarise a crawl's stats in a few lines.
+
+    >>> print("\\n".join(summary_lines({
+    ...     "brokenlinks/pages/crawled": 3, "brokenlinks/targets/checked": 5,
+    ...     "brokenlinks/verdict_count/alive": 3, "brokenlinks/verdict_count/dead": 2,
+    ...     "brokenlinks/reason_count/dead/dns": 1,
+    ...     "brokenlinks/reason_count/dead/http_status": 1, "brokenlinks/prospects": 4})))
+    referring pages: 3 crawled, 0 failed
+    targets checked: 5 (alive 3, dead 2, blocked 0, skipped 0)
+    dead by reason: dns 1, http_status 1
+    prospects (dead link occurrences): 4
+    """
+    def count(key: str) -> int:
+        return int(stats.get(f"brokenlinks/{key}", 0))
+
+    failed = count("pages/failed") + count("pages/not_html")
+    kinds = ", ".join(f"{kind} {count('verdict_count/' + kind)}" for kind in _KINDS)
+    lines = [
+        f"referring pages: {count('pages/crawled')} crawled, {failed} failed",
+        f"targets checked: {count('targets/checked')} ({kinds})",
+    ]
+    for kind in ("dead", "blocked", "skipped"):
+        prefix = f"brokenlinks/reason_count/{kind}/"
+        reasons = sorted(
+            (key.removeprefix(prefix), value)
+            for key, value in stats.items()
+            if key.startswith(prefix)
+        )
+        if reasons:
+            lines.append(f"{kind} by reason: " + ", ".join(f"{r} {n}" for r, n in reasons))
+    lines.append(f"prospects (dead link occurrences): {count('prospects')}")
+    return lines
+
+
+class CrawlSummary:
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        ext = cls(crawler.stats)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def item_scraped(self, item: Any) -> None:
+        if isinstance(item, ProspectItem):
+            self.stats.inc_value("brokenlinks/prospects")
+
+    def spider_closed(self) -> None:
+        logger.info("Crawl summary:\n  %s", "\n  ".join(summary_lines(self.stats.get_stats())))

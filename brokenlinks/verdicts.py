@@ -1,0 +1,208 @@
+"""Verdicts: what a link check's outcome means for a link builder.
+
+Pure functions, no settings. An outcome is an HTTP status (after the checker followed
+redirects and retries) or the exception a download raised; it becomes a
+:class:`Verdict`: alive, dead, blocked (could not be verified: bot walls, 401/403/429) or
+skipped (not checked: non-HTTP links, addresses the network guard refused). Only ``dead``
+verdicts become prospects; the reasons are the export contract's ``reason`` values.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    NotSupported,
+    ResponseDataLossError,
+    UnsupportedURLSchemeError,
+)
+
+
+class Kind(StrEnum):
+    ALIVE = "alive"
+    DEAD = "dead"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+
+
+class Reason(StrEnum):
+    OK = "ok"
+    HTTP_STATUS = "http_status"
+    DNS = "dns"
+    CONNECTION = "connection"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    REDIRECT_LOOP = "redirect_loop"
+    SOFT_404 = "soft_404"
+    PARKED = "parked"
+    INVALID_URL = "invalid_url"
+    UNSUPPORTED_SCHEME = "unsupported_scheme"
+    GUARD = "guard"
+    OUT_OF_SCOPE = "out_of_scope"
+    #: the check failed in a way that says nothing about the target (not dead)
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    kind: Kind
+    reason: Reason
+    status: int | None = None
+    final_url: str | None = None
+    detail: str = ""
+
+    @property
+    def is_dead(self) -> bool:
+        return self.kind is Kind.DEAD
+
+
+#: answers that say "you may not see this", not "this is gone"
+BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 999})
+
+
+def classify_status(status: int, final_url: str | None = None) -> Verdict:
+    """Classify the final HTTP status of a GET (after redirects and retries).
+
+    >>> classify_status(200, "https://example.com/").kind
+    <Kind.ALIVE: 'alive'>
+    >>> v = classify_status(410, "https://example.com/old")
+    >>> v.kind, v.reason, v.status
+    (<Kind.DEAD: 'dead'>, <Reason.HTTP_STATUS: 'http_status'>, 410)
+    >>> classify_status(429).kind, classify_status(999).kind
+    (<Kind.BLOCKED: 'blocked'>, <Kind.BLOCKED: 'blocked'>)
+    """
+    if 200 <= status < 300 or status == 304:  # noqa: PLR2004
+        return Verdict(Kind.ALIVE, Reason.OK, status, final_url)
+    if status in BLOCKED_STATUSES:
+        return Verdict(Kind.BLOCKED, Reason.HTTP_STATUS, status, final_url)
+    # 4xx, 5xx that persisted through retries, a 3xx the checker could not follow
+    # (no usable Location), and non-standard codes all mean the visitor gets no page.
+    return Verdict(Kind.DEAD, Reason.HTTP_STATUS, status, final_url)
+
+
+def head_is_conclusive(status: int) -> bool:
+    """Tell whether a HEAD answer settles the check without a GET.
+
+    Only a clear 2xx does: many servers answer HEAD with 405, 501, 404 or 403 for
+    pages that GET serves, so anything else is confirmed with GET.
+
+    >>> head_is_conclusive(200), head_is_conclusive(405), head_is_conclusive(404)
+    (True, False, False)
+    """
+    return 200 <= status < 300  # noqa: PLR2004
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, its chained causes and the failures a Twisted error wraps."""
+    seen: list[BaseException] = []
+    stack: list[BaseException] = [exc]
+    while stack and len(seen) < 32:  # noqa: PLR2004
+        current = stack.pop()
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        stack.extend(n for n in (current.__cause__, current.__context__) if n is not None)
+        # twisted.web._newclient.ResponseFailed / ResponseNeverReceived keep a list
+        # of Failures in .reasons
+        values = (getattr(r, "value", None) for r in getattr(current, "reasons", None) or ())
+        stack.extend(v for v in values if isinstance(v, BaseException))
+    return seen
+
+
+def is_tls_error(exc: BaseException) -> bool:
+    """Tell whether a download failure comes from the TLS layer.
+
+    >>> is_tls_error(ssl.SSLError(1, "handshake failure"))
+    True
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError):
+            return True
+        module = type(cause).__module__
+        if module.startswith("OpenSSL") or "tls" in module.lower():
+            return True
+    return False
+
+
+def classify_exception(exc: BaseException, *, refused: str | None = None) -> Verdict:
+    """Classify a download failure raised by Scrapy (after its retries).
+
+    *refused* is the network guard's reason when it refused the host's addresses; the
+    failure then surfaces as a DNS error but the link was never tried, so it is skipped.
+
+    >>> classify_exception(CannotResolveHostError("no such host")).reason
+    <Reason.DNS: 'dns'>
+    >>> v = classify_exception(CannotResolveHostError("x"), refused="loopback 127.0.0.1")
+    >>> v.kind, v.reason
+    (<Kind.SKIPPED: 'skipped'>, <Reason.GUARD: 'guard'>)
+    >>> classify_exception(DownloadTimeoutError("took too long")).reason
+    <Reason.TIMEOUT: 'timeout'>
+    """
+    detail = f"{type(exc).__name__}: {exc}"[:300]
+    if isinstance(exc, CannotResolveHostError):
+        if refused is not None:
+            return Verdict(Kind.SKIPPED, Reason.GUARD, detail=refused)
+        return Verdict(Kind.DEAD, Reason.DNS, detail=detail)
+    if isinstance(exc, (UnsupportedURLSchemeError, NotSupported)):
+        return Verdict(Kind.SKIPPED, Reason.UNSUPPORTED_SCHEME, detail=detail)
+    if isinstance(exc, DownloadTimeoutError):
+        return Verdict(Kind.DEAD, Reason.TIMEOUT, detail=detail)
+    if is_tls_error(exc):
+        return Verdict(Kind.DEAD, Reason.TLS, detail=detail)
+    if isinstance(
+        exc,
+        (
+            DownloadConnectionRefusedError,
+            DownloadFailedError,
+            DownloadCancelledError,
+            ResponseDataLossError,
+            ConnectionError,
+            OSError,
+        ),
+    ):
+        return Verdict(Kind.DEAD, Reason.CONNECTION, detail=detail)
+    # Twisted's ConnectionLost/ConnectionDone/ConnectError reach here only when a
+    # handler let them through unwrapped; they are still failures to connect.
+    if type(exc).__module__.startswith("twisted.internet.error"):
+        return Verdict(Kind.DEAD, Reason.CONNECTION, detail=detail)
+    # Anything else (a middleware's IgnoreRequest, a decompression limit...) says
+    # nothing about the target: never call a link dead without evidence.
+    return Verdict(Kind.BLOCKED, Reason.ERROR, detail=detail)
+
+
+def redirect_loop(final_url: str, status: int | None, hops: int, *, looped: bool) -> Verdict:
+    """The verdict for a redirect chain the checker gave up on.
+
+    >>> redirect_loop("https://example.com/a", 301, 3, looped=True).detail
+    'redirect loop after 3 redirects'
+    """
+    what = "redirect loop" if looped else "too many redirects"
+    return Verdict(
+        Kind.DEAD, Reason.REDIRECT_LOOP, status, final_url, f"{what} after {hops} redirects"
+    )
+
+
+def invalid_url(href: str) -> Verdict:
+    """The verdict for an href that is not a URL at all.
+
+    >>> invalid_url("http://[oops").kind
+    <Kind.DEAD: 'dead'>
+    """
+    return Verdict(Kind.DEAD, Reason.INVALID_URL, detail=f"unparseable href {href[:200]!r}")
+
+
+def unsupported_scheme(url: str) -> Verdict:
+    """The verdict for a link a web crawler does not fetch (mailto:, tel:, javascript:...).
+
+    >>> unsupported_scheme("mailto:me@example.com").reason
+    <Reason.UNSUPPORTED_SCHEME: 'unsupported_scheme'>
+    """
+    scheme = url.split(":", 1)[0].lower()
+    return Verdict(Kind.SKIPPED, Reason.UNSUPPORTED_SCHEME, detail=f"{scheme}: link")

@@ -1,0 +1,234 @@
+"""StorePipeline: built through get_crawler + build_from_crawler, driven like Scrapy drives it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from scrapy import Spider, signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_f_from_coro_f
+from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.test import get_crawler
+
+from brokenlinks import db, store
+from brokenlinks.items import CheckItem, LinkRecord, PageItem
+from pipelines.store import StorePipeline
+
+# Async tests use Scrapy's deferred_f_from_coro_f, not @pytest_twisted.ensureDeferred: the latter
+# drives the coroutine with Deferred.fromCoroutine, and awaiting run_in_thread's asyncio future
+# there fails ("await wasn't used with future"); Scrapy itself runs coroutines as asyncio tasks.
+
+
+class ArgumentsSpider(Spider):
+    name = "backlinks"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arguments = {"seeds": "seeds.txt", "domain": ["a.example"]}
+
+
+def page_item(n: int, targets: int = 3) -> PageItem:
+    return PageItem(
+        url=f"https://p{n}.example/",
+        requested_url=f"https://p{n}.example/",
+        domain=f"p{n}.example",
+        title=f"Page {n}",
+        status=200,
+        error=None,
+        links_on_page=targets,
+        crawled_at="2024-05-01T10:00:00Z",
+        links=[
+            LinkRecord(
+                target_url=f"https://t{i}.test/",
+                target_domain=f"t{i}.test",
+                anchor_text=f"link {i}",
+                follow=True,
+                position="content",
+                context=f"see link {i}",
+                checked=True,
+            )
+            for i in range(targets)
+        ],
+    )
+
+
+def check_item(i: int, kind: str = "dead") -> CheckItem:
+    return CheckItem(
+        target_url=f"https://t{i}.test/",
+        target_domain=f"t{i}.test",
+        kind=kind,
+        reason="http_status",
+        status=404,
+        final_url=None,
+        checked_at="2024-05-01T10:05:00Z",
+    )
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'data' / 'store.sqlite3'}"
+
+
+@pytest.fixture
+def read_engine(db_url):
+    engine = db.create_engine_from_url(db_url)
+    yield engine
+    engine.dispose()
+
+
+def make_pipeline(db_url: str, **settings: Any) -> StorePipeline:
+    crawler = get_crawler(
+        ArgumentsSpider,
+        {"BROKENLINKS_DATABASE_URL": db_url, "BROKENLINKS_STORE_BATCH_SIZE": 2, **settings},
+    )
+    crawler.spider = crawler._create_spider()
+    return build_from_crawler(StorePipeline, crawler)
+
+
+def test_not_configured(db_url):
+    crawler = get_crawler(
+        ArgumentsSpider,
+        {"BROKENLINKS_DATABASE_URL": db_url, "BROKENLINKS_STORE_ENABLED": False},
+    )
+    with pytest.raises(NotConfigured, match="BROKENLINKS_STORE_ENABLED"):
+        build_from_crawler(StorePipeline, crawler)
+
+
+def test_bad_batch_size(db_url):
+    crawler = get_crawler(
+        ArgumentsSpider,
+        {"BROKENLINKS_DATABASE_URL": db_url, "BROKENLINKS_STORE_BATCH_SIZE": 0},
+    )
+    with pytest.raises(ValueError, match="BROKENLINKS_STORE_BATCH_SIZE"):
+        build_from_crawler(StorePipeline, crawler)
+
+
+@deferred_f_from_coro_f
+async def test_bad_url_on_open():
+    pipeline = make_pipeline("nosuchdialect://x/y")
+    with pytest.raises(ValueError, match="BROKENLINKS_DATABASE_URL"):
+        await pipeline.open_spider()
+
+
+@deferred_f_from_coro_f
+async def test_batches_and_run(db_url, read_engine):
+    pipeline = make_pipeline(db_url)
+    await pipeline.open_spider()
+    run = store.get_run(read_engine, pipeline.run_id)
+    assert run["spider"] == "backlinks"
+    assert run["arguments"] == {"seeds": "seeds.txt", "domain": ["a.example"]}
+    assert run["finished_at"] is None
+
+    first = page_item(1)
+    assert await pipeline.process_item(first) is first
+    assert store.count_rows(read_engine)["pages"] == 0  # buffered
+    other = {"not": "stored"}
+    assert await pipeline.process_item(other) is other
+    await pipeline.process_item(check_item(0))  # the batch is full: written
+    assert store.count_rows(read_engine)["pages"] == 1
+    assert store.count_rows(read_engine)["checks"] == 1
+    await pipeline.process_item(page_item(2))
+    await pipeline.close_spider()
+
+    assert store.count_rows(read_engine) == {
+        "crawl_runs": 1,
+        "pages": 2,
+        "targets": 3,
+        "links": 6,
+        "checks": 1,
+    }
+    assert len(store.dead_links(read_engine)) == 2
+    stats = pipeline.stats.get_stats()
+    assert stats["brokenlinks/store/batches"] == 2
+    assert stats["brokenlinks/store/items"] == 3
+    run = store.get_run(read_engine, pipeline.run_id)
+    assert run["finished_at"] is not None
+    assert run["stats"]["brokenlinks/store/items"] == 3
+
+    # Scrapy sends spider_closed after closing the pipelines: that is where the reason is known
+    await pipeline.crawler.signals.send_catch_log_async(
+        signal=signals.spider_closed, spider=pipeline.crawler.spider, reason="finished"
+    )
+    run = store.get_run(read_engine, pipeline.run_id)
+    assert run["finish_reason"] == "finished"
+    assert run["stats"]["finish_reason"] == "finished"
+
+
+@deferred_f_from_coro_f
+async def test_concurrent_items(db_url, read_engine):
+    pipeline = make_pipeline(db_url, BROKENLINKS_STORE_BATCH_SIZE=7)
+    await pipeline.open_spider()
+    items = [page_item(n) for n in range(50)] + [check_item(i) for i in range(3)]
+    results = await asyncio.gather(*(pipeline.process_item(item) for item in items))
+    assert results == items
+    await pipeline.close_spider()
+    assert store.count_rows(read_engine)["pages"] == 50
+    assert store.count_rows(read_engine)["links"] == 150
+    assert pipeline.stats.get_value("brokenlinks/store/items") == 53
+
+
+@deferred_f_from_coro_f
+async def test_failed_write_raises_and_keeps_items(db_url, read_engine, monkeypatch, caplog):
+    pipeline = make_pipeline(db_url)
+    await pipeline.open_spider()
+    real_write = store.write_batch
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is gone")
+
+    monkeypatch.setattr(store, "write_batch", broken)
+    with caplog.at_level(logging.ERROR, logger="pipelines.store"):
+        await pipeline.process_item(page_item(1))
+        with pytest.raises(RuntimeError, match="database is gone"):
+            await pipeline.process_item(page_item(2))
+        with pytest.raises(RuntimeError, match="database is gone"):
+            await pipeline.process_item(page_item(3))
+    errors = [r for r in caplog.records if r.name == "pipelines.store"]
+    assert len(errors) == 1
+    assert db_url.split("///")[1] in errors[0].getMessage()
+    assert store.count_rows(read_engine)["pages"] == 0
+
+    monkeypatch.setattr(store, "write_batch", real_write)
+    await pipeline.close_spider()
+    assert store.count_rows(read_engine)["pages"] == 3
+
+
+@deferred_f_from_coro_f
+async def test_crawl(db_url, read_engine):
+    """A real crawl (no HTTP: the spider yields its records from start)."""
+
+    class RecordsSpider(Spider):
+        name = "records"
+
+        async def start(self):
+            for n in range(5):
+                yield page_item(n)
+            yield check_item(1)
+
+    crawler = get_crawler(
+        RecordsSpider,
+        {
+            "BROKENLINKS_DATABASE_URL": db_url,
+            "BROKENLINKS_STORE_BATCH_SIZE": 4,
+            "ITEM_PIPELINES": {StorePipeline: 300},
+        },
+    )
+    await crawler.crawl_async()
+    assert store.count_rows(read_engine) == {
+        "crawl_runs": 1,
+        "pages": 5,
+        "targets": 3,
+        "links": 15,
+        "checks": 1,
+    }
+    run = store.get_run(read_engine, 1)
+    assert run["spider"] == "records"
+    assert run["arguments"] == {}
+    assert run["finish_reason"] == "finished"
+    assert run["stats"]["brokenlinks/store/batches"] == 2
+    assert run["stats"]["brokenlinks/store/items"] == 6
+    assert run["stats"]["item_scraped_count"] == 6
+    assert crawler.stats.get_value("brokenlinks/store/items") == 6
