@@ -40,9 +40,10 @@ class ProspectFeedExporter(FeedExporter):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        for options in self.feeds.values():
+        for uri, options in self.feeds.items():
             if not options.get("item_classes") and not options.get("item_filter"):
                 options["item_classes"] = [PROSPECT_ITEM]
+                self.filters[uri] = self._load_filter(options)
 
 
 class SafeCsvItemExporter(CsvItemExporter):

@@ -15,9 +15,13 @@ from brokenlinks.urls import host_of
 # Scrapy's cookie middleware builds its own extractor; without this it tries the network.
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-import tldextract  # noqa: E402  (the environment above must be set first)
+import tldextract
 
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+# The private section too (github.io, blogspot.com...): the browser's registrable domain,
+# so that two people's blogs on one platform are two sites.
+_EXTRACT = tldextract.TLDExtract(
+    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+)
 
 
 @lru_cache(maxsize=65536)
@@ -65,5 +69,5 @@ def in_domains(url: str, domains: frozenset[str]) -> bool:
     >>> in_domains("https://notexample.com/", frozenset({"example.com"}))
     False
     """
-    host = host_of(url)
+    host = host_of(url).removesuffix(".")
     return any(host == d or host.endswith("." + d) for d in domains)

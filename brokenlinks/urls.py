@@ -9,6 +9,7 @@ from __future__ import annotations
 import ada_url
 
 HTTP_SCHEMES = frozenset({"http", "https"})
+_ASCII_WHITESPACE = "".join(map(chr, range(0x21)))
 
 
 def drop_fragment(url: str) -> str:
@@ -48,7 +49,8 @@ def parse_absolute(url: str) -> str | None:
     True
     """
     try:
-        return drop_fragment(ada_url.URL(url.strip()).href)
+        # ASCII whitespace only, as browsers strip; a leading NBSP makes it no URL
+        return drop_fragment(ada_url.URL(url.strip(_ASCII_WHITESPACE)).href)
     except ValueError:
         return None
 

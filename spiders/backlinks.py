@@ -7,7 +7,7 @@ to those domains and their subdomains (reclaim or competitor mode).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, Spider
 from scrapy.http import TextResponse
@@ -21,7 +21,6 @@ from brokenlinks.seeds import SeedFileError, read_seeds
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
@@ -46,17 +45,13 @@ class BacklinksSpider(Spider):
         """Raise ``ValueError`` (one line) for bad arguments or an unreadable seeds file."""
         read_seeds(BacklinksParams.from_kwargs(kwargs).seeds)
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        checker = crawler.get_extension(LinkChecker)
-        if checker is None:
-            msg = "the LinkChecker extension is not enabled (EXTENSIONS)"
-            raise RuntimeError(msg)
-        spider.checker = checker
-        return spider
-
     async def start(self) -> AsyncIterator[Any]:
+        # extensions are built after the spider, so the checker is looked up here
+        checker = self.crawler.get_extension(LinkChecker)
+        if checker is None:
+            msg = "the brokenlinks.checks.LinkChecker extension is not enabled (EXTENSIONS)"
+            raise RuntimeError(msg)
+        self.checker = checker
         seeds = self.seed_file
         stats = self.crawler.stats
         assert stats is not None
@@ -112,5 +107,7 @@ class BacklinksSpider(Spider):
                 )
             ]
         error = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"[:300]
-        self.logger.warning("Could not read %(url)s: %(error)s", {"url": request.url, "error": error})
+        self.logger.warning(
+            "Could not read %(url)s: %(error)s", {"url": request.url, "error": error}
+        )
         return [failed_page(requested_url, url=None, status=None, error=error)]

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 class Command(ScrapyCommand):
     requires_project = True
-    default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012  (Scrapy's own class attribute)
 
     def syntax(self) -> str:
         return "[-o FILE]"
