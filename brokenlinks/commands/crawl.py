@@ -1,9 +1,10 @@
-"""``scrapy crawl``, with spider arguments validated before the crawl starts.
+"""``scrapy crawl``, with spider arguments validated before anything starts.
 
-Scrapy's own command reports a spider that fails to start with a traceback. A spider of
-this project that has a ``check_arguments(kwargs)`` class method gets its ``-a``
-arguments checked first: a bad argument or seeds file prints one line naming it, and
-the command exits 1 without starting the reactor.
+Scrapy's own command builds the crawler process (which logs its start-up banner) before
+it runs, and reports a spider that fails to start with a traceback. A spider of this
+project that has a ``check_arguments(kwargs)`` class method gets its ``-a`` arguments
+checked first: a bad argument or seeds file prints one line naming it, and the command
+exits 1 without starting a crawl.
 """
 
 from __future__ import annotations
@@ -12,16 +13,24 @@ import sys
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.crawler import AsyncCrawlerProcess, CrawlerProcess
+from scrapy.spiderloader import get_spider_loader
 
 if TYPE_CHECKING:
     import argparse
 
+_ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
 
 class Command(ScrapyCrawlCommand):
+    # the process is built in run(), once the arguments are known to be good
+    requires_crawler_process = False
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if len(args) == 1 and self.crawler_process is not None:
+        assert self.settings is not None
+        if len(args) == 1:
             try:
-                spidercls = self.crawler_process.spider_loader.load(args[0])
+                spidercls = get_spider_loader(self.settings).load(args[0])
             except KeyError:
                 spidercls = None  # Scrapy's own command reports it
             check = getattr(spidercls, "check_arguments", None)
@@ -32,4 +41,12 @@ class Command(ScrapyCrawlCommand):
                     sys.stderr.write(f"error: {e}\n")
                     self.exitcode = 1
                     return
+        # the same choice as scrapy.cmdline makes for commands that need a process
+        if (
+            self.settings["TWISTED_REACTOR"] == _ASYNCIO_REACTOR
+            and not self.settings.getbool("FORCE_CRAWLER_PROCESS")
+        ) or not self.settings.getbool("TWISTED_REACTOR_ENABLED"):
+            self.crawler_process = AsyncCrawlerProcess(self.settings)
+        else:
+            self.crawler_process = CrawlerProcess(self.settings)
         super().run(args, opts)

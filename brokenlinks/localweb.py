@@ -1,0 +1,929 @@
+"""A local virtual-host web server: the test web, the demo web and the benchmarks' web.
+
+One stdlib ``ThreadingHTTPServer`` bound to ``127.0.0.1`` (port 0 by default: the OS picks
+the port at bind time) serves many sites, routed by the ``Host`` header (port stripped).
+The crawler reaches it through ``BROKENLINKS_RESOLVE`` (``{"*.test": "127.0.0.1:PORT"}``), so
+the pages carry ordinary port-less links such as ``http://gone.test/404``. No settings are read.
+
+Content
+-------
+``ROOT/<host>/<path>`` is served as static files (``/`` and ``/dir/`` give ``index.html``,
+``/dir`` redirects to ``/dir/``; the content type comes from the extension, HTML is
+``text/html; charset=utf-8`` unless the file declares another charset in a ``<meta>``).
+A request for a host that has neither a directory nor a ``routes.json`` entry gets
+``404`` "no such host"; a known host's unknown path gets ``404`` (or the host's ``default``).
+
+``ROOT/routes.json`` declares behaviours that override or complement the static files::
+
+    {
+      "_comment": "keys starting with _ are ignored everywhere",
+      "gone.test": {
+        "/404": {"status": 404},
+        "/410": {"status": 410, "body": "<h1>Gone</h1>"}
+      },
+      "nohead.test": {"/head-405": {"status": 200, "head": {"status": 405}}},
+      "flaky.test": {
+        "/503-once": {"fail": {"times": 1, "status": 503}},
+        "/429-once": {"fail": {"times": 1, "status": 429, "headers": {"Retry-After": "1"}}}
+      },
+      "moved.test": {"/old": {"status": 301, "location": "/new"}},
+      "loop.test": {"/a": {"location": "/b"}, "/b": {"location": "http://loop.test/a"}},
+      "chain.test": {"/hop/{n}": {"chain": {"hops": 25, "to": "/final"}}},
+      "hang.test": {"/never": {"hang": 30}},
+      "slow.test": {"default": {"delay": 0.5, "body": "<p>{path} on {host}</p>"}},
+      "*.parked.test": {"default": {"file": "parked.test/parked.html"}}
+    }
+
+Top-level keys are host patterns: an exact name, ``*.suffix`` (any subdomain of ``suffix``,
+at any depth, not ``suffix`` itself; the longest suffix wins) or ``*`` (every host). Only
+one host entry applies to a request. Inside a host entry, keys are path patterns, matched
+against the request path without its query string, as sent (not percent-decoded):
+
+- ``/exact/path``: that path (exact paths win over patterns);
+- ``/prefix/*``: ``*`` matches any characters, ``/`` included;
+- ``/hop/{n}``: ``{n}`` matches a decimal number (used by ``chain``);
+- ``default``: the answer for paths that no pattern and no static file matches.
+
+Patterns are tried in file order, before the static files. A rule is an object:
+
+``status`` (int, default 200, or 302 when ``location``/``chain`` is given)
+    the status code.
+``body`` (str) / ``file`` (path relative to ROOT) / ``body_size`` (int)
+    the body: a literal, a file's content, or a generated HTML page of exactly that many
+    bytes. ``{host}`` and ``{path}`` in ``body`` and ``file`` are replaced (HTML-escaped),
+    so a template can serve "every unknown path 200 with a not-found page". Without any of
+    them, a small HTML page naming the status is generated.
+``content_type`` (str, default ``text/html; charset=utf-8``) and ``headers`` (object)
+    response headers; ``Content-Length`` is always set.
+``location`` (str)
+    the ``Location`` header, written as given (relative or absolute).
+``chain`` (``{"hops": N, "to": "/final"}``, pattern with ``{n}`` required)
+    a redirect chain: ``{n}`` below ``N`` redirects to ``n + 1``, ``N`` redirects to ``to``,
+    any other number gets 404. ``/hop/1`` → ... → ``/hop/N`` → ``/final`` is N redirects.
+``head`` (a rule)
+    the answer to HEAD requests instead of this rule (``{"status": 405}``).
+``fail`` (a rule plus ``times``)
+    the first ``times`` requests (any method) to each (host, path) get this answer, the
+    later ones the rule itself; counters reset with :meth:`LocalWeb.reset`.
+``hang`` (seconds)
+    read the request and never answer: the connection closes without a response after
+    that many seconds or when the server stops, whichever comes first.
+``delay`` (seconds)
+    wait that long before answering.
+
+HEAD never gets a body (its ``Content-Length`` is the GET body's). Unknown keys are errors.
+Connections are HTTP/1.1 keep-alive. A connection that opens with a TLS handshake (an
+``https://`` URL mapped onto this port) gets a plain-HTTP 400 at once, which the client's
+TLS layer rejects: a TLS failure, as from a real server speaking HTTP on port 443.
+
+Bookkeeping
+-----------
+Every request is logged (:class:`LoggedRequest`: method, host, path, query, monotonic time,
+headers, status, bytes sent; a refused TLS handshake as method ``TLS``), and the most
+requests in flight at once per host is kept (from the end of the request headers to the
+end of the response) for politeness tests: :meth:`LocalWeb.max_in_flight`.
+
+Use::
+
+    with LocalWeb(Path("tests/web")) as web:
+        settings = {"BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{web.port}"}}
+        ...
+        assert web.max_in_flight("slow.test") <= 2
+
+``python -m brokenlinks.localweb ROOT`` prints the server's URL and serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import html
+import json
+import logging
+import mimetypes
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from socketserver import TCPServer
+from typing import TYPE_CHECKING, Any, Self, cast
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from types import FrameType, TracebackType
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPE = "text/html; charset=utf-8"
+#: how long :meth:`LocalWeb.stop` waits for handler threads to finish
+STOP_WAIT_SECONDS = 2.0
+#: bodies are written in chunks of this size (``LoggedRequest.bytes_sent`` counts them)
+_CHUNK = 65536
+#: the first byte of a TLS connection (a handshake record)
+_TLS_HANDSHAKE = b"\x16"
+
+_RULE_KEYS = frozenset(
+    {
+        "status",
+        "body",
+        "file",
+        "body_size",
+        "content_type",
+        "headers",
+        "location",
+        "chain",
+        "head",
+        "fail",
+        "hang",
+        "delay",
+    }
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_FILLER = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+    "incididunt ut labore et dolore magna aliqua. "
+)
+
+
+# --- routes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chain:
+    hops: int
+    to: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One behaviour of a routes.json entry (see the module docstring)."""
+
+    status: int = 200
+    body: str | None = None
+    file: str | None = None
+    body_size: int | None = None
+    content_type: str = HTML_TYPE
+    headers: tuple[tuple[str, str], ...] = ()
+    location: str | None = None
+    chain: Chain | None = None
+    head: Rule | None = None
+    fail: Rule | None = None
+    fail_times: int = 0
+    hang: float | None = None
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PathRoute:
+    pattern: str
+    regex: re.Pattern[str]
+    rule: Rule
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostRoutes:
+    """The rules of one host pattern: exact paths, patterns in order, and the default."""
+
+    exact: dict[str, Rule] = field(default_factory=dict)
+    patterns: tuple[PathRoute, ...] = ()
+    default: Rule | None = None
+
+    def match(self, path: str) -> tuple[Rule, PathRoute | None, re.Match[str] | None] | None:
+        if path in self.exact:
+            return self.exact[path], None, None
+        for route in self.patterns:
+            found = route.regex.fullmatch(path)
+            if found:
+                return route.rule, route, found
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Routes:
+    """A parsed routes.json: host patterns to :class:`HostRoutes`."""
+
+    exact: dict[str, HostRoutes] = field(default_factory=dict)
+    #: ``*.suffix`` entries as (suffix, routes), longest suffix first
+    wildcards: tuple[tuple[str, HostRoutes], ...] = ()
+    catch_all: HostRoutes | None = None
+
+    def for_host(self, host: str) -> HostRoutes | None:
+        if host in self.exact:
+            return self.exact[host]
+        for suffix, routes in self.wildcards:
+            if host.endswith("." + suffix):
+                return routes
+        return self.catch_all
+
+
+def parse_routes(data: Mapping[str, Any]) -> Routes:
+    """Parse the content of a routes.json (see the module docstring for the format).
+
+    Raises ``ValueError`` naming the host, path and key at fault.
+
+    >>> routes = parse_routes({"a.test": {"/x": {"status": 404}, "/hop/{n}": {"chain":
+    ...     {"hops": 2, "to": "/end"}}}, "*.b.test": {"default": {"hang": 1}}})
+    >>> routes.for_host("a.test").match("/x")[0].status
+    404
+    >>> routes.for_host("deep.sub.b.test").default.hang, routes.for_host("b.test")
+    (1.0, None)
+    >>> parse_routes({"a.test": {"/x": {"stauts": 404}}})
+    Traceback (most recent call last):
+    ...
+    ValueError: routes: a.test /x: unknown key 'stauts'
+    """
+    if not isinstance(data, dict):
+        msg = "routes: expected an object of host patterns"
+        raise ValueError(msg)  # noqa: TRY004  (a format error, like the others)
+    exact: dict[str, HostRoutes] = {}
+    wildcards: list[tuple[str, HostRoutes]] = []
+    catch_all = None
+    for host_key, entry in data.items():
+        if host_key.startswith("_"):
+            continue
+        host = host_key.lower().rstrip(".")
+        parsed = _parse_host(host, entry)
+        if host == "*":
+            catch_all = parsed
+        elif host.startswith("*."):
+            wildcards.append((host[2:], parsed))
+        elif "*" in host:
+            msg = f"routes: {host_key}: only '*' or '*.suffix' host wildcards are supported"
+            raise ValueError(msg)
+        else:
+            exact[host] = parsed
+    wildcards.sort(key=lambda item: len(item[0]), reverse=True)
+    return Routes(exact=exact, wildcards=tuple(wildcards), catch_all=catch_all)
+
+
+def load_routes(root: Path) -> Routes:
+    """Read ``root/routes.json``; no file means no routes."""
+    path = root / "routes.json"
+    if not path.is_file():
+        return Routes()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        msg = f"{path}: {e}"
+        raise ValueError(msg) from e
+    return parse_routes(data)
+
+
+def _parse_host(host: str, entry: object) -> HostRoutes:
+    if not isinstance(entry, dict):
+        msg = f"routes: {host}: expected an object of path patterns"
+        raise ValueError(msg)  # noqa: TRY004
+    exact: dict[str, Rule] = {}
+    patterns: list[PathRoute] = []
+    default = None
+    for key, value in entry.items():
+        where = f"{host} {key}"
+        if key.startswith("_"):
+            continue
+        if key == "default":
+            default = _parse_rule(value, where)
+            continue
+        if not key.startswith("/"):
+            msg = f"routes: {where}: a path pattern starts with '/' (or is 'default')"
+            raise ValueError(msg)
+        rule = _parse_rule(value, where)
+        if "*" not in key and "{n}" not in key:
+            if rule.chain is not None:
+                msg = f"routes: {where}: 'chain' needs a path pattern with {{n}}"
+                raise ValueError(msg)
+            exact[key] = rule
+            continue
+        if rule.chain is not None and ("*" in key or key.count("{n}") != 1):
+            msg = f"routes: {where}: 'chain' needs exactly one {{n}} and no '*'"
+            raise ValueError(msg)
+        regex = "".join(
+            ".*" if part == "*" else "(?P<n>[0-9]+)" if part == "{n}" else re.escape(part)
+            for part in re.split(r"(\*|\{n\})", key)
+        )
+        patterns.append(PathRoute(key, re.compile(regex), rule))
+    return HostRoutes(exact=exact, patterns=tuple(patterns), default=default)
+
+
+def _parse_rule(value: object, where: str, *, allow_times: bool = False) -> Rule:
+    def fail(message: str) -> ValueError:
+        return ValueError(f"routes: {where}: {message}")
+
+    if not isinstance(value, dict):
+        raise fail("a rule is an object")
+    allowed = _RULE_KEYS | {"times"} if allow_times else _RULE_KEYS
+    for key in value:
+        if key not in allowed and not key.startswith("_"):
+            raise fail(f"unknown key {key!r}")
+    bodies = [key for key in ("body", "file", "body_size") if key in value]
+    if len(bodies) > 1:
+        raise fail(f"only one of {', '.join(bodies)}")
+    kwargs: dict[str, Any] = {}
+    for key, kind in (("body", str), ("file", str), ("content_type", str), ("location", str)):
+        if key in value:
+            if not isinstance(value[key], kind):
+                raise fail(f"{key!r} must be a string")
+            kwargs[key] = value[key]
+    for key in ("status", "body_size"):
+        if key in value:
+            number = value[key]
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                raise fail(f"{key!r} must be a non-negative integer")
+            kwargs[key] = number
+    if "status" in kwargs and not 100 <= kwargs["status"] <= 999:  # noqa: PLR2004
+        raise fail("'status' must be within 100-999")
+    for key in ("hang", "delay"):
+        if key in value:
+            seconds = value[key]
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+                raise fail(f"{key!r} must be a number of seconds")
+            kwargs[key] = float(seconds)
+    if "headers" in value:
+        headers = value["headers"]
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise fail("'headers' must be an object of strings")
+        kwargs["headers"] = tuple(headers.items())
+    if "chain" in value:
+        chain = value["chain"]
+        if (
+            not isinstance(chain, dict)
+            or set(chain) != {"hops", "to"}
+            or not isinstance(chain["hops"], int)
+            or chain["hops"] < 1
+            or not isinstance(chain["to"], str)
+        ):
+            raise fail('\'chain\' must be {"hops": N >= 1, "to": URL}')
+        kwargs["chain"] = Chain(hops=chain["hops"], to=chain["to"])
+    if "head" in value:
+        kwargs["head"] = _parse_rule(value["head"], f"{where} head")
+    if "fail" in value:
+        failure = value["fail"]
+        kwargs["fail"] = _parse_rule(failure, f"{where} fail", allow_times=True)
+        times = failure.get("times", 1)
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            raise fail("'fail.times' must be a positive integer")
+        kwargs["fail_times"] = times
+    if "status" not in kwargs and ("location" in kwargs or "chain" in kwargs):
+        kwargs["status"] = 302
+    return Rule(**kwargs)
+
+
+# --- answers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """What the server does with one request."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    #: close the connection without answering after this many seconds (or at stop)
+    hang: float | None = None
+    delay: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class LoggedRequest:
+    """One request as the server saw it; ``status`` stays None until (unless) answered."""
+
+    method: str
+    host: str
+    path: str
+    query: str
+    #: ``time.monotonic()`` when the request headers had been read
+    time: float
+    headers: dict[str, str]
+    status: int | None = None
+    #: body bytes written to the socket (less than the body when the client hung up)
+    bytes_sent: int = 0
+
+
+def host_from_header(value: str) -> str:
+    """Return the host name of a ``Host`` header: lower-cased, without port or final dot.
+
+    >>> host_from_header("Gone.TEST:8080"), host_from_header("[::1]:80"), host_from_header("")
+    ('gone.test', '::1', '')
+    """
+    value = value.strip().lower()
+    if value.startswith("["):
+        host = value[1:].split("]", 1)[0]
+    else:
+        host = value.rsplit(":", 1)[0] if ":" in value else value
+    return host.rstrip(".")
+
+
+def html_page(status: int, title: str, text: str = "") -> bytes:
+    """Return a small HTML page (the body of generated answers)."""
+    paragraph = f"<p>{html.escape(text)}</p>" if text else ""
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{status} {html.escape(title)}</title></head>\n"
+        f"<body><h1>{status} {html.escape(title)}</h1>{paragraph}</body></html>\n"
+    ).encode()
+
+
+@lru_cache(maxsize=8)
+def sized_page(size: int) -> bytes:
+    r"""Return an HTML page of exactly *size* bytes (shorter sizes are cut short).
+
+    >>> len(sized_page(5000)), sized_page(5000).endswith(b"</html>\n")
+    (5000, True)
+    """
+    head = b'<!doctype html>\n<html lang="en"><head><title>A large page</title></head><body><p>'
+    tail = b"</p></body></html>\n"
+    room = size - len(head) - len(tail)
+    if room < 0:
+        return (head + tail)[:size]
+    filler = (_FILLER * (room // len(_FILLER) + 1))[:room].encode()
+    return head + filler + tail
+
+
+def content_type_for(path: Path, data: bytes) -> str:
+    """Return the content type of a static file, by extension (and meta charset for HTML)."""
+    kind, _ = mimetypes.guess_type(path.name)
+    if kind is None:
+        return "application/octet-stream"
+    if kind == "text/html":
+        declared = _META_CHARSET.search(data[:2048])
+        charset = declared.group(1).decode("ascii") if declared else "utf-8"
+        return f"text/html; charset={charset}"
+    if kind.startswith("text/") or kind in {"application/json", "application/xml"}:
+        return f"{kind}; charset=utf-8"
+    return kind
+
+
+class LocalWeb:
+    """A virtual-host web server on 127.0.0.1 serving ``root`` (see the module docstring).
+
+    ``routes`` replaces ``root/routes.json`` when given (a parsed-JSON mapping).
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        routes: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.bind_host = host
+        self.requested_port = port
+        self.routes = parse_routes(routes) if routes is not None else load_routes(self.root)
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._log: list[LoggedRequest] = []
+        self._in_flight: Counter[str] = Counter()
+        self._max_in_flight: Counter[str] = Counter()
+        self._fail_counts: Counter[tuple[str, str]] = Counter()
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+
+    # -- lifecycle --
+
+    def start(self) -> int:
+        """Bind, serve in a daemon thread and return the port."""
+        if self._server is not None:
+            return self._port
+        self.stopping.clear()
+        server = _Server((self.bind_host, self.requested_port), _Handler)
+        server.web = self
+        self._server = server
+        self._port = int(server.server_address[1])
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"localweb-{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.debug("local web serving %s on %s", self.root, self.base)
+        return self._port
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and every open connection, join the threads."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self.stopping.set()
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        with self._idle:
+            while self._connections and time.monotonic() < deadline:
+                self._idle.wait(deadline - time.monotonic())
+        if thread is not None:
+            thread.join(STOP_WAIT_SECONDS)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (0 before :meth:`start`)."""
+        return self._port
+
+    @property
+    def base(self) -> str:
+        """The server's own URL, ``http://127.0.0.1:PORT``."""
+        return f"http://{self.bind_host}:{self._port}"
+
+    # -- bookkeeping --
+
+    def requests(
+        self, host: str | None = None, path: str | None = None, method: str | None = None
+    ) -> list[LoggedRequest]:
+        """Return the logged requests, oldest first, optionally filtered."""
+        with self._lock:
+            return [
+                r
+                for r in self._log
+                if (host is None or r.host == host)
+                and (path is None or r.path == path)
+                and (method is None or r.method == method)
+            ]
+
+    def count(
+        self, host: str | None = None, path: str | None = None, method: str | None = None
+    ) -> int:
+        """Return how many requests were logged, optionally filtered."""
+        return len(self.requests(host, path, method))
+
+    def max_in_flight(self, host: str) -> int:
+        """Return the most requests to *host* that were in flight at the same time."""
+        with self._lock:
+            return self._max_in_flight[host]
+
+    def in_flight(self, host: str) -> int:
+        """Return how many requests to *host* are in flight now."""
+        with self._lock:
+            return self._in_flight[host]
+
+    def reset(self) -> None:
+        """Forget the request log, the in-flight maxima and the fail counters."""
+        with self._lock:
+            self._log.clear()
+            self._max_in_flight = Counter(self._in_flight)
+            self._fail_counts.clear()
+
+    def reset_counters(self) -> None:
+        """Reset only the ``fail`` counters (every fail-then-succeed path fails again)."""
+        with self._lock:
+            self._fail_counts.clear()
+
+    # -- used by the handler --
+
+    def _begin(self, record: LoggedRequest) -> None:
+        with self._lock:
+            self._log.append(record)
+            self._in_flight[record.host] += 1
+            self._max_in_flight[record.host] = max(
+                self._max_in_flight[record.host], self._in_flight[record.host]
+            )
+
+    def _log_only(self, record: LoggedRequest) -> None:
+        with self._lock:
+            self._log.append(record)
+
+    def _end(self, record: LoggedRequest) -> None:
+        with self._lock:
+            self._in_flight[record.host] -= 1
+
+    def _register(self, connection: socket.socket, *, add: bool) -> None:
+        with self._idle:
+            if add:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+                self._idle.notify_all()
+
+    def _failing(self, host: str, path: str, times: int) -> bool:
+        with self._lock:
+            self._fail_counts[host, path] += 1
+            return self._fail_counts[host, path] <= times
+
+    # -- routing --
+
+    def answer(self, method: str, host: str, path: str) -> Answer:
+        """Decide the answer to *method* on *host* and *path* (without query)."""
+        host_routes = self.routes.for_host(host)
+        if host_routes is not None:
+            matched = host_routes.match(path)
+            if matched is not None:
+                rule, route, found = matched
+                return self._rule_answer(rule, method, host, path, route=route, found=found)
+        static = self._static(host, path)
+        if static is not None:
+            return static
+        if host_routes is not None and host_routes.default is not None:
+            return self._rule_answer(host_routes.default, method, host, path)
+        if host_routes is None and not self._host_dir(host):
+            return _generated(404, "Not Found", f"No such host: {host}")
+        return _generated(404, "Not Found", f"No page at {path} on {host}.")
+
+    def _rule_answer(
+        self,
+        rule: Rule,
+        method: str,
+        host: str,
+        path: str,
+        *,
+        route: PathRoute | None = None,
+        found: re.Match[str] | None = None,
+    ) -> Answer:
+        if rule.fail is not None and self._failing(host, path, rule.fail_times):
+            rule = rule.fail
+        if method == "HEAD" and rule.head is not None:
+            rule = rule.head
+        if rule.hang is not None:
+            return Answer(status=0, hang=rule.hang, delay=rule.delay)
+        headers = list(rule.headers)
+        location = rule.location
+        if rule.chain is not None and route is not None and found is not None:
+            hop = int(found.group("n"))
+            if not 1 <= hop <= rule.chain.hops:
+                return _generated(404, "Not Found", f"No hop {hop} in this chain.")
+            location = (
+                route.pattern.replace("{n}", str(hop + 1))
+                if hop < rule.chain.hops
+                else rule.chain.to
+            )
+        if location is not None:
+            headers.append(("Location", location))
+        body = self._rule_body(rule, host, path, location)
+        names = {name.lower() for name, _ in headers}
+        if "content-type" not in names:
+            headers.append(("Content-Type", rule.content_type))
+        return Answer(status=rule.status, headers=tuple(headers), body=body, delay=rule.delay)
+
+    def _rule_body(self, rule: Rule, host: str, path: str, location: str | None) -> bytes:
+        if rule.body_size is not None:
+            return sized_page(rule.body_size)
+        if rule.body is not None:
+            template = rule.body
+        elif rule.file is not None:
+            template = (self.root / rule.file).read_text(encoding="utf-8")
+        else:
+            title = _reason(rule.status)
+            text = f"Moved to {location}" if location else ""
+            return html_page(rule.status, title, text)
+        return (
+            template.replace("{host}", html.escape(host))
+            .replace("{path}", html.escape(path))
+            .encode()
+        )
+
+    def _host_dir(self, host: str) -> Path | None:
+        if not host or host.startswith(".") or "/" in host or "\\" in host:
+            return None
+        directory = self.root / host
+        return directory if directory.is_dir() else None
+
+    def _static(self, host: str, path: str) -> Answer | None:
+        directory = self._host_dir(host)
+        if directory is None:
+            return None
+        relative = unquote(path).lstrip("/")
+        target = (directory / relative).resolve()
+        if not target.is_relative_to(directory.resolve()):
+            return None
+        if target.is_dir():
+            if not path.endswith("/"):
+                return Answer(
+                    status=301,
+                    headers=(("Location", path + "/"), ("Content-Type", HTML_TYPE)),
+                    body=html_page(301, "Moved Permanently", f"Moved to {path}/"),
+                )
+            target /= "index.html"
+        if not target.is_file():
+            return None
+        data = target.read_bytes()
+        return Answer(
+            status=200, headers=(("Content-Type", content_type_for(target, data)),), body=data
+        )
+
+
+def _reason(status: int) -> str:
+    phrase = BaseHTTPRequestHandler.responses.get(status)
+    return phrase[0] if phrase else "Status"
+
+
+def _generated(status: int, title: str, text: str) -> Answer:
+    return Answer(
+        status=status,
+        headers=(("Content-Type", HTML_TYPE),),
+        body=html_page(status, title, text),
+    )
+
+
+def unused_port(host: str = "127.0.0.1") -> int:
+    """Return a port on *host* where nothing listens (for "connection refused" tests).
+
+    The port is bound, noted and closed; another process could take it in between, which
+    the tests accept (they use it at once, on loopback).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+# --- server -----------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    web: LocalWeb
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can
+        # stall without a network; the name is never used here.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients drop connections mid-answer on purpose (body caps, timeouts).
+        # socketserver calls this from its except clause, hence sys.exc_info().
+        logger.debug("local web: error with client %s", client_address, exc_info=sys.exc_info())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    #: idle keep-alive connections and stalled clients are dropped after this
+    timeout = 30
+
+    @property
+    def web(self) -> LocalWeb:
+        return cast("_Server", self.server).web
+
+    def setup(self) -> None:
+        super().setup()
+        self.web._register(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.web._register(self.connection, add=False)
+
+    def handle(self) -> None:
+        try:
+            first = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if first == _TLS_HANDSHAKE:
+            self._refuse_tls()
+            return
+        super().handle()
+
+    def _refuse_tls(self) -> None:
+        # A TLS client (https://tls.test/ mapped onto this plain-HTTP port) gets a plain
+        # HTTP answer, which its TLS layer rejects at once ("wrong version number"), as
+        # with a real server that speaks HTTP on 443. Waiting for a request line instead
+        # would make it a timeout whenever the ClientHello holds no newline byte.
+        self.web._log_only(
+            LoggedRequest(
+                method="TLS", host="", path="", query="", time=time.monotonic(), headers={}
+            )
+        )
+        with contextlib.suppress(OSError):
+            self.wfile.write(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        self.close_connection = True
+
+    def version_string(self) -> str:
+        return "localweb/1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (stdlib name)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("local web: %s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_HEAD(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        target = self.path
+        host = host_from_header(self.headers.get("Host", ""))
+        if target.startswith(("http://", "https://")):  # absolute-form request target
+            parts = urlsplit(target)
+            host = host_from_header(parts.netloc)
+            target = parts.path or "/"
+            if parts.query:
+                target += "?" + parts.query
+        path, _, query = target.partition("?")
+        record = LoggedRequest(
+            method=self.command,
+            host=host,
+            path=path,
+            query=query,
+            time=time.monotonic(),
+            headers=dict(self.headers.items()),
+        )
+        web = self.web
+        web._begin(record)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > 0:
+                self.rfile.read(length)
+            answer = web.answer(self.command, host, path)
+            if answer.delay and web.stopping.wait(answer.delay):
+                self.close_connection = True
+                return
+            if answer.hang is not None:
+                web.stopping.wait(answer.hang)
+                self.close_connection = True
+                return
+            self._write(answer, record)
+        finally:
+            web._end(record)
+
+    def _write(self, answer: Answer, record: LoggedRequest) -> None:
+        record.status = answer.status
+        self.send_response(answer.status, _reason(answer.status))
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        body = memoryview(answer.body)
+        for start in range(0, len(body), _CHUNK):
+            chunk = body[start : start + _CHUNK]
+            # counted before the write, so the count is final once the client has it all
+            record.bytes_sent += len(chunk)
+            try:
+                self.wfile.write(chunk)
+            except OSError:
+                record.bytes_sent -= len(chunk)
+                raise
+
+
+# --- command line -----------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve ROOT until interrupted; print the server's URL on the first line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m brokenlinks.localweb", description="Serve a local virtual-host web."
+    )
+    parser.add_argument("root", type=Path, help="directory of <host>/ folders and routes.json")
+    parser.add_argument("--bind", default="127.0.0.1", help="address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    args = parser.parse_args(argv)
+    if not args.root.is_dir():
+        parser.error(f"not a directory: {args.root}")
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    with LocalWeb(args.root, host=args.bind, port=args.port) as web:
+        sys.stdout.write(f"{web.base}\n")
+        sys.stdout.flush()
+        try:
+            while not done.wait(0.25):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

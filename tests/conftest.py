@@ -1,0 +1,127 @@
+"""Shared fixtures: the local test web and a runner for real ``scrapy crawl`` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brokenlinks.localweb import LocalWeb, unused_port
+
+PROJECT = Path(__file__).resolve().parents[1]
+WEB_ROOT = PROJECT / "tests" / "web"
+#: the shared corpora sit beside the checkout (../shared/corpora), in CI too
+CORPORA = PROJECT.parent / "shared" / "corpora"
+
+
+@pytest.fixture(scope="session")
+def test_web():
+    web = LocalWeb(WEB_ROOT)
+    web.start()
+    yield web
+    web.stop()
+
+
+@pytest.fixture
+def web(test_web):
+    """The session's test web with fresh counters and request log."""
+    test_web.reset()
+    return test_web
+
+
+@pytest.fixture(scope="session")
+def expected():
+    return json.loads((WEB_ROOT / "expected.json").read_text(encoding="utf-8"))
+
+
+def resolve_map(web: LocalWeb) -> dict[str, str]:
+    return {
+        "*.test": f"127.0.0.1:{web.port}",
+        "refused.test": f"127.0.0.1:{unused_port()}",
+    }
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    items: list[dict[str, Any]]
+    db_path: Path
+    output: Path
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        runs = self.rows.get("crawl_runs") or []
+        return json.loads(runs[-1]["stats"] or "{}") if runs else {}
+
+
+def read_tables(db_path: Path) -> dict[str, list[dict[str, Any]]]:
+    if not db_path.exists():
+        return {}
+    con = sqlite3.connect(db_path)
+    con.row_factory = sqlite3.Row
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: [dict(r) for r in con.execute(f"SELECT * FROM {n}")] for n in names}
+    finally:
+        con.close()
+
+
+def run_crawl(
+    tmp_path: Path,
+    web: LocalWeb,
+    spider_args: dict[str, str],
+    *,
+    spider: str = "backlinks",
+    output: str = "prospects.jsonl",
+    settings: dict[str, Any] | None = None,
+    db_path: Path | None = None,
+    timeout: float = 240,
+) -> CrawlResult:
+    """Run ``scrapy crawl`` in a subprocess against the test web."""
+    db_path = db_path or tmp_path / "brokenlinks.sqlite3"
+    out = tmp_path / output
+    merged: dict[str, Any] = {
+        "BROKENLINKS_RESOLVE": resolve_map(web),
+        "BROKENLINKS_DATABASE_URL": f"sqlite:///{db_path}",
+        "DOWNLOAD_TIMEOUT": 2,
+        "LOG_LEVEL": "INFO",
+    }
+    merged.update(settings or {})
+    cmd = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", str(out)]
+    for key, value in spider_args.items():
+        cmd += ["-a", f"{key}={value}"]
+    for key, value in merged.items():
+        text = json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
+        cmd += ["-s", f"{key}={text}"]
+    env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    proc = subprocess.run(
+        cmd, cwd=PROJECT, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+    items: list[dict[str, Any]] = []
+    if out.exists() and output.endswith(".jsonl"):
+        items = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return CrawlResult(
+        returncode=proc.returncode,
+        stdout=proc.stdout,
+        stderr=proc.stderr,
+        items=items,
+        db_path=db_path,
+        output=out,
+        rows=read_tables(db_path),
+    )
+
+
+def write_seeds(tmp_path: Path, urls: list[str], name: str = "seeds.txt") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(urls) + "\n", encoding="utf-8")
+    return path
