@@ -7,15 +7,11 @@ itself without a leading ``www.``.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
-from brokenlinks.urls import host_of
-
-# Scrapy's cookie middleware builds its own extractor; without this it tries the network.
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-
 import tldextract
+
+from brokenlinks.urls import host_of
 
 # The private section too (github.io, blogspot.com...): the browser's registrable domain,
 # so that two people's blogs on one platform are two sites.
