@@ -61,9 +61,7 @@ def target_key(link: Link) -> str:
     return link.url if link.url is not None else link.href.strip()
 
 
-async def check_links(
-    page: Page, scope: Scope, checker: LinkChecker
-) -> dict[str, CheckResult]:
+async def check_links(page: Page, scope: Scope, checker: LinkChecker) -> dict[str, CheckResult]:
     """Check every in-scope link of *page* (each distinct target once)."""
     wanted: dict[str, Link] = {}
     for link in page.links:
@@ -162,7 +160,9 @@ def check_item(result: CheckResult) -> CheckItem:
     )
 
 
-def failed_page(requested_url: str, *, url: str | None, status: int | None, error: str) -> PageItem:
+def failed_page(
+    requested_url: str, *, url: str | None, status: int | None, error: str
+) -> PageItem:
     """The record of a referring page that could not be read."""
     page_url = url or requested_url
     return PageItem(

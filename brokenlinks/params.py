@@ -51,10 +51,7 @@ def parse_domain(value: str) -> str:
     host = ascii_host.decode("ascii") if isinstance(ascii_host, bytes) else str(ascii_host)
     labels = host.split(".") if host else []
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):  # noqa: PLR2004
-        msg = (
-            f"domain: {raw!r} is not a domain name (give a bare host name such as "
-            "example.com)"
-        )
+        msg = f"domain: {raw!r} is not a domain name (give a bare host name such as example.com)"
         raise ArgumentError(msg)
     return host
 

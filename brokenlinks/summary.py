@@ -36,6 +36,7 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
     dead by reason: dns 1, http_status 1
     prospects (dead link occurrences): 4
     """
+
     def count(key: str) -> int:
         return int(stats.get(f"brokenlinks/{key}", 0))
 

@@ -125,13 +125,9 @@ def test_tls_error_wrapped_by_twisted_and_scrapy():
     from OpenSSL import SSL
 
     inner = _never_received(SSL.Error([("SSL routines", "", "wrong version number")]))
-    try:
-        try:
-            raise inner
-        except ResponseNeverReceived as e:
-            raise DownloadFailedError(str(e)) from e
-    except DownloadFailedError as outer:
-        assert classify_exception(outer).reason is Reason.TLS
+    outer = DownloadFailedError(str(inner))
+    outer.__cause__ = inner
+    assert classify_exception(outer).reason is Reason.TLS
 
 
 def test_guard_refusal_is_skipped_not_dns():
