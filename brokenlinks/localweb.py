@@ -688,17 +688,16 @@ class LocalWeb:
         if rule.body_size is not None:
             return sized_page(rule.body_size)
         if rule.body is not None:
-            template = rule.body
+            template = rule.body.encode()
         elif rule.file is not None:
-            template = (self.root / rule.file).read_text(encoding="utf-8")
+            # bytes as stored: files may be compressed or in any charset
+            template = (self.root / rule.file).read_bytes()
         else:
             title = _reason(rule.status)
             text = f"Moved to {location}" if location else ""
             return html_page(rule.status, title, text)
-        return (
-            template.replace("{host}", html.escape(host))
-            .replace("{path}", html.escape(path))
-            .encode()
+        return template.replace(b"{host}", html.escape(host).encode()).replace(
+            b"{path}", html.escape(path).encode()
         )
 
     def _host_dir(self, host: str) -> Path | None:
