@@ -58,7 +58,7 @@ class BrokenlinksConfig:
     # -- whole-site crawls (spiders/site.py, brokenlinks/siteurls.py) ----------------
     #: most pages a site crawl fetches (``-a max_pages`` overrides)
     site_max_pages: int = 5000
-    #: most link hops from a start URL (``-a depth`` overrides; sets DEPTH_LIMIT)
+    #: most link hops from a start URL (``-a depth`` overrides; 0: no limit)
     site_max_depth: int = 10
     #: longest URL a site crawl follows (0: no limit)
     site_max_url_length: int = 512

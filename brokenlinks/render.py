@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
-from lxml import etree  # type: ignore[import-untyped]  # no stubs
+from lxml import etree
 
 from brokenlinks import guard
 from brokenlinks.config import BrokenlinksConfig
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.settings import Settings
-    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def launch_options(config: BrokenlinksConfig, given: dict[str, Any]) -> dict[str
     return options
 
 
-def configure_rendering(settings: Settings, mode: str, stats: StatsCollector | None) -> None:
+def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) -> None:
     """Route http/https through scrapy-playwright's handler when *mode* can render."""
     if mode == "never":
         return
@@ -141,7 +141,9 @@ def configure_rendering(settings: Settings, mode: str, stats: StatsCollector | N
     settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority=ARG_SETTING_PRIORITY)
     if not settings.get("PLAYWRIGHT_ABORT_REQUEST"):
         settings.set(
-            "PLAYWRIGHT_ABORT_REQUEST", BrowserGuard(config, stats), priority=ARG_SETTING_PRIORITY
+            "PLAYWRIGHT_ABORT_REQUEST",
+            BrowserGuard(config, crawler),
+            priority=ARG_SETTING_PRIORITY,
         )
 
 
@@ -226,9 +228,10 @@ class BrowserGuard:
     differently when Chromium asks again a moment later (DNS rebinding).
     """
 
-    def __init__(self, config: BrokenlinksConfig, stats: StatsCollector | None) -> None:
+    def __init__(self, config: BrokenlinksConfig, crawler: Crawler | None) -> None:
         self.config = config
-        self.stats = stats
+        # stats exist only once the crawl starts: looked up per aborted request
+        self.crawler = crawler
 
     async def __call__(self, request: Any) -> bool:
         url: str = request.url
@@ -238,9 +241,10 @@ class BrowserGuard:
             reason = browser_refusal(url, self.config, addresses)
         if reason is None:
             return False
-        if self.stats is not None:
-            self.stats.inc_value("brokenlinks/render/aborted")
-            self.stats.inc_value(f"brokenlinks/render/aborted/{reason.replace(' ', '_')}")
+        stats = self.crawler.stats if self.crawler is not None else None
+        if stats is not None:
+            stats.inc_value("brokenlinks/render/aborted")
+            stats.inc_value(f"brokenlinks/render/aborted/{reason.replace(' ', '_')}")
         logger.debug(
             "Browser request to %(url)s aborted: %(reason)s", {"url": url, "reason": reason}
         )

@@ -50,7 +50,7 @@ class BacklinksSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        configure_rendering(crawler.settings, spider.params.render, crawler.stats)
+        configure_rendering(crawler.settings, spider.params.render, crawler)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -98,7 +98,7 @@ class BacklinksSpider(Spider):
             # the raw HTML looks like an app shell: fetch it again through the browser
             stats.inc_value("brokenlinks/render/auto")
             yield response.request.replace(  # type: ignore[union-attr]
-                dont_filter=True, meta={**response.meta, **render_meta()}
+                dont_filter=True, meta=render_meta()
             )
             return
         if rendered:

@@ -87,14 +87,16 @@ class SiteSpider(Spider):
         depth = spider.params.depth if spider.params.depth is not None else config.site_max_depth
         # breadth first (Scrapy's FAQ), so that a page is reached by its shortest path
         # before the depth limit can cut it off on a longer one
+        # the depth limit is the spider's own (cb_kwargs "depth"), not DEPTH_LIMIT: a page
+        # fetched again through the browser is one more hop to DepthMiddleware, and each
+        # cut-off URL is counted once under brokenlinks/site/cut/depth
         for key, value in (
-            ("DEPTH_LIMIT", depth),
             ("DEPTH_PRIORITY", 1),
             ("SCHEDULER_DISK_QUEUE", "scrapy.squeues.PickleFifoDiskQueue"),
             ("SCHEDULER_MEMORY_QUEUE", "scrapy.squeues.FifoMemoryQueue"),
         ):
             settings.set(key, value, priority=ARG_SETTING_PRIORITY)
-        configure_rendering(settings, spider.params.render, crawler.stats)
+        configure_rendering(settings, spider.params.render, crawler)
         spider.config = config
         spider.max_depth = depth
         spider.max_pages = spider.params.max_pages or config.site_max_pages
@@ -148,7 +150,7 @@ class SiteSpider(Spider):
             url_key,
             callback=self.parse_page,
             errback=self.page_failed,
-            cb_kwargs={"requested_url": url_key},
+            cb_kwargs={"requested_url": url_key, "depth": depth},
             meta=meta,
         )
 
@@ -201,7 +203,7 @@ class SiteSpider(Spider):
         for origin in dict.fromkeys(_origin(url) for url in self.params.start):
             robots = await self._fetch(origin + "/robots.txt")
             found = (
-                list(sitemap_urls_from_robots(robots.text, base_url=robots.url))
+                list(sitemap_urls_from_robots(robots.body, base_url=robots.url))
                 if isinstance(robots, TextResponse) and robots.status == 200  # noqa: PLR2004
                 else []
             )
@@ -249,7 +251,9 @@ class SiteSpider(Spider):
 
     # -- pages --------------------------------------------------------------------------
 
-    async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:
+    async def parse_page(
+        self, response: Response, requested_url: str, depth: int
+    ) -> AsyncIterator[Any]:
         stats = self.crawler.stats
         assert stats is not None
         if not isinstance(response, TextResponse):
@@ -262,7 +266,7 @@ class SiteSpider(Spider):
         if not rendered and self.params.render == "auto" and looks_client_rendered(response.text):
             stats.inc_value("brokenlinks/render/auto")
             yield response.request.replace(  # type: ignore[union-attr]
-                dont_filter=True, meta={**response.meta, **render_meta()}
+                dont_filter=True, meta=render_meta()
             )
             return
         if rendered:
@@ -272,10 +276,9 @@ class SiteSpider(Spider):
             self.seen.add(final)
         page = extract_page(response.body, response.url, encoding=response.encoding)
         if site_of(response.url) in self.sites:
-            depth = int(response.meta.get("depth", 0)) + 1
             for link in page.links:
                 if link.url is not None and link.tag in _PAGE_TAGS:
-                    request = self.page_request(link.url, depth=depth, source="links")
+                    request = self.page_request(link.url, depth=depth + 1, source="links")
                     if request is not None:
                         yield request
         for item in await process_page(
