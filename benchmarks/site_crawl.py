@@ -27,7 +27,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from brokenlinks.localweb import LocalWeb  # noqa: E402  (after the path fix)
+from brokenlinks.localweb import LocalWeb
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Page {n}</title></head>
