@@ -141,9 +141,16 @@ def test_backlinks_render_modes(tmp_path, sweb, render, expected, rendered):
         first.setdefault(request.path, request.method)
     assert first
     assert set(first.values()) == {"HEAD"}
+    # with scrapy-playwright's handler installed, unrendered requests still go through
+    # Scrapy's HTTP handler and the guarded resolver: the metadata address is refused
+    assert result.stats["brokenlinks/reason_count/skipped/guard"] == 1
     if render == "never":
-        assert "PLAYWRIGHT" not in json.dumps(result.stats)
+        assert not any(key.startswith("playwright/") for key in result.stats)
         assert "scrapy-playwright" not in result.stderr
+    else:
+        # every browser page was closed once read
+        assert result.stats["playwright/page_count/closed"] == rendered
+        assert result.stats["playwright/page_count"] == rendered
 
 
 @pytest.mark.parametrize(
