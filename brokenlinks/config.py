@@ -80,6 +80,8 @@ class BrokenlinksConfig:
     # -- JavaScript rendering (brokenlinks/render.py) ---------------------------------
     #: the browser executable ("": /usr/bin/chromium if present, else Playwright's own)
     render_browser_path: str = ""
+    #: rendered pages per browser context before a fresh one is used (the old one closed)
+    render_pages_per_context: int = 100
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
@@ -113,7 +115,7 @@ class BrokenlinksConfig:
             if getattr(self, name) < 0:
                 msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 0"
                 raise ValueError(msg)
-        for name in ("site_max_pages", "site_max_sitemaps"):
+        for name in ("site_max_pages", "site_max_sitemaps", "render_pages_per_context"):
             if getattr(self, name) < 1:
                 msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 1"
                 raise ValueError(msg)

@@ -129,11 +129,15 @@ def launch_options(config: BrokenlinksConfig, given: dict[str, Any]) -> dict[str
     return options
 
 
-def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) -> None:
-    """Route http/https through scrapy-playwright's handler when *mode* can render."""
-    if mode == "never":
-        return
+def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) -> BrowserContexts:
+    """Route http/https through scrapy-playwright's handler when *mode* can render.
+
+    Returns the :class:`BrowserContexts` that gives rendered requests their meta keys.
+    """
     config = BrokenlinksConfig.from_settings(settings)
+    contexts = BrowserContexts(config.render_pages_per_context, crawler)
+    if mode == "never":
+        return contexts
     handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
     handlers.update({"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER})
     settings.set("DOWNLOAD_HANDLERS", handlers, priority=ARG_SETTING_PRIORITY)
@@ -145,12 +149,63 @@ def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) 
             BrowserGuard(config, crawler),
             priority=ARG_SETTING_PRIORITY,
         )
+    return contexts
 
 
 def render_meta() -> dict[str, Any]:
     """The meta keys of a referring-page request that is rendered in the browser."""
     # "networkidle": links inserted after a fetch() arrive after the load event
     return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
+
+
+class BrowserContexts:
+    """Rotate browser contexts so that a long rendered crawl does not grow the browser.
+
+    Every ``BROKENLINKS_RENDER_PAGES_PER_CONTEXT`` rendered pages get a fresh context
+    (``playwright_context`` meta key); a retired context is closed as soon as its last
+    page is (with its cache, cookies and storage). With ``PLAYWRIGHT_MAX_CONTEXTS = 2``
+    one context drains while the next fills.
+    """
+
+    def __init__(self, pages_per_context: int, crawler: Crawler | None) -> None:
+        self.pages_per_context = pages_per_context
+        self.crawler = crawler
+        self.rendered = 0
+        self.current = ""
+        self.open: dict[str, Any] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def meta(self) -> dict[str, Any]:
+        """The meta keys of the next rendered request."""
+        self.current = f"brokenlinks-{self.rendered // self.pages_per_context}"
+        self.rendered += 1
+        return {
+            **render_meta(),
+            "playwright_context": self.current,
+            "playwright_page_init_callback": self.page_init,
+        }
+
+    async def page_init(self, page: Any, request: Any) -> None:
+        """``playwright_page_init_callback``: remember the page's context, watch the page."""
+        self.open.setdefault(request.meta.get("playwright_context", ""), page.context)
+        page.once("close", self._page_closed)
+
+    def _page_closed(self, _page: Any) -> None:
+        task = asyncio.ensure_future(self.close_retired())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close_retired(self) -> None:
+        """Close the contexts that are no longer handed out and have no page open."""
+        for name, context in list(self.open.items()):
+            if name == self.current or context.pages:
+                continue
+            del self.open[name]
+            await context.close()
+            stats = self.crawler.stats if self.crawler is not None else None
+            if stats is not None:
+                stats.inc_value("brokenlinks/render/contexts_closed")
+            logger.debug("Closed browser context %(name)s", {"name": name})
 
 
 def browser_refusal(

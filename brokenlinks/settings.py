@@ -45,10 +45,10 @@ DOWNLOADER = "brokenlinks.downloader.PoliteDownloader"
 
 # JavaScript rendering (-a render=auto|always, brokenlinks/render.py): scrapy-playwright's
 # handler is installed by the spider only when a page can be rendered. Few pages at once,
-# each closed after its response; one browser context.
+# each closed after its response; contexts rotate (one draining while the next fills).
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
-PLAYWRIGHT_MAX_CONTEXTS = 1
+PLAYWRIGHT_MAX_CONTEXTS = 2
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 
 EXTENSIONS = {

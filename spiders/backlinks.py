@@ -16,7 +16,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from brokenlinks.checks import LinkChecker
 from brokenlinks.pages import Scope, failed_page, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
-from brokenlinks.render import configure_rendering, looks_client_rendered, render_meta
+from brokenlinks.render import BrowserContexts, configure_rendering, looks_client_rendered
 from brokenlinks.seeds import SeedFileError, read_seeds
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 class BacklinksSpider(Spider):
     name = "backlinks"
     checker: LinkChecker
+    contexts: BrowserContexts
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name)
@@ -50,7 +51,7 @@ class BacklinksSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        configure_rendering(crawler.settings, spider.params.render, crawler)
+        spider.contexts = configure_rendering(crawler.settings, spider.params.render, crawler)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -81,7 +82,7 @@ class BacklinksSpider(Spider):
                 callback=self.parse_page,
                 errback=self.page_failed,
                 cb_kwargs={"requested_url": seed.url},
-                meta=render_meta() if self.params.render == "always" else {},
+                meta=self.contexts.meta() if self.params.render == "always" else {},
             )
 
     async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:
@@ -98,7 +99,7 @@ class BacklinksSpider(Spider):
             # the raw HTML looks like an app shell: fetch it again through the browser
             stats.inc_value("brokenlinks/render/auto")
             yield response.request.replace(  # type: ignore[union-attr]
-                dont_filter=True, meta=render_meta()
+                dont_filter=True, meta=self.contexts.meta()
             )
             return
         if rendered:

@@ -31,9 +31,9 @@ from brokenlinks.pages import Scope, failed_page, process_page
 from brokenlinks.params import ArgumentError, SiteParams
 from brokenlinks.render import (
     ARG_SETTING_PRIORITY,
+    BrowserContexts,
     configure_rendering,
     looks_client_rendered,
-    render_meta,
 )
 from brokenlinks.sites import site_of
 from brokenlinks.siteurls import TrapLimits, canonical_url, split_list, trap_reason
@@ -54,6 +54,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 class SiteSpider(Spider):
     name = "site"
     checker: LinkChecker
+    contexts: BrowserContexts
     config: BrokenlinksConfig
     max_depth: int
     max_pages: int
@@ -96,7 +97,7 @@ class SiteSpider(Spider):
             ("SCHEDULER_MEMORY_QUEUE", "scrapy.squeues.FifoMemoryQueue"),
         ):
             settings.set(key, value, priority=ARG_SETTING_PRIORITY)
-        configure_rendering(settings, spider.params.render, crawler)
+        spider.contexts = configure_rendering(settings, spider.params.render, crawler)
         spider.config = config
         spider.max_depth = depth
         spider.max_pages = spider.params.max_pages or config.site_max_pages
@@ -145,7 +146,7 @@ class SiteSpider(Spider):
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value(f"brokenlinks/site/pages_from/{source}")
-        meta: dict[str, Any] = render_meta() if self.params.render == "always" else {}
+        meta: dict[str, Any] = self.contexts.meta() if self.params.render == "always" else {}
         return Request(
             url_key,
             callback=self.parse_page,
@@ -266,7 +267,7 @@ class SiteSpider(Spider):
         if not rendered and self.params.render == "auto" and looks_client_rendered(response.text):
             stats.inc_value("brokenlinks/render/auto")
             yield response.request.replace(  # type: ignore[union-attr]
-                dont_filter=True, meta=render_meta()
+                dont_filter=True, meta=self.contexts.meta()
             )
             return
         if rendered:

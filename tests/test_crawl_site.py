@@ -130,7 +130,9 @@ def test_site_crawl_depth_and_page_budget(tmp_path, sweb):
 )
 def test_backlinks_render_modes(tmp_path, sweb, render, expected, rendered):
     seeds = write_seeds(tmp_path, JS_SEEDS)
-    result = run_crawl(tmp_path, sweb, {"seeds": str(seeds), "render": render})
+    # one page per browser context: each retired context is closed once its page is
+    settings = {"BROKENLINKS_RENDER_PAGES_PER_CONTEXT": 1}
+    result = run_crawl(tmp_path, sweb, {"seeds": str(seeds), "render": render}, settings=settings)
     assert result.returncode == 0, result.stderr[-3000:]
     found = {tuple(row) for row in rows(result.items)}
     assert found == {tuple(row) for row in expected}
@@ -151,6 +153,8 @@ def test_backlinks_render_modes(tmp_path, sweb, render, expected, rendered):
         # every browser page was closed once read
         assert result.stats["playwright/page_count/closed"] == rendered
         assert result.stats["playwright/page_count"] == rendered
+        assert result.stats["playwright/context_count"] == rendered
+        assert result.stats["brokenlinks/render/contexts_closed"] == rendered - 1
 
 
 @pytest.mark.parametrize(
