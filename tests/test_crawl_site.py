@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from brokenlinks.localweb import LocalWeb
 from tests.conftest import PROJECT, run_crawl, write_seeds
+from tests.test_localweb import fetch
 
 SITE_WEB = PROJECT / "tests" / "siteweb"
 EXPECTED = json.loads((SITE_WEB / "expected.json").read_text(encoding="utf-8"))
@@ -177,3 +179,18 @@ def test_bad_arguments_fail_in_one_line(spider, args, message):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [f"error: {proc.stderr.strip()[7:]}"]
     assert message in proc.stderr
+
+
+def test_site_web_serves_the_traps_and_sitemaps(sweb):
+    status, _, body = fetch(sweb.port, "GET", "garden.test", "/calendar/2026/")
+    assert status == 200
+    assert b'href="/calendar/2025/"' in body
+    assert b'href="/calendar/2027/"' in body
+    _, _, body = fetch(sweb.port, "GET", "garden.test", "/guides/guides/guides/guides/")
+    assert b'href="guides/"' in body
+    _, headers, body = fetch(sweb.port, "GET", "garden.test", "/sitemap-pages.xml.gz")
+    assert body[:2] == b"\x1f\x8b"
+    assert "Content-Encoding" not in headers
+    assert b"http://garden.test/orphan.html" in gzip.decompress(body)
+    _, _, robots = fetch(sweb.port, "GET", "garden.test", "/robots.txt")
+    assert b"Sitemap: http://garden.test/sitemap_index.xml" in robots
