@@ -300,7 +300,9 @@ class SiteSpider(Spider):
         stats = self.crawler.stats
         assert stats is not None
         if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
-            self._cut("robots_txt", request.url)
+            # RobotsTxtMiddleware's message; other middlewares may ignore requests too
+            robots = "robots.txt" in str(failure.value)
+            self._cut("robots_txt" if robots else "ignored", request.url)
             return
         stats.inc_value("brokenlinks/pages/failed")
         if isinstance(failure.value, HttpError):
