@@ -55,6 +55,33 @@ class BrokenlinksConfig:
     store_batch_size: int = 500
     #: the store pipeline can be switched off (export only)
     store_enabled: bool = True
+    # -- whole-site crawls (spiders/site.py, brokenlinks/siteurls.py) ----------------
+    #: most pages a site crawl fetches (``-a max_pages`` overrides)
+    site_max_pages: int = 5000
+    #: most link hops from a start URL (``-a depth`` overrides; 0: no limit)
+    site_max_depth: int = 10
+    #: longest URL a site crawl follows (0: no limit)
+    site_max_url_length: int = 512
+    #: most times one path segment may occur in a followed URL (0: no limit)
+    site_max_repeated_segments: int = 2
+    #: calendar-like URLs further than this many years from now are not followed (0: off)
+    site_calendar_years: int = 3
+    #: query parameters dropped from followed URLs (comma-separated fnmatch patterns)
+    site_tracking_params: str = (
+        "utm_*,gclid,dclid,gbraid,wbraid,fbclid,msclkid,yclid,mc_cid,mc_eid,_ga,_gl,igshid"
+    )
+    #: last path segments that name a directory's index page (comma-separated)
+    site_index_pages: str = (
+        "index.html,index.htm,index.php,index.asp,index.aspx,default.htm,default.html,"
+        "default.asp,default.aspx"
+    )
+    #: most sitemap files read per crawl (indexes included)
+    site_max_sitemaps: int = 50
+    # -- JavaScript rendering (brokenlinks/render.py) ---------------------------------
+    #: the browser executable ("": /usr/bin/chromium if present, else Playwright's own)
+    render_browser_path: str = ""
+    #: rendered pages per browser context before a fresh one is used (the old one closed)
+    render_pages_per_context: int = 100
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
@@ -79,6 +106,19 @@ class BrokenlinksConfig:
         if self.store_batch_size < 1:
             msg = f"invalid {PREFIX}STORE_BATCH_SIZE={self.store_batch_size!r}: at least 1"
             raise ValueError(msg)
+        for name in (
+            "site_max_depth",
+            "site_max_url_length",
+            "site_max_repeated_segments",
+            "site_calendar_years",
+        ):
+            if getattr(self, name) < 0:
+                msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 0"
+                raise ValueError(msg)
+        for name in ("site_max_pages", "site_max_sitemaps", "render_pages_per_context"):
+            if getattr(self, name) < 1:
+                msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 1"
+                raise ValueError(msg)
         if not self.database_url.strip():
             msg = f"invalid {PREFIX}DATABASE_URL: empty"
             raise ValueError(msg)

@@ -60,6 +60,9 @@ Patterns are tried in file order, before the static files. A rule is an object:
 ``chain`` (``{"hops": N, "to": "/final"}``, pattern with ``{n}`` required)
     a redirect chain: ``{n}`` below ``N`` redirects to ``n + 1``, ``N`` redirects to ``to``,
     any other number gets 404. ``/hop/1`` → ... → ``/hop/N`` → ``/final`` is N redirects.
+``{n+1}`` / ``{n-1}`` in a body or file
+    in a route whose pattern has ``{n}``: the matched number plus or minus one (pages
+    that link to their neighbours for ever, like a calendar's next and previous month).
 ``head`` (a rule)
     the answer to HEAD requests instead of this rule (``{"status": 405}``).
 ``fail`` (a rule plus ``times``)
@@ -679,6 +682,12 @@ class LocalWeb:
         if location is not None:
             headers.append(("Location", location))
         body = self._rule_body(rule, host, path, location)
+        if found is not None and found.groupdict().get("n") is not None:
+            # a route with {n} may link to its neighbours: an endless calendar
+            hop = int(found.group("n"))
+            body = body.replace(b"{n+1}", str(hop + 1).encode()).replace(
+                b"{n-1}", str(hop - 1).encode()
+            )
         names = {name.lower() for name, _ in headers}
         if "content-type" not in names:
             headers.append(("Content-Type", rule.content_type))

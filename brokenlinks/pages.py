@@ -182,11 +182,20 @@ async def process_response(
 ) -> list[Any]:
     """Extract, check and build the items of one fetched referring page."""
     page = extract_page(response.body, response.url, encoding=response.encoding)
+    return await process_page(
+        page, requested_url=requested_url, status=response.status, scope=scope, checker=checker
+    )
+
+
+async def process_page(
+    page: Page, *, requested_url: str, status: int, scope: Scope, checker: LinkChecker
+) -> list[Any]:
+    """Check and build the items of an already extracted page (a site crawl follows its links)."""
     results = await check_links(page, scope, checker)
     return build_items(
         page,
         requested_url=requested_url,
-        status=response.status,
+        status=status,
         results=results,
         new_checks=checker.take_unreported(),
     )

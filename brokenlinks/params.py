@@ -13,6 +13,8 @@ from typing import Any, Self
 
 import ada_url
 
+from brokenlinks.urls import is_http, parse_absolute
+
 #: keys Scrapyd passes to every spider
 SCRAPYD_KEYS = frozenset({"_job", "_version"})
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -69,16 +71,111 @@ def parse_domains(value: str) -> frozenset[str]:
     return frozenset(parse_domain(p) for p in parts)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BacklinksParams:
-    """``scrapy crawl backlinks -a seeds=FILE [-a domain=D1,D2]``."""
+#: values of ``-a render``
+RENDER_MODES = ("never", "auto", "always")
 
-    seeds: str
-    domains: frozenset[str] = frozenset()
+
+def parse_render(value: str) -> str:
+    """Parse ``-a render``: never, auto (the default) or always.
+
+    >>> parse_render(" Always ")
+    'always'
+    >>> parse_render("yes")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.params.ArgumentError: render: 'yes' is not one of never, auto, always
+    """
+    mode = value.strip().lower()
+    if mode not in RENDER_MODES:
+        msg = f"render: {value!r} is not one of {', '.join(RENDER_MODES)}"
+        raise ArgumentError(msg)
+    return mode
+
+
+def parse_count(name: str, value: str, *, minimum: int) -> int:
+    """Parse a whole-number argument such as ``-a depth=3``.
+
+    >>> parse_count("depth", "3", minimum=0)
+    3
+    >>> parse_count("max_pages", "0", minimum=1)
+    Traceback (most recent call last):
+    ...
+    brokenlinks.params.ArgumentError: max_pages: '0' is not a whole number >= 1
+    """
+    text = value.strip()
+    if not text.isdigit() or int(text) < minimum:
+        msg = f"{name}: {value!r} is not a whole number >= {minimum}"
+        raise ArgumentError(msg)
+    return int(text)
+
+
+def parse_start(value: str) -> tuple[str, ...]:
+    """Parse ``-a start``: one or more absolute http(s) URLs separated by commas.
+
+    >>> parse_start("https://Garden.test, http://other.test/a")
+    ('https://garden.test/', 'http://other.test/a')
+    >>> parse_start("garden.test")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.params.ArgumentError: start: 'garden.test' is not an absolute http(s) URL
+    """
+    urls: list[str] = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        url = parse_absolute(part)
+        if url is None or not is_http(url):
+            msg = f"start: {part.strip()!r} is not an absolute http(s) URL"
+            raise ArgumentError(msg)
+        if url not in urls:
+            urls.append(url)
+    if not urls:
+        msg = "start: empty value (give one or more URLs separated by commas)"
+        raise ArgumentError(msg)
+    return tuple(urls)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteParams:
+    """``scrapy crawl site -a start=URL[,URL] [-a depth=N] [-a max_pages=N] [-a render=M]``.
+
+    ``depth`` and ``max_pages`` are ``None`` when not given (the settings decide).
+    """
+
+    start: tuple[str, ...]
+    depth: int | None = None
+    max_pages: int | None = None
+    render: str = "auto"
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
-        _check_keys(kwargs, {"seeds", "domain"}, "backlinks")
+        _check_keys(kwargs, {"start", "depth", "max_pages", "render"}, "site")
+        if not str(kwargs.get("start", "")).strip():
+            msg = "site: missing argument start (-a start=URL[,URL]: where the crawl begins)"
+            raise ArgumentError(msg)
+        return cls(
+            start=parse_start(str(kwargs["start"])),
+            depth=parse_count("depth", str(kwargs["depth"]), minimum=0)
+            if "depth" in kwargs
+            else None,
+            max_pages=parse_count("max_pages", str(kwargs["max_pages"]), minimum=1)
+            if "max_pages" in kwargs
+            else None,
+            render=parse_render(str(kwargs.get("render", "auto"))),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacklinksParams:
+    """``scrapy crawl backlinks -a seeds=FILE [-a domain=D1,D2] [-a render=M]``."""
+
+    seeds: str
+    domains: frozenset[str] = frozenset()
+    render: str = "auto"
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
+        _check_keys(kwargs, {"seeds", "domain", "render"}, "backlinks")
         seeds = str(kwargs.get("seeds", "")).strip()
         if not seeds:
             msg = "backlinks: missing argument seeds (-a seeds=FILE: a URL list or a backlink CSV export)"
@@ -91,7 +188,12 @@ class BacklinksParams:
             msg = f"seeds: {seeds!r} is not a file"
             raise ArgumentError(msg)
         domains = parse_domains(str(kwargs["domain"])) if "domain" in kwargs else frozenset()
-        return cls(seeds=seeds, domains=domains)
+        render = parse_render(str(kwargs.get("render", "auto")))
+        return cls(seeds=seeds, domains=domains, render=render)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seeds": self.seeds, "domain": ",".join(sorted(self.domains))}
+        return {
+            "seeds": self.seeds,
+            "domain": ",".join(sorted(self.domains)),
+            "render": self.render,
+        }

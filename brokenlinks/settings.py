@@ -43,6 +43,14 @@ TWISTED_DNS_RESOLVER = "brokenlinks.guard.GuardedResolver"
 # Keep CONCURRENT_REQUESTS_PER_DOMAIN true under the asyncio reactor.
 DOWNLOADER = "brokenlinks.downloader.PoliteDownloader"
 
+# JavaScript rendering (-a render=auto|always, brokenlinks/render.py): scrapy-playwright's
+# handler is installed by the spider only when a page can be rendered. Few pages at once,
+# each closed after its response; contexts rotate (one draining while the next fills).
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
+PLAYWRIGHT_MAX_CONTEXTS = 2
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+
 EXTENSIONS = {
     "brokenlinks.checks.LinkChecker": 100,
     "brokenlinks.feeds.ProspectFeedExporter": 0,

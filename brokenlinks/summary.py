@@ -35,6 +35,12 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
     targets checked: 5 (alive 3, dead 2, blocked 0, skipped 0)
     dead by reason: dns 1, http_status 1
     prospects (dead link occurrences): 4
+
+    A site crawl adds its internal/external split and what it cut off:
+
+    >>> summary_lines({"brokenlinks/prospects/internal": 1, "brokenlinks/prospects/external": 3,
+    ...                "brokenlinks/site/cut/depth": 2, "brokenlinks/site/cut/calendar": 1})[-2:]
+    ['  internal 1, external 3', 'site crawl cut off: calendar 1, depth 2']
     """
 
     def count(key: str) -> int:
@@ -56,6 +62,14 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
         if reasons:
             lines.append(f"{kind} by reason: " + ", ".join(f"{r} {n}" for r, n in reasons))
     lines.append(f"prospects (dead link occurrences): {count('prospects')}")
+    if "brokenlinks/prospects/internal" in stats or "brokenlinks/prospects/external" in stats:
+        lines.append(
+            f"  internal {count('prospects/internal')}, external {count('prospects/external')}"
+        )
+    prefix = "brokenlinks/site/cut/"
+    cuts = sorted((k.removeprefix(prefix), v) for k, v in stats.items() if k.startswith(prefix))
+    if cuts:
+        lines.append("site crawl cut off: " + ", ".join(f"{why} {n}" for why, n in cuts))
     return lines
 
 

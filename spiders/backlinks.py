@@ -7,7 +7,7 @@ to those domains and their subdomains (reclaim or competitor mode).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Request, Spider
 from scrapy.http import TextResponse
@@ -16,11 +16,13 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from brokenlinks.checks import LinkChecker
 from brokenlinks.pages import Scope, failed_page, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
+from brokenlinks.render import BrowserContexts, configure_rendering, looks_client_rendered
 from brokenlinks.seeds import SeedFileError, read_seeds
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 class BacklinksSpider(Spider):
     name = "backlinks"
     checker: LinkChecker
+    contexts: BrowserContexts
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name)
@@ -44,6 +47,12 @@ class BacklinksSpider(Spider):
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
         """Raise ``ValueError`` (one line) for bad arguments or an unreadable seeds file."""
         read_seeds(BacklinksParams.from_kwargs(kwargs).seeds)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.contexts = configure_rendering(crawler.settings, spider.params.render, crawler)
+        return spider
 
     async def start(self) -> AsyncIterator[Any]:
         # extensions are built after the spider, so the checker is looked up here
@@ -73,6 +82,7 @@ class BacklinksSpider(Spider):
                 callback=self.parse_page,
                 errback=self.page_failed,
                 cb_kwargs={"requested_url": seed.url},
+                meta=self.contexts.meta() if self.params.render == "always" else {},
             )
 
     async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:
@@ -84,6 +94,16 @@ class BacklinksSpider(Spider):
                 requested_url, url=response.url, status=response.status, error="not an HTML page"
             )
             return
+        rendered = bool(response.meta.get("playwright"))
+        if not rendered and self.params.render == "auto" and looks_client_rendered(response.text):
+            # the raw HTML looks like an app shell: fetch it again through the browser
+            stats.inc_value("brokenlinks/render/auto")
+            yield response.request.replace(  # type: ignore[union-attr]
+                dont_filter=True, meta=self.contexts.meta()
+            )
+            return
+        if rendered:
+            stats.inc_value("brokenlinks/render/pages")
         stats.inc_value("brokenlinks/pages/crawled")
         for item in await process_response(
             response, requested_url=requested_url, scope=self.scope, checker=self.checker

@@ -1,0 +1,327 @@
+"""JavaScript rendering of referring pages with scrapy-playwright, and its network guard.
+
+``-a render=never|auto|always`` (both spiders, default auto). :func:`looks_client_rendered`
+is the auto policy: it tells from a page's raw HTML whether its links are probably inserted
+by JavaScript. :func:`configure_rendering` writes the settings that put scrapy-playwright's
+download handler on http/https (only when rendering can happen: it starts Playwright's
+driver, and falls back to Scrapy's own HTTP handler, resolver and guard included, for every
+request without ``meta["playwright"]``). The browser gets ``BROKENLINKS_RESOLVE`` as
+Chromium ``--host-resolver-rules`` and :class:`BrowserGuard` as ``PLAYWRIGHT_ABORT_REQUEST``.
+Only referring pages are rendered (:func:`render_meta`); link checks stay plain HTTP.
+
+Settings read: ``BROKENLINKS_RENDER_BROWSER_PATH``, ``BROKENLINKS_RESOLVE``,
+``BROKENLINKS_ALLOW_PRIVATE_ADDRESSES``; written (at spider priority, when not set higher):
+``DOWNLOAD_HANDLERS``, ``PLAYWRIGHT_LAUNCH_OPTIONS``, ``PLAYWRIGHT_ABORT_REQUEST``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
+from lxml import etree
+
+from brokenlinks import guard
+from brokenlinks.config import BrokenlinksConfig
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: where Debian (and Ubuntu's snap-less derivatives) install Chromium
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+#: the priority at which spider arguments write settings
+ARG_SETTING_PRIORITY = "spider"
+#: ids of the mount points of client-side frameworks (React, Vue, Next, Nuxt, Gatsby...)
+_APP_ROOT_IDS = frozenset({"root", "app", "__next", "__nuxt", "___gatsby", "svelte", "main"})
+_APP_ROOT_ATTRS = ("data-reactroot", "ng-app", "ng-version", "data-v-app", "data-server-rendered")
+#: an app shell has at most this many links of its own
+_FEW_LINKS = 3
+#: text (outside scripts) below which a page with scripts and no links is an app shell
+_LITTLE_TEXT = 200
+_RESOLVE_TIMEOUT = 5.0
+
+
+def looks_client_rendered(html: str) -> bool:
+    """Tell whether a page's links are probably inserted by JavaScript (``render=auto``).
+
+    Only pages with at least one script qualify. Then: links only inside ``<noscript>``;
+    an empty framework mount point (``<div id="root"></div>``, ``ng-app``...) with at most
+    three links elsewhere; or no link at all and under 200 characters of text.
+
+    >>> looks_client_rendered('<div id="root"></div><script src="/app.js"></script>')
+    True
+    >>> looks_client_rendered('<p>Hi</p><noscript><a href="/a">a</a></noscript><script></script>')
+    True
+    >>> looks_client_rendered('<div id="root"><a href="/a">a</a></div><script></script>')
+    False
+    >>> looks_client_rendered('<div id="root"></div>')
+    False
+    """
+    try:
+        doc = lxml.html.document_fromstring(html or "<html></html>")
+    except (etree.ParserError, ValueError):
+        return False
+    if not doc.xpath("//script[not(@type) or not(contains(@type, 'json'))]"):
+        return False
+    links = len(doc.xpath("//a[@href][not(ancestor::noscript)]"))
+    if links == 0 and doc.xpath("//noscript//a[@href]"):
+        return True
+    if links <= _FEW_LINKS:
+        for element in doc.iter("div", "main", "section", "body", "app-root"):
+            is_root = (element.get("id") or "").lower() in _APP_ROOT_IDS or any(
+                element.get(attr) is not None for attr in _APP_ROOT_ATTRS
+            )
+            if is_root and len(element) == 0 and not (element.text or "").strip():
+                return True
+    if links == 0:
+        for element in doc.xpath("//script|//style|//noscript|//template"):
+            element.drop_tree()
+        return len(" ".join(doc.text_content().split())) < _LITTLE_TEXT
+    return False
+
+
+def resolver_rules(resolve: dict[str, str]) -> str:
+    """Translate ``BROKENLINKS_RESOLVE`` into Chromium's ``--host-resolver-rules`` value.
+
+    >>> resolver_rules({"*.test": "127.0.0.1:8080", "api.example.com": "::1"})
+    'MAP *.test 127.0.0.1:8080, MAP api.example.com [::1]'
+    """
+    rules = []
+    for name, target in resolve.items():
+        address, port = guard._split_port(target, f"BROKENLINKS_RESOLVE value for {name!r}")
+        host = f"[{address}]" if ":" in address else address
+        rules.append(f"MAP {name} {host}" + (f":{port}" if port is not None else ""))
+    return ", ".join(rules)
+
+
+def browser_path(config: BrokenlinksConfig) -> str | None:
+    """The browser executable to launch; ``None``: the one ``playwright install`` put."""
+    if config.render_browser_path:
+        return config.render_browser_path
+    return DEBIAN_CHROMIUM if Path(DEBIAN_CHROMIUM).is_file() else None
+
+
+def launch_options(config: BrokenlinksConfig, given: dict[str, Any]) -> dict[str, Any]:
+    """Merge the project's browser launch options into the user's ``PLAYWRIGHT_LAUNCH_OPTIONS``.
+
+    >>> launch_options(BrokenlinksConfig(render_browser_path="/opt/chrome",
+    ...     resolve={"*.test": "127.0.0.1:81"}), {"args": ["--lang=en"]})
+    {'args': ['--lang=en', '--host-resolver-rules=MAP *.test 127.0.0.1:81'], 'headless': True, 'executable_path': '/opt/chrome'}
+    """
+    options = dict(given)
+    args = list(options.get("args") or [])
+    if config.resolve:
+        args.append(f"--host-resolver-rules={resolver_rules(config.resolve)}")
+    options["args"] = args
+    options.setdefault("headless", True)
+    path = browser_path(config)
+    if path is not None:
+        options.setdefault("executable_path", path)
+    return options
+
+
+def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) -> BrowserContexts:
+    """Route http/https through scrapy-playwright's handler when *mode* can render.
+
+    Returns the :class:`BrowserContexts` that gives rendered requests their meta keys.
+    """
+    config = BrokenlinksConfig.from_settings(settings)
+    contexts = BrowserContexts(config.render_pages_per_context, crawler)
+    if mode == "never":
+        return contexts
+    handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
+    handlers.update({"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER})
+    settings.set("DOWNLOAD_HANDLERS", handlers, priority=ARG_SETTING_PRIORITY)
+    options = launch_options(config, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
+    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority=ARG_SETTING_PRIORITY)
+    if not settings.get("PLAYWRIGHT_ABORT_REQUEST"):
+        settings.set(
+            "PLAYWRIGHT_ABORT_REQUEST",
+            BrowserGuard(config, crawler),
+            priority=ARG_SETTING_PRIORITY,
+        )
+    return contexts
+
+
+def render_meta() -> dict[str, Any]:
+    """The meta keys of a referring-page request that is rendered in the browser."""
+    # "networkidle": links inserted after a fetch() arrive after the load event
+    return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
+
+
+class BrowserContexts:
+    """Rotate browser contexts so that a long rendered crawl does not grow the browser.
+
+    Every ``BROKENLINKS_RENDER_PAGES_PER_CONTEXT`` rendered pages get a fresh context
+    (``playwright_context`` meta key); a retired context is closed as soon as its last
+    page is (with its cache, cookies and storage). With ``PLAYWRIGHT_MAX_CONTEXTS = 2``
+    one context drains while the next fills.
+    """
+
+    def __init__(self, pages_per_context: int, crawler: Crawler | None) -> None:
+        self.pages_per_context = pages_per_context
+        self.crawler = crawler
+        self.rendered = 0
+        self.current = ""
+        self.open: dict[str, Any] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def meta(self) -> dict[str, Any]:
+        """The meta keys of the next rendered request."""
+        self.current = f"brokenlinks-{self.rendered // self.pages_per_context}"
+        self.rendered += 1
+        return {
+            **render_meta(),
+            "playwright_context": self.current,
+            "playwright_page_init_callback": self.page_init,
+        }
+
+    async def page_init(self, page: Any, request: Any) -> None:
+        """``playwright_page_init_callback``: remember the page's context, watch the page."""
+        self.open.setdefault(request.meta.get("playwright_context", ""), page.context)
+        page.once("close", self._page_closed)
+
+    def _page_closed(self, _page: Any) -> None:
+        task = asyncio.ensure_future(self.close_retired())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close_retired(self) -> None:
+        """Close the contexts that are no longer handed out and have no page open."""
+        for name, context in list(self.open.items()):
+            if name == self.current or context.pages:
+                continue
+            del self.open[name]
+            await context.close()
+            stats = self.crawler.stats if self.crawler is not None else None
+            if stats is not None:
+                stats.inc_value("brokenlinks/render/contexts_closed")
+            logger.debug("Closed browser context %(name)s", {"name": name})
+
+
+def browser_refusal(
+    url: str, config: BrokenlinksConfig, addresses: list[str] | None = None
+) -> str | None:
+    """Tell why the browser must not load *url*, ``None`` if it may.
+
+    Names mapped by ``BROKENLINKS_RESOLVE`` are trusted, as in the crawler's resolver;
+    ``*.invalid`` and non-web schemes (``file:``, ``ftp:``) are refused; an IP-literal host
+    is judged by :func:`brokenlinks.guard.refusal_reason`, a name by the *addresses* it
+    resolves to (any refused address refuses it). ``data:``, ``blob:`` and ``about:``
+    never reach the network.
+
+    >>> config = BrokenlinksConfig(resolve={"*.test": "127.0.0.1:8080"})
+    >>> browser_refusal("http://js.test/app.js", config) is None
+    True
+    >>> browser_refusal("http://169.254.169.254/latest/meta-data/", config)
+    'link-local'
+    >>> browser_refusal("http://intranet.example/", config, ["10.1.2.3"])
+    'private'
+    >>> browser_refusal("file:///etc/passwd", config)
+    'scheme file'
+    """
+    scheme, _, rest = url.partition(":")
+    scheme = scheme.lower()
+    if scheme in {"data", "blob", "about"}:
+        return None
+    if scheme not in {"http", "https", "ws", "wss"}:
+        return f"scheme {scheme}"
+    host = _host(rest)
+    port = _port(url)
+    if host.endswith(".invalid") or host == "invalid":
+        return "invalid name"
+    if guard.match_override(host, port, config.resolve) is not None:
+        return None
+    if config.allow_private_addresses:
+        return None
+    if _is_ip(host):
+        return guard.refusal_reason(host)
+    for address in addresses or ():
+        if (reason := guard.refusal_reason(address)) is not None:
+            return reason
+    return None
+
+
+def _host(rest: str) -> str:
+    authority = rest.removeprefix("//").split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    if authority.startswith("["):
+        return authority[1:].split("]", 1)[0].lower()
+    return authority.rsplit(":", 1)[0].lower().rstrip(".")
+
+
+def _port(url: str) -> int:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return 0
+    if port is not None:
+        return port
+    return 443 if parts.scheme in {"https", "wss"} else 80
+
+
+def _is_ip(host: str) -> bool:
+    return guard.refusal_reason(host) != "not an IP address"
+
+
+class BrowserGuard:
+    """``PLAYWRIGHT_ABORT_REQUEST``: abort browser requests the network guard refuses.
+
+    Chromium resolves names itself, so a name is resolved here first (the system
+    resolver, off the event loop) and refused when any of its addresses is. It does not
+    cover what the browser does not route through Playwright (redirect hops after the
+    first URL, WebSocket frames, service workers' own fetches), nor a name that resolves
+    differently when Chromium asks again a moment later (DNS rebinding).
+    """
+
+    def __init__(self, config: BrokenlinksConfig, crawler: Crawler | None) -> None:
+        self.config = config
+        # stats exist only once the crawl starts: looked up per aborted request
+        self.crawler = crawler
+
+    async def __call__(self, request: Any) -> bool:
+        url: str = request.url
+        reason = browser_refusal(url, self.config)
+        if reason is None and self._needs_lookup(url):
+            addresses = await self._addresses(_host(url.partition(":")[2]), _port(url))
+            reason = browser_refusal(url, self.config, addresses)
+        if reason is None:
+            return False
+        stats = self.crawler.stats if self.crawler is not None else None
+        if stats is not None:
+            stats.inc_value("brokenlinks/render/aborted")
+            stats.inc_value(f"brokenlinks/render/aborted/{reason.replace(' ', '_')}")
+        logger.debug(
+            "Browser request to %(url)s aborted: %(reason)s", {"url": url, "reason": reason}
+        )
+        return True
+
+    def _needs_lookup(self, url: str) -> bool:
+        scheme, _, rest = url.partition(":")
+        if scheme.lower() not in {"http", "https", "ws", "wss"}:
+            return False
+        host = _host(rest)
+        return (
+            not self.config.allow_private_addresses
+            and not _is_ip(host)
+            and guard.match_override(host, _port(url), self.config.resolve) is None
+        )
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), _RESOLVE_TIMEOUT
+            )
+        except (OSError, TimeoutError):
+            return []  # the browser's own lookup fails the same way
+        return [str(info[4][0]) for info in infos]

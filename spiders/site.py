@@ -1,0 +1,331 @@
+"""``scrapy crawl site -a start=URL[,URL] [-a depth=N] [-a max_pages=N] [-a render=M]``.
+
+Crawls whole sites: the sites (registered domains) of the start URLs. Every page's links,
+internal and external, are checked with the shared checker; internal HTML links and the
+URLs of the sites' sitemaps (``Sitemap:`` lines of robots.txt, else ``/sitemap.xml``;
+indexes and gzip followed) are crawled as referring pages, breadth first, each canonical
+URL once (``brokenlinks.siteurls``). Pages obey robots.txt. What the crawl cuts off (depth,
+page budget, traps) is counted under ``brokenlinks/site/cut/<why>``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self
+
+from scrapy import Request, Spider
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import TextResponse
+from scrapy.http.request import NO_CALLBACK
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from scrapy.utils.url import url_has_any_extension
+
+from brokenlinks.checks import LinkChecker
+from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.extract import extract_page
+from brokenlinks.items import ProspectItem
+from brokenlinks.pages import Scope, failed_page, process_page
+from brokenlinks.params import ArgumentError, SiteParams
+from brokenlinks.render import (
+    ARG_SETTING_PRIORITY,
+    BrowserContexts,
+    configure_rendering,
+    looks_client_rendered,
+)
+from brokenlinks.sites import site_of
+from brokenlinks.siteurls import TrapLimits, canonical_url, split_list, trap_reason
+from brokenlinks.urls import is_http
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+#: tags whose links lead to other pages (not images, scripts or stylesheets)
+_PAGE_TAGS = frozenset({"a", "area"})
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class SiteSpider(Spider):
+    name = "site"
+    checker: LinkChecker
+    contexts: BrowserContexts
+    config: BrokenlinksConfig
+    max_depth: int
+    max_pages: int
+    tracking: tuple[str, ...]
+    index_pages: tuple[str, ...]
+    limits: TrapLimits
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name)
+        try:
+            self.params = SiteParams.from_kwargs(kwargs)
+        except ArgumentError as e:
+            self.logger.error("%s", e)
+            raise
+        self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
+        self.sites = frozenset(site_of(url) for url in self.params.start)
+        self.scope = Scope(internal=True)
+        self.seen: set[str] = set()
+        self.cut: dict[str, set[str]] = {}
+
+    @classmethod
+    def check_arguments(cls, kwargs: dict[str, Any]) -> None:
+        """Raise ``ValueError`` (one line) for bad arguments."""
+        SiteParams.from_kwargs(kwargs)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        config = BrokenlinksConfig.from_settings(settings)
+        depth = spider.params.depth if spider.params.depth is not None else config.site_max_depth
+        # breadth first (Scrapy's FAQ), so that a page is reached by its shortest path
+        # before the depth limit can cut it off on a longer one
+        # the depth limit is the spider's own (cb_kwargs "depth"), not DEPTH_LIMIT: a page
+        # fetched again through the browser is one more hop to DepthMiddleware, and each
+        # cut-off URL is counted once under brokenlinks/site/cut/depth
+        for key, value in (
+            ("DEPTH_PRIORITY", 1),
+            ("SCHEDULER_DISK_QUEUE", "scrapy.squeues.PickleFifoDiskQueue"),
+            ("SCHEDULER_MEMORY_QUEUE", "scrapy.squeues.FifoMemoryQueue"),
+        ):
+            settings.set(key, value, priority=ARG_SETTING_PRIORITY)
+        spider.contexts = configure_rendering(settings, spider.params.render, crawler)
+        spider.config = config
+        spider.max_depth = depth
+        spider.max_pages = spider.params.max_pages or config.site_max_pages
+        spider.tracking = split_list(config.site_tracking_params)
+        spider.index_pages = split_list(config.site_index_pages)
+        spider.limits = TrapLimits(
+            max_url_length=config.site_max_url_length,
+            max_repeated_segments=config.site_max_repeated_segments,
+            calendar_years=config.site_calendar_years,
+        )
+        return spider
+
+    # -- requests ---------------------------------------------------------------------
+
+    def canonical(self, url: str) -> str | None:
+        return canonical_url(url, tracking=self.tracking, index_pages=self.index_pages)
+
+    def _cut(self, why: str, url: str) -> None:
+        urls = self.cut.setdefault(why, set())
+        if url not in urls:
+            urls.add(url)
+            stats = self.crawler.stats
+            assert stats is not None
+            stats.inc_value("brokenlinks/site/cut")
+            stats.inc_value(f"brokenlinks/site/cut/{why}")
+            self.logger.debug("Not following %(url)s (%(why)s)", {"url": url, "why": why})
+
+    def page_request(self, url: str, *, depth: int, source: str) -> Request | None:
+        """The request for a page of the crawled sites, or ``None`` when it is cut off."""
+        url_key = self.canonical(url)
+        if url_key is None or not is_http(url_key) or site_of(url_key) not in self.sites:
+            return None
+        if url_key in self.seen:
+            return None
+        if url_has_any_extension(url_key, [f".{ext}" for ext in IGNORED_EXTENSIONS]):
+            return None  # a file, not a page: its link is checked, it is not crawled
+        why = trap_reason(url_key, self.limits, this_year=datetime.now(UTC).year)
+        if why is None and self.max_depth and depth > self.max_depth:
+            why = "depth"
+        if why is None and len(self.seen) >= self.max_pages:
+            why = "max_pages"
+        if why is not None:
+            self._cut(why, url_key)
+            return None
+        self.seen.add(url_key)
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value(f"brokenlinks/site/pages_from/{source}")
+        meta: dict[str, Any] = self.contexts.meta() if self.params.render == "always" else {}
+        return Request(
+            url_key,
+            callback=self.parse_page,
+            errback=self.page_failed,
+            cb_kwargs={"requested_url": url_key, "depth": depth},
+            meta=meta,
+        )
+
+    async def start(self) -> AsyncIterator[Any]:
+        # extensions are built after the spider, so the checker is looked up here
+        checker = self.crawler.get_extension(LinkChecker)
+        if checker is None:
+            msg = "the brokenlinks.checks.LinkChecker extension is not enabled (EXTENSIONS)"
+            raise RuntimeError(msg)
+        self.checker = checker
+        self.logger.info(
+            "Crawling %(sites)s from %(count)d start URL(s): depth %(depth)s, at most "
+            "%(pages)d pages, render=%(render)s",
+            {
+                "sites": ", ".join(sorted(self.sites)),
+                "count": len(self.params.start),
+                "depth": self.max_depth or "unlimited",
+                "pages": self.max_pages,
+                "render": self.params.render,
+            },
+        )
+        for url in self.params.start:
+            request = self.page_request(url, depth=0, source="start")
+            if request is not None:
+                yield request
+        for url in await self.sitemap_urls():
+            request = self.page_request(url, depth=1, source="sitemap")
+            if request is not None:
+                yield request
+
+    # -- sitemaps -----------------------------------------------------------------------
+
+    async def _fetch(self, url: str) -> Response | None:
+        assert self.crawler.engine is not None
+        try:
+            return await self.crawler.engine.download_async(
+                Request(url, callback=NO_CALLBACK, dont_filter=True)
+            )
+        except IgnoreRequest:
+            return None  # robots.txt forbids it
+        except Exception as e:  # noqa: BLE001  (a missing sitemap is not an error)
+            self.logger.info("Could not read %(url)s: %(error)s", {"url": url, "error": e})
+            return None
+
+    async def sitemap_urls(self) -> list[str]:
+        """Read the sites' sitemaps (robots.txt ``Sitemap:`` lines, else /sitemap.xml)."""
+        stats = self.crawler.stats
+        assert stats is not None
+        queue: list[str] = []
+        for origin in dict.fromkeys(_origin(url) for url in self.params.start):
+            robots = await self._fetch(origin + "/robots.txt")
+            found = (
+                list(sitemap_urls_from_robots(robots.body, base_url=robots.url))
+                if isinstance(robots, TextResponse) and robots.status == 200  # noqa: PLR2004
+                else []
+            )
+            queue.extend(found or [origin + "/sitemap.xml"])
+        pages: list[str] = []
+        done: set[str] = set()
+        while queue and len(done) < self.config.site_max_sitemaps:
+            url = queue.pop(0)
+            if url in done or not is_http(url):
+                continue
+            done.add(url)
+            response = await self._fetch(url)
+            if response is None or response.status != 200:  # noqa: PLR2004
+                continue
+            sitemap = self._parse_sitemap(response)
+            if sitemap is None:
+                stats.inc_value("brokenlinks/site/sitemaps/invalid")
+                continue
+            stats.inc_value("brokenlinks/site/sitemaps/read")
+            locs = [entry["loc"] for entry in sitemap if entry.get("loc")]
+            if sitemap.type == "sitemapindex":
+                queue.extend(locs)
+            elif sitemap.type == "urlset":
+                pages.extend(locs)
+        if queue:
+            stats.inc_value("brokenlinks/site/cut/sitemaps", len(set(queue) - done))
+        self.logger.info(
+            "Read %(count)d sitemap(s) listing %(pages)d URLs",
+            {"count": len(done), "pages": len(pages)},
+        )
+        return pages
+
+    def _parse_sitemap(self, response: Response) -> Sitemap | None:
+        body = response.body
+        if body[:2] == _GZIP_MAGIC:
+            try:
+                body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+            except (OSError, ValueError):
+                return None
+        try:
+            sitemap = Sitemap(body)
+        except ValueError:
+            return None
+        return sitemap if sitemap.type in {"urlset", "sitemapindex"} else None
+
+    # -- pages --------------------------------------------------------------------------
+
+    async def parse_page(
+        self, response: Response, requested_url: str, depth: int
+    ) -> AsyncIterator[Any]:
+        stats = self.crawler.stats
+        assert stats is not None
+        if not isinstance(response, TextResponse):
+            stats.inc_value("brokenlinks/pages/not_html")
+            yield failed_page(
+                requested_url, url=response.url, status=response.status, error="not an HTML page"
+            )
+            return
+        rendered = bool(response.meta.get("playwright"))
+        if not rendered and self.params.render == "auto" and looks_client_rendered(response.text):
+            stats.inc_value("brokenlinks/render/auto")
+            yield response.request.replace(  # type: ignore[union-attr]
+                dont_filter=True, meta=self.contexts.meta()
+            )
+            return
+        if rendered:
+            stats.inc_value("brokenlinks/render/pages")
+        stats.inc_value("brokenlinks/pages/crawled")
+        if (final := self.canonical(response.url)) is not None:
+            self.seen.add(final)
+        page = extract_page(response.body, response.url, encoding=response.encoding)
+        if site_of(response.url) in self.sites:
+            for link in page.links:
+                if link.url is not None and link.tag in _PAGE_TAGS:
+                    request = self.page_request(link.url, depth=depth + 1, source="links")
+                    if request is not None:
+                        yield request
+        for item in await process_page(
+            page,
+            requested_url=requested_url,
+            status=response.status,
+            scope=self.scope,
+            checker=self.checker,
+        ):
+            if isinstance(item, ProspectItem):
+                where = "internal" if item.target_domain in self.sites else "external"
+                stats.inc_value(f"brokenlinks/prospects/{where}")
+            yield item
+
+    def page_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        requested_url = request.cb_kwargs.get("requested_url", request.url)
+        stats = self.crawler.stats
+        assert stats is not None
+        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
+            # RobotsTxtMiddleware's message; other middlewares may ignore requests too
+            robots = "robots.txt" in str(failure.value)
+            self._cut("robots_txt" if robots else "ignored", request.url)
+            return
+        stats.inc_value("brokenlinks/pages/failed")
+        if isinstance(failure.value, HttpError):
+            response = failure.value.response
+            yield failed_page(
+                requested_url,
+                url=response.url,
+                status=response.status,
+                error=f"HTTP {response.status}",
+            )
+            return
+        error = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"[:300]
+        self.logger.warning(
+            "Could not read %(url)s: %(error)s", {"url": request.url, "error": error}
+        )
+        yield failed_page(requested_url, url=None, status=None, error=error)
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a parsed URL.
+
+    >>> _origin("https://garden.test:8443/a/b?c")
+    'https://garden.test:8443'
+    """
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
