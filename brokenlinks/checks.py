@@ -345,7 +345,7 @@ class LinkChecker:
         if not isinstance(response, TextResponse):
             return verdict
         signals = soft404.page_signals(markup, response.url, redirected=redirected)
-        lander = parked.parked_by_markup(signals.title, " ".join(signals.words), markup)
+        lander = parked.parked_by_markup(signals.title, signals.text, markup)
         if lander is not None:
             return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, lander.detail)
         probe = profile.probe if profile is not None else None

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 #: main-text words compared at most (SequenceMatcher is quadratic in the worst case)
 MAX_WORDS = 600
+#: visible-text characters kept for other checks (parked-page markers)
+MAX_TEXT = 100_000
 #: main-text similarity from which an answer "looks like" the host's not-found answer
 SIMILARITY = 0.9
 
@@ -119,6 +121,8 @@ class PageSignals:
     headings: tuple[str, ...] = ()
     #: the main text (without scripts, navigation, header and footer), lower-cased words
     words: tuple[str, ...] = ()
+    #: the whole visible text, whitespace-normalised (at most ``MAX_TEXT`` characters)
+    text: str = ""
 
 
 def _normalise(text: str) -> str:
@@ -168,12 +172,15 @@ def page_signals(html: str, url: str, *, redirected: bool = False) -> PageSignal
     body = mains[0] if mains else (root.find("body") if root.find("body") is not None else root)
     skip = _SKIP_TAGS_ALL if mains else _SKIP_TAGS
     words = tuple(w.lower() for w in _WORD.findall(" ".join(_text_of(body, skip))))
+    whole = root.find("body")
+    text = _normalise(" ".join(_text_of(whole if whole is not None else root, _SKIP_TAGS_ALL)))
     return PageSignals(
         url=url,
         redirected=redirected,
         title=title,
         headings=tuple(h for h in headings if h),
         words=words[:MAX_WORDS],
+        text=text[:MAX_TEXT],
     )
 
 
