@@ -7,6 +7,7 @@ web's request log.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -95,9 +96,7 @@ def test_case_by_case(tricky_crawl, target, kind, reason, detail):
 
 def test_prospects_are_the_dead_rows(tricky_crawl, expected):
     want = sorted(
-        (link["target_url"], link["reason"])
-        for link in expected[TRICKY]
-        if link["kind"] == "dead"
+        (link["target_url"], link["reason"]) for link in expected[TRICKY] if link["kind"] == "dead"
     )
     got = sorted((item["target_url"], item["reason"]) for item in tricky_crawl.items)
     assert got == want
@@ -138,7 +137,7 @@ def test_retry_after_is_honoured_per_host(tricky_crawl):
     # seconds form: throttle.test waited about 1 s before each retry
     always = [r for r in log if r.host == "throttle.test" and r.path == "/always"]
     assert len(always) == 6  # HEAD and GET, each retried RETRY_TIMES = 2 times
-    assert all(b.time - a.time >= 0.9 for a, b in zip(always, always[1:], strict=False))
+    assert all(b.time - a.time >= 0.9 for a, b in itertools.pairwise(always))
     # HTTP-date beyond the cap: no retry at all; HTTP-date in the past: retried at once
     assert [r.method for r in log if r.host == "later.test"] == ["HEAD", "GET"]
     back = [r for r in log if r.host == "maintenance.test" and r.path == "/back"]
