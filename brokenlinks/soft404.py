@@ -185,9 +185,11 @@ def page_signals(html: str, url: str, *, redirected: bool = False) -> PageSignal
 
 
 def _segments(text: str) -> Iterable[str]:
+    punctuation = " \t.!?,;:-–—'\"()[]"
     for segment in _SEGMENT_SPLIT.split(text):
         folded = unicodedata.normalize("NFKC", segment).replace("’", "'").strip()
-        yield _LEAD_NOISE.sub("", folded).strip(" \t.!?,;:-–—'\"()[]")
+        yield folded.strip(punctuation)
+        yield _LEAD_NOISE.sub("", folded).strip(punctuation)
 
 
 def says_not_found(title: str, headings: Iterable[str] = ()) -> bool:
