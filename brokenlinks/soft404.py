@@ -9,13 +9,15 @@ this order:
 1. a URL whose path is the site's home (``/``, ``/index.html``, ``/en/``) is never a soft
    404 (a site that serves its home page for every unknown URL would otherwise make its
    real home page look like one);
-2. a deep URL redirected to a home page (of the same or another site) is one;
+2. a deep URL redirected to the home page of its own site is one (a redirect to another
+   site's home page is how shorteners and affiliate links work, so it is not);
 3. a redirected URL that lands where the probe landed too (the generic search or listing
    page every unknown path is sent to) is one, unless the link points at that page;
 4. a title or first heading that *is* a not-found message, in the common languages
    (:func:`says_not_found`: the whole title segment, so "How to fix 404 errors" is not);
 5. an answer that looks like the probe's: same title and nearly the same main text once
-   the words of each URL's own path are left out (templates echo the path).
+   the words of each URL's own path are left out (templates echo the path), provided
+   there is enough text to compare (an empty app shell proves nothing).
 
 A page that merely mentions "404" in its text is none of these.
 """
@@ -32,6 +34,8 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree  # type: ignore[import-untyped]  # no stubs, as in brokenlinks.extract
 from lxml import html as lxml_html
 
+from brokenlinks.sites import site_of
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -41,9 +45,11 @@ MAX_WORDS = 600
 MAX_TEXT = 100_000
 #: main-text similarity from which an answer "looks like" the host's not-found answer
 SIMILARITY = 0.9
+#: fewer main-text words than this (path words left out) say too little to compare: a
+#: single-page app's shell is the same empty page for every URL, live or not
+MIN_WORDS = 8
 
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "nav", "header", "footer"})
-_SKIP_TAGS_ALL = frozenset({"script", "style", "noscript", "template"})
+_SKIP_TAGS_ALL = ("script", "style", "noscript", "template")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SEGMENT_SPLIT = re.compile(r"\s+[|\-–—·:»~/]+\s+|\s*[|·»]\s*")
 _LEAD_NOISE = re.compile(
@@ -129,22 +135,9 @@ def _normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def _text_of(element: etree._Element, skip: frozenset[str]) -> list[str]:
-    parts: list[str] = []
-
-    def walk(node: etree._Element) -> None:
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag.lower() in skip:
-            return
-        if node.text and isinstance(node.tag, str):
-            parts.append(node.text)
-        for child in node:
-            walk(child)
-            if child.tail:
-                parts.append(child.tail)
-
-    walk(element)
-    return parts
+def _text(element: etree._Element) -> str:
+    # itertext, not text_content(): pieces of separate blocks must not run together
+    return _normalise(" ".join(element.itertext()))
 
 
 def page_signals(html: str, url: str, *, redirected: bool = False) -> PageSignals:
@@ -163,17 +156,22 @@ def page_signals(html: str, url: str, *, redirected: bool = False) -> PageSignal
         root = lxml_html.document_fromstring(html)
     except (etree.ParserError, ValueError):
         return PageSignals(url=url, redirected=redirected)
+    # stripped in place (the tree is this call's own): lxml's C-level itertext() then
+    # reads what is left, without recursing in Python however deep the page
+    etree.strip_elements(root, *_SKIP_TAGS_ALL, etree.Comment, with_tail=False)
     titles = root.xpath("//title")
-    title = _normalise("".join(_text_of(titles[0], _SKIP_TAGS_ALL))) if titles else ""
-    headings = tuple(
-        _normalise("".join(_text_of(h, _SKIP_TAGS_ALL))) for h in root.xpath("//h1")[:3]
-    )
-    mains = root.xpath("//main | //*[@role='main'] | //article")
-    body = mains[0] if mains else (root.find("body") if root.find("body") is not None else root)
-    skip = _SKIP_TAGS_ALL if mains else _SKIP_TAGS
-    words = tuple(w.lower() for w in _WORD.findall(" ".join(_text_of(body, skip))))
+    title = _text(titles[0]) if titles else ""
+    headings = tuple(_text(h) for h in root.xpath("//h1")[:3])
     whole = root.find("body")
-    text = _normalise(" ".join(_text_of(whole if whole is not None else root, _SKIP_TAGS_ALL)))
+    text = _text(whole if whole is not None else root)
+    mains = root.xpath("//main | //*[@role='main'] | //article")
+    if mains:
+        main = mains[0]
+    else:
+        etree.strip_elements(root, "nav", "header", "footer", with_tail=False)
+        main = root.find("body")
+        main = main if main is not None else root
+    words = tuple(w.lower() for w in _WORD.findall(_text(main)))
     return PageSignals(
         url=url,
         redirected=redirected,
@@ -228,16 +226,22 @@ def is_home_path(url: str) -> bool:
 
 
 def is_redirect_to_home(requested_url: str, final_url: str) -> bool:
-    """Tell whether a deep URL was redirected to a home page.
+    """Tell whether a deep URL was redirected to the home page of its own site.
 
-    >>> is_redirect_to_home("http://a.test/2019/old-post", "http://a.test/")
+    >>> is_redirect_to_home("http://a.test/2019/old-post", "https://www.a.test/")
     True
     >>> is_redirect_to_home("http://a.test/", "https://www.a.test/")
     False
     >>> is_redirect_to_home("http://a.test/old", "http://a.test/new")
     False
+    >>> is_redirect_to_home("https://bit.ly/3xYz", "https://example.com/")
+    False
     """
-    return not is_home_path(requested_url) and is_home_path(final_url)
+    return (
+        not is_home_path(requested_url)
+        and is_home_path(final_url)
+        and site_of(requested_url) == site_of(final_url)
+    )
 
 
 def _without_query(url: str) -> str:
@@ -258,12 +262,15 @@ def similarity(a: PageSignals, b: PageSignals) -> float:
     >>> similarity(a, b)
     1.0
     """
-    drop = _path_words(a.url) | _path_words(b.url)
-    words_a = [w for w in a.words if w not in drop]
-    words_b = [w for w in b.words if w not in drop]
+    words_a, words_b = _compared_words(a, b)
     if not words_a and not words_b:
         return 1.0
     return SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
+
+
+def _compared_words(a: PageSignals, b: PageSignals) -> tuple[list[str], list[str]]:
+    drop = _path_words(a.url) | _path_words(b.url)
+    return [w for w in a.words if w not in drop], [w for w in b.words if w not in drop]
 
 
 def _title_key(signals: PageSignals) -> str:
@@ -306,6 +313,7 @@ def soft404_reason(
         probe is not None
         and _without_query(requested_url) != _without_query(probe.url)
         and _title_key(answer) == _title_key(probe)
+        and min(len(words) for words in _compared_words(answer, probe)) >= MIN_WORDS
         and similarity(answer, probe) >= SIMILARITY
     ):
         return "same page as the host's answer to a URL that cannot exist"

@@ -98,7 +98,10 @@ def test_is_home_path(url, home):
     [
         ("http://a.test/2019/04/post", "http://a.test/", True),
         ("http://a.test/old", "https://www.a.test/", True),
-        ("http://old.test/page", "https://new.test/", True),
+        # another site's home: shorteners, affiliate and tracking links
+        ("http://old.test/page", "https://new.test/", False),
+        ("https://bit.ly/3xYz", "https://example.com/", False),
+        ("http://blog.test/recommends/seeds", "https://seeds.test/", False),
         ("http://a.test/old", "http://a.test/en/", True),
         ("http://a.test/", "https://a.test/", False),
         ("http://a.test/index.html", "http://a.test/", False),
@@ -116,6 +119,13 @@ TEMPLATE = (
 )
 
 
+HOME = "Welcome to the shop. We sell seeds, tools and greenhouse supplies since 1987."
+SHELL = (
+    '<title>Recipes</title><div id="root"></div><noscript>You need to enable JavaScript'
+    ' to run this app.</noscript><script src="/static/js/main.js"></script>'
+)
+
+
 def signals(path, html=TEMPLATE, *, redirected=False, host="shop.test"):
     return page_signals(
         html.replace("{path}", path), f"http://{host}{path}", redirected=redirected
@@ -130,9 +140,16 @@ def signals(path, html=TEMPLATE, *, redirected=False, host="shop.test"):
         # the home page served for every unknown path
         (
             "http://shop.test/gone",
-            signals("/gone", "<title>Shop</title><p>Welcome to the shop.</p>"),
-            signals("/zq7x", "<title>Shop</title><p>Welcome to the shop.</p>"),
+            signals("/gone", f"<title>Shop</title><p>{HOME}</p>"),
+            signals("/zq7x", f"<title>Shop</title><p>{HOME}</p>"),
             "cannot exist",
+        ),
+        # a single-page app's shell: the same empty page for every URL proves nothing
+        (
+            "http://spa.test/recipes/soup",
+            signals("/recipes/soup", SHELL),
+            signals("/zq7x", SHELL),
+            None,
         ),
         # a real page of that host: other title, other text
         (
