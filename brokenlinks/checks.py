@@ -335,21 +335,21 @@ class LinkChecker:
         )
         if address is not None:
             return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, address.detail)
-        is_get = response.request is not None and response.request.method == "GET"
-        home_redirect = redirected and soft404.is_redirect_to_home(url, response.url)
-        profile = await self._profile(url) if self.config.soft404_probe else None
-        if not is_get:
-            if home_redirect or (profile is not None and not profile.honest):
+        if response.request is None or response.request.method != "GET":
+            if redirected and soft404.is_redirect_to_home(url, response.url):
                 return None
-            return verdict
+            profile = await self._profile(url) if self.config.soft404_probe else None
+            return None if profile is not None and not profile.honest else verdict
         if not isinstance(response, TextResponse):
             return verdict
         signals = soft404.page_signals(markup, response.url, redirected=redirected)
         lander = parked.parked_by_markup(signals.title, signals.text, markup)
         if lander is not None:
             return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, lander.detail)
-        probe = profile.probe if profile is not None else None
-        why = soft404.soft404_reason(url, signals, probe)
+        # what the page says of itself first: the probe is only needed to compare
+        why = soft404.soft404_reason(url, signals)
+        if why is None and self.config.soft404_probe and not soft404.is_home_path(url):
+            why = soft404.soft404_reason(url, signals, (await self._profile(url)).probe)
         if why is not None:
             return Verdict(Kind.DEAD, Reason.SOFT_404, status, response.url, why)
         return verdict
