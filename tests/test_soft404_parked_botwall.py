@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import json
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import pytest
 from brokenlinks import parked
 from brokenlinks.botwall import detect_bot_wall
 from brokenlinks.checks import origin_of, probe_url
+from brokenlinks.extract import _decode
 from brokenlinks.retry import parse_retry_after
 from brokenlinks.soft404 import (
     PageSignals,
@@ -542,3 +544,30 @@ def test_probe_urls_are_random():
     assert first != second
     assert first.startswith("http://a.test/")
     assert "-brokenlinks-probe-" in first
+
+
+# --- real pages: none of 181 live pages is a not-found page, a lander or a bot wall ----
+
+
+def test_real_live_pages_raise_no_flag():
+    root = CORPORA / "realpages"
+    flagged = []
+    count = 0
+    with (root / "manifest.jsonl").open(encoding="utf-8") as manifest:
+        for line in manifest:
+            meta = json.loads(line)
+            raw = (root / meta["path"]).read_bytes()
+            if meta.get("gzip"):
+                raw = gzip.decompress(raw)
+            html = _decode(raw, meta.get("declared_charset"))
+            page = page_signals(html, meta["url"])
+            count += 1
+            assert page.title or page.words, meta["url"]
+            if says_not_found(page.title, page.headings):
+                flagged.append(("not found", meta["url"], page.title))
+            if (match := parked.parked_by_markup(page.title, page.text, html)) is not None:
+                flagged.append(("parked", meta["url"], match.detail))
+            walls = {detect_bot_wall(status, {}, html) for status in (200, 403, 503)}
+            flagged.extend(("bot wall", meta["url"], wall) for wall in walls - {None})
+    assert count == 181
+    assert not flagged
