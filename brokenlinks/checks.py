@@ -42,6 +42,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks import guard, parked, soft404, verdicts
 from brokenlinks.botwall import detect_bot_wall
@@ -120,6 +121,13 @@ def _lower_headers(response: Response) -> dict[str, str]:
         key.decode("latin-1").lower(): (response.headers.get(key) or b"").decode("latin-1")
         for key in response.headers
     }
+
+
+def _read_page(
+    markup: str, url: str, redirected: bool
+) -> tuple[soft404.PageSignals, parked.ParkedMatch | None]:
+    signals = soft404.page_signals(markup, url, redirected=redirected)
+    return signals, parked.parked_by_markup(signals.title, signals.text, markup)
 
 
 def _markup(response: Response) -> str:
@@ -342,8 +350,8 @@ class LinkChecker:
             return None if profile is not None and not profile.honest else verdict
         if not isinstance(response, TextResponse):
             return verdict
-        signals = soft404.page_signals(markup, response.url, redirected=redirected)
-        lander = parked.parked_by_markup(signals.title, signals.text, markup)
+        # parsing a capped body is CPU work: off the reactor thread
+        signals, lander = await run_in_thread(_read_page, markup, response.url, redirected)
         if lander is not None:
             return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, lander.detail)
         # what the page says of itself first: the probe is only needed to compare
@@ -384,7 +392,9 @@ class LinkChecker:
             honest = 400 <= status < 500 and status not in verdicts.BLOCKED_STATUSES  # noqa: PLR2004
             probe = None
             if 200 <= status < 300 and isinstance(outcome, TextResponse):  # noqa: PLR2004
-                probe = soft404.page_signals(_markup(outcome), outcome.url, redirected=redirected)
+                probe, _ = await run_in_thread(
+                    _read_page, _markup(outcome), outcome.url, redirected
+                )
             self.stats.inc_value(f"brokenlinks/probes/{'honest' if honest else 'not_honest'}")
             logger.debug(
                 "Probed %(origin)s: %(status)s (%(honest)s)",
