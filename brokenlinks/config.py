@@ -81,11 +81,11 @@ class BrokenlinksConfig:
         if self.max_body_bytes < 1024:  # noqa: PLR2004
             msg = f"invalid {PREFIX}MAX_BODY_BYTES={self.max_body_bytes!r}: at least 1024"
             raise ValueError(msg)
-        if self.store_batch_size < 1:
-            msg = f"invalid {PREFIX}STORE_BATCH_SIZE={self.store_batch_size!r}: at least 1"
-            raise ValueError(msg)
         if not 0 <= self.retry_after_max <= 3600:  # noqa: PLR2004
             msg = f"invalid {PREFIX}RETRY_AFTER_MAX={self.retry_after_max!r}: 0 to 3600 seconds"
+            raise ValueError(msg)
+        if self.store_batch_size < 1:
+            msg = f"invalid {PREFIX}STORE_BATCH_SIZE={self.store_batch_size!r}: at least 1"
             raise ValueError(msg)
         if not self.database_url.strip():
             msg = f"invalid {PREFIX}DATABASE_URL: empty"

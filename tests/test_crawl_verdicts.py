@@ -172,3 +172,20 @@ def test_retry_after_cap_setting(tmp_path, web):
     assert result.stats["brokenlinks/retry_after/over_cap"] >= 5
     row = targets(result)["http://slowdown.test/wait-2"]
     assert (row["kind"], row["reason"]) == ("alive", "ok")
+
+
+def test_probe_switched_off(tmp_path, web):
+    seeds = write_seeds(tmp_path, [TRICKY])
+    result = run_crawl(
+        tmp_path, web, {"seeds": str(seeds)}, settings={"BROKENLINKS_SOFT404_PROBE": False}
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not [r for r in web.requests() if "-brokenlinks-probe-" in r.path]
+    rows = targets(result)
+    # a 2xx HEAD is trusted everywhere: the template 404 goes unnoticed ...
+    assert rows["http://soft404.test/old-greenhouse-guide"]["kind"] == "alive"
+    # ... while what needs no probe is still found: a home redirect (read with GET) and
+    # redirects to marketplaces (decided on the Location)
+    assert rows["http://rehome.test/2019/04/seed-trays"]["reason"] == "soft_404"
+    assert rows["http://oldnursery.test/roses"]["reason"] == "parked"
+    assert "brokenlinks/probes/sent" not in result.stats
