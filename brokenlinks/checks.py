@@ -10,13 +10,24 @@ retries (``RETRY_TIMES``, ``RETRY_HTTP_CODES``), per-host concurrency, the netwo
 and stats all apply; robots.txt does not (one check of a link is a click, not a crawl).
 GET bodies are read only up to ``BROKENLINKS_MAX_BODY_BYTES``.
 
-Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``, ``REDIRECT_MAX_TIMES``.
+A 2xx is not the end of it: soft 404s and parked domains answer 200 too. Each host is
+probed once per crawl with a URL that cannot exist (a shared task, like the checks). A
+host that answers the probe with a 4xx is honest: a 2xx HEAD there is trusted. Elsewhere
+(and wherever a deep URL was redirected to a home page) the target is read with GET and
+judged by ``brokenlinks.botwall`` (challenge pages: blocked), ``brokenlinks.parked``
+(markers, redirects to marketplaces, parking addresses: dead ``parked``) and
+``brokenlinks.soft404`` (compared with the probe's answer: dead ``soft_404``). A redirect
+to a domain marketplace is decided on its ``Location``, without fetching the marketplace.
+
+Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
+``BROKENLINKS_SOFT404_PROBE``, ``REDIRECT_MAX_TIMES``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,12 +40,16 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     StopDownload,
 )
+from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.asyncio import run_in_thread
 
-from brokenlinks import guard, verdicts
+from brokenlinks import guard, parked, soft404, verdicts
+from brokenlinks.botwall import detect_bot_wall
 from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.retry import META_RETRY_AFTER
 from brokenlinks.urls import host_of, is_http, resolve_href
-from brokenlinks.verdicts import Kind, Verdict
+from brokenlinks.verdicts import Kind, Reason, Verdict
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -63,11 +78,65 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+#: redirects a probe follows before it stops looking
+_PROBE_REDIRECTS = 5
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     url: str
     verdict: Verdict
     checked_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostProfile:
+    """How a host answers a URL that cannot exist (its probe), for the crawl."""
+
+    origin: str
+    #: the probe got a 4xx (not 401/403/407/429): a 2xx there means the page exists
+    honest: bool
+    #: the probe's final 2xx answer, to compare targets with (None if it got none)
+    probe: soft404.PageSignals | None = None
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL.
+
+    >>> origin_of("http://Shop.test:8080/a/b?c")
+    'http://shop.test:8080'
+    """
+    scheme, _, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme.lower()}://{netloc.rsplit('@', 1)[-1].lower()}"
+
+
+def probe_url(origin: str) -> str:
+    """A URL of *origin* that cannot exist (random, so no site can have it)."""
+    return f"{origin}/{secrets.token_hex(6)}-brokenlinks-probe-{secrets.token_hex(4)}"
+
+
+def _lower_headers(response: Response) -> dict[str, str]:
+    return {
+        key.decode("latin-1").lower(): (response.headers.get(key) or b"").decode("latin-1")
+        for key in response.headers
+    }
+
+
+def _read_page(
+    markup: str, url: str, redirected: bool
+) -> tuple[soft404.PageSignals, parked.ParkedMatch | None]:
+    signals = soft404.page_signals(markup, url, redirected=redirected)
+    return signals, parked.parked_by_markup(signals.title, signals.text, markup)
+
+
+def _markup(response: Response) -> str:
+    if isinstance(response, TextResponse):
+        try:
+            return response.text
+        except (UnicodeDecodeError, LookupError):
+            return response.body.decode("utf-8", "replace")
+    return ""
 
 
 class LinkChecker:
@@ -85,6 +154,7 @@ class LinkChecker:
         self._results: dict[str, CheckResult] = {}
         self._tasks: dict[str, asyncio.Task[CheckResult]] = {}
         self._unreported: list[CheckResult] = []
+        self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -183,10 +253,12 @@ class LinkChecker:
             },
         )
 
-    async def _download(self, url: str, method: str) -> Response | Exception:
+    async def _download(
+        self, url: str, method: str, *, probe: bool = False
+    ) -> Response | Exception:
         """Download once; a failure is returned, to be classified."""
         assert self.crawler.engine is not None
-        self.stats.inc_value(f"brokenlinks/requests/{method.lower()}")
+        self.stats.inc_value(f"brokenlinks/requests/{'probe' if probe else method.lower()}")
         try:
             return await self.crawler.engine.download_async(self._request(url, method))
         except asyncio.CancelledError:
@@ -229,6 +301,10 @@ class LinkChecker:
                         response.url,
                         "redirect to an unparseable Location",
                     )
+                market = parked.parked_by_redirect(response.url, target)
+                if market is not None:
+                    # decided on the Location: the marketplace itself is not fetched
+                    return Verdict(Kind.DEAD, Reason.PARKED, status, target, market.detail)
                 hops += 1
                 visits[target] += 1
                 if visits[target] >= _LOOP_VISITS or hops > self.max_redirects:
@@ -242,4 +318,88 @@ class LinkChecker:
             if method == "HEAD" and not verdicts.head_is_conclusive(status):
                 method = "GET"
                 continue
-            return verdicts.classify_status(status, response.url)
+            verdict = await self._judge(url, response, redirected=hops > 0)
+            if verdict is None:  # a 2xx HEAD that needs its body read
+                method = "GET"
+                continue
+            return verdict
+
+    async def _judge(self, url: str, response: Response, *, redirected: bool) -> Verdict | None:
+        """The verdict of a final (non-redirect) answer; None asks for a GET of it."""
+        status = response.status
+        markup = _markup(response) if response.request and response.request.method == "GET" else ""
+        wall = detect_bot_wall(status, _lower_headers(response), markup)
+        if wall is not None:
+            return Verdict(Kind.BLOCKED, Reason.BOT_WALL, status, response.url, wall)
+        verdict = verdicts.classify_status(
+            status,
+            response.url,
+            retry_after_refused=META_RETRY_AFTER in response.meta,
+        )
+        if verdict.kind is not Kind.ALIVE:
+            return verdict
+        address = parked.parked_by_address(
+            str(response.ip_address) if response.ip_address is not None else None
+        )
+        if address is not None:
+            return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, address.detail)
+        if response.request is None or response.request.method != "GET":
+            if redirected and soft404.is_redirect_to_home(url, response.url):
+                return None
+            profile = await self._profile(url) if self.config.soft404_probe else None
+            return None if profile is not None and not profile.honest else verdict
+        if not isinstance(response, TextResponse):
+            return verdict
+        # parsing a capped body is CPU work: off the reactor thread
+        signals, lander = await run_in_thread(_read_page, markup, response.url, redirected)
+        if lander is not None:
+            return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, lander.detail)
+        # what the page says of itself first: the probe is only needed to compare
+        why = soft404.soft404_reason(url, signals)
+        if why is None and self.config.soft404_probe and not soft404.is_home_path(url):
+            why = soft404.soft404_reason(url, signals, (await self._profile(url)).probe)
+        if why is not None:
+            return Verdict(Kind.DEAD, Reason.SOFT_404, status, response.url, why)
+        return verdict
+
+    # -- host probes ----------------------------------------------------------------------
+
+    async def _profile(self, url: str) -> HostProfile:
+        """The host's answer to a URL that cannot exist, probed once per origin."""
+        origin = origin_of(url)
+        task = self._profiles.get(origin)
+        if task is None:
+            task = asyncio.ensure_future(self._probe(origin))
+            self._profiles[origin] = task
+        return await asyncio.shield(task)
+
+    async def _probe(self, origin: str) -> HostProfile:
+        self.stats.inc_value("brokenlinks/probes/sent")
+        current = probe_url(origin)
+        redirected = False
+        for _ in range(_PROBE_REDIRECTS + 1):
+            outcome = await self._download(current, "GET", probe=True)
+            if isinstance(outcome, Exception):
+                break
+            location = outcome.headers.get(b"Location")
+            if outcome.status in _REDIRECT_STATUSES and location:
+                target = resolve_href(location.decode("latin-1"), outcome.url)
+                if target is None or not is_http(target):
+                    break
+                current, redirected = target, True
+                continue
+            status = outcome.status
+            honest = 400 <= status < 500 and status not in verdicts.BLOCKED_STATUSES  # noqa: PLR2004
+            probe = None
+            if 200 <= status < 300 and isinstance(outcome, TextResponse):  # noqa: PLR2004
+                probe, _ = await run_in_thread(
+                    _read_page, _markup(outcome), outcome.url, redirected
+                )
+            self.stats.inc_value(f"brokenlinks/probes/{'honest' if honest else 'not_honest'}")
+            logger.debug(
+                "Probed %(origin)s: %(status)s (%(honest)s)",
+                {"origin": origin, "status": status, "honest": honest},
+            )
+            return HostProfile(origin, honest=honest, probe=probe)
+        self.stats.inc_value("brokenlinks/probes/not_honest")
+        return HostProfile(origin, honest=False)

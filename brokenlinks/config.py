@@ -51,6 +51,11 @@ class BrokenlinksConfig:
     max_body_bytes: int = 262_144
     #: send HEAD first and confirm with GET only what is not clearly alive
     head_first: bool = True
+    #: probe each host once with a URL that cannot exist (soft-404 detection); off:
+    #: a 2xx HEAD is trusted everywhere and only GET answers are read for soft 404s
+    soft404_probe: bool = True
+    #: the longest Retry-After (seconds) honoured for 429/503; longer: give up at once
+    retry_after_max: float = 30.0
     #: how many items the store writes in one transaction
     store_batch_size: int = 500
     #: the store pipeline can be switched off (export only)
@@ -102,6 +107,9 @@ class BrokenlinksConfig:
     def validate(self) -> None:
         if self.max_body_bytes < 1024:  # noqa: PLR2004
             msg = f"invalid {PREFIX}MAX_BODY_BYTES={self.max_body_bytes!r}: at least 1024"
+            raise ValueError(msg)
+        if not 0 <= self.retry_after_max <= 3600:  # noqa: PLR2004
+            msg = f"invalid {PREFIX}RETRY_AFTER_MAX={self.retry_after_max!r}: 0 to 3600 seconds"
             raise ValueError(msg)
         if self.store_batch_size < 1:
             msg = f"invalid {PREFIX}STORE_BATCH_SIZE={self.store_batch_size!r}: at least 1"

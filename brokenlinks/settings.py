@@ -86,3 +86,10 @@ FEED_EXPORTERS = {"csv": "brokenlinks.feeds.SafeCsvItemExporter"}
 FEED_STORE_EMPTY = True
 
 LOG_LEVEL = "INFO"
+
+# Retry-After: 429 and 503 wait as the server asks (up to BROKENLINKS_RETRY_AFTER_MAX),
+# per host, in place of Scrapy's immediate retry (brokenlinks.retry).
+DOWNLOADER_MIDDLEWARES = {
+    "brokenlinks.retry.RetryAfterMiddleware": 550,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+}

@@ -5,6 +5,8 @@ redirects and retries) or the exception a download raised; it becomes a
 :class:`Verdict`: alive, dead, blocked (could not be verified: bot walls, 401/403/429) or
 skipped (not checked: non-HTTP links, addresses the network guard refused). Only ``dead``
 verdicts become prospects; the reasons are the export contract's ``reason`` values.
+Blocked verdicts say why: ``http_status`` (401, 403, 407, 999), ``rate_limited`` (a 429
+that did not recover, a Retry-After beyond the cap) or ``bot_wall`` (a challenge page).
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class Reason(StrEnum):
     SOFT_404 = "soft_404"
     PARKED = "parked"
     INVALID_URL = "invalid_url"
+    #: blocked: a challenge or firewall page (Cloudflare, DDoS-Guard, Sucuri...)
+    BOT_WALL = "bot_wall"
+    #: blocked: 429 that did not recover, or a Retry-After longer than the cap
+    RATE_LIMITED = "rate_limited"
     UNSUPPORTED_SCHEME = "unsupported_scheme"
     GUARD = "guard"
     OUT_OF_SCOPE = "out_of_scope"
@@ -65,21 +71,36 @@ class Verdict:
 
 #: answers that say "you may not see this", not "this is gone"
 BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 999})
+_TOO_MANY_REQUESTS = 429
+_UNAVAILABLE = 503
 
 
-def classify_status(status: int, final_url: str | None = None) -> Verdict:
+def classify_status(
+    status: int, final_url: str | None = None, *, retry_after_refused: bool = False
+) -> Verdict:
     """Classify the final HTTP status of a GET (after redirects and retries).
+
+    *retry_after_refused* tells that the server asked to come back later than the
+    Retry-After cap allows (the retry middleware gave up waiting): a 503 is then
+    ``rate_limited``, not dead.
 
     >>> classify_status(200, "https://example.com/").kind
     <Kind.ALIVE: 'alive'>
     >>> v = classify_status(410, "https://example.com/old")
     >>> v.kind, v.reason, v.status
     (<Kind.DEAD: 'dead'>, <Reason.HTTP_STATUS: 'http_status'>, 410)
-    >>> classify_status(429).kind, classify_status(999).kind
-    (<Kind.BLOCKED: 'blocked'>, <Kind.BLOCKED: 'blocked'>)
+    >>> classify_status(999).kind, classify_status(999).reason
+    (<Kind.BLOCKED: 'blocked'>, <Reason.HTTP_STATUS: 'http_status'>)
+    >>> classify_status(429).kind, classify_status(429).reason
+    (<Kind.BLOCKED: 'blocked'>, <Reason.RATE_LIMITED: 'rate_limited'>)
+    >>> classify_status(503, retry_after_refused=True).reason
+    <Reason.RATE_LIMITED: 'rate_limited'>
     """
     if 200 <= status < 300 or status == 304:  # noqa: PLR2004
         return Verdict(Kind.ALIVE, Reason.OK, status, final_url)
+    if status == _TOO_MANY_REQUESTS or (status == _UNAVAILABLE and retry_after_refused):
+        detail = "Retry-After beyond the cap" if retry_after_refused else "429 after retries"
+        return Verdict(Kind.BLOCKED, Reason.RATE_LIMITED, status, final_url, detail)
     if status in BLOCKED_STATUSES:
         return Verdict(Kind.BLOCKED, Reason.HTTP_STATUS, status, final_url)
     # 4xx, 5xx that persisted through retries, a 3xx the checker could not follow

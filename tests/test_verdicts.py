@@ -67,7 +67,29 @@ def test_status_table(status, kind):
     assert verdict.kind is kind
     assert verdict.status == status
     assert verdict.final_url == "https://example.com/x"
-    assert verdict.reason is (Reason.OK if kind is Kind.ALIVE else Reason.HTTP_STATUS)
+    if kind is Kind.ALIVE:
+        assert verdict.reason is Reason.OK
+    elif status == 429:
+        # a 429 that outlived the retries: rate limited, not refused
+        assert verdict.reason is Reason.RATE_LIMITED
+    else:
+        assert verdict.reason is Reason.HTTP_STATUS
+
+
+@pytest.mark.parametrize(
+    ("status", "refused", "kind", "reason"),
+    [
+        (503, False, Kind.DEAD, Reason.HTTP_STATUS),
+        (503, True, Kind.BLOCKED, Reason.RATE_LIMITED),
+        (429, False, Kind.BLOCKED, Reason.RATE_LIMITED),
+        (429, True, Kind.BLOCKED, Reason.RATE_LIMITED),
+        (500, True, Kind.DEAD, Reason.HTTP_STATUS),  # only 429 and 503 carry Retry-After here
+        (200, True, Kind.ALIVE, Reason.OK),
+    ],
+)
+def test_retry_after_refused(status, refused, kind, reason):
+    verdict = classify_status(status, retry_after_refused=refused)
+    assert (verdict.kind, verdict.reason) == (kind, reason)
 
 
 @pytest.mark.parametrize(
