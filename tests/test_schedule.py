@@ -5,6 +5,7 @@ The calls to a real Scrapyd are in tests/test_scrapyd.py; here only a refused po
 
 from __future__ import annotations
 
+import configparser
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,8 @@ from brokenlinks.schedule import (
     run_schedule,
     write_state,
 )
+
+from .conftest import PROJECT
 
 HEADER = """
 [scrapyd]
@@ -208,3 +211,23 @@ def test_dry_run_and_unknown_forced_job(tmp_path):
     assert outcomes[0].detail == f"next {(MONDAY + timedelta(days=7)).isoformat()}"
     with pytest.raises(ScheduleError, match="no job named 'nightly'"):
         run_schedule(schedule, state, force=frozenset({"nightly"}))
+
+
+def test_deploy_examples():
+    """The files in deploy/ are valid: the schedule parses, Scrapyd's config has auth."""
+    deploy = PROJECT / "deploy"
+    schedule = read_schedule(deploy / "schedule.toml")
+    assert [job.name for job in schedule.jobs] == ["acme-reclaim", "coffee-resources"]
+    assert all(job.every == timedelta(weeks=1) for job in schedule.jobs)
+    assert all("BROKENLINKS_DATABASE_URL" in job.settings for job in schedule.jobs)
+    conf = configparser.ConfigParser()
+    conf.read(deploy / "scrapyd.conf", encoding="utf-8")
+    assert conf["scrapyd"]["username"]
+    assert conf["scrapyd"]["password"]
+    for name in ("crontab", "brokenlinks-schedule.service"):
+        assert "scrapy schedule deploy/schedule.toml" in (deploy / name).read_text()
+    timer = (deploy / "brokenlinks-schedule.timer").read_text()
+    assert "OnCalendar=hourly" in timer
+    # a timer's random delay must stay within the grace, or weekly jobs slip by a period
+    delay = int(timer.split("RandomizedDelaySec=")[1].split()[0])
+    assert timedelta(seconds=delay) < GRACE
