@@ -76,17 +76,29 @@ def build_egg(project: Path, egg: Path) -> subprocess.CompletedProcess[str]:
 
 
 def deploy(
-    project: Path, target_url: str, *, username: str | None, password: str | None, version: str
+    project: Path,
+    targets: dict[str, str],
+    *,
+    username: str | None,
+    password: str | None,
+    version: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Add a ``[deploy:test]`` target to the copy's scrapy.cfg and run ``scrapyd-deploy test``."""
-    lines = ["", "[deploy:test]", f"url = {target_url}", f"project = {PROJECT_NAME}"]
-    if username is not None:
-        lines += [f"username = {username}", f"password = {password or ''}"]
-    with (project / "scrapy.cfg").open("a", encoding="utf-8") as cfg:
-        cfg.write("\n".join(lines) + "\n")
+    """Add ``[deploy:NAME]`` targets to the copy's scrapy.cfg and run ``scrapyd-deploy``.
+
+    One target is deployed by name; several with ``-a`` (every target).
+    """
+    lines = []
+    for name, url in targets.items():
+        lines += ["", f"[deploy:{name}]", f"url = {url}", f"project = {PROJECT_NAME}"]
+        if username is not None:
+            lines += [f"username = {username}", f"password = {password or ''}"]
+    cfg = project / "scrapy.cfg"
+    original = cfg.read_text(encoding="utf-8")
+    cfg.write_text(original + "\n".join(lines) + "\n", encoding="utf-8")
+    which = ["-a"] if len(targets) > 1 else list(targets)
     try:
         return subprocess.run(
-            [sys.executable, "-m", "scrapyd_client.deploy", "test", "-v", version],
+            [sys.executable, "-m", "scrapyd_client.deploy", *which, "-v", version],
             cwd=project,
             env=clean_env(project.parent),
             capture_output=True,
@@ -95,9 +107,8 @@ def deploy(
             check=False,
         )
     finally:
-        # the next deploy from this copy adds its own target
-        text = (project / "scrapy.cfg").read_text(encoding="utf-8")
-        (project / "scrapy.cfg").write_text(text.split("\n[deploy:test]")[0], encoding="utf-8")
+        # the next deploy from this copy brings its own targets
+        cfg.write_text(original, encoding="utf-8")
 
 
 class ScrapydServer:

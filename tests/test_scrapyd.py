@@ -8,6 +8,7 @@ by its PID at the end.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sqlite3
@@ -40,7 +41,9 @@ def scrapyd(tmp_path_factory):
 @pytest.fixture(scope="module")
 def deployed(scrapyd, tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("deploy") / "project")
-    result = deploy(project, scrapyd.url, username=USERNAME, password=PASSWORD, version="r1")
+    result = deploy(
+        project, {"test": scrapyd.url}, username=USERNAME, password=PASSWORD, version="r1"
+    )
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     answer = json.loads(result.stdout)
     assert answer["status"] == "ok", answer
@@ -77,7 +80,9 @@ def test_authentication_is_enforced(scrapyd):
 
 def test_deploy_without_credentials_is_refused(scrapyd, tmp_path):
     project = copy_project(tmp_path / "project")
-    result = deploy(project, scrapyd.url, username=None, password=None, version="anonymous")
+    result = deploy(
+        project, {"test": scrapyd.url}, username=None, password=None, version="anonymous"
+    )
     assert result.returncode == 1
     assert "Deploy failed (401)" in result.stderr
     versions = scrapyd.get("listversions.json", [("project", PROJECT_NAME)])["versions"]
@@ -97,6 +102,7 @@ def test_round_trip(scrapyd, deployed, test_web, tmp_path):
     """Two jobs: seeds by URL into a given database, seeds by path into the default one."""
     test_web.reset()
     db_path = tmp_path / "shared.sqlite3"
+    feed = tmp_path / "prospects.csv"
     by_url = scrapyd.post(
         "schedule.json",
         [
@@ -104,7 +110,11 @@ def test_round_trip(scrapyd, deployed, test_web, tmp_path):
             ("spider", "backlinks"),
             ("seeds", "http://seeds.test/resources.txt"),
             ("jobid", "by-url"),
-            *crawl_settings(test_web, BROKENLINKS_DATABASE_URL=f"sqlite:///{db_path}"),
+            *crawl_settings(
+                test_web,
+                BROKENLINKS_DATABASE_URL=f"sqlite:///{db_path}",
+                FEEDS=json.dumps({str(feed): {"format": "csv"}}),
+            ),
         ],
     )
     assert by_url == {"status": "ok", "jobid": "by-url", "node_name": scrapyd.node_name}
@@ -144,6 +154,11 @@ def test_round_trip(scrapyd, deployed, test_web, tmp_path):
     assert stats["brokenlinks/prospects"] > 0
     dead = {row["url"] for row in rows(db_path, "targets") if row["kind"] == "dead"}
     assert {"http://gone.test/404", "http://mysite.test/old-guide.html"} <= dead
+    # the prospects, exported where the FEEDS setting said
+    with feed.open(encoding="utf-8", newline="") as f:
+        prospects = list(csv.DictReader(f))
+    assert len(prospects) == stats["brokenlinks/prospects"]
+    assert {p["target_url"] for p in prospects} <= dead
 
     # without BROKENLINKS_DATABASE_URL the default relative path lands in Scrapyd's directory
     default_db = scrapyd.root / "data" / "brokenlinks.sqlite3"
