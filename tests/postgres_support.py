@@ -22,9 +22,7 @@ from brokenlinks.localweb import unused_port
 
 def server_bin() -> Path:
     """The newest installed PostgreSQL's bin directory."""
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[4])
-    )
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[4]))
     if not found:
         msg = "PostgreSQL server binaries not found: apt-get install postgresql (.ci/run does)"
         raise RuntimeError(msg)
