@@ -35,7 +35,7 @@ class PostgresServer:
 
     def __init__(self) -> None:
         self.bin = server_bin()
-        self.root = Path(tempfile.mkdtemp(prefix="brokenlinks-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="brokenlinks-multinode-pg-"))
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
