@@ -9,6 +9,7 @@ Every server is stopped by its PID at the end.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ from brokenlinks.sites import site_of
 
 from .conftest import PROJECT, resolve_map, write_seeds
 from .postgres_support import PostgresServer
+from .redis_support import RedisServer
 from .scrapyd_support import PROJECT_NAME, ScrapydServer, copy_project, deploy
 
 USERNAME = "agency"
@@ -137,3 +139,72 @@ def test_two_nodes_share_one_postgresql(nodes, postgres, test_web, tmp_path):
         "SELECT DISTINCT p.url FROM links l JOIN pages p ON p.id = l.page_id",
     )
     assert {row["url"] for row in links} == set(PAGES)
+
+
+@pytest.fixture(scope="module")
+def redis():
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_two_nodes_share_a_scrapy_redis_queue(nodes, postgres, redis, test_web, tmp_path):
+    """The same crawl on both nodes, one frontier in Redis: each referring page read once."""
+    test_web.reset()
+    project = copy_project(tmp_path / "project")
+    targets = {f"node{i}": node.url for i, node in enumerate(nodes, start=1)}
+    deployed = deploy(project, targets, username=USERNAME, password=PASSWORD, version="v2")
+    assert deployed.returncode == 0, deployed.stderr[-3000:]
+    seeds = write_seeds(tmp_path, PAGES, name="shared.txt")
+    # this run's own keys, kept until both nodes are done, so that a node that starts
+    # after the other has finished does not find an empty filter
+    run = f"redis-{tmp_path.name}"
+    settings = {
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "REDIS_URL": redis.url,
+        "SCHEDULER_PERSIST": "True",
+        "SCHEDULER_QUEUE_KEY": f"{run}:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{run}:%(spider)s:dupefilter",
+        "BROKENLINKS_DATABASE_URL": postgres.url,
+        "BROKENLINKS_RESOLVE": json.dumps(resolve_map(test_web)),
+        "DOWNLOAD_TIMEOUT": "2",
+    }
+    jobs = []
+    for node in nodes:
+        answer = node.post(
+            "schedule.json",
+            [
+                ("project", PROJECT_NAME),
+                ("spider", "backlinks"),
+                ("_version", "v2"),
+                ("seeds", str(seeds)),
+                *(("setting", f"{k}={v}") for k, v in settings.items()),
+            ],
+        )
+        assert answer["status"] == "ok", answer
+        jobs.append(answer["jobid"])
+    crawled = 0
+    for node, jobid in zip(nodes, jobs, strict=True):
+        node.wait_finished({jobid})
+        log = node.job_log("backlinks", jobid)
+        assert "Spider closed (finished)" in log, log[-3000:]
+        assert "] ERROR:" not in log, log[-3000:]
+        assert "scrapy_redis.scheduler.Scheduler" in log
+        match = re.search(r"'brokenlinks/pages/crawled': (\d+)", log)
+        crawled += int(match[1]) if match else 0
+    # every referring page read once in all, by one node or the other
+    assert crawled == len(PAGES)
+    fetched = [
+        r.host + r.path
+        for r in test_web.requests()
+        if r.method == "GET"
+        and r.path != "/robots.txt"
+        and r.host in {"blog.test", "news.test", "blocked.test"}
+    ]
+    assert sorted(fetched) == sorted(url.removeprefix("http://") for url in PAGES)
+    runs = query(postgres.url, "SELECT arguments FROM crawl_runs")
+    assert sum(json.loads(r["arguments"])["seeds"] == str(seeds) for r in runs) == 2
