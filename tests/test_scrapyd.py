@@ -253,10 +253,13 @@ settings = {{ BROKENLINKS_DATABASE_URL = "sqlite:///{db_path}", DOWNLOAD_TIMEOUT
     state = json.loads((tmp_path / "schedule.state.json").read_text())
     assert state["jobs"]["weekly-resources"]["jobid"] == jobid
 
-    second = run()
+    # forced while the first job is pending or running (a crawl of the test web takes
+    # seconds): never two runs of one job at once
+    second = run("--force", "weekly-resources")
     assert second.returncode == 0, second.stderr
-    assert second.stdout.startswith("weekly-resources: ")
-    assert "scheduled" not in second.stdout  # not due, or the first one still running
+    assert second.stdout.startswith(f"weekly-resources: still_running (job {jobid} "), (
+        second.stdout
+    )
 
     scrapyd.wait_finished({jobid})
     log = scrapyd.job_log("backlinks", jobid)
@@ -265,6 +268,8 @@ settings = {{ BROKENLINKS_DATABASE_URL = "sqlite:///{db_path}", DOWNLOAD_TIMEOUT
 
     third = run()
     assert third.stdout.startswith("weekly-resources: not_due (next "), third.stdout
+    dry = run("--dry-run", "--force", "weekly-resources")
+    assert dry.stdout == "weekly-resources: due\n", dry.stdout
     # wrong credentials: one line, exit status 1
     env["SCRAPYD_PASSWORD"] = "wrong"
     refused = run("--force", "weekly-resources")
