@@ -19,9 +19,11 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from brokenlinks.checks import LinkChecker
+from brokenlinks.guard import guard_refusal
 from brokenlinks.pages import Scope, failed_page, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
 from brokenlinks.seeds import SeedFile, SeedFileError, parse_seeds_bytes, read_seeds
+from brokenlinks.urls import host_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -67,6 +69,14 @@ class BacklinksSpider(Spider):
         try:
             response = await self.crawler.engine.download_async(request)
         except Exception as e:
+            refused = guard_refusal(e, host_of(url))
+            if refused is not None:
+                # the guard fails a download like a DNS error: say what really happened
+                msg = (
+                    f"seeds file {url!r}: refused by the network guard ({refused.reason}); "
+                    "map the host in BROKENLINKS_RESOLVE to allow it"
+                )
+                raise SeedFileError(msg) from e
             what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             msg = f"seeds file {url!r}: download failed ({' '.join(what.split())})"
             raise SeedFileError(msg) from e

@@ -64,6 +64,17 @@ def test_seeds_url_that_fails_closes_cleanly(tmp_path, web, url, why):
     assert result.items == []
 
 
+def test_seeds_url_on_a_private_address_is_refused_by_the_guard(tmp_path, web):
+    url = f"http://127.0.0.1:{web.port}/seeds.txt"
+    result = run_crawl(tmp_path, web, {"seeds": url})
+    errors = [line for line in result.stderr.splitlines() if "] ERROR: " in line]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert f"seeds file {url!r}: refused by the network guard (" in errors[0]
+    assert "BROKENLINKS_RESOLVE" in errors[0]
+    assert result.rows["crawl_runs"][-1]["finish_reason"] == "seeds_unavailable"
+    assert web.requests() == []
+
+
 def test_seeds_url_that_is_no_seeds_file(tmp_path, web):
     result = run_crawl(tmp_path, web, {"seeds": "http://blog.test/resources.html"})
     errors = [line for line in result.stderr.splitlines() if "] ERROR: " in line]
