@@ -177,6 +177,8 @@ def test_round_trip(scrapyd, deployed, test_web, tmp_path):
     # without BROKENLINKS_DATABASE_URL the default relative path lands in Scrapyd's directory
     default_db = scrapyd.root / "data" / "brokenlinks.sqlite3"
     assert default_db.is_file()
+    log = scrapyd.job_log("backlinks", "by-path")
+    assert f"in sqlite:///data/brokenlinks.sqlite3 ({default_db})" in log
     assert {row["url"] for row in rows(default_db, "pages")} == {
         "http://news.test/article.html",
         "http://news.test/other.html",
