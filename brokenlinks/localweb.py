@@ -125,6 +125,8 @@ logger = logging.getLogger(__name__)
 HTML_TYPE = "text/html; charset=utf-8"
 #: how long :meth:`LocalWeb.stop` waits for handler threads to finish
 STOP_WAIT_SECONDS = 2.0
+#: the send buffer of each connection (bytes; the kernel doubles it)
+_SNDBUF = 32 * 1024
 #: bodies are written in chunks of this size (``LoggedRequest.bytes_sent`` counts them)
 _CHUNK = 65536
 #: the first byte of a TLS connection (a handshake record)
@@ -787,6 +789,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # a small send buffer: on loopback the kernel would otherwise take megabytes at
+        # once, and bytes_sent would count what a client that stopped reading never read
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SNDBUF)
         self.web._register(self.connection, add=True)
 
     def finish(self) -> None:
