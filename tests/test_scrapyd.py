@@ -14,8 +14,11 @@ import sqlite3
 import subprocess
 import sys
 import urllib.error
+from datetime import timedelta
 
 import pytest
+
+from brokenlinks.schedule import Job, ScheduleError, ScrapydClient
 
 from .conftest import PROJECT, WEB_ROOT, resolve_map
 from .scrapyd_support import PROJECT_NAME, ScrapydServer, clean_env, copy_project, deploy
@@ -278,3 +281,13 @@ settings = {{ BROKENLINKS_DATABASE_URL = "sqlite:///{db_path}", DOWNLOAD_TIMEOUT
     assert refused.returncode == 1
     assert "HTTP 401 (wrong or missing username/password)" in refused.stderr
     assert json.loads((tmp_path / "schedule.state.json").read_text()) == state
+
+
+def test_schedule_client_reports_scrapyd_errors(scrapyd, deployed):
+    client = ScrapydClient(scrapyd.url, username=USERNAME, password=PASSWORD)
+    job = Job(name="typo", spider="backlink", every=timedelta(days=1))
+    with pytest.raises(ScheduleError, match=r"schedule\.json: spider 'backlink' not found$"):
+        client.schedule(PROJECT_NAME, job)
+    assert client.state(PROJECT_NAME, "no-such-job") is None
+    with pytest.raises(ScheduleError, match="project 'elsewhere' not found"):
+        client.state("elsewhere", "no-such-job")
