@@ -1,7 +1,9 @@
 """Spider arguments (``-a key=value``), validated into frozen dataclasses before any request.
 
 Unknown keys are rejected, except ``_job`` and ``_version``, which Scrapyd adds to every
-job. Errors are :class:`ArgumentError` with a one-line message naming the argument.
+job. Errors are :class:`ArgumentError` with a one-line message naming the argument. A seeds
+argument is a file path (relative to the working directory: under Scrapyd, Scrapyd's) or an
+http(s) URL, which the spider downloads when it starts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,48 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 class ArgumentError(ValueError):
     """A spider argument is missing, unknown or malformed (one-line message)."""
+
+
+def is_url(value: str) -> bool:
+    """Tell whether a seeds argument is meant as a URL rather than a file path.
+
+    >>> is_url("https://example.com/seeds.txt"), is_url("HTTP://x"), is_url("data/seeds.txt")
+    (True, True, False)
+    """
+    return value[:8].lower().startswith(("http://", "https://"))
+
+
+def parse_seeds_url(value: str) -> str:
+    """Validate a seeds URL: an absolute http(s) URL with a host, returned normalised.
+
+    >>> parse_seeds_url("https://Example.com/exports/seeds.csv?key=1")
+    'https://example.com/exports/seeds.csv?key=1'
+    >>> parse_seeds_url("http://[oops/seeds.txt")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.params.ArgumentError: seeds: 'http://[oops/seeds.txt' is not a valid URL
+    """
+    try:
+        url = ada_url.URL(value)
+    except ValueError:
+        url = None
+    if url is None or url.protocol not in {"http:", "https:"} or not url.hostname:
+        msg = f"seeds: {value!r} is not a valid URL"
+        raise ArgumentError(msg)
+    return str(url.href)
+
+
+def _check_seeds_file(value: str) -> None:
+    path = Path(value)
+    # a relative path is read from the working directory, which under Scrapyd is
+    # Scrapyd's own: name it, or "does not exist" leaves the user guessing
+    where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+    if not path.exists():
+        msg = f"seeds: file {value!r} does not exist{where}"
+        raise ArgumentError(msg)
+    if not path.is_file():
+        msg = f"seeds: {value!r} is not a file{where}"
+        raise ArgumentError(msg)
 
 
 def _check_keys(kwargs: dict[str, Any], known: set[str], spider: str) -> None:
@@ -167,11 +211,16 @@ class SiteParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacklinksParams:
-    """``scrapy crawl backlinks -a seeds=FILE [-a domain=D1,D2] [-a render=M]``."""
+    """``scrapy crawl backlinks -a seeds=FILE|URL [-a domain=D1,D2] [-a render=M]``."""
 
     seeds: str
     domains: frozenset[str] = frozenset()
     render: str = "auto"
+
+    @property
+    def seeds_is_url(self) -> bool:
+        """The seeds are downloaded (an http(s) URL), not read from a file."""
+        return is_url(self.seeds)
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
@@ -180,13 +229,10 @@ class BacklinksParams:
         if not seeds:
             msg = "backlinks: missing argument seeds (-a seeds=FILE: a URL list or a backlink CSV export)"
             raise ArgumentError(msg)
-        path = Path(seeds)
-        if not path.exists():
-            msg = f"seeds: file {seeds!r} does not exist"
-            raise ArgumentError(msg)
-        if not path.is_file():
-            msg = f"seeds: {seeds!r} is not a file"
-            raise ArgumentError(msg)
+        if is_url(seeds):
+            seeds = parse_seeds_url(seeds)
+        else:
+            _check_seeds_file(seeds)
         domains = parse_domains(str(kwargs["domain"])) if "domain" in kwargs else frozenset()
         render = parse_render(str(kwargs.get("render", "auto")))
         return cls(seeds=seeds, domains=domains, render=render)

@@ -33,6 +33,7 @@ __all__ = [
     "SeedFormat",
     "detect_format",
     "parse_seeds",
+    "parse_seeds_bytes",
     "read_seeds",
 ]
 
@@ -538,6 +539,25 @@ def _decode(data: bytes, path: str) -> str:
         raise _error(path, f"is not valid {what} text (byte {exc.start})") from exc
 
 
+def parse_seeds_bytes(data: bytes, *, path: str) -> SeedFile:
+    """Parse the bytes of a seeds file, as read from disk or downloaded from *path* (a URL).
+
+    The text is decoded as :func:`read_seeds` decodes files (UTF-8, UTF-16 with a byte order
+    mark, else cp1252), then parsed by :func:`parse_seeds`.
+
+    >>> seeds = parse_seeds_bytes("URL\\nhttp://a.example/\\n".encode("utf-16"), path="s")
+    >>> [seed.url for seed in seeds.seeds]
+    ['http://a.example/']
+    >>> parse_seeds_bytes(b"", path="https://example.com/seeds.txt")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.seeds.SeedFileError: seeds file 'https://example.com/seeds.txt': is empty
+    """
+    if not data:
+        raise _error(path, "is empty")
+    return parse_seeds(_decode(data, path), path=path)
+
+
 def read_seeds(path: str | os.PathLike[str]) -> SeedFile:
     """Read a seeds file (a URL list or a backlink CSV export); see :func:`parse_seeds`.
 
@@ -558,6 +578,4 @@ def read_seeds(path: str | os.PathLike[str]) -> SeedFile:
         raise _error(name, "is a directory, not a file") from exc
     except OSError as exc:
         raise _error(name, f"cannot be read ({exc.strerror or exc})") from exc
-    if not data:
-        raise _error(name, "is empty")
-    return parse_seeds(_decode(data, name), path=name)
+    return parse_seeds_bytes(data, path=name)

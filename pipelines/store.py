@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -147,6 +148,17 @@ class StorePipeline:
             await run_in_thread(self.engine.dispose)
 
     def _shown_url(self) -> str:
-        if self.engine is not None:
-            return self.engine.url.render_as_string(hide_password=True)
-        return self.database_url
+        if self.engine is None:
+            return self.database_url
+        url = self.engine.url
+        shown = url.render_as_string(hide_password=True)
+        database = url.database or ""
+        if (
+            url.get_backend_name() == "sqlite"
+            and database not in {"", ":memory:"}
+            and not database.startswith("file:")
+            and not Path(database).is_absolute()
+        ):
+            # relative to the working directory, which under Scrapyd is Scrapyd's own
+            shown += f" ({Path.cwd() / database})"
+        return shown

@@ -1,8 +1,11 @@
-"""``scrapy crawl backlinks -a seeds=FILE [-a domain=D1,D2]``: check the links of referring pages.
+"""``scrapy crawl backlinks -a seeds=FILE|URL [-a domain=D1,D2]``: check the links of referring pages.
 
-The seeds file is a URL list or a backlink export (see ``brokenlinks.seeds``). Without
-``domain`` every outbound link is checked (resource-page prospecting); with it only links
-to those domains and their subdomains (reclaim or competitor mode).
+The seeds file is a URL list or a backlink export (see ``brokenlinks.seeds``), read from disk
+or, when ``seeds`` is an http(s) URL, downloaded through the engine when the crawl starts
+(a failed download logs one error line and closes the spider with the finish reason
+``seeds_unavailable``). Without ``domain`` every outbound link is checked (resource-page
+prospecting); with it only links to those domains and their subdomains (reclaim or
+competitor mode).
 """
 
 from __future__ import annotations
@@ -10,14 +13,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Request, Spider
+from scrapy.exceptions import CloseSpider
 from scrapy.http import TextResponse
+from scrapy.http.request import NO_CALLBACK
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from brokenlinks.checks import LinkChecker
+from brokenlinks.guard import guard_refusal
 from brokenlinks.pages import Scope, failed_page, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
 from brokenlinks.render import BrowserContexts, configure_rendering, looks_client_rendered
-from brokenlinks.seeds import SeedFileError, read_seeds
+from brokenlinks.seeds import SeedFile, SeedFileError, parse_seeds_bytes, read_seeds
+from brokenlinks.urls import host_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -31,12 +38,14 @@ class BacklinksSpider(Spider):
     name = "backlinks"
     checker: LinkChecker
     contexts: BrowserContexts
+    seed_file: SeedFile | None
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name)
         try:
             self.params = BacklinksParams.from_kwargs(kwargs)
-            self.seed_file = read_seeds(self.params.seeds)
+            # a seeds URL is downloaded in start(), through the engine
+            self.seed_file = None if self.params.seeds_is_url else read_seeds(self.params.seeds)
         except (ArgumentError, SeedFileError) as e:
             self.logger.error("%s", e)
             raise
@@ -46,7 +55,38 @@ class BacklinksSpider(Spider):
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
         """Raise ``ValueError`` (one line) for bad arguments or an unreadable seeds file."""
-        read_seeds(BacklinksParams.from_kwargs(kwargs).seeds)
+        params = BacklinksParams.from_kwargs(kwargs)
+        if not params.seeds_is_url:
+            read_seeds(params.seeds)
+
+    async def _download_seeds(self, url: str) -> SeedFile:
+        """Download and parse the seeds file at *url*; one-line ``SeedFileError`` on failure."""
+        assert self.crawler.engine is not None
+        request = Request(
+            url,
+            callback=NO_CALLBACK,
+            dont_filter=True,
+            # the user's own file (an export on a share, a private gist): not a page to crawl
+            meta={"dont_obey_robotstxt": True, "allow_offsite": True},
+        )
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as e:
+            refused = guard_refusal(e, host_of(url))
+            if refused is not None:
+                # the guard fails a download like a DNS error: say what really happened
+                msg = (
+                    f"seeds file {url!r}: refused by the network guard ({refused.reason}); "
+                    "map the host in BROKENLINKS_RESOLVE to allow it"
+                )
+                raise SeedFileError(msg) from e
+            what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            msg = f"seeds file {url!r}: download failed ({' '.join(what.split())})"
+            raise SeedFileError(msg) from e
+        if response.status != 200:  # noqa: PLR2004
+            msg = f"seeds file {url!r}: download failed (HTTP {response.status})"
+            raise SeedFileError(msg)
+        return parse_seeds_bytes(response.body, path=url)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -61,6 +101,12 @@ class BacklinksSpider(Spider):
             msg = "the brokenlinks.checks.LinkChecker extension is not enabled (EXTENSIONS)"
             raise RuntimeError(msg)
         self.checker = checker
+        if self.seed_file is None:
+            try:
+                self.seed_file = await self._download_seeds(self.params.seeds)
+            except SeedFileError as e:
+                self.logger.error("%s", e)
+                raise CloseSpider("seeds_unavailable") from e
         seeds = self.seed_file
         stats = self.crawler.stats
         assert stats is not None

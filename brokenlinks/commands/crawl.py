@@ -4,20 +4,25 @@ Scrapy's own command builds the crawler process (which logs its start-up banner)
 it runs, and reports a spider that fails to start with a traceback. A spider of this
 project that has a ``check_arguments(kwargs)`` class method gets its ``-a`` arguments
 checked first: a bad argument or seeds file prints one line naming it, and the command
-exits 1 without starting a crawl.
+exits 1 without starting a crawl. When ``LOG_FILE`` is set (as Scrapyd sets it for every
+job), the line is also logged there, so that the job log says why the job ended.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import AsyncCrawlerProcess, CrawlerProcess
 from scrapy.spiderloader import get_spider_loader
+from scrapy.utils.log import configure_logging
 
 if TYPE_CHECKING:
     import argparse
+
+logger = logging.getLogger(__name__)
 
 _ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
@@ -39,6 +44,9 @@ class Command(ScrapyCrawlCommand):
                     check(dict(opts.spargs))
                 except ValueError as e:
                     sys.stderr.write(f"error: {e}\n")
+                    if self.settings.get("LOG_FILE"):
+                        configure_logging(self.settings)
+                        logger.error("%s", e)
                     self.exitcode = 1
                     return
         # the same choice as scrapy.cmdline makes for commands that need a process
