@@ -55,6 +55,8 @@ class BrokenlinksConfig:
     store_batch_size: int = 500
     #: the store pipeline can be switched off (export only)
     store_enabled: bool = True
+    #: days a stored verdict stays fresh: such a target is not checked again (0: always check)
+    recheck_after: float = 3.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
@@ -78,6 +80,9 @@ class BrokenlinksConfig:
             raise ValueError(msg)
         if self.store_batch_size < 1:
             msg = f"invalid {PREFIX}STORE_BATCH_SIZE={self.store_batch_size!r}: at least 1"
+            raise ValueError(msg)
+        if not self.recheck_after >= 0:
+            msg = f"invalid {PREFIX}RECHECK_AFTER={self.recheck_after!r}: days, at least 0"
             raise ValueError(msg)
         if not self.database_url.strip():
             msg = f"invalid {PREFIX}DATABASE_URL: empty"

@@ -45,6 +45,7 @@ DOWNLOADER = "brokenlinks.downloader.PoliteDownloader"
 
 EXTENSIONS = {
     "brokenlinks.checks.LinkChecker": 100,
+    "brokenlinks.freshness.FreshVerdicts": 110,
     "brokenlinks.feeds.ProspectFeedExporter": 0,
     "brokenlinks.summary.CrawlSummary": 500,
     "scrapy.extensions.feedexport.FeedExporter": None,

@@ -14,6 +14,7 @@ from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from brokenlinks.checks import LinkChecker
+from brokenlinks.freshness import FreshVerdicts
 from brokenlinks.pages import Scope, failed_page, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
 from brokenlinks.seeds import SeedFileError, read_seeds
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 class BacklinksSpider(Spider):
     name = "backlinks"
     checker: LinkChecker
+    fresh: FreshVerdicts | None = None
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name)
@@ -52,6 +54,7 @@ class BacklinksSpider(Spider):
             msg = "the brokenlinks.checks.LinkChecker extension is not enabled (EXTENSIONS)"
             raise RuntimeError(msg)
         self.checker = checker
+        self.fresh = self.crawler.get_extension(FreshVerdicts)
         seeds = self.seed_file
         stats = self.crawler.stats
         assert stats is not None
@@ -86,7 +89,11 @@ class BacklinksSpider(Spider):
             return
         stats.inc_value("brokenlinks/pages/crawled")
         for item in await process_response(
-            response, requested_url=requested_url, scope=self.scope, checker=self.checker
+            response,
+            requested_url=requested_url,
+            scope=self.scope,
+            checker=self.checker,
+            fresh=self.fresh,
         ):
             yield item
 
