@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import time
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from brokenlinks import db
@@ -27,12 +30,15 @@ from brokenlinks.items import CheckItem, PageItem, ProspectItem
 from brokenlinks.models import Check, CrawlRun, Link, Outreach, Page, Target
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from sqlalchemy import ColumnElement, Engine
     from sqlalchemy.sql.elements import KeyedColumnElement
 
     Insert = sqlite.Insert | postgresql.Insert
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _pages = cast("Table", Page.__table__)
 _targets = cast("Table", Target.__table__)
@@ -372,6 +378,52 @@ def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
         page_ids = _ids(session, _pages, batch.pages)
         _upsert_links(session, engine, run_id, batch, page_ids=page_ids, target_ids=target_ids)
         _mark_gone(session, batch, page_ids)
+
+
+#: messages of the errors a transaction can meet because another writer holds the database
+_CONTENTION = (
+    "database is locked",
+    "database table is locked",
+    "deadlock detected",
+    "could not serialize access",
+)
+
+
+def is_contention(error: BaseException) -> bool:
+    """Tell whether *error* means "another writer was in the way": worth trying again.
+
+    >>> is_contention(OperationalError("INSERT", {}, Exception("database is locked")))
+    True
+    >>> is_contention(OperationalError("INSERT", {}, Exception("no such table: pages")))
+    False
+    """
+    return isinstance(error, OperationalError) and any(
+        text in str(error.orig).lower() for text in _CONTENTION
+    )
+
+
+def retry_on_contention(
+    function: Callable[..., _T], *args: Any, attempts: int = 5, pause: float = 0.5
+) -> _T:
+    """Call *function*; while another writer is in the way, wait and try again (blocking).
+
+    SQLite's busy timeout already makes a writer wait for the lock; this covers what it
+    does not (a lock held longer than the timeout, PostgreSQL deadlocks between two
+    upserts). Each transaction is all-or-nothing, so trying one again is safe.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return function(*args)
+        except OperationalError as e:
+            if attempt == attempts or not is_contention(e):
+                raise
+            logger.warning(
+                "Database busy (%(error)s); trying again (%(attempt)d/%(attempts)d)",
+                {"error": e.orig, "attempt": attempt, "attempts": attempts},
+            )
+            time.sleep(pause * 2 ** (attempt - 1))
+    msg = "attempts must be at least 1"
+    raise ValueError(msg)
 
 
 # --- runs ---------------------------------------------------------------------------------
