@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from brokenlinks import db, store
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.urls import is_http
 from brokenlinks.verdicts import Kind, Reason, Verdict
 
 if TYPE_CHECKING:
@@ -80,7 +79,7 @@ class FreshVerdicts:
 
     async def seed(self, checker: LinkChecker, urls: Iterable[str]) -> int:
         """Seed *checker* with the fresh stored verdicts of *urls*; return how many."""
-        wanted = [url for url in dict.fromkeys(urls) if is_http(url) and not checker.knows(url)]
+        wanted = [url for url in dict.fromkeys(urls) if not checker.knows(url)]
         if not wanted or self._failed:
             return 0
         since = datetime.now(UTC) - self.max_age

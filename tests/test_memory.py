@@ -80,16 +80,10 @@ def week_web(tmp_path):
     web.stop()
 
 
-def scrapy(db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run a ``scrapy`` command of the project on the database at *db_path*."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "scrapy",
-        *args,
-        "-s",
-        f"BROKENLINKS_DATABASE_URL=sqlite:///{db_path}",
-    ]
+def scrapy(database: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a ``scrapy`` command of the project on *database* (a SQLite file or a URL)."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    cmd = [sys.executable, "-m", "scrapy", *args, "-s", f"BROKENLINKS_DATABASE_URL={url}"]
     env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
     return subprocess.run(
         cmd, cwd=PROJECT, capture_output=True, text=True, env=env, check=False, timeout=120
