@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 CLOSED_STATUSES = frozenset({"won", "lost", "ignored"})
 #: file formats ``-o`` writes, by file name suffix
 OUTPUT_FORMATS = (".csv", ".json")
-_CELL_WIDTH = 48
+_CELL_WIDTH = 40
 
 
 def dead_streak(
