@@ -176,6 +176,38 @@ def broken_pages(
     return out
 
 
+def revived(
+    targets: Iterable[Mapping[str, Any]],
+    history: Mapping[int, Sequence[tuple[datetime, str]]],
+    *,
+    domains: frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """One row per target that came back alive after being dead, latest comeback first."""
+    out: list[dict[str, Any]] = []
+    for row in targets:
+        if domains and not in_domains(row["target_url"], domains):
+            continue
+        checks = history.get(row["target_id"], ())
+        back = came_back(checks)
+        if back is None:
+            continue
+        dead = [at for at, kind in checks if kind == "dead" and at < back]
+        out.append(
+            {
+                "target_url": row["target_url"],
+                "target_domain": row["target_domain"],
+                "status": row["status"],
+                "final_url": row["final_url"],
+                "first_seen_dead": _iso(dead[0]),
+                "last_seen_dead": _iso(dead[-1]),
+                "came_back": _iso(back),
+                "checked_at": _iso(row["checked_at"]),
+            }
+        )
+    out.sort(key=lambda r: (r["came_back"], r["target_url"]), reverse=True)
+    return out
+
+
 def _best(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     # the occurrence to pitch about: a followed link in the text first
     return min(rows, key=lambda r: (not r["follow"], r["position"] != "content"))

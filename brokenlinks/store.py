@@ -676,6 +676,25 @@ def set_outreach(
         )
 
 
+def revived_targets(engine: Engine) -> list[dict[str, Any]]:
+    """Return the targets alive now that some earlier check found dead, with their ids."""
+    was_dead = select(_checks.c.target_id).where(_checks.c.kind == "dead")
+    query = (
+        select(
+            _targets.c.id.label("target_id"),
+            _targets.c.url.label("target_url"),
+            _targets.c.domain.label("target_domain"),
+            _targets.c.status,
+            _targets.c.final_url,
+            _targets.c.checked_at,
+        )
+        .where(_targets.c.kind == "alive", _targets.c.id.in_(was_dead))
+        .order_by(_targets.c.url)
+    )
+    with Session(engine) as session:
+        return [dict(row) for row in session.execute(query).mappings()]
+
+
 def lost_links(engine: Engine) -> list[dict[str, Any]]:
     """Return every link a later crawl of its page no longer found, newest loss first."""
     query = (

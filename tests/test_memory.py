@@ -256,6 +256,17 @@ def test_weekly_workflow(tmp_path, week_web):
     everything = scrapy(db_path, "report", "--lost")
     assert everything.stdout.splitlines()[-1] == "2 lost links"
 
+    # the target that came back, with its history
+    back_json = tmp_path / "back.json"
+    assert scrapy(db_path, "report", "--came-back", "-o", str(back_json)).returncode == 0
+    [back] = read_json(back_json)
+    assert back["target_url"] == OLD
+    assert back["first_seen_dead"] == iso(
+        next(t for t in first.rows["targets"] if t["url"] == OLD)["checked_at"]
+    )
+    assert back["last_seen_dead"] < back["came_back"] == back["checked_at"]
+    assert back["status"] == 200
+
 
 @pytest.mark.parametrize(
     ("args", "message"),

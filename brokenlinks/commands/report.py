@@ -4,7 +4,8 @@ Reads the database (``BROKENLINKS_DATABASE_URL``): every target whose latest ver
 and that some stored page still links to, with its reason, status, since when it has been
 dead, how many pages and sites link to it (followed, in content) and the most common
 anchor texts; sorted by referring domains. ``--lost`` lists the links a later crawl no
-longer found on their page instead.
+longer found on their page instead, ``--came-back`` the targets that were dead and answer
+again.
 """
 
 from __future__ import annotations
@@ -58,6 +59,17 @@ LOST_COLUMNS = (
     "page_status",
 )
 LOST_TABLE_COLUMNS = ("source_url", "target_url", "anchor_text", "follow", "gone_at")
+BACK_COLUMNS = (
+    "target_url",
+    "target_domain",
+    "status",
+    "final_url",
+    "first_seen_dead",
+    "last_seen_dead",
+    "came_back",
+    "checked_at",
+)
+BACK_TABLE_COLUMNS = ("target_url", "status", "first_seen_dead", "last_seen_dead", "came_back")
 
 
 def parse_since(value: str) -> datetime:
@@ -76,7 +88,7 @@ def parse_since(value: str) -> datetime:
 
 class Command(DatabaseCommand):
     def syntax(self) -> str:
-        return "[--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost] [-o FILE]"
+        return "[--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost | --came-back] [-o FILE]"
 
     def short_desc(self) -> str:
         return "Report the dead targets in the database (or, with --lost, the lost links)"
@@ -89,10 +101,16 @@ class Command(DatabaseCommand):
         parser.add_argument(
             "--since", metavar="DATE", help="only targets dead since DATE or later"
         )
-        parser.add_argument(
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument(
             "--lost",
             action="store_true",
             help="list the links no longer found on their page (lost links) instead",
+        )
+        which.add_argument(
+            "--came-back",
+            action="store_true",
+            help="list the targets that were dead and answer again instead",
         )
 
     def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
@@ -108,6 +126,17 @@ class Command(DatabaseCommand):
                 table_columns=LOST_TABLE_COLUMNS,
                 output=opts.output,
                 what="lost links",
+            )
+            return
+        if opts.came_back:
+            targets = store.revived_targets(engine)
+            history = store.check_history(engine, {row["target_id"] for row in targets})
+            self.emit(
+                reports.revived(targets, history, domains=domains),
+                columns=BACK_COLUMNS,
+                table_columns=BACK_TABLE_COLUMNS,
+                output=opts.output,
+                what="targets came back",
             )
             return
         since = parse_since(opts.since) if opts.since else None
