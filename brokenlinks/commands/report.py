@@ -91,7 +91,7 @@ class Command(DatabaseCommand):
         return "[--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost | --came-back] [-o FILE]"
 
     def short_desc(self) -> str:
-        return "Report the dead targets in the database (or, with --lost, the lost links)"
+        return "Report dead targets from the database (--lost: lost links, --came-back: revived)"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
