@@ -76,7 +76,7 @@ async def check_links(
         if scope.wants(link, page.url):
             wanted.setdefault(target_key(link), link)
     if fresh is not None:
-        await fresh.seed(checker, (key for key, link in wanted.items() if link.url is not None))
+        await fresh.seed(checker, wanted)
     results: dict[str, CheckResult] = {}
     pending: list[str] = []
     for key, link in wanted.items():

@@ -12,7 +12,7 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy.exc import OperationalError
 from twisted.internet.defer import Deferred
 
-from brokenlinks import db, store
+from brokenlinks import db, store, verdicts
 from brokenlinks.checks import LinkChecker
 from brokenlinks.commands.report import parse_since
 from brokenlinks.config import BrokenlinksConfig
@@ -466,4 +466,26 @@ async def fresh_verdicts_body(tmp_path, crawler_stats):
     assert checker.take_unreported() == []  # the database has it already
     assert crawler_stats.stats.get_value("brokenlinks/targets/cached") == 1
     assert await fresh.seed(checker, urls[:1]) == 0  # known now: not looked up again
+    # an unparseable href is stored under its raw text, and reused like any verdict
+    engine = db.create_engine_from_url(url)
+    store.write_batch(
+        engine,
+        run_id,
+        [
+            CheckItem(
+                target_url="http://[oops",
+                target_domain="",
+                kind="dead",
+                reason="invalid_url",
+                status=None,
+                final_url=None,
+                checked_at=(now - timedelta(hours=1)).isoformat(),
+            ),
+        ],
+    )
+    engine.dispose()
+    assert await fresh.seed(checker, ["http://[oops"]) == 1
+    again = checker.record("http://[oops", verdicts.invalid_url("http://[oops"))
+    assert again.checked_at == (now - timedelta(hours=1)).isoformat()
+    assert checker.take_unreported() == []
     await fresh.spider_closed()
