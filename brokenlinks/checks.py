@@ -184,6 +184,23 @@ class LinkChecker:
             return done
         return self._finish(url, verdict)
 
+    def remember(self, url: str, verdict: Verdict, checked_at: str) -> CheckResult:
+        """Seed the verdict of *url* found fresh in the database: it is not checked again.
+
+        Not reported (the database has it already); counted as
+        ``brokenlinks/targets/cached``. A verdict already known in this crawl wins.
+        """
+        if (done := self._results.get(url)) is not None:
+            return done
+        result = CheckResult(url, verdict, checked_at)
+        self._results[url] = result
+        self.stats.inc_value("brokenlinks/targets/cached")
+        return result
+
+    def knows(self, url: str) -> bool:
+        """Tell whether *url* has a verdict, or a check under way, in this crawl."""
+        return url in self._results or url in self._tasks
+
     def take_unreported(self) -> list[CheckResult]:
         """Return the results finished since the last call (each is stored once)."""
         out, self._unreported = self._unreported, []

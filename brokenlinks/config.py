@@ -87,6 +87,8 @@ class BrokenlinksConfig:
     render_browser_path: str = ""
     #: rendered pages per browser context before a fresh one is used (the old one closed)
     render_pages_per_context: int = 100
+    #: days a stored verdict stays fresh: such a target is not checked again (0: always check)
+    recheck_after: float = 3.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
@@ -127,6 +129,9 @@ class BrokenlinksConfig:
             if getattr(self, name) < 1:
                 msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 1"
                 raise ValueError(msg)
+        if not self.recheck_after >= 0:
+            msg = f"invalid {PREFIX}RECHECK_AFTER={self.recheck_after!r}: days, at least 0"
+            raise ValueError(msg)
         if not self.database_url.strip():
             msg = f"invalid {PREFIX}DATABASE_URL: empty"
             raise ValueError(msg)

@@ -1,27 +1,43 @@
-"""The database engine: built from ``BROKENLINKS_DATABASE_URL``, SQLite tuned on connect, tables created.
+"""The database engine: built from ``BROKENLINKS_DATABASE_URL``, SQLite tuned on connect, schema migrated.
 
 :func:`create_engine_from_url` turns the setting's value into an :class:`~sqlalchemy.Engine`.
 For SQLite it creates the database file's directory and sets the pragmas every connection
 needs (foreign keys on, WAL so readers and a writer share the file, a busy timeout so two
 writers wait for each other instead of failing, ``synchronous=NORMAL`` which is durable enough
-under WAL). :func:`init_db` creates the tables that do not exist yet. Nothing is created at
-import time: the caller (the store pipeline, a command) owns the engine and disposes it.
+under WAL). It also takes transactions out of the hands of Python's ``sqlite3`` module, which
+would run DDL outside any transaction and start write transactions lazily, so that a
+migration is all-or-nothing and a writer (:func:`writer`) takes the write lock up front
+(``BEGIN IMMEDIATE``), where the busy timeout applies, instead of failing on a lock upgrade.
+
+:func:`migrate` (alias :func:`init_db`) upgrades the schema to the newest Alembic revision of
+:mod:`brokenlinks.migrations`, one process at a time (SQLite's write lock, PostgreSQL's
+advisory lock); a database created before migrations existed is recognised and stamped with
+the baseline first. The revisions are read from the installed package: from a zipped egg
+(Scrapyd) they are copied to a temporary directory, as Alembic reads only real files.
+Nothing is created at import time: the caller (the store pipeline, a command) owns the engine
+and disposes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
-from brokenlinks.models import Base
-
 if TYPE_CHECKING:
-    from sqlalchemy import URL, Engine
+    from collections.abc import Iterator
+
+    from sqlalchemy import URL, Connection, Engine
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -29,6 +45,13 @@ SETTING = "BROKENLINKS_DATABASE_URL"
 
 #: milliseconds a connection waits for another writer before SQLite reports "database is locked"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: the execution option that makes a SQLite transaction take the write lock at BEGIN
+WRITE_OPTION = "brokenlinks_write"
+#: the Alembic revision whose schema ``init_db`` created before migrations existed
+BASELINE_REVISION = "0001"
+#: PostgreSQL advisory lock key held while migrating ("brokenli" in ASCII)
+_PG_MIGRATION_LOCK = 0x62726F6B656E6C69
 
 _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
@@ -50,6 +73,9 @@ def _is_memory(parsed: URL) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # SQLAlchemy's recipe for real SQLite transactions: the driver stops issuing BEGIN
+    # itself (and committing around DDL); _sqlite_begin below does it
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         for pragma in _SQLITE_PRAGMAS:
@@ -86,9 +112,80 @@ def create_engine_from_url(url: str) -> Engine:
         raise _bad_url(shown, e) from e
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(WRITE_OPTION):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """Return *engine* for write transactions: on SQLite they take the write lock at BEGIN."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+@contextlib.contextmanager
+def script_location() -> Iterator[Path]:
+    """Yield a directory holding the Alembic scripts of :mod:`brokenlinks.migrations`."""
+    package = resources.files("brokenlinks.migrations")
+    if isinstance(package, Path):
+        yield package
+        return
+    # a zipped egg: Alembic loads env.py and the revisions from files only
+    with tempfile.TemporaryDirectory(prefix="brokenlinks-migrations-") as tmp:
+        root = Path(tmp)
+        for entry in package.iterdir():
+            _copy_tree(entry, root / entry.name)
+        yield root
+
+
+def _copy_tree(source: resources.abc.Traversable, dest: Path) -> None:
+    if source.name == "__pycache__":
+        return
+    if source.is_dir():
+        dest.mkdir()
+        for entry in source.iterdir():
+            _copy_tree(entry, dest / entry.name)
+    elif source.name.endswith(".py"):
+        with source.open("rb") as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the database's Alembic revision (None: not migrated, or empty)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to *revision* (the newest by default); a no-op when it is there.
+
+    Runs in one transaction holding the database's write lock (SQLite) or an advisory lock
+    (PostgreSQL), so two crawls starting at once on a new database migrate it once, and an
+    interrupted migration leaves the database as it was.
+    """
+    with script_location() as location:
+        config = Config()
+        config.set_main_option("script_location", str(location))
+        with writer(engine).begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+            config.attributes["connection"] = connection
+            tables = inspect(connection)
+            if tables.has_table("crawl_runs") and not tables.has_table("alembic_version"):
+                # created by init_db before migrations existed: the baseline schema
+                command.stamp(config, BASELINE_REVISION)
+            command.upgrade(config, revision)
+
+
 def init_db(engine: Engine) -> None:
-    """Create the tables (and their indexes) that do not exist yet."""
-    Base.metadata.create_all(engine)
+    """Create or upgrade the schema (see :func:`migrate`)."""
+    migrate(engine)

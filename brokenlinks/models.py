@@ -3,7 +3,9 @@
 A *page* is a referring page as crawled; a *target* is a distinct link target (absolute URL
 without fragment) carrying its latest verdict; a *link* is one occurrence of a target on a
 page; a *check* is one verdict in a target's history (one row per check, so "dead since" can
-be answered); a *crawl run* is one ``scrapy crawl``. Every datetime is timezone-aware UTC
+be answered); a *crawl run* is one ``scrapy crawl``; an *outreach* row is the user's status
+of one prospect. The tables are created and changed by the Alembic revisions in
+:mod:`brokenlinks.migrations`, never by ``create_all``. Every datetime is timezone-aware UTC
 (:class:`UTCDateTime` makes SQLite round-trip it). Reads no settings; the only SQL that uses
 these models lives in :mod:`brokenlinks.store`.
 """
@@ -110,6 +112,7 @@ class Target(Base):
     """A distinct link target with its latest check (all verdict columns null until checked)."""
 
     __tablename__ = "targets"
+    __table_args__ = (Index(None, "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text, unique=True)
@@ -132,6 +135,7 @@ class Link(Base):
     __table_args__ = (
         UniqueConstraint("page_id", "target_id", "anchor_text", "position"),
         Index(None, "target_id"),
+        Index(None, "page_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -148,6 +152,8 @@ class Link(Base):
     checked: Mapped[bool] = mapped_column(Boolean)
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    #: when a crawl of the page last found the link missing (None while it is there)
+    gone_at: Mapped[datetime | None]
     last_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
 
 
@@ -166,3 +172,18 @@ class Check(Base):
     final_url: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="")
     checked_at: Mapped[datetime]
+
+
+class Outreach(Base):
+    """The user's outreach status of one prospect (a referring page × a dead target)."""
+
+    __tablename__ = "outreach"
+    __table_args__ = (UniqueConstraint("page_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    #: new, contacted, replied, won, lost or ignored
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime]

@@ -2,7 +2,8 @@
 
 Shared by every spider: extract the links (``brokenlinks.extract``), decide which are in
 scope (:class:`Scope`), check those with the crawl's :class:`~brokenlinks.checks.LinkChecker`,
-and build the items: one ``CheckItem`` per newly checked target, one ``PageItem`` with all
+(reusing the fresh verdicts the database has, see ``brokenlinks.freshness``), and build the
+items: one ``CheckItem`` per newly checked target, one ``PageItem`` with all
 the page's links, and one ``ProspectItem`` per dead link occurrence.
 """
 
@@ -21,6 +22,8 @@ from brokenlinks.urls import is_http
 
 if TYPE_CHECKING:
     from scrapy.http import TextResponse
+
+    from brokenlinks.freshness import FreshVerdicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +64,19 @@ def target_key(link: Link) -> str:
     return link.url if link.url is not None else link.href.strip()
 
 
-async def check_links(page: Page, scope: Scope, checker: LinkChecker) -> dict[str, CheckResult]:
-    """Check every in-scope link of *page* (each distinct target once)."""
+async def check_links(
+    page: Page, scope: Scope, checker: LinkChecker, fresh: FreshVerdicts | None = None
+) -> dict[str, CheckResult]:
+    """Check every in-scope link of *page* (each distinct target once).
+
+    With *fresh*, targets whose stored verdict is recent enough are not checked again.
+    """
     wanted: dict[str, Link] = {}
     for link in page.links:
         if scope.wants(link, page.url):
             wanted.setdefault(target_key(link), link)
+    if fresh is not None:
+        await fresh.seed(checker, wanted)
     results: dict[str, CheckResult] = {}
     pending: list[str] = []
     for key, link in wanted.items():
@@ -178,20 +188,36 @@ def failed_page(
 
 
 async def process_response(
-    response: TextResponse, *, requested_url: str, scope: Scope, checker: LinkChecker
+    response: TextResponse,
+    *,
+    requested_url: str,
+    scope: Scope,
+    checker: LinkChecker,
+    fresh: FreshVerdicts | None = None,
 ) -> list[Any]:
     """Extract, check and build the items of one fetched referring page."""
     page = extract_page(response.body, response.url, encoding=response.encoding)
     return await process_page(
-        page, requested_url=requested_url, status=response.status, scope=scope, checker=checker
+        page,
+        requested_url=requested_url,
+        status=response.status,
+        scope=scope,
+        checker=checker,
+        fresh=fresh,
     )
 
 
 async def process_page(
-    page: Page, *, requested_url: str, status: int, scope: Scope, checker: LinkChecker
+    page: Page,
+    *,
+    requested_url: str,
+    status: int,
+    scope: Scope,
+    checker: LinkChecker,
+    fresh: FreshVerdicts | None = None,
 ) -> list[Any]:
     """Check and build the items of an already extracted page (a site crawl follows its links)."""
-    results = await check_links(page, scope, checker)
+    results = await check_links(page, scope, checker, fresh)
     return build_items(
         page,
         requested_url=requested_url,

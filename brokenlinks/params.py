@@ -243,3 +243,16 @@ class BacklinksParams:
             "domain": ",".join(sorted(self.domains)),
             "render": self.render,
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecheckParams:
+    """``scrapy crawl recheck [-a domain=D1,D2]``."""
+
+    domains: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
+        _check_keys(kwargs, {"domain"}, "recheck")
+        domains = parse_domains(str(kwargs["domain"])) if "domain" in kwargs else frozenset()
+        return cls(domains=domains)

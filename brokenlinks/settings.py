@@ -53,6 +53,7 @@ PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 
 EXTENSIONS = {
     "brokenlinks.checks.LinkChecker": 100,
+    "brokenlinks.freshness.FreshVerdicts": 110,
     "brokenlinks.feeds.ProspectFeedExporter": 0,
     "brokenlinks.summary.CrawlSummary": 500,
     "scrapy.extensions.feedexport.FeedExporter": None,

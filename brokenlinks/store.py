@@ -15,30 +15,42 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import time
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from brokenlinks import db
 from brokenlinks.items import CheckItem, PageItem, ProspectItem
-from brokenlinks.models import Check, CrawlRun, Link, Page, Target
+from brokenlinks.models import Check, CrawlRun, Link, Outreach, Page, Target
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from sqlalchemy import ColumnElement, Engine
     from sqlalchemy.sql.elements import KeyedColumnElement
 
     Insert = sqlite.Insert | postgresql.Insert
 
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
 _pages = cast("Table", Page.__table__)
 _targets = cast("Table", Target.__table__)
 _links = cast("Table", Link.__table__)
 _checks = cast("Table", Check.__table__)
 _runs = cast("Table", CrawlRun.__table__)
+_outreach = cast("Table", Outreach.__table__)
 
+#: a referring page answering this is gone, and every link it had with it
+PAGE_GONE_STATUSES = frozenset({404, 410})
+#: outreach statuses of a prospect; ``new`` until the user marks it
+OUTREACH_STATUSES = ("new", "contacted", "replied", "won", "lost", "ignored")
 #: URLs per ``IN (...)`` lookup, below SQLite's oldest bound-parameter limit (999)
 _IN_CHUNK = 900
 
@@ -303,7 +315,8 @@ def _upsert_links(
         return
     ins = _insert(engine, _links)
     newer = ins.excluded.last_seen_at >= _links.c.last_seen_at
-    names = ("rel", "follow", "context", "checked", "last_seen_at")
+    # gone_at: the incoming occurrence is there, so a newer sighting clears it
+    names = ("rel", "follow", "context", "checked", "last_seen_at", "gone_at")
     stmt = ins.on_conflict_do_update(
         index_elements=[
             _links.c.page_id,
@@ -329,6 +342,24 @@ def _upsert_links(
     session.execute(stmt, rows)
 
 
+def _mark_gone(session: Session, batch: _Batch, page_ids: Mapping[str, int]) -> None:
+    """Mark the links a complete crawl of their page no longer found (lost links)."""
+    for url, page in batch.pages.items():
+        whole = page["error"] is None or page["status"] in PAGE_GONE_STATUSES
+        if not whole:
+            continue  # a network failure says nothing about the page's links
+        crawled_at = page["last_crawled_at"]
+        session.execute(
+            update(_links)
+            .where(
+                _links.c.page_id == page_ids[url],
+                _links.c.last_seen_at < crawled_at,
+                _links.c.gone_at.is_(None),
+            )
+            .values(gone_at=crawled_at)
+        )
+
+
 def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
     """Store *items* (``PageItem``, ``CheckItem``; ``ProspectItem`` is skipped) in one transaction.
 
@@ -339,13 +370,60 @@ def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
     batch = _reduce(items)
     if not batch.targets and not batch.pages:
         return
-    with Session(engine) as session, session.begin():
+    with Session(db.writer(engine)) as session, session.begin():
         _upsert_targets(session, engine, run_id, batch)
         target_ids = _ids(session, _targets, batch.targets)
         _insert_checks(session, engine, run_id, batch, target_ids)
         _upsert_pages(session, engine, run_id, batch)
         page_ids = _ids(session, _pages, batch.pages)
         _upsert_links(session, engine, run_id, batch, page_ids=page_ids, target_ids=target_ids)
+        _mark_gone(session, batch, page_ids)
+
+
+#: messages of the errors a transaction can meet because another writer holds the database
+_CONTENTION = (
+    "database is locked",
+    "database table is locked",
+    "deadlock detected",
+    "could not serialize access",
+)
+
+
+def is_contention(error: BaseException) -> bool:
+    """Tell whether *error* means "another writer was in the way": worth trying again.
+
+    >>> is_contention(OperationalError("INSERT", {}, Exception("database is locked")))
+    True
+    >>> is_contention(OperationalError("INSERT", {}, Exception("no such table: pages")))
+    False
+    """
+    return isinstance(error, OperationalError) and any(
+        text in str(error.orig).lower() for text in _CONTENTION
+    )
+
+
+def retry_on_contention(
+    function: Callable[..., _T], *args: Any, attempts: int = 5, pause: float = 0.5
+) -> _T:
+    """Call *function*; while another writer is in the way, wait and try again (blocking).
+
+    SQLite's busy timeout already makes a writer wait for the lock; this covers what it
+    does not (a lock held longer than the timeout, PostgreSQL deadlocks between two
+    upserts). Each transaction is all-or-nothing, so trying one again is safe.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return function(*args)
+        except OperationalError as e:
+            if attempt == attempts or not is_contention(e):
+                raise
+            logger.warning(
+                "Database busy (%(error)s); trying again (%(attempt)d/%(attempts)d)",
+                {"error": e.orig, "attempt": attempt, "attempts": attempts},
+            )
+            time.sleep(pause * 2 ** (attempt - 1))
+    msg = "attempts must be at least 1"
+    raise ValueError(msg)
 
 
 # --- runs ---------------------------------------------------------------------------------
@@ -354,7 +432,7 @@ def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
 def start_run(engine: Engine, spider: str, arguments: Mapping[str, Any]) -> int:
     """Record the start of a crawl of *spider* with its *arguments*; return the run id."""
     run = CrawlRun(spider=spider, arguments=to_json(dict(arguments)), started_at=_now())
-    with Session(engine) as session, session.begin():
+    with Session(db.writer(engine)) as session, session.begin():
         session.add(run)
         session.flush()
         return run.id
@@ -367,7 +445,7 @@ def finish_run(
     values: dict[str, Any] = {"finished_at": _now(), "stats": to_json(dict(stats))}
     if finish_reason is not None:
         values["finish_reason"] = finish_reason
-    with Session(engine) as session, session.begin():
+    with Session(db.writer(engine)) as session, session.begin():
         session.execute(update(_runs).where(_runs.c.id == run_id).values(**values))
 
 
@@ -469,3 +547,234 @@ def fresh_verdicts(
             for row in session.execute(query).mappings():
                 found[row["url"]] = {**row, "checked_at": _iso(row["checked_at"])}
     return found
+
+
+# --- the user's memory: reports, prospects, outreach, re-checks -----------------------------
+
+
+def dead_occurrences(engine: Engine) -> list[dict[str, Any]]:
+    """Return every link occurrence still on its page whose target is dead now.
+
+    Each row has the page's and the target's ids, URLs, sites and the link's details;
+    ordered by target, then page.
+    """
+    query = (
+        select(
+            _targets.c.id.label("target_id"),
+            _targets.c.url.label("target_url"),
+            _targets.c.domain.label("target_domain"),
+            _targets.c.reason,
+            _targets.c.status,
+            _targets.c.final_url,
+            _targets.c.checked_at,
+            _pages.c.id.label("page_id"),
+            _pages.c.url.label("source_url"),
+            _pages.c.title.label("source_title"),
+            _pages.c.domain.label("source_domain"),
+            _pages.c.links_on_page,
+            _links.c.anchor_text,
+            _links.c.rel,
+            _links.c.follow,
+            _links.c.position,
+            _links.c.context,
+            _links.c.first_seen_at,
+        )
+        .select_from(
+            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
+                _targets, _links.c.target_id == _targets.c.id
+            )
+        )
+        .where(_targets.c.kind == "dead", _links.c.gone_at.is_(None))
+        .order_by(_targets.c.url, _pages.c.url, _links.c.id)
+    )
+    with Session(engine) as session:
+        return [dict(row) for row in session.execute(query).mappings()]
+
+
+def check_history(
+    engine: Engine, target_ids: Iterable[int]
+) -> dict[int, list[tuple[datetime, str]]]:
+    """Return the verdict history (checked_at, kind) of each target, oldest first."""
+    wanted = sorted(set(target_ids))
+    history: dict[int, list[tuple[datetime, str]]] = {}
+    with Session(engine) as session:
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            query = (
+                select(_checks.c.target_id, _checks.c.checked_at, _checks.c.kind)
+                .where(_checks.c.target_id.in_(chunk))
+                .order_by(_checks.c.target_id, _checks.c.checked_at)
+            )
+            for target_id, checked_at, kind in session.execute(query):
+                history.setdefault(target_id, []).append((checked_at, kind))
+    return history
+
+
+def outreach_statuses(engine: Engine) -> dict[tuple[int, int], dict[str, Any]]:
+    """Return the outreach status, note and time of every marked prospect, by (page, target)."""
+    query = select(
+        _outreach.c.page_id,
+        _outreach.c.target_id,
+        _outreach.c.status,
+        _outreach.c.note,
+        _outreach.c.updated_at,
+    )
+    with Session(engine) as session:
+        return {
+            (row["page_id"], row["target_id"]): dict(row)
+            for row in session.execute(query).mappings()
+        }
+
+
+class UnknownProspectError(LookupError):
+    """No stored link from that page to that target."""
+
+
+def set_outreach(
+    engine: Engine, source_url: str, target_url: str, status: str, note: str = ""
+) -> None:
+    """Set the outreach *status* of the prospect *source_url* × *target_url*.
+
+    Raises :class:`UnknownProspectError` when the database has no link from that page to
+    that target, and ``ValueError`` for a status not in :data:`OUTREACH_STATUSES`.
+    """
+    if status not in OUTREACH_STATUSES:
+        msg = f"unknown outreach status {status!r}; use one of {', '.join(OUTREACH_STATUSES)}"
+        raise ValueError(msg)
+    with Session(db.writer(engine)) as session, session.begin():
+        found = session.execute(
+            select(_links.c.page_id, _links.c.target_id)
+            .select_from(
+                _links.join(_pages, _links.c.page_id == _pages.c.id).join(
+                    _targets, _links.c.target_id == _targets.c.id
+                )
+            )
+            .where(_pages.c.url == source_url, _targets.c.url == target_url)
+            .limit(1)
+        ).first()
+        if found is None:
+            msg = f"no link from {source_url} to {target_url} in the database"
+            raise UnknownProspectError(msg)
+        ins = _insert(engine, _outreach)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[_outreach.c.page_id, _outreach.c.target_id],
+            set_={
+                "status": ins.excluded.status,
+                "note": ins.excluded.note,
+                "updated_at": ins.excluded.updated_at,
+            },
+        )
+        session.execute(
+            stmt,
+            {
+                "page_id": found.page_id,
+                "target_id": found.target_id,
+                "status": status,
+                "note": note,
+                "updated_at": _now(),
+            },
+        )
+
+
+def revived_targets(engine: Engine) -> list[dict[str, Any]]:
+    """Return the targets alive now that some earlier check found dead, with their ids."""
+    was_dead = select(_checks.c.target_id).where(_checks.c.kind == "dead")
+    query = (
+        select(
+            _targets.c.id.label("target_id"),
+            _targets.c.url.label("target_url"),
+            _targets.c.domain.label("target_domain"),
+            _targets.c.status,
+            _targets.c.final_url,
+            _targets.c.checked_at,
+        )
+        .where(_targets.c.kind == "alive", _targets.c.id.in_(was_dead))
+        .order_by(_targets.c.url)
+    )
+    with Session(engine) as session:
+        return [dict(row) for row in session.execute(query).mappings()]
+
+
+def lost_links(engine: Engine) -> list[dict[str, Any]]:
+    """Return every link a later crawl of its page no longer found, newest loss first."""
+    query = (
+        select(
+            _pages.c.url.label("source_url"),
+            _pages.c.domain.label("source_domain"),
+            _pages.c.status.label("page_status"),
+            _targets.c.url.label("target_url"),
+            _targets.c.domain.label("target_domain"),
+            _links.c.anchor_text,
+            _links.c.follow,
+            _links.c.position,
+            _links.c.first_seen_at,
+            _links.c.last_seen_at,
+            _links.c.gone_at,
+        )
+        .select_from(
+            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
+                _targets, _links.c.target_id == _targets.c.id
+            )
+        )
+        .where(_links.c.gone_at.is_not(None))
+        .order_by(_links.c.gone_at.desc(), _pages.c.url, _targets.c.url)
+    )
+    with Session(engine) as session:
+        return [dict(row) for row in session.execute(query).mappings()]
+
+
+def recheck_plan(engine: Engine) -> tuple[dict[str, list[str]], list[str]]:
+    """Return what a re-check visits: referring pages with their stored targets, dead targets.
+
+    The pages are those with a link (still there) to a dead target, each with every target
+    it linked to at its last crawl; the targets are every target whose latest verdict is dead.
+    """
+    dead = select(_targets.c.id).where(_targets.c.kind == "dead")
+    pages_with_dead = (
+        select(_links.c.page_id)
+        .where(_links.c.target_id.in_(dead), _links.c.gone_at.is_(None))
+        .distinct()
+    )
+    query = (
+        select(_pages.c.url, _targets.c.url)
+        .select_from(
+            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
+                _targets, _links.c.target_id == _targets.c.id
+            )
+        )
+        .where(_links.c.page_id.in_(pages_with_dead), _links.c.gone_at.is_(None))
+        .order_by(_pages.c.url, _targets.c.url)
+    )
+    pages: dict[str, list[str]] = {}
+    with Session(engine) as session:
+        for page_url, target_url in session.execute(query):
+            targets = pages.setdefault(page_url, [])
+            if not targets or targets[-1] != target_url:
+                targets.append(target_url)
+        dead_urls = list(
+            session.execute(
+                select(_targets.c.url).where(_targets.c.kind == "dead").order_by(_targets.c.url)
+            ).scalars()
+        )
+    return pages, dead_urls
+
+
+def pages_linking_to(engine: Engine, domains: Iterable[str]) -> dict[str, list[str]]:
+    """Return the pages with a link (still there) to a target on *domains* (sites), with those targets."""
+    sites = sorted(set(domains))
+    query = (
+        select(_pages.c.url, _targets.c.url)
+        .select_from(
+            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
+                _targets, _links.c.target_id == _targets.c.id
+            )
+        )
+        .where(_targets.c.domain.in_(sites), _links.c.gone_at.is_(None))
+        .order_by(_pages.c.url, _targets.c.url)
+        .distinct()
+    )
+    pages: dict[str, list[str]] = {}
+    with Session(engine) as session:
+        for page_url, target_url in session.execute(query):
+            pages.setdefault(page_url, []).append(target_url)
+    return pages

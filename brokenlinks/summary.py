@@ -52,6 +52,8 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
         f"referring pages: {count('pages/crawled')} crawled, {failed} failed",
         f"targets checked: {count('targets/checked')} ({kinds})",
     ]
+    if count("targets/cached"):
+        lines.append(f"verdicts reused from the database: {count('targets/cached')}")
     for kind in ("dead", "blocked", "skipped"):
         prefix = f"brokenlinks/reason_count/{kind}/"
         reasons = sorted(

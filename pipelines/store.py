@@ -5,7 +5,8 @@ Buffers ``PageItem`` and ``CheckItem`` records and writes each batch through
 waits on disk; every item is passed on unchanged. One crawl run row is opened in
 ``open_spider`` and closed with the finish reason and the crawler stats. Settings read:
 ``BROKENLINKS_STORE_ENABLED`` (``NotConfigured`` when false), ``BROKENLINKS_DATABASE_URL``,
-``BROKENLINKS_STORE_BATCH_SIZE``. Stats: ``brokenlinks/store/batches``,
+``BROKENLINKS_STORE_BATCH_SIZE``. A transaction that meets another writer (SQLite's lock
+held past its busy timeout, a PostgreSQL deadlock) is tried again a few times. Stats: ``brokenlinks/store/batches``,
 ``brokenlinks/store/items``.
 """
 
@@ -47,8 +48,8 @@ def _spider_arguments(spider: object) -> dict[str, Any]:
 def _open_store(database_url: str, spider: str, arguments: dict[str, Any]) -> tuple[Engine, int]:
     engine = db.create_engine_from_url(database_url)
     try:
-        db.init_db(engine)
-        run_id = store.start_run(engine, spider, arguments)
+        store.retry_on_contention(db.init_db, engine)
+        run_id = store.retry_on_contention(store.start_run, engine, spider, arguments)
     except Exception:
         engine.dispose()
         raise
@@ -111,7 +112,9 @@ class StorePipeline:
                 raise RuntimeError(msg)
             batch, self._buffer = self._buffer, []
             try:
-                await run_in_thread(store.write_batch, self.engine, self.run_id, batch)
+                await run_in_thread(
+                    store.retry_on_contention, store.write_batch, self.engine, self.run_id, batch
+                )
             except Exception:
                 # kept, not lost: the next flush (at the latest close_spider) tries again
                 self._buffer[:0] = batch
@@ -142,7 +145,14 @@ class StorePipeline:
         if reason is not None:
             stats.setdefault("finish_reason", reason)
         try:
-            await run_in_thread(store.finish_run, self.engine, self.run_id, reason, stats)
+            await run_in_thread(
+                store.retry_on_contention,
+                store.finish_run,
+                self.engine,
+                self.run_id,
+                reason,
+                stats,
+            )
         finally:
             # a disposed engine can still be used: it opens a new pool when asked
             await run_in_thread(self.engine.dispose)

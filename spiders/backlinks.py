@@ -19,6 +19,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from brokenlinks.checks import LinkChecker
+from brokenlinks.freshness import FreshVerdicts
 from brokenlinks.guard import guard_refusal
 from brokenlinks.pages import Scope, failed_page, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
@@ -39,6 +40,7 @@ class BacklinksSpider(Spider):
     checker: LinkChecker
     contexts: BrowserContexts
     seed_file: SeedFile | None
+    fresh: FreshVerdicts | None = None
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name)
@@ -107,6 +109,7 @@ class BacklinksSpider(Spider):
             except SeedFileError as e:
                 self.logger.error("%s", e)
                 raise CloseSpider("seeds_unavailable") from e
+        self.fresh = self.crawler.get_extension(FreshVerdicts)
         seeds = self.seed_file
         stats = self.crawler.stats
         assert stats is not None
@@ -152,7 +155,11 @@ class BacklinksSpider(Spider):
             stats.inc_value("brokenlinks/render/pages")
         stats.inc_value("brokenlinks/pages/crawled")
         for item in await process_response(
-            response, requested_url=requested_url, scope=self.scope, checker=self.checker
+            response,
+            requested_url=requested_url,
+            scope=self.scope,
+            checker=self.checker,
+            fresh=self.fresh,
         ):
             yield item
 

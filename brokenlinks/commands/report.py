@@ -1,0 +1,159 @@
+"""``scrapy report``: the broken pages report, one row per dead target; ``--lost`` for lost links.
+
+Reads the database (``BROKENLINKS_DATABASE_URL``): every target whose latest verdict is dead
+and that some stored page still links to, with its reason, status, since when it has been
+dead, how many pages and sites link to it (followed, in content) and the most common
+anchor texts; sorted by referring domains. ``--lost`` lists the links a later crawl no
+longer found on their page instead, ``--came-back`` the targets that were dead and answer
+again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from brokenlinks import reports, store
+from brokenlinks.dbcommand import DatabaseCommand
+from brokenlinks.sites import in_domains
+
+if TYPE_CHECKING:
+    import argparse
+
+    from sqlalchemy import Engine
+
+COLUMNS = (
+    "target_url",
+    "target_domain",
+    "reason",
+    "status",
+    "dead_since",
+    "first_seen_dead",
+    "referring_pages",
+    "referring_domains",
+    "followed",
+    "in_content",
+    "top_anchors",
+    "checked_at",
+)
+TABLE_COLUMNS = (
+    "target_url",
+    "reason",
+    "status",
+    "dead_since",
+    "referring_pages",
+    "referring_domains",
+    "followed",
+    "in_content",
+    "top_anchors",
+)
+LOST_COLUMNS = (
+    "source_url",
+    "target_url",
+    "anchor_text",
+    "follow",
+    "position",
+    "first_seen_at",
+    "last_seen_at",
+    "gone_at",
+    "page_status",
+)
+LOST_TABLE_COLUMNS = ("source_url", "target_url", "anchor_text", "follow", "gone_at")
+BACK_COLUMNS = (
+    "target_url",
+    "target_domain",
+    "status",
+    "final_url",
+    "first_seen_dead",
+    "last_seen_dead",
+    "came_back",
+    "checked_at",
+)
+BACK_TABLE_COLUMNS = ("target_url", "status", "first_seen_dead", "last_seen_dead", "came_back")
+
+
+def parse_since(value: str) -> datetime:
+    """Parse ``--since``: a date or an ISO 8601 time (UTC unless it says otherwise).
+
+    >>> parse_since("2024-05-01")
+    datetime.datetime(2024, 5, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as e:
+        msg = f"--since {value!r}: not a date (YYYY-MM-DD) or an ISO 8601 time"
+        raise ValueError(msg) from e
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Command(DatabaseCommand):
+    def syntax(self) -> str:
+        return "[--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost | --came-back] [-o FILE]"
+
+    def short_desc(self) -> str:
+        return "Report dead targets from the database (--lost: lost links, --came-back: revived)"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "--reason", metavar="R1,R2", help="only these reasons (dns, http_status, ...)"
+        )
+        parser.add_argument(
+            "--since", metavar="DATE", help="only targets dead since DATE or later"
+        )
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument(
+            "--lost",
+            action="store_true",
+            help="list the links no longer found on their page (lost links) instead",
+        )
+        which.add_argument(
+            "--came-back",
+            action="store_true",
+            help="list the targets that were dead and answer again instead",
+        )
+
+    def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
+        if opts.lost:
+            rows = [
+                {key: _text(value) for key, value in row.items()}
+                for row in store.lost_links(engine)
+                if not domains or in_domains(row["target_url"], domains)
+            ]
+            self.emit(
+                rows,
+                columns=LOST_COLUMNS,
+                table_columns=LOST_TABLE_COLUMNS,
+                output=opts.output,
+                what="lost links",
+            )
+            return
+        if opts.came_back:
+            targets = store.revived_targets(engine)
+            history = store.check_history(engine, {row["target_id"] for row in targets})
+            self.emit(
+                reports.revived(targets, history, domains=domains),
+                columns=BACK_COLUMNS,
+                table_columns=BACK_TABLE_COLUMNS,
+                output=opts.output,
+                what="targets came back",
+            )
+            return
+        since = parse_since(opts.since) if opts.since else None
+        reasons = frozenset(r.strip() for r in (opts.reason or "").split(",") if r.strip())
+        occurrences = store.dead_occurrences(engine)
+        history = store.check_history(engine, {row["target_id"] for row in occurrences})
+        rows = reports.broken_pages(
+            occurrences, history, domains=domains, reasons=reasons, since=since
+        )
+        self.emit(
+            rows,
+            columns=COLUMNS,
+            table_columns=TABLE_COLUMNS,
+            output=opts.output,
+            what="dead targets",
+        )
+
+
+def _text(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -1,0 +1,91 @@
+"""The base of the commands that read the store (``scrapy report``, ``scrapy prospects``).
+
+Builds the engine from ``BROKENLINKS_DATABASE_URL`` (``-s`` works as for ``scrapy crawl``),
+brings the schema up to date (:func:`brokenlinks.db.migrate`), and prints rows as a table
+on stdout or writes them with ``-o FILE`` (.csv or .json). A bad option or setting prints
+one ``error:`` line and exits 2 (usage) or 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+from sqlalchemy.exc import SQLAlchemyError
+
+from brokenlinks import db, reports
+from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.params import ArgumentError, parse_domains
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping, Sequence
+
+    from sqlalchemy import Engine
+
+
+class DatabaseCommand(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012  (Scrapy's own attribute)
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "-o", "--output", metavar="FILE", help="write the rows to FILE (.csv or .json)"
+        )
+        parser.add_argument(
+            "--domain",
+            metavar="D1,D2",
+            help="only dead targets on these domains (subdomains included)",
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if args:
+            raise UsageError(f"unexpected argument(s): {' '.join(args)}")
+        assert self.settings is not None
+        try:
+            if opts.output:
+                reports.output_format(opts.output)
+            domains = parse_domains(opts.domain) if opts.domain is not None else frozenset()
+            config = BrokenlinksConfig.from_settings(self.settings)
+            engine = db.create_engine_from_url(config.database_url)
+        except (ArgumentError, ValueError) as e:
+            self._fail(str(e))
+            return
+        try:
+            db.migrate(engine)
+            self.run_with(engine, opts, domains)
+        except (SQLAlchemyError, LookupError, ValueError, OSError) as e:
+            self._fail(" ".join(str(e).split()))
+        finally:
+            engine.dispose()
+
+    def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
+        raise NotImplementedError
+
+    def _fail(self, message: str) -> None:
+        sys.stderr.write(f"error: {message}\n")
+        self.exitcode = 1
+
+    def emit(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        columns: Sequence[str],
+        table_columns: Sequence[str],
+        output: str | None,
+        what: str,
+    ) -> None:
+        """Print *rows* as a table (the *table_columns*), or write all *columns* to *output*."""
+        if output:
+            reports.write_rows(rows, columns, output)
+            sys.stderr.write(f"{len(rows)} {what} written to {output}\n")
+            return
+        if not rows:
+            sys.stdout.write(f"no {what}\n")
+            return
+        sys.stdout.write(reports.render_table(rows, table_columns) + "\n")
+        sys.stdout.write(f"{len(rows)} {what}\n")

@@ -1,0 +1,133 @@
+"""PostgreSQL through the same ``BROKENLINKS_DATABASE_URL``: a real server started for the module.
+
+In CI (``CI`` set) a server that cannot be started fails the tests; elsewhere they are
+skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from brokenlinks import db, store
+
+from .conftest import run_crawl, write_seeds
+from .pgserver import PgServer
+from .test_durability import COMPLETE, PAGE_URLS, settings_for, slow_web, start_crawl
+from .test_memory import scrapy
+from .test_migrations import schema_diff
+
+__all__ = ["slow_web"]  # a fixture used here
+
+
+@pytest.fixture(scope="module")
+def pg():
+    root = Path(tempfile.mkdtemp(prefix="brokenlinks-pg-"))
+    server = PgServer(root)
+    try:
+        server.start()
+    except (FileNotFoundError, RuntimeError) as e:
+        server.stop()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL server could be started: {e}")
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg, request):
+    return pg.create_database(request.node.name.lower().replace("[", "_").rstrip("]")[:60])
+
+
+def test_migrations_on_postgres(pg_url):
+    engine = db.create_engine_from_url(pg_url)
+    db.migrate(engine)
+    db.migrate(engine)
+    assert db.current_revision(engine) == "0002"
+    assert schema_diff(engine) == []
+    with engine.connect() as con:
+        kind = con.execute(
+            text(
+                "SELECT data_type FROM information_schema.columns "
+                "WHERE table_name = 'checks' AND column_name = 'checked_at'"
+            )
+        ).scalar()
+    assert kind == "timestamp with time zone"
+    engine.dispose()
+
+
+def test_crawl_report_prospects_recheck_on_postgres(tmp_path, web, pg_url):
+    seeds = write_seeds(tmp_path, ["http://news.test/article.html", "http://news.test/other.html"])
+    settings = {"BROKENLINKS_DATABASE_URL": pg_url}
+    first = run_crawl(tmp_path, web, {"seeds": str(seeds)}, settings=settings)
+    assert first.returncode == 0, first.stderr[-3000:]
+    engine = db.create_engine_from_url(pg_url)
+    rows = store.count_rows(engine)
+    again = run_crawl(tmp_path, web, {"seeds": str(seeds)}, settings=settings)
+    assert again.returncode == 0, again.stderr[-3000:]
+    after = store.count_rows(engine)
+    assert after == {**rows, "crawl_runs": 2}
+    first_stats = store.get_run(engine, 1)["stats"]
+    again_stats = store.get_run(engine, 2)["stats"]
+    # every target comes from the cache: nothing checked, no history added
+    assert again_stats["brokenlinks/targets/cached"] == first_stats["brokenlinks/targets/checked"]
+    assert "brokenlinks/targets/checked" not in again_stats
+    assert "brokenlinks/requests/head" not in again_stats
+    dead = store.dead_links(engine)
+    assert {(d["source_url"], d["target_url"]) for d in dead} == {
+        (i["source_url"], i["target_url"]) for i in first.items
+    }
+
+    report = tmp_path / "report.json"
+    assert scrapy(pg_url, "report", "-o", str(report)).returncode == 0
+    broken = json.loads(report.read_text(encoding="utf-8"))
+    assert broken[0]["target_url"] == "http://mysite.test/old-guide.html"
+    assert broken[0]["referring_pages"] == 2
+    mark = scrapy(
+        pg_url,
+        "prospects",
+        "--mark",
+        "won",
+        "http://news.test/article.html",
+        broken[0]["target_url"],
+    )
+    assert mark.returncode == 0, mark.stderr
+    prospects = tmp_path / "prospects.json"
+    assert scrapy(pg_url, "prospects", "--status", "won", "-o", str(prospects)).returncode == 0
+    assert [p["source_url"] for p in json.loads(prospects.read_text(encoding="utf-8"))] == [
+        "http://news.test/article.html"
+    ]
+
+    recheck = run_crawl(
+        tmp_path, web, {"domain": "mysite.test"}, spider="recheck", settings=settings
+    )
+    assert recheck.returncode == 0, recheck.stderr[-3000:]
+    stats = store.get_run(engine, 3)["stats"]
+    assert stats["brokenlinks/recheck/pages"] == 2
+    assert stats["brokenlinks/recheck/dead_targets"] == len(broken)
+    assert "brokenlinks/links/lost" not in stats
+    assert store.count_rows(engine)["links"] == rows["links"]
+    engine.dispose()
+
+
+def test_two_crawls_at_once_on_postgres(tmp_path, slow_web, pg_url):
+    settings = {**settings_for(slow_web, tmp_path / "unused"), "BROKENLINKS_DATABASE_URL": pg_url}
+    first = write_seeds(tmp_path, PAGE_URLS[:18], "first.txt")
+    second = write_seeds(tmp_path, PAGE_URLS[12:], "second.txt")
+    procs = [start_crawl(tmp_path, first, settings), start_crawl(tmp_path, second, settings)]
+    codes = [proc.wait(timeout=240) for proc in procs]
+    logs = [p.read_text(encoding="utf-8") for p in sorted(tmp_path.glob("crawl-*.log"))]
+    assert codes == [0, 0], [log[-3000:] for log in logs]
+    engine = db.create_engine_from_url(pg_url)
+    rows = store.count_rows(engine)
+    engine.dispose()
+    assert {name: rows[name] for name in COMPLETE} == COMPLETE
+    assert rows["crawl_runs"] == 2
