@@ -1,0 +1,113 @@
+"""``scrapy prospects``: ranked prospects with their outreach status; ``--mark`` sets a status.
+
+One row per referring page × dead target still linked, ranked by
+:func:`brokenlinks.reports.prospect_score`, with the pitch context and the outreach status
+(new, contacted, replied, won, lost, ignored) that
+``scrapy prospects --mark STATUS SOURCE_URL TARGET_URL [--note TEXT]`` sets. A prospect
+whose target came back alive or whose link is gone is no longer listed.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import UsageError
+
+from brokenlinks import reports, store
+from brokenlinks.dbcommand import DatabaseCommand
+
+if TYPE_CHECKING:
+    import argparse
+
+    from sqlalchemy import Engine
+
+COLUMNS = (
+    "score",
+    "outreach",
+    "source_url",
+    "source_title",
+    "source_domain",
+    "target_url",
+    "target_domain",
+    "reason",
+    "status",
+    "anchor_text",
+    "follow",
+    "position",
+    "links_on_page",
+    "referring_domains",
+    "context",
+    "dead_since",
+    "checked_at",
+    "note",
+)
+TABLE_COLUMNS = (
+    "score",
+    "outreach",
+    "source_url",
+    "target_url",
+    "reason",
+    "anchor_text",
+    "follow",
+    "position",
+    "context",
+)
+
+
+class Command(DatabaseCommand):
+    def syntax(self) -> str:
+        return (
+            "[--domain D1,D2] [--status S1,S2] [-o FILE]\n"
+            "       scrapy prospects --mark STATUS SOURCE_URL TARGET_URL [--note TEXT]"
+        )
+
+    def short_desc(self) -> str:
+        return "List ranked prospects from the database, or set one's outreach status"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "--status",
+            metavar="S1,S2",
+            help=f"only prospects with these outreach statuses ({', '.join(store.OUTREACH_STATUSES)})",
+        )
+        parser.add_argument(
+            "--mark",
+            nargs=3,
+            metavar=("STATUS", "SOURCE_URL", "TARGET_URL"),
+            help="set the outreach status of the prospect SOURCE_URL × TARGET_URL",
+        )
+        parser.add_argument("--note", default="", help="a note kept with --mark")
+
+    def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
+        if opts.mark:
+            status, source_url, target_url = opts.mark
+            store.set_outreach(engine, source_url, target_url, status, opts.note)
+            sys.stdout.write(f"{source_url} -> {target_url}: {status}\n")
+            return
+        statuses = frozenset(s.strip() for s in (opts.status or "").split(",") if s.strip())
+        unknown = sorted(statuses - set(store.OUTREACH_STATUSES))
+        if unknown:
+            raise UsageError(
+                f"--status: unknown {', '.join(unknown)}; "
+                f"use {', '.join(store.OUTREACH_STATUSES)}"
+            )
+        occurrences = store.dead_occurrences(engine)
+        history = store.check_history(engine, {row["target_id"] for row in occurrences})
+        rows = reports.prospects(
+            occurrences,
+            history,
+            store.outreach_statuses(engine),
+            now=datetime.now(UTC),
+            domains=domains,
+            statuses=statuses,
+        )
+        self.emit(
+            rows,
+            columns=COLUMNS,
+            table_columns=TABLE_COLUMNS,
+            output=opts.output,
+            what="prospects",
+        )
