@@ -90,10 +90,15 @@ class BacklinksSpider(Spider):
             raise SeedFileError(msg)
         return parse_seeds_bytes(response.body, path=url)
 
+    @property
+    def render_mode(self) -> str:
+        """When referring pages go through the browser: never, auto or always."""
+        return self.params.render
+
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.contexts = configure_rendering(crawler.settings, spider.params.render, crawler)
+        spider.contexts = configure_rendering(crawler.settings, spider.render_mode, crawler)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -131,7 +136,7 @@ class BacklinksSpider(Spider):
                 callback=self.parse_page,
                 errback=self.page_failed,
                 cb_kwargs={"requested_url": seed.url},
-                meta=self.contexts.meta() if self.params.render == "always" else {},
+                meta=self.contexts.meta() if self.render_mode == "always" else {},
             )
 
     async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:
@@ -144,7 +149,7 @@ class BacklinksSpider(Spider):
             )
             return
         rendered = bool(response.meta.get("playwright"))
-        if not rendered and self.params.render == "auto" and looks_client_rendered(response.text):
+        if not rendered and self.render_mode == "auto" and looks_client_rendered(response.text):
             # the raw HTML looks like an app shell: fetch it again through the browser
             stats.inc_value("brokenlinks/render/auto")
             yield response.request.replace(  # type: ignore[union-attr]

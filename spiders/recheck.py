@@ -55,6 +55,12 @@ class RecheckSpider(BacklinksSpider):
         """Raise ``ValueError`` (one line) for bad arguments."""
         RecheckParams.from_kwargs(kwargs)
 
+    @property
+    def render_mode(self) -> str:
+        # pages whose links only a browser sees must be read the same way again, or
+        # those links would look gone
+        return "auto"
+
     async def start(self) -> AsyncIterator[Any]:
         checker = self.crawler.get_extension(LinkChecker)
         if checker is None:
