@@ -4,7 +4,8 @@ Serves ``data/demo/`` (hosts under ``.demo``) on a loopback port with
 ``brokenlinks.localweb``, points ``BROKENLINKS_RESOLVE`` at it, crawls the referring
 pages listed in ``data/demo/seeds.txt``, writes the prospects file and prints the crawl
 summary. The demo has its own database (``data/demo.sqlite3``) unless
-``-s BROKENLINKS_DATABASE_URL=...`` says otherwise.
+``-s BROKENLINKS_DATABASE_URL=...`` says otherwise, and checks every target each time
+(``BROKENLINKS_RECHECK_AFTER=0`` unless given with ``-s``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class Command(ScrapyCommand):
                     f"sqlite:///{root.parent / 'demo.sqlite3'}",
                     "project",
                 )
+            if (self.settings.getpriority("BROKENLINKS_RECHECK_AFTER") or 0) < SETTINGS_PRIORITIES[
+                "cmdline"
+            ]:
+                # the demo shows the checks every time, not verdicts remembered from the last run
+                self.settings.set("BROKENLINKS_RECHECK_AFTER", 0, "project")
             self.settings.set(
                 "FEEDS", {str(output): {"format": fmt, "overwrite": True}}, "cmdline"
             )
