@@ -53,6 +53,8 @@ class BrokenlinksConfig:
     head_first: bool = True
     #: how many items the store writes in one transaction
     store_batch_size: int = 500
+    #: how many times a timed-out request is retried (others: RETRY_TIMES)
+    timeout_retry_times: int = 1
     #: the store pipeline can be switched off (export only)
     store_enabled: bool = True
 
@@ -78,6 +80,9 @@ class BrokenlinksConfig:
             raise ValueError(msg)
         if self.store_batch_size < 1:
             msg = f"invalid {PREFIX}STORE_BATCH_SIZE={self.store_batch_size!r}: at least 1"
+            raise ValueError(msg)
+        if self.timeout_retry_times < 0:
+            msg = f"invalid {PREFIX}TIMEOUT_RETRY_TIMES={self.timeout_retry_times!r}: at least 0"
             raise ValueError(msg)
         if not self.database_url.strip():
             msg = f"invalid {PREFIX}DATABASE_URL: empty"
