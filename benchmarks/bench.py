@@ -68,7 +68,7 @@ def _run_measured(
 
 
 def run_ours(
-    web: bigweb.Web, work: Path, seeds: Path, wrap: list[str]
+    web: bigweb.Web, work: Path, seeds: Path, wrap: list[str], extra: list[str]
 ) -> tuple[float, float, int, dict[str, Any], Path]:
     db = work / "ours.sqlite3"
     out = work / "ours.jsonl"
@@ -85,6 +85,8 @@ def run_ours(
     cmd += ["-O", str(out)]
     for key, value in settings.items():
         cmd += ["-s", f"{key}={value}"]
+    for setting in extra:
+        cmd += ["-s", setting]
     env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
     wall, rss, code = _run_measured(cmd, cwd=PROJECT, env=env, log=work / "ours.log")
     stats: dict[str, Any] = {}
@@ -203,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="prefix for our command, e.g. 'py-spy record -f raw -o prof.txt --' to profile",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for our crawl (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.scale <= 0 or args.timeout <= 0:
         parser.error("--scale and --timeout must be positive")
@@ -218,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only in {None, "ours"}:
             server.reset_counters()
-            wall, rss, code, stats, out = run_ours(web, work, seeds, shlex.split(args.wrap))
+            wall, rss, code, stats, out = run_ours(
+                web, work, seeds, shlex.split(args.wrap), args.set
+            )
             targets, occurrences = read_ours(out)
             runs.append(
                 Run(

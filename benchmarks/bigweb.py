@@ -301,7 +301,6 @@ class BigWebServer:
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
-        self._pages: dict[str, bytes] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -405,10 +404,9 @@ class BigWebServer:
         what, arg = route
         if what == "page":
             assert isinstance(arg, RefPage)
-            body = self._pages.get(arg.url)
-            if body is None:
-                body = render_page(arg, random.Random(arg.url))
-                self._pages[arg.url] = body
+            # rendered each time (the same bytes: seeded by the URL), so that the
+            # server does not hold a 100x web in memory
+            body = render_page(arg, random.Random(arg.url))
             return 200, {"Content-Type": "text/html; charset=utf-8"}, body
         if what == "ok":
             return 200, {"Content-Type": "text/html"}, _OK_BODY
