@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     sys.stdout.write(report(web, runs, bound) + "\n")
     for run in runs:
-        if run.returncode not in {0, 2} and not (run.tool == "lychee" and run.returncode == 2):
+        # lychee exits 2 when it found broken links
+        if run.returncode not in ({0, 2} if run.tool == "lychee" else {0}):
             sys.stdout.write(f"{run.tool} exited with status {run.returncode}\n")
     if args.keep:
         sys.stdout.write(f"work directory: {work}\n")
