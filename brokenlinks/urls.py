@@ -75,8 +75,9 @@ def is_http(url: str) -> bool:
     return scheme_of(url) in HTTP_SCHEMES
 
 
-# called for the same URLs again and again (every link, every scope test, every item)
-@lru_cache(maxsize=65536)
+# called for the same URLs again and again while a page is processed (scope test, link
+# count, items): a small cache serves those, a big one would only grow with the crawl
+@lru_cache(maxsize=8192)
 def host_of(url: str) -> str:
     """Return the host name of a parsed URL (IPv6 without brackets), ``""`` if it has none.
 
