@@ -32,8 +32,8 @@ RETRY_TIMES = 2
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 
-# A hung host is not retried twice: see brokenlinks.retries (BROKENLINKS_TIMEOUT_RETRY_TIMES).
-DOWNLOADER_MIDDLEWARES = {"brokenlinks.retries.TimeoutRetryLimit": 551}
+# A hung host is not retried twice: see brokenlinks.timeouts (BROKENLINKS_TIMEOUT_RETRY_TIMES).
+DOWNLOADER_MIDDLEWARES = {"brokenlinks.timeouts.TimeoutRetryLimit": 551}
 
 # Throughput (benchmarks/): Scrapy starts CONCURRENT_ITEMS tasks per parsed page
 # whatever its item count, which cost 18% of the CPU of a 2,000-page crawl at 100.

@@ -190,7 +190,9 @@ def test_head_first_and_bodies_capped(resource_crawl):
     assert nohead == ["HEAD", "GET"]
     big = [r for r in requests if r.host == "big.test" and r.path == "/no-head"]
     assert big, "the no-HEAD big page is confirmed with GET"
-    assert all(r.bytes_sent < 1_000_000 for r in big if r.method == "GET")
+    # what the crawler read (the server's own count includes what kernel buffers absorbed):
+    # the 1 MiB body is cut at BROKENLINKS_MAX_BODY_BYTES, so the whole crawl reads less
+    assert resource_crawl.stats["downloader/response_bytes"] < 1_000_000
 
 
 def test_politeness_per_host(resource_crawl):

@@ -9,7 +9,7 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.retries import TimeoutRetryLimit, stop_retrying
+from brokenlinks.timeouts import TimeoutRetryLimit, stop_retrying
 
 from .conftest import run_crawl, write_seeds
 
