@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
                     sum(server.requests.values()),
                 )
             )  # fmt: skip
+            if args.only is None:
+                # lychee can take many minutes: keep our row should it be interrupted
+                sys.stderr.write(report(web, runs, bound) + "\n")
         if args.only in {None, "lychee"}:
             server.reset_counters()
             wall, rss, code, out = run_lychee(web, work, seeds)
