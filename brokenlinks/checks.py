@@ -178,6 +178,13 @@ class LinkChecker:
             self.stats.inc_value("brokenlinks/targets/reused")
         return await asyncio.shield(task)
 
+    def known(self, url: str) -> CheckResult | None:
+        """Return the verdict of *url* if it is decided already (no task, no await)."""
+        done = self._results.get(url)
+        if done is not None:
+            self.stats.inc_value("brokenlinks/targets/reused")
+        return done
+
     def record(self, url: str, verdict: Verdict) -> CheckResult:
         """Store a verdict decided without a request (an unparseable href...)."""
         if (done := self._results.get(url)) is not None:

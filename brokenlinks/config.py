@@ -58,6 +58,8 @@ class BrokenlinksConfig:
     retry_after_max: float = 30.0
     #: how many items the store writes in one transaction
     store_batch_size: int = 500
+    #: how many times a timed-out request is retried (others: RETRY_TIMES)
+    timeout_retry_times: int = 1
     #: the store pipeline can be switched off (export only)
     store_enabled: bool = True
     # -- whole-site crawls (spiders/site.py, brokenlinks/siteurls.py) ----------------
@@ -131,6 +133,9 @@ class BrokenlinksConfig:
                 raise ValueError(msg)
         if not self.recheck_after >= 0:
             msg = f"invalid {PREFIX}RECHECK_AFTER={self.recheck_after!r}: days, at least 0"
+            raise ValueError(msg)
+        if self.timeout_retry_times < 0:
+            msg = f"invalid {PREFIX}TIMEOUT_RETRY_TIMES={self.timeout_retry_times!r}: at least 0"
             raise ValueError(msg)
         if not self.database_url.strip():
             msg = f"invalid {PREFIX}DATABASE_URL: empty"

@@ -82,6 +82,9 @@ async def check_links(
     for key, link in wanted.items():
         if link.url is None:
             results[key] = checker.record(key, verdicts.invalid_url(link.href))
+        elif (done := checker.known(key)) is not None:
+            # most occurrences repeat a decided target: no task for those
+            results[key] = done
         else:
             pending.append(key)
     checked = await asyncio.gather(*(checker.check(key) for key in pending))

@@ -6,6 +6,8 @@ into a target URL, so that extraction, seeds and checks agree on one key per tar
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import ada_url
 
 HTTP_SCHEMES = frozenset({"http", "https"})
@@ -73,6 +75,9 @@ def is_http(url: str) -> bool:
     return scheme_of(url) in HTTP_SCHEMES
 
 
+# called for the same URLs again and again while a page is processed (scope test, link
+# count, items): a small cache serves those, a big one would only grow with the crawl
+@lru_cache(maxsize=8192)
 def host_of(url: str) -> str:
     """Return the host name of a parsed URL (IPv6 without brackets), ``""`` if it has none.
 

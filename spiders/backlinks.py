@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.exceptions import CloseSpider
 from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
@@ -131,6 +131,11 @@ class BacklinksSpider(Spider):
             {"count": len(seeds.seeds), "path": seeds.path, "format": seeds.format},
         )
         for seed in seeds.seeds:
+            # Lazy start (Scrapy docs, "start-requests-lazy"): while the downloader is busy,
+            # the next referring page waits until the scheduler runs dry, so that a long
+            # seeds file does not become that many queued requests in memory at once.
+            if self.crawler.engine is not None and self.crawler.engine.needs_backout():
+                await self.crawler.signals.wait_for(signals.scheduler_empty)
             yield Request(
                 seed.url,
                 callback=self.parse_page,

@@ -91,8 +91,7 @@ class Command(DatabaseCommand):
         unknown = sorted(statuses - set(store.OUTREACH_STATUSES))
         if unknown:
             raise UsageError(
-                f"--status: unknown {', '.join(unknown)}; "
-                f"use {', '.join(store.OUTREACH_STATUSES)}"
+                f"--status: unknown {', '.join(unknown)}; use {', '.join(store.OUTREACH_STATUSES)}"
             )
         occurrences = store.dead_occurrences(engine)
         history = store.check_history(engine, {row["target_id"] for row in occurrences})

