@@ -157,6 +157,15 @@ class LinkChecker:
         self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
 
     @classmethod
+    def of(cls, crawler: Crawler) -> LinkChecker:
+        """Return the crawl's checker; spiders call it in ``start()``, after extensions exist."""
+        checker = crawler.get_extension(cls)
+        if checker is None:
+            msg = "the brokenlinks.checks.LinkChecker extension is not enabled (EXTENSIONS)"
+            raise RuntimeError(msg)
+        return checker
+
+    @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         checker = cls(crawler, BrokenlinksConfig.from_settings(crawler.settings))
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)

@@ -30,8 +30,11 @@ from brokenlinks import guard
 from brokenlinks.config import BrokenlinksConfig
 
 if TYPE_CHECKING:
+    from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.http import TextResponse
     from scrapy.settings import Settings
+    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +177,23 @@ class BrowserContexts:
         self.current = ""
         self.open: dict[str, Any] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+
+    def browser_request(
+        self, response: TextResponse, mode: str, stats: StatsCollector
+    ) -> Request | None:
+        """Return the request that reads *response*'s page again through the browser.
+
+        That is when ``render=auto`` finds the raw HTML client-rendered; ``None`` means
+        the page is used as it is (already rendered, or it needs no browser).
+        """
+        if response.meta.get("playwright"):
+            stats.inc_value("brokenlinks/render/pages")
+            return None
+        if mode != "auto" or not looks_client_rendered(response.text):
+            return None
+        stats.inc_value("brokenlinks/render/auto")
+        assert response.request is not None
+        return response.request.replace(dont_filter=True, meta=self.meta())
 
     def meta(self) -> dict[str, Any]:
         """The meta keys of the next rendered request."""

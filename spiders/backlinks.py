@@ -23,7 +23,7 @@ from brokenlinks.freshness import FreshVerdicts
 from brokenlinks.guard import guard_refusal
 from brokenlinks.pages import Scope, failed_page, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
-from brokenlinks.render import BrowserContexts, configure_rendering, looks_client_rendered
+from brokenlinks.render import BrowserContexts, configure_rendering
 from brokenlinks.seeds import SeedFile, SeedFileError, parse_seeds_bytes, read_seeds
 from brokenlinks.urls import host_of
 
@@ -102,12 +102,7 @@ class BacklinksSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
-        # extensions are built after the spider, so the checker is looked up here
-        checker = self.crawler.get_extension(LinkChecker)
-        if checker is None:
-            msg = "the brokenlinks.checks.LinkChecker extension is not enabled (EXTENSIONS)"
-            raise RuntimeError(msg)
-        self.checker = checker
+        self.checker = LinkChecker.of(self.crawler)
         if self.seed_file is None:
             try:
                 self.seed_file = await self._download_seeds(self.params.seeds)
@@ -153,16 +148,10 @@ class BacklinksSpider(Spider):
                 requested_url, url=response.url, status=response.status, error="not an HTML page"
             )
             return
-        rendered = bool(response.meta.get("playwright"))
-        if not rendered and self.render_mode == "auto" and looks_client_rendered(response.text):
-            # the raw HTML looks like an app shell: fetch it again through the browser
-            stats.inc_value("brokenlinks/render/auto")
-            yield response.request.replace(  # type: ignore[union-attr]
-                dont_filter=True, meta=self.contexts.meta()
-            )
+        if (again := self.contexts.browser_request(response, self.render_mode, stats)) is not None:
+            # the raw HTML looks like an app shell: read it again through the browser
+            yield again
             return
-        if rendered:
-            stats.inc_value("brokenlinks/render/pages")
         stats.inc_value("brokenlinks/pages/crawled")
         for item in await process_response(
             response,

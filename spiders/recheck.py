@@ -62,11 +62,7 @@ class RecheckSpider(BacklinksSpider):
         return "auto"
 
     async def start(self) -> AsyncIterator[Any]:
-        checker = self.crawler.get_extension(LinkChecker)
-        if checker is None:
-            msg = "the brokenlinks.checks.LinkChecker extension is not enabled (EXTENSIONS)"
-            raise RuntimeError(msg)
-        self.checker = checker
+        self.checker = LinkChecker.of(self.crawler)
         self.fresh = None
         config = BrokenlinksConfig.from_settings(self.crawler.settings)
         self.plan = await run_in_thread(
@@ -90,12 +86,14 @@ class RecheckSpider(BacklinksSpider):
                 errback=self.page_failed,
                 cb_kwargs={"requested_url": url},
             )
-        results = await asyncio.gather(*(checker.check(url) for url in self.plan.dead_targets))
+        results = await asyncio.gather(
+            *(self.checker.check(url) for url in self.plan.dead_targets)
+        )
         for result in results:
             if result.verdict.kind is Kind.ALIVE:
                 stats.inc_value("brokenlinks/targets/came_back")
                 self.logger.info("Came back: %(url)s is alive again", {"url": result.url})
-        for result in checker.take_unreported():
+        for result in self.checker.take_unreported():
             yield check_item(result)
 
     async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:

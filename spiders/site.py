@@ -33,7 +33,6 @@ from brokenlinks.render import (
     ARG_SETTING_PRIORITY,
     BrowserContexts,
     configure_rendering,
-    looks_client_rendered,
 )
 from brokenlinks.sites import site_of
 from brokenlinks.siteurls import TrapLimits, canonical_url, split_list, trap_reason
@@ -156,12 +155,7 @@ class SiteSpider(Spider):
         )
 
     async def start(self) -> AsyncIterator[Any]:
-        # extensions are built after the spider, so the checker is looked up here
-        checker = self.crawler.get_extension(LinkChecker)
-        if checker is None:
-            msg = "the brokenlinks.checks.LinkChecker extension is not enabled (EXTENSIONS)"
-            raise RuntimeError(msg)
-        self.checker = checker
+        self.checker = LinkChecker.of(self.crawler)
         self.logger.info(
             "Crawling %(sites)s from %(count)d start URL(s): depth %(depth)s, at most "
             "%(pages)d pages, render=%(render)s",
@@ -263,15 +257,12 @@ class SiteSpider(Spider):
                 requested_url, url=response.url, status=response.status, error="not an HTML page"
             )
             return
-        rendered = bool(response.meta.get("playwright"))
-        if not rendered and self.params.render == "auto" and looks_client_rendered(response.text):
-            stats.inc_value("brokenlinks/render/auto")
-            yield response.request.replace(  # type: ignore[union-attr]
-                dont_filter=True, meta=self.contexts.meta()
-            )
+        if (
+            again := self.contexts.browser_request(response, self.params.render, stats)
+        ) is not None:
+            # the raw HTML looks like an app shell: read it again through the browser
+            yield again
             return
-        if rendered:
-            stats.inc_value("brokenlinks/render/pages")
         stats.inc_value("brokenlinks/pages/crawled")
         if (final := self.canonical(response.url)) is not None:
             self.seen.add(final)
