@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,8 @@ from typing import Any
 import pytest
 
 from brokenlinks.localweb import LocalWeb, unused_port
+
+from .pgserver import PgServer
 
 PROJECT = Path(__file__).resolve().parents[1]
 WEB_ROOT = PROJECT / "tests" / "web"
@@ -125,3 +129,20 @@ def write_seeds(tmp_path: Path, urls: list[str], name: str = "seeds.txt") -> Pat
     path = tmp_path / name
     path.write_text("\n".join(urls) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A throwaway PostgreSQL server (tests/pgserver.py), shared by the session."""
+    root = Path(tempfile.mkdtemp(prefix="brokenlinks-pg-"))
+    server = PgServer(root)
+    try:
+        server.start()
+    except (FileNotFoundError, RuntimeError) as e:
+        server.stop()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL server could be started: {e}")
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)

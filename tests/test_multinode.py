@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from brokenlinks.sites import site_of
 
 from .conftest import PROJECT, resolve_map, write_seeds
-from .postgres_support import PostgresServer
 from .redis_support import RedisServer
 from .scrapyd_support import PROJECT_NAME, ScrapydServer, copy_project, deploy
 
@@ -34,13 +33,9 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def postgres(pg):
+    """The URL of a fresh database on the session's PostgreSQL server."""
+    return pg.create_database("multinode")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +93,7 @@ def test_two_nodes_share_one_postgresql(nodes, postgres, test_web, tmp_path):
                 ("project", PROJECT_NAME),
                 ("spider", "backlinks"),
                 ("seeds", str(part)),
-                ("setting", f"BROKENLINKS_DATABASE_URL={postgres.url}"),
+                ("setting", f"BROKENLINKS_DATABASE_URL={postgres}"),
                 ("setting", f"BROKENLINKS_RESOLVE={json.dumps(resolve_map(test_web))}"),
                 ("setting", "DOWNLOAD_TIMEOUT=2"),
             ],
@@ -111,15 +106,15 @@ def test_two_nodes_share_one_postgresql(nodes, postgres, test_web, tmp_path):
         assert "Spider closed (finished)" in log, log[-3000:]
         assert "] ERROR:" not in log, log[-3000:]
         # the password-less URL is shown as is; the node wrote to the shared database
-        assert f"in {postgres.url}" in log
+        assert f"in {postgres}" in log
 
-    runs = query(postgres.url, "SELECT spider, finish_reason, arguments FROM crawl_runs")
+    runs = query(postgres, "SELECT spider, finish_reason, arguments FROM crawl_runs")
     assert sorted(json.loads(run["arguments"])["seeds"] for run in runs) == sorted(
         str(p) for p in parts
     )
     assert {run["finish_reason"] for run in runs} == {"finished"}
 
-    pages = query(postgres.url, "SELECT url FROM pages")
+    pages = query(postgres, "SELECT url FROM pages")
     assert sorted(row["url"] for row in pages) == sorted(PAGES)
     # each site was crawled by one node only
     by_part = [
@@ -129,13 +124,13 @@ def test_two_nodes_share_one_postgresql(nodes, postgres, test_web, tmp_path):
     assert by_part[0].isdisjoint(by_part[1])
     assert by_part[0] | by_part[1] == {"blog.test", "news.test", "blocked.test"}
 
-    targets = query(postgres.url, "SELECT url, kind, reason FROM targets WHERE kind IS NOT NULL")
+    targets = query(postgres, "SELECT url, kind, reason FROM targets WHERE kind IS NOT NULL")
     verdicts = {row["url"]: (row["kind"], row["reason"]) for row in targets}
     assert verdicts["http://gone.test/404"] == ("dead", "http_status")
     assert verdicts["http://mysite.test/old-guide.html"] == ("dead", "http_status")
     assert len(targets) == len(verdicts)
     links = query(
-        postgres.url,
+        postgres,
         "SELECT DISTINCT p.url FROM links l JOIN pages p ON p.id = l.page_id",
     )
     assert {row["url"] for row in links} == set(PAGES)
@@ -169,7 +164,7 @@ def test_two_nodes_share_a_scrapy_redis_queue(nodes, postgres, redis, test_web, 
         "SCHEDULER_PERSIST": "True",
         "SCHEDULER_QUEUE_KEY": f"{run}:%(spider)s:requests",
         "SCHEDULER_DUPEFILTER_KEY": f"{run}:%(spider)s:dupefilter",
-        "BROKENLINKS_DATABASE_URL": postgres.url,
+        "BROKENLINKS_DATABASE_URL": postgres,
         "BROKENLINKS_RESOLVE": json.dumps(resolve_map(test_web)),
         "DOWNLOAD_TIMEOUT": "2",
     }
@@ -206,5 +201,5 @@ def test_two_nodes_share_a_scrapy_redis_queue(nodes, postgres, redis, test_web, 
         and r.host in {"blog.test", "news.test", "blocked.test"}
     ]
     assert sorted(fetched) == sorted(url.removeprefix("http://") for url in PAGES)
-    runs = query(postgres.url, "SELECT arguments FROM crawl_runs")
+    runs = query(postgres, "SELECT arguments FROM crawl_runs")
     assert sum(json.loads(r["arguments"])["seeds"] == str(seeds) for r in runs) == 2

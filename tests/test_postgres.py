@@ -7,10 +7,6 @@ skipped with the reason.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -18,28 +14,11 @@ from sqlalchemy import text
 from brokenlinks import db, store
 
 from .conftest import run_crawl, write_seeds
-from .pgserver import PgServer
 from .test_durability import COMPLETE, PAGE_URLS, settings_for, slow_web, start_crawl
 from .test_memory import scrapy
 from .test_migrations import schema_diff
 
 __all__ = ["slow_web"]  # a fixture used here
-
-
-@pytest.fixture(scope="module")
-def pg():
-    root = Path(tempfile.mkdtemp(prefix="brokenlinks-pg-"))
-    server = PgServer(root)
-    try:
-        server.start()
-    except (FileNotFoundError, RuntimeError) as e:
-        server.stop()
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL server could be started: {e}")
-    yield server
-    server.stop()
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
