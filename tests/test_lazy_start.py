@@ -30,7 +30,8 @@ class _Engine:
 async def test_start_waits_for_an_empty_scheduler_while_backed_out(tmp_path):
     seeds = write_seeds(tmp_path, [f"http://blog.test/{i}.html" for i in range(3)])
     crawler = get_crawler(BacklinksSpider)
-    spider = BacklinksSpider.from_crawler(crawler, seeds=str(seeds))
+    # render=never: get_crawler() freezes the settings that rendering would add to
+    spider = BacklinksSpider.from_crawler(crawler, seeds=str(seeds), render="never")
     checker = build_from_crawler(LinkChecker, crawler)
     crawler.get_extension = lambda cls: checker  # type: ignore[method-assign]
     engine = _Engine()
