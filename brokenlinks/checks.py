@@ -176,8 +176,7 @@ class LinkChecker:
 
     async def check(self, url: str) -> CheckResult:
         """Return the verdict of *url* (absolute, fragment-less), checking it at most once."""
-        if (done := self._results.get(url)) is not None:
-            self.stats.inc_value("brokenlinks/targets/reused")
+        if (done := self.known(url)) is not None:
             return done
         task = self._tasks.get(url)
         if task is None:
@@ -315,12 +314,10 @@ class LinkChecker:
                     # some servers drop or choke on HEAD requests; only GET can tell
                     method = "GET"
                     continue
-                refused = (
-                    guard.refused_host(host_of(current))
-                    if isinstance(outcome, CannotResolveHostError)
-                    else None
+                refusal = guard.guard_refusal(outcome, host_of(current))
+                return verdicts.classify_exception(
+                    outcome, refused=refusal.reason if refusal is not None else None
                 )
-                return verdicts.classify_exception(outcome, refused=refused)
             response = outcome
             status = response.status
             location = response.headers.get(b"Location")

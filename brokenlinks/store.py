@@ -32,7 +32,7 @@ from brokenlinks.models import Check, CrawlRun, Link, Outreach, Page, Target
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
-    from sqlalchemy import ColumnElement, Engine
+    from sqlalchemy import ColumnElement, Engine, Join
     from sqlalchemy.sql.elements import KeyedColumnElement
 
     Insert = sqlite.Insert | postgresql.Insert
@@ -43,6 +43,15 @@ _T = TypeVar("_T")
 _pages = cast("Table", Page.__table__)
 _targets = cast("Table", Target.__table__)
 _links = cast("Table", Link.__table__)
+
+
+def _occurrences() -> Join:
+    """Link occurrences joined with their page and their target (the readers' FROM)."""
+    return _links.join(_pages, _links.c.page_id == _pages.c.id).join(
+        _targets, _links.c.target_id == _targets.c.id
+    )
+
+
 _checks = cast("Table", Check.__table__)
 _runs = cast("Table", CrawlRun.__table__)
 _outreach = cast("Table", Outreach.__table__)
@@ -502,11 +511,7 @@ def dead_links(engine: Engine, run_id: int | None = None) -> list[dict[str, Any]
             _pages.c.links_on_page,
             _targets.c.checked_at,
         )
-        .select_from(
-            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
-                _targets, _links.c.target_id == _targets.c.id
-            )
-        )
+        .select_from(_occurrences())
         .where(_targets.c.kind == "dead")
         .order_by(_pages.c.url, _targets.c.url, _links.c.position, _links.c.anchor_text)
     )
@@ -579,11 +584,7 @@ def dead_occurrences(engine: Engine) -> list[dict[str, Any]]:
             _links.c.context,
             _links.c.first_seen_at,
         )
-        .select_from(
-            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
-                _targets, _links.c.target_id == _targets.c.id
-            )
-        )
+        .select_from(_occurrences())
         .where(_targets.c.kind == "dead", _links.c.gone_at.is_(None))
         .order_by(_targets.c.url, _pages.c.url, _links.c.id)
     )
@@ -644,11 +645,7 @@ def set_outreach(
     with Session(db.writer(engine)) as session, session.begin():
         found = session.execute(
             select(_links.c.page_id, _links.c.target_id)
-            .select_from(
-                _links.join(_pages, _links.c.page_id == _pages.c.id).join(
-                    _targets, _links.c.target_id == _targets.c.id
-                )
-            )
+            .select_from(_occurrences())
             .where(_pages.c.url == source_url, _targets.c.url == target_url)
             .limit(1)
         ).first()
@@ -711,11 +708,7 @@ def lost_links(engine: Engine) -> list[dict[str, Any]]:
             _links.c.last_seen_at,
             _links.c.gone_at,
         )
-        .select_from(
-            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
-                _targets, _links.c.target_id == _targets.c.id
-            )
-        )
+        .select_from(_occurrences())
         .where(_links.c.gone_at.is_not(None))
         .order_by(_links.c.gone_at.desc(), _pages.c.url, _targets.c.url)
     )
@@ -737,11 +730,7 @@ def recheck_plan(engine: Engine) -> tuple[dict[str, list[str]], list[str]]:
     )
     query = (
         select(_pages.c.url, _targets.c.url)
-        .select_from(
-            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
-                _targets, _links.c.target_id == _targets.c.id
-            )
-        )
+        .select_from(_occurrences())
         .where(_links.c.page_id.in_(pages_with_dead), _links.c.gone_at.is_(None))
         .order_by(_pages.c.url, _targets.c.url)
     )
@@ -764,11 +753,7 @@ def pages_linking_to(engine: Engine, domains: Iterable[str]) -> dict[str, list[s
     sites = sorted(set(domains))
     query = (
         select(_pages.c.url, _targets.c.url)
-        .select_from(
-            _links.join(_pages, _links.c.page_id == _pages.c.id).join(
-                _targets, _links.c.target_id == _targets.c.id
-            )
-        )
+        .select_from(_occurrences())
         .where(_targets.c.domain.in_(sites), _links.c.gone_at.is_(None))
         .order_by(_pages.c.url, _targets.c.url)
         .distinct()
