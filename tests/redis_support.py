@@ -6,7 +6,6 @@ The binary comes from Debian's ``redis-server`` package (``.ci/run`` installs it
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -14,6 +13,8 @@ import time
 from pathlib import Path
 
 from brokenlinks.localweb import unused_port
+
+from .processes import stop_process
 
 
 class RedisServer:
@@ -75,12 +76,7 @@ class RedisServer:
         return False
 
     def stop(self, *, remove: bool = True) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        if self.process is not None:
+            stop_process(self.process)
         if remove:
             shutil.rmtree(self.root, ignore_errors=True)

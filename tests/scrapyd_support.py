@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from brokenlinks.localweb import unused_port
 
 from .conftest import PROJECT
+from .processes import stop_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -185,14 +185,8 @@ poll_interval = 0.5
 
     def stop(self) -> None:
         """Stop the server by its PID (SIGTERM, then SIGKILL), and its running jobs with it."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        if self.process is not None:
+            stop_process(self.process)
 
     # --- the JSON API ---------------------------------------------------------------
 
