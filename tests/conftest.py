@@ -21,8 +21,8 @@ from .pgserver import PgServer
 
 PROJECT = Path(__file__).resolve().parents[1]
 WEB_ROOT = PROJECT / "tests" / "web"
-#: the shared corpora sit beside the checkout (../shared/corpora), in CI too
-CORPORA = PROJECT.parent / "shared" / "corpora"
+#: third-party test material copied into the repository, with its licences (tests/data/README.md)
+DATA = PROJECT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")

@@ -17,16 +17,12 @@ from brokenlinks.extract import Link, Page, Position, extract_page, outbound_cou
 from brokenlinks.sites import is_outbound
 from brokenlinks.urls import is_http, resolve_href
 
+from .conftest import DATA
+
 PAGE = "https://example.com/dir/page.html"
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
-REALPAGES = CORPORA / "realpages"
-SELFTEST = CORPORA / "heritrix-selftest" / "engine" / "testdata" / "selftest"
-
-needs_realpages = pytest.mark.skipif(
-    not (REALPAGES / "manifest.jsonl").is_file(), reason="../shared/corpora not present"
-)
-needs_selftest = pytest.mark.skipif(not SELFTEST.is_dir(), reason="../shared/corpora not present")
+REALPAGES = DATA / "realpages"
+SELFTEST = DATA / "heritrix-selftest"
 
 
 def only_link(html: str | bytes, url: str = PAGE, encoding: str | None = None) -> Link:
@@ -390,7 +386,6 @@ def test_base_href_in_body_and_absolute_links_untouched() -> None:
     assert [link.url for link in page.links] == ["https://example.com/b/a", "https://o.test/"]
 
 
-@needs_selftest
 @pytest.mark.parametrize(
     ("number", "base_url", "target"),
     [
@@ -422,7 +417,6 @@ def test_heritrix_bad_bases_do_not_stop_extraction(
     assert link.context.startswith("Pointer to a document that should be found")
 
 
-@needs_selftest
 def test_heritrix_charset_undeclared_utf8() -> None:
     html = (SELFTEST / "CharsetSelfTest" / "htdocs" / "index.html").read_bytes()
     [link] = extract_page(html, "http://127.0.0.1:7777/").links
@@ -705,8 +699,6 @@ def test_five_thousand_links_extract_fast() -> None:
 
 
 def _manifest() -> list[dict[str, object]]:
-    if not (REALPAGES / "manifest.jsonl").is_file():
-        return []
     with (REALPAGES / "manifest.jsonl").open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines]
 
@@ -761,7 +753,6 @@ def _a_http(page: Page) -> list[Link]:
     return [link for link in page.links if link.tag == "a" and link.url and is_http(link.url)]
 
 
-@needs_realpages
 @pytest.mark.parametrize(
     "row", MANIFEST, ids=[str(row["path"]).rsplit("/", 1)[-1][:10] for row in MANIFEST]
 )
@@ -792,7 +783,6 @@ def test_real_page(row: dict[str, object]) -> None:
     assert row["title"] in {page.title, mojibake}
 
 
-@needs_realpages
 def test_real_pages_image_links_use_alt_text() -> None:
     """The manifest's img_only_anchor links (http, <img> inside, no text) get the alts."""
     checked = 0
@@ -817,7 +807,6 @@ def test_real_pages_image_links_use_alt_text() -> None:
     assert checked >= 1400  # the manifest has 1,433 such links (a few are non-http)
 
 
-@needs_realpages
 def test_real_pages_position_against_the_manifest() -> None:
     """Position vs the manifest's in_boilerplate (semantic elements only).
 
@@ -855,7 +844,6 @@ def test_real_pages_position_against_the_manifest() -> None:
     assert close >= 0.75 * len(MANIFEST)
 
 
-@needs_realpages
 def test_real_pages_article_links_are_content() -> None:
     """Links whose context lies inside the ground-truth article body are content.
 

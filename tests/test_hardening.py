@@ -1,6 +1,6 @@
 """Hostile and broken bodies: decompression bombs, stacked and truncated encodings, Latin-1.
 
-The material is Scrapy's own sample data (../shared/corpora/scrapy-sample-data). A crawl over
+The material is Scrapy's own sample data (tests/data/scrapy-sample-data). A crawl over
 it must finish, keep its memory bounded, report no bomb as dead and read every page it can.
 The crawl runs in domain mode (``-a domain=bomb.test``) so that the real-world links inside
 the sample pages are stored but never requested.
@@ -15,9 +15,9 @@ import pytest
 
 from brokenlinks.localweb import LocalWeb
 
-from .conftest import CORPORA, read_tables, run_crawl, write_seeds
+from .conftest import DATA, read_tables, run_crawl, write_seeds
 
-SAMPLES = CORPORA / "scrapy-sample-data" / "tests" / "sample_data"
+SAMPLES = DATA / "scrapy-sample-data"
 
 #: (path on pages.test, sample file, Content-Encoding)
 REFERRING = [

@@ -18,21 +18,14 @@ from brokenlinks.seeds import (
     read_seeds,
 )
 
+from .conftest import DATA
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "seeds"
 SAMPLES = Path(__file__).parents[1] / "data" / "samples"
-# Shared external test material (see ../shared/corpora/README.md); CI has it at the same place.
-SCRAPY_FEEDS = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "corpora"
-    / "scrapy-sample-data"
-    / "tests"
-    / "sample_data"
-    / "feeds"
-)
+SCRAPY_FEEDS = DATA / "scrapy-sample-data" / "feeds"
 
 KNOWN_FORMATS = (
     "known formats: Google Search Console, Semrush, Ahrefs, Majestic, Moz"
@@ -933,7 +926,7 @@ def test_odd_text_never_raises_anything_else(text):
 
 
 # ---------------------------------------------------------------------------
-# Scrapy's odd sample CSVs (../shared/corpora/scrapy-sample-data): none is a backlink export
+# Scrapy's odd sample CSVs (tests/data/scrapy-sample-data): none is a backlink export
 # ---------------------------------------------------------------------------
 
 
@@ -948,7 +941,6 @@ def test_odd_text_never_raises_anything_else(text):
 )
 def test_scrapy_sample_csvs(name, header):
     path = SCRAPY_FEEDS / name
-    assert path.exists(), f"shared corpus missing: {path}"
     with pytest.raises(SeedFileError) as excinfo:
         read_seeds(path)
     message = assert_one_line_error(excinfo, name)

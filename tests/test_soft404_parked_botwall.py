@@ -24,7 +24,7 @@ from brokenlinks.soft404 import (
     soft404_reason,
 )
 
-from .conftest import CORPORA, PROJECT
+from .conftest import DATA, PROJECT
 
 # --- not-found titles and headings -----------------------------------------------------
 
@@ -377,7 +377,7 @@ def test_parking_data_covers_the_corpus_with_sources():
         for entry in data[section]:
             assert entry["source"].split(":")[0] in data["_sources"], entry
     corpus = json.loads(
-        (CORPORA / "parking" / "zirngibl2022_parking_services.json").read_text("utf-8")
+        (DATA / "parking" / "zirngibl2022_parking_services.json").read_text("utf-8")
     )
     ours = {(e["source"], ipaddress.ip_network(e["network"])) for e in data["networks"]}
     want = {
@@ -550,7 +550,7 @@ def test_probe_urls_are_random():
 
 
 def test_real_live_pages_raise_no_flag():
-    root = CORPORA / "realpages"
+    root = DATA / "realpages"
     flagged = []
     count = 0
     with (root / "manifest.jsonl").open(encoding="utf-8") as manifest:

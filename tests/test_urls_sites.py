@@ -1,22 +1,21 @@
 """Href resolution against the WHATWG URL test data, and the site of a URL.
 
-The URL data are web-platform-tests' ``url/resources`` files (BSD-3-Clause) from the shared
-corpora beside the checkout (``../shared/corpora/wpt-url``).
+The URL data are web-platform-tests' ``url/resources`` files (BSD-3-Clause) copied into
+``tests/data/wpt-url``.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from brokenlinks.sites import in_domains, is_outbound, site_of, site_of_host
 from brokenlinks.urls import drop_fragment, host_of, parse_absolute, resolve_href
 
-# The shared corpora sit beside the checkout (../shared/corpora), in CI too.
-WPT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "wpt-url"
-assert (WPT_DIR / "urltestdata.json").is_file(), f"WHATWG URL data missing: {WPT_DIR}"
+from .conftest import DATA
+
+WPT_DIR = DATA / "wpt-url"
 
 
 def _load(name):
