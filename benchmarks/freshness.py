@@ -21,7 +21,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from brokenlinks.localweb import LocalWeb, unused_port
+from brokenlinks.testing.localweb import LocalWeb, unused_port
 
 PAGES = [
     "http://blog.test/resources.html",

@@ -2,7 +2,7 @@
 
 Generates a site of ``--pages`` HTML pages (each linking to five other pages of the site
 and to three external targets, a tenth of them dead), serves it with
-``brokenlinks.localweb.LocalWeb`` on 127.0.0.1, and crawls it once per render mode
+``brokenlinks.testing.localweb.LocalWeb`` on 127.0.0.1, and crawls it once per render mode
 through a real ``scrapy crawl site`` process::
 
     python benchmarks/site_crawl.py --pages 200 --modes never,always
@@ -27,7 +27,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from brokenlinks.localweb import LocalWeb
+from brokenlinks.testing.localweb import LocalWeb
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Page {n}</title></head>

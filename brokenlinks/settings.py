@@ -8,8 +8,8 @@ from brokenlinks import __version__
 
 BOT_NAME = "brokenlinks"
 COMMANDS_MODULE = "brokenlinks.commands"
-NEWSPIDER_MODULE = "spiders"
-SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "brokenlinks.spiders"
+SPIDER_MODULES = ["brokenlinks.spiders"]
 
 # Identity: say who is checking, and where to read about it.
 USER_AGENT = f"brokenlinks/{__version__} (+https://github.com/brokenlinks/brokenlinks)"
@@ -65,7 +65,7 @@ EXTENSIONS = {
 }
 
 ITEM_PIPELINES = {
-    "pipelines.store.StorePipeline": 300,
+    "brokenlinks.pipelines.store.StorePipeline": 300,
 }
 
 # Feeds export prospects only, in the contract's column order.

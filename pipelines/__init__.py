@@ -1,1 +1,1 @@
-"""The project's item pipelines."""
+"""The project's item pipelines, installed as ``brokenlinks.pipelines``."""

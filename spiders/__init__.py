@@ -1,1 +1,1 @@
-"""The project's spiders (``SPIDER_MODULES = ["spiders"]``)."""
+"""The project's spiders, installed as ``brokenlinks.spiders`` (``SPIDER_MODULES``)."""

@@ -25,7 +25,8 @@ from brokenlinks.params import ArgumentError, RecheckParams
 from brokenlinks.recheck import RecheckPlan, RecheckScope, load_plan, lost, vanished
 from brokenlinks.store import PAGE_GONE_STATUSES
 from brokenlinks.verdicts import Kind
-from spiders.backlinks import BacklinksSpider
+
+from .backlinks import BacklinksSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable

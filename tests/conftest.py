@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from brokenlinks.localweb import LocalWeb, unused_port
+from brokenlinks.testing.localweb import LocalWeb, unused_port
 
 from .pgserver import PgServer
 

@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from brokenlinks.localweb import unused_port
+from brokenlinks.testing.localweb import unused_port
 
 
 def find_bin(name: str) -> str | None:

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from brokenlinks.localweb import unused_port
+from brokenlinks.testing.localweb import unused_port
 
 from .processes import stop_process
 

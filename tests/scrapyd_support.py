@@ -21,7 +21,7 @@ import urllib.request
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from brokenlinks.localweb import unused_port
+from brokenlinks.testing.localweb import unused_port
 
 from .conftest import PROJECT
 from .processes import stop_process

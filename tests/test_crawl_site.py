@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from brokenlinks.localweb import LocalWeb
+from brokenlinks.testing.localweb import LocalWeb
 from tests.conftest import PROJECT, run_crawl, write_seeds
 from tests.test_localweb import fetch
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from brokenlinks.localweb import LocalWeb
+from brokenlinks.testing.localweb import LocalWeb
 
 from .conftest import PROJECT, read_tables, run_crawl, write_seeds
 

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from brokenlinks.localweb import LocalWeb
+from brokenlinks.testing.localweb import LocalWeb
 
 from .conftest import DATA, read_tables, run_crawl, write_seeds
 

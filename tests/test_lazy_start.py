@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from brokenlinks.spiders.backlinks import BacklinksSpider
 from scrapy import signals
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
 from brokenlinks.checks import LinkChecker
-from spiders.backlinks import BacklinksSpider
 
 from .conftest import write_seeds
 

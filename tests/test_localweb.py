@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import html as lxml_html
 
-from brokenlinks.localweb import LocalWeb, parse_routes, unused_port
+from brokenlinks.testing.localweb import LocalWeb, parse_routes, unused_port
 from brokenlinks.urls import is_http, resolve_href
 
 WEB = Path(__file__).parent / "web"
@@ -379,7 +379,7 @@ def test_context_manager_and_base(tmp_path):
 
 def test_command_line_serves_until_killed():
     process = subprocess.Popen(
-        [sys.executable, "-m", "brokenlinks.localweb", str(WEB)],
+        [sys.executable, "-m", "brokenlinks.testing.localweb", str(WEB)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=WEB.parent.parent,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from brokenlinks.localweb import LocalWeb
+from brokenlinks.testing.localweb import LocalWeb
 
 from .conftest import PROJECT, run_crawl, write_seeds
 

@@ -6,6 +6,8 @@ data/ included, as in a user's clone), then opened as a zip.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 from pathlib import PurePosixPath
 
@@ -31,13 +33,16 @@ def egg(tmp_path_factory):
 def test_egg_holds_the_project_packages_only(egg):
     names = egg.namelist()
     tops = {PurePosixPath(name).parts[0] for name in names}
-    assert tops == {"EGG-INFO", "brokenlinks", "spiders", "pipelines"}
+    assert tops == {"EGG-INFO", "brokenlinks"}
     for module in (
         "brokenlinks/settings.py",
         "brokenlinks/commands/crawl.py",
+        "brokenlinks/commands/database.py",
         "brokenlinks/schedule.py",
-        "spiders/backlinks.py",
-        "pipelines/store.py",
+        "brokenlinks/spiders/backlinks.py",
+        "brokenlinks/pipelines/store.py",
+        "brokenlinks/testing/localweb.py",
+        "brokenlinks/data/parking.json",
     ):
         assert module in names
     assert not [n for n in names if n.startswith(("tests/", "data/")) or "/tests/" in n]
@@ -49,3 +54,48 @@ def test_egg_declares_the_settings_entry_point(egg):
     assert "[scrapy]\nsettings = brokenlinks.settings" in entry_points
     info = egg.read("EGG-INFO/PKG-INFO").decode()
     assert "Name: brokenlinks\n" in info
+
+
+def test_wheel_installs_one_top_level_package(tmp_path):
+    """``pip install`` adds ``brokenlinks`` to site-packages, no generic ``spiders``/``pipelines``."""
+    project = copy_project(tmp_path / "project")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [wheel] = (tmp_path / "dist").glob("brokenlinks-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+    tops = {PurePosixPath(name).parts[0] for name in names}
+    assert tops == {"brokenlinks", next(t for t in tops if t.endswith(".dist-info"))}
+    assert "brokenlinks/spiders/site.py" in names
+    assert "brokenlinks/pipelines/store.py" in names
+    top_level = [n for n in names if n.endswith("top_level.txt")]
+    if top_level:  # setuptools writes it into the wheel's metadata
+        with zipfile.ZipFile(wheel) as z:
+            assert z.read(top_level[0]).decode().split() == ["brokenlinks"]
+
+
+def test_no_command_module_is_a_stray_command():
+    """Every module of ``COMMANDS_MODULE`` is a real command (the mixin is not listed)."""
+    from scrapy.cmdline import _get_commands_from_module
+
+    from brokenlinks.settings import COMMANDS_MODULE
+
+    names = set(_get_commands_from_module(COMMANDS_MODULE, inproject=True))
+    assert names == {"crawl", "demo", "prospects", "report", "schedule", "splitseeds"}

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from brokenlinks.pipelines.store import StorePipeline
 from scrapy import Spider, signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_f_from_coro_f
@@ -15,7 +16,6 @@ from scrapy.utils.test import get_crawler
 
 from brokenlinks import db, store
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
-from pipelines.store import StorePipeline
 
 # Async tests use Scrapy's deferred_f_from_coro_f, not @pytest_twisted.ensureDeferred: the latter
 # drives the coroutine with Deferred.fromCoroutine, and awaiting run_in_thread's asyncio future
@@ -180,13 +180,13 @@ async def test_failed_write_raises_and_keeps_items(db_url, read_engine, monkeypa
         raise RuntimeError("database is gone")
 
     monkeypatch.setattr(store, "write_batch", broken)
-    with caplog.at_level(logging.ERROR, logger="pipelines.store"):
+    with caplog.at_level(logging.ERROR, logger="brokenlinks.pipelines.store"):
         await pipeline.process_item(page_item(1))
         with pytest.raises(RuntimeError, match="database is gone"):
             await pipeline.process_item(page_item(2))
         with pytest.raises(RuntimeError, match="database is gone"):
             await pipeline.process_item(page_item(3))
-    errors = [r for r in caplog.records if r.name == "pipelines.store"]
+    errors = [r for r in caplog.records if r.name == "brokenlinks.pipelines.store"]
     assert len(errors) == 1
     assert db_url.split("///")[1] in errors[0].getMessage()
     assert store.count_rows(read_engine)["pages"] == 0

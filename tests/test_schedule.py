@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from brokenlinks.localweb import unused_port
 from brokenlinks.schedule import (
     GRACE,
     Job,
@@ -25,6 +24,7 @@ from brokenlinks.schedule import (
     run_schedule,
     write_state,
 )
+from brokenlinks.testing.localweb import unused_port
 
 from .conftest import PROJECT
 

@@ -1,7 +1,7 @@
 """``scrapy demo``: run the backlinks spider on the bundled demo web, offline.
 
 Serves ``data/demo/`` (hosts under ``.demo``) on a loopback port with
-``brokenlinks.localweb``, points ``BROKENLINKS_RESOLVE`` at it, crawls the referring
+``brokenlinks.testing.localweb``, points ``BROKENLINKS_RESOLVE`` at it, crawls the referring
 pages listed in ``data/demo/seeds.txt``, writes the prospects file and prints the crawl
 summary. The demo has its own database (``data/demo.sqlite3``) unless
 ``-s BROKENLINKS_DATABASE_URL=...`` says otherwise, and checks every target each time
@@ -20,8 +20,8 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.conf import closest_scrapy_cfg
 
-from brokenlinks.localweb import LocalWeb
 from brokenlinks.summary import summary_lines
+from brokenlinks.testing.localweb import LocalWeb
 
 if TYPE_CHECKING:
     import argparse

@@ -13,10 +13,11 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from brokenlinks import reports, store
-from brokenlinks.dbcommand import DatabaseCommand
+from brokenlinks.commands.database import DatabaseCommand
 
 if TYPE_CHECKING:
     import argparse
@@ -56,7 +57,7 @@ TABLE_COLUMNS = (
 )
 
 
-class Command(DatabaseCommand):
+class Command(DatabaseCommand, ScrapyCommand):
     def syntax(self) -> str:
         return (
             "[--domain D1,D2] [--status S1,S2] [-o FILE]\n"

@@ -13,8 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from scrapy.commands import ScrapyCommand
+
 from brokenlinks import reports, store
-from brokenlinks.dbcommand import DatabaseCommand
+from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.sites import in_domains
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ def parse_since(value: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-class Command(DatabaseCommand):
+class Command(DatabaseCommand, ScrapyCommand):
     def syntax(self) -> str:
         return "[--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost | --came-back] [-o FILE]"
 

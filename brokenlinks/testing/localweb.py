@@ -93,7 +93,7 @@ Use::
         ...
         assert web.max_in_flight("slow.test") <= 2
 
-``python -m brokenlinks.localweb ROOT`` prints the server's URL and serves until killed.
+``python -m brokenlinks.testing.localweb ROOT`` prints the server's URL and serves until killed.
 """
 
 from __future__ import annotations
@@ -912,7 +912,8 @@ class _Handler(BaseHTTPRequestHandler):
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve ROOT until interrupted; print the server's URL on the first line."""
     parser = argparse.ArgumentParser(
-        prog="python -m brokenlinks.localweb", description="Serve a local virtual-host web."
+        prog="python -m brokenlinks.testing.localweb",
+        description="Serve a local virtual-host web.",
     )
     parser.add_argument("root", type=Path, help="directory of <host>/ folders and routes.json")
     parser.add_argument("--bind", default="127.0.0.1", help="address (default 127.0.0.1)")

@@ -1,9 +1,13 @@
-"""The base of the commands that read the store (``scrapy report``, ``scrapy prospects``).
+"""What the commands that read the store share (``scrapy report``, ``scrapy prospects``).
 
 Builds the engine from ``BROKENLINKS_DATABASE_URL`` (``-s`` works as for ``scrapy crawl``),
 brings the schema up to date (:func:`brokenlinks.db.migrate`), and prints rows as a table
 on stdout or writes them with ``-o FILE`` (.csv or .json). A bad option or setting prints
 one ``error:`` line and exits 2 (usage) or 1.
+
+:class:`DatabaseCommand` is a mixin, not a :class:`~scrapy.commands.ScrapyCommand`: Scrapy
+lists every ``ScrapyCommand`` subclass defined in ``COMMANDS_MODULE`` as a command of its
+own, so a command class here would appear as ``scrapy database``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,10 +26,18 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Mapping, Sequence
 
+    from scrapy.commands import ScrapyCommand
     from sqlalchemy import Engine
 
+    # typed as the command it is mixed into; at run time a plain class
+    _CommandBase = ScrapyCommand
+else:
+    _CommandBase = object
 
-class DatabaseCommand(ScrapyCommand):
+
+class DatabaseCommand(_CommandBase):
+    """Mixed in before the command class: ``class Command(DatabaseCommand, ScrapyCommand)``."""
+
     requires_project = True
     requires_crawler_process = False
     default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012  (Scrapy's own attribute)

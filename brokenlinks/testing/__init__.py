@@ -1,0 +1,1 @@
+"""Local webs for tests, the demo and the benchmarks (:mod:`brokenlinks.testing.localweb`)."""
