@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.conf import closest_scrapy_cfg
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from brokenlinks import db, store
+from brokenlinks.commands.database import with_database
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.summary import summary_lines
 from brokenlinks.testing.localweb import LocalWeb
@@ -174,20 +174,6 @@ def display_path(path: Path, cwd: Path) -> str:
         return path.as_posix()
 
 
-def database_label(url: str) -> str:
-    """Name the database of *url* for people: a SQLite file's path, else the URL sans password.
-
-    >>> database_label("sqlite:///data/brokenlinks.sqlite3")
-    'data/brokenlinks.sqlite3'
-    >>> database_label("postgresql+psycopg://bl:secret@db/bl")
-    'postgresql+psycopg://bl:***@db/bl'
-    """
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        return parsed.database
-    return parsed.render_as_string(hide_password=True)
-
-
 def resolve_setting(port: int) -> str:
     """The ``-s`` argument that sends every ``*.demo`` name to the demo web, quoted for a shell.
 
@@ -228,6 +214,7 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
+        parser.description = with_database(parser.description, self.settings)
         parser.add_argument(
             "--serve",
             action="store_true",
@@ -289,7 +276,7 @@ class Command(ScrapyCommand):
                     self.exitcode = 1
                     break
         self._out("")
-        self._out(f"Stored in {database_label(database_url)}: scrapy report, scrapy prospects")
+        self._out(f"Stored in {db.describe_url(database_url)}: scrapy report, scrapy prospects")
         if log_file:
             self._out(f"Crawl log: {log_file}")
         others = [name for name in MODE_NAMES if name not in names]
