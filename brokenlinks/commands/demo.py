@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
-from scrapy.exceptions import UsageError
 from scrapy.utils.conf import closest_scrapy_cfg
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -245,7 +244,8 @@ class Command(ScrapyCommand):
         plan = modes(display_path(demo, cwd), display_path(project / "data" / "samples", cwd))
         if opts.serve:
             if args:
-                raise UsageError("--serve takes no mode")
+                self._fail(f"--serve takes no mode (got {' '.join(args)})")
+                return
             self._serve(demo, opts.port, plan)
             return
         names = list(dict.fromkeys(args or ["resources"]))
@@ -253,9 +253,8 @@ class Command(ScrapyCommand):
             names = list(MODE_NAMES)
         unknown = [name for name in names if name not in plan]
         if unknown:
-            raise UsageError(
-                f"unknown mode {', '.join(unknown)}; use {', '.join(MODE_NAMES)} or all"
-            )
+            self._fail(f"unknown mode {', '.join(unknown)}; use {', '.join(MODE_NAMES)} or all")
+            return
         try:
             database_url = BrokenlinksConfig.from_settings(self.settings).database_url
         except ValueError as e:
@@ -385,14 +384,20 @@ class Command(ScrapyCommand):
             reader = threading.Thread(target=lambda: chunks.append(stream.read()), daemon=True)
             reader.start()
         progress = sys.stderr.isatty() and not quiet
+        shown = ""
         while child.poll() is None:
             if progress:
                 answered = web.count() - served
-                sys.stderr.write(
-                    f"\r  crawling: {answered} requests answered by the demo web, "
-                    f"{time.monotonic() - started:.0f} s "
+                seconds = time.monotonic() - started
+                line = (
+                    f"  crawling: {answered} requests answered by the demo web, {seconds:.0f} s"
+                    if answered
+                    else f"  starting scrapy, {seconds:.0f} s"
                 )
-                sys.stderr.flush()
+                if line != shown:
+                    sys.stderr.write(f"\r\033[K{line}")
+                    sys.stderr.flush()
+                    shown = line
             time.sleep(_TICK)
         if progress:
             sys.stderr.write("\r\033[K")
