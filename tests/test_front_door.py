@@ -70,6 +70,14 @@ def test_report_unknown_reason_is_an_error(checkout):
     assert not (checkout / "data" / "brokenlinks.sqlite3").exists()
 
 
+def test_prospects_unknown_status_is_an_error(checkout):
+    proc = scrapy("prospects", "--status", "maybe", cwd=checkout)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "error: --status: unknown maybe; use new, contacted, replied, won, lost, ignored"
+    ]
+
+
 def test_every_demo_mode_finds_prospects_and_report_shows_them(checkout):
     proc = scrapy("demo", "all", cwd=checkout, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
