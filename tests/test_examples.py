@@ -135,7 +135,8 @@ def test_readme_links_resolve():
 def test_docs_build_strictly(tmp_path):
     mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or "mkdocs"
     proc = subprocess.run(
-        [mkdocs, "build", "--strict", "--quiet", "-d", str(tmp_path / "site")],
+        # not --quiet: with it, MkDocs 1.6 does not count the warnings strict mode fails on
+        [mkdocs, "build", "--strict", "-d", str(tmp_path / "site")],
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -143,4 +144,24 @@ def test_docs_build_strictly(tmp_path):
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    assert "WARNING" not in proc.stderr
     assert (tmp_path / "site" / "index.html").exists()
+
+
+def test_docs_build_fails_on_a_broken_link(tmp_path):
+    # the check above must be able to fail: a copy of the docs with one broken link
+    shutil.copy(PROJECT / "mkdocs.yml", tmp_path)
+    shutil.copytree(PROJECT / "docs", tmp_path / "docs")
+    with (tmp_path / "docs" / "benchmark.md").open("a", encoding="utf-8") as page:
+        page.write("\nSee [nowhere](nowhere.md).\n")
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or "mkdocs"
+    proc = subprocess.run(
+        [mkdocs, "build", "--strict", "-d", str(tmp_path / "site")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "nowhere.md" in proc.stderr
