@@ -61,6 +61,23 @@ _SQLITE_PRAGMAS = (
 )
 
 
+def describe_url(url: str) -> str:
+    """Name the database of *url* for people: a SQLite file's path, else the URL sans password.
+
+    >>> describe_url("sqlite:///data/brokenlinks.sqlite3")
+    'data/brokenlinks.sqlite3'
+    >>> describe_url("postgresql+psycopg://bl:secret@db/bl")
+    'postgresql+psycopg://bl:***@db/bl'
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return parsed.database
+    return parsed.render_as_string(hide_password=True)
+
+
 def _bad_url(url: str, why: object) -> ValueError:
     # one line, whatever the driver's message looks like
     why = " ".join(str(why).split())

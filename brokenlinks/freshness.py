@@ -67,12 +67,15 @@ class FreshVerdicts:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         config = BrokenlinksConfig.from_settings(crawler.settings)
+        # Switched off by a setting is normal, so NotConfigured carries no message: Scrapy
+        # logs one with a message as a WARNING (scrapy/middleware.py), as its own
+        # components do when a setting turns them off.
         if not config.store_enabled:
-            msg = "BROKENLINKS_STORE_ENABLED is False: no stored verdicts to reuse"
-            raise NotConfigured(msg)
+            logger.debug("Stored verdicts not reused: BROKENLINKS_STORE_ENABLED is False")
+            raise NotConfigured
         if config.recheck_after <= 0:
-            msg = "BROKENLINKS_RECHECK_AFTER is 0: every target is checked"
-            raise NotConfigured(msg)
+            logger.debug("Stored verdicts not reused: BROKENLINKS_RECHECK_AFTER is 0")
+            raise NotConfigured
         ext = cls(config.database_url, timedelta(days=config.recheck_after))
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext

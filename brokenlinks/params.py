@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import ada_url
 
@@ -24,6 +24,19 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 class ArgumentError(ValueError):
     """A spider argument is missing, unknown or malformed (one-line message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """One ``-a NAME=VALUE`` a spider accepts, as ``scrapy crawl -h`` lists it."""
+
+    name: str
+    value: str
+    help: str
+    required: bool = False
+
+    def usage(self) -> str:
+        return f"-a {self.name}={self.value}"
 
 
 def is_url(value: str) -> bool:
@@ -68,7 +81,8 @@ def _check_seeds_file(value: str) -> None:
         raise ArgumentError(msg)
 
 
-def _check_keys(kwargs: dict[str, Any], known: set[str], spider: str) -> None:
+def _check_keys(kwargs: dict[str, Any], arguments: tuple[Argument, ...], spider: str) -> None:
+    known = {argument.name for argument in arguments}
     unknown = sorted(set(kwargs) - known - SCRAPYD_KEYS)
     if unknown:
         msg = (
@@ -186,6 +200,15 @@ class SiteParams:
     ``depth`` and ``max_pages`` are ``None`` when not given (the settings decide).
     """
 
+    ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
+        Argument("start", "URL[,URL]", "where the crawl begins; its sites are crawled", True),
+        Argument(
+            "depth", "N", "most link hops from a start URL (BROKENLINKS_SITE_MAX_DEPTH; 0: any)"
+        ),
+        Argument("max_pages", "N", "most pages fetched (BROKENLINKS_SITE_MAX_PAGES)"),
+        Argument("render", "never|auto|always", "render pages in a browser first (auto)"),
+    )
+
     start: tuple[str, ...]
     depth: int | None = None
     max_pages: int | None = None
@@ -193,7 +216,7 @@ class SiteParams:
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
-        _check_keys(kwargs, {"start", "depth", "max_pages", "render"}, "site")
+        _check_keys(kwargs, cls.ARGUMENTS, "site")
         if not str(kwargs.get("start", "")).strip():
             msg = "site: missing argument start (-a start=URL[,URL]: where the crawl begins)"
             raise ArgumentError(msg)
@@ -213,6 +236,21 @@ class SiteParams:
 class BacklinksParams:
     """``scrapy crawl backlinks -a seeds=FILE|URL [-a domain=D1,D2] [-a render=M]``."""
 
+    ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
+        Argument(
+            "seeds",
+            "FILE|URL",
+            "a URL list or backlink CSV export (file or http(s) URL)",
+            True,
+        ),
+        Argument(
+            "domain",
+            "D1,D2",
+            "only links to these domains (reclaim, competitor); default: all outbound",
+        ),
+        Argument("render", "never|auto|always", "render pages in a browser first (auto)"),
+    )
+
     seeds: str
     domains: frozenset[str] = frozenset()
     render: str = "auto"
@@ -224,7 +262,7 @@ class BacklinksParams:
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
-        _check_keys(kwargs, {"seeds", "domain", "render"}, "backlinks")
+        _check_keys(kwargs, cls.ARGUMENTS, "backlinks")
         seeds = str(kwargs.get("seeds", "")).strip()
         if not seeds:
             msg = "backlinks: missing argument seeds (-a seeds=FILE: a URL list or a backlink CSV export)"
@@ -249,10 +287,44 @@ class BacklinksParams:
 class RecheckParams:
     """``scrapy crawl recheck [-a domain=D1,D2]``."""
 
+    ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
+        Argument(
+            "domain", "D1,D2", "also re-crawl the pages linking to these domains (lost links)"
+        ),
+    )
+
     domains: frozenset[str] = frozenset()
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
-        _check_keys(kwargs, {"domain"}, "recheck")
+        _check_keys(kwargs, cls.ARGUMENTS, "recheck")
         domains = parse_domains(str(kwargs["domain"])) if "domain" in kwargs else frozenset()
         return cls(domains=domains)
+
+
+#: the arguments of each spider of the project, by spider name (``scrapy crawl -h``)
+SPIDER_ARGUMENTS: dict[str, tuple[Argument, ...]] = {
+    "backlinks": BacklinksParams.ARGUMENTS,
+    "site": SiteParams.ARGUMENTS,
+    "recheck": RecheckParams.ARGUMENTS,
+}
+
+
+def arguments_help(spiders: dict[str, tuple[Argument, ...]] = SPIDER_ARGUMENTS) -> str:
+    """The spider arguments as ``scrapy crawl -h`` lists them, one line each.
+
+    >>> print(arguments_help({"recheck": RecheckParams.ARGUMENTS}))
+    Spider arguments (-a NAME=VALUE):
+      scrapy crawl recheck
+        -a domain=D1,D2               also re-crawl the pages linking to these domains (lost links)
+    """
+    width = max(len(a.usage()) for arguments in spiders.values() for a in arguments) + 2
+    width = max(width, 30)
+    lines = ["Spider arguments (-a NAME=VALUE):"]
+    for spider, arguments in spiders.items():
+        lines.append(f"  scrapy crawl {spider}")
+        lines.extend(
+            f"    {a.usage():<{width}}{'required: ' if a.required else ''}{a.help}"
+            for a in arguments
+        )
+    return "\n".join(lines)

@@ -471,6 +471,12 @@ def count_rows(engine: Engine) -> dict[str, int]:
         }
 
 
+def last_run_id(engine: Engine) -> int:
+    """Return the id of the latest crawl run, 0 when there is none."""
+    with Session(engine) as session:
+        return session.execute(select(func.max(_runs.c.id))).scalar_one() or 0
+
+
 def get_run(engine: Engine, run_id: int) -> dict[str, Any] | None:
     """Return crawl run *run_id* (arguments and stats decoded, datetimes ISO), or None."""
     with Session(engine) as session:

@@ -13,6 +13,7 @@ retried ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` times. Stat: ``brokenlinks/retry/tim
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Self
 
 from scrapy.exceptions import DownloadTimeoutError, NotConfigured
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
 
 
 def stop_retrying(exception: BaseException, retry_times: int, limit: int) -> bool:
@@ -46,13 +49,15 @@ class TimeoutRetryLimit:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        # switched off by settings: a bare NotConfigured (with a message, Scrapy would
+        # log this normal state as a WARNING)
         if not crawler.settings.getbool("RETRY_ENABLED"):
-            msg = "RETRY_ENABLED is False"
-            raise NotConfigured(msg)
+            logger.debug("Timeout retry limit off: RETRY_ENABLED is False")
+            raise NotConfigured
         config = BrokenlinksConfig.from_settings(crawler.settings)
         if config.timeout_retry_times >= crawler.settings.getint("RETRY_TIMES"):
-            msg = "BROKENLINKS_TIMEOUT_RETRY_TIMES is not below RETRY_TIMES"
-            raise NotConfigured(msg)
+            logger.debug("Timeout retry limit off: BROKENLINKS_TIMEOUT_RETRY_TIMES >= RETRY_TIMES")
+            raise NotConfigured
         assert crawler.stats is not None
         return cls(config.timeout_retry_times, crawler.stats)
 

@@ -69,6 +69,19 @@ class Verdict:
         return self.kind is Kind.DEAD
 
 
+#: the reasons a dead verdict can have (the export's ``reason`` values)
+DEAD_REASONS = (
+    Reason.HTTP_STATUS,
+    Reason.DNS,
+    Reason.CONNECTION,
+    Reason.TIMEOUT,
+    Reason.TLS,
+    Reason.REDIRECT_LOOP,
+    Reason.SOFT_404,
+    Reason.PARKED,
+    Reason.INVALID_URL,
+)
+
 #: answers that say "you may not see this", not "this is gone"
 BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 999})
 _TOO_MANY_REQUESTS = 429

@@ -75,8 +75,9 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         config = BrokenlinksConfig.from_settings(crawler.settings)
         if not config.store_enabled:
-            msg = "BROKENLINKS_STORE_ENABLED is False"
-            raise NotConfigured(msg)
+            # off by a setting: a bare NotConfigured, or Scrapy logs it as a WARNING
+            logger.debug("Store off: BROKENLINKS_STORE_ENABLED is False")
+            raise NotConfigured
         pipeline = cls(config.database_url, config.store_batch_size, crawler.stats)
         pipeline.crawler = crawler
         # the finish reason is only known once the item pipelines are closed

@@ -88,13 +88,17 @@ def make_pipeline(db_url: str, **settings: Any) -> StorePipeline:
     return build_from_crawler(StorePipeline, crawler)
 
 
-def test_not_configured(db_url):
+def test_not_configured(db_url, caplog):
     crawler = get_crawler(
         ArgumentsSpider,
         {"BROKENLINKS_DATABASE_URL": db_url, "BROKENLINKS_STORE_ENABLED": False},
     )
-    with pytest.raises(NotConfigured, match="BROKENLINKS_STORE_ENABLED"):
+    caplog.set_level(logging.DEBUG, logger="brokenlinks.pipelines.store")
+    with pytest.raises(NotConfigured) as raised:
         build_from_crawler(StorePipeline, crawler)
+    # a message would make Scrapy log this normal state as a WARNING
+    assert raised.value.args == ()
+    assert "BROKENLINKS_STORE_ENABLED is False" in caplog.text
 
 
 def test_bad_batch_size(db_url):

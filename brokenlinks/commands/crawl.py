@@ -6,30 +6,44 @@ project that has a ``check_arguments(kwargs)`` class method gets its ``-a`` argu
 checked first: a bad argument or seeds file prints one line naming it, and the command
 exits 1 without starting a crawl. When ``LOG_FILE`` is set (as Scrapyd sets it for every
 job), the line is also logged there, so that the job log says why the job ended.
+
+``scrapy crawl -h`` lists the spiders' ``-a`` arguments, one line each, from
+:data:`brokenlinks.params.SPIDER_ARGUMENTS` (the same declarations that validate them).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
-from typing import TYPE_CHECKING
 
+from scrapy.commands import ScrapyHelpFormatter
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import AsyncCrawlerProcess, CrawlerProcess
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.log import configure_logging
 
-if TYPE_CHECKING:
-    import argparse
+from brokenlinks.params import arguments_help
 
 logger = logging.getLogger(__name__)
 
 _ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, ScrapyHelpFormatter):
+    """Scrapy's help layout, with the description's lines (the argument list) kept as written."""
+
+
 class Command(ScrapyCrawlCommand):
     # the process is built in run(), once the arguments are known to be good
     requires_crawler_process = False
+
+    def long_desc(self) -> str:
+        return f"{super().long_desc()}\n\n{arguments_help()}"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.formatter_class = _HelpFormatter
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None

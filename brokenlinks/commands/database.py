@@ -16,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
+from scrapy.settings import Settings
 from sqlalchemy.exc import SQLAlchemyError
 
 from brokenlinks import db, reports
@@ -27,12 +28,36 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from scrapy.commands import ScrapyCommand
+    from scrapy.settings import BaseSettings
     from sqlalchemy import Engine
 
     # typed as the command it is mixed into; at run time a plain class
     _CommandBase = ScrapyCommand
 else:
     _CommandBase = object
+
+
+def with_database(description: str | None, settings: BaseSettings | None) -> str:
+    """A command's description followed by :func:`database_help`."""
+    text = (description or "").strip().rstrip(".")
+    return f"{text}. {database_help(settings)}" if text else database_help(settings)
+
+
+def database_help(settings: BaseSettings | None) -> str:
+    """Say which database a command uses, for its ``-h``.
+
+    >>> from scrapy.settings import Settings
+    >>> database_help(Settings())
+    'Database: data/brokenlinks.sqlite3 (BROKENLINKS_DATABASE_URL; -s BROKENLINKS_DATABASE_URL=URL for another).'
+    """
+    try:
+        url = BrokenlinksConfig.from_settings(settings or Settings()).database_url
+    except ValueError as e:
+        return f"Database: {e}."
+    return (
+        f"Database: {db.describe_url(url)} (BROKENLINKS_DATABASE_URL; "
+        "-s BROKENLINKS_DATABASE_URL=URL for another)."
+    )
 
 
 class DatabaseCommand(_CommandBase):
@@ -44,6 +69,7 @@ class DatabaseCommand(_CommandBase):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
+        parser.description = with_database(parser.description, self.settings)
         parser.add_argument(
             "-o", "--output", metavar="FILE", help="write the rows to FILE (.csv or .json)"
         )

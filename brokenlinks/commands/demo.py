@@ -1,91 +1,470 @@
-"""``scrapy demo``: run the backlinks spider on the bundled demo web, offline.
+"""``scrapy demo``: every way of using brokenlinks, on the bundled demo web, offline.
 
 Serves ``data/demo/`` (hosts under ``.demo``) on a loopback port with
-``brokenlinks.testing.localweb``, points ``BROKENLINKS_RESOLVE`` at it, crawls the referring
-pages listed in ``data/demo/seeds.txt``, writes the prospects file and prints the crawl
-summary. The demo has its own database (``data/demo.sqlite3``) unless
-``-s BROKENLINKS_DATABASE_URL=...`` says otherwise, and checks every target each time
-(``BROKENLINKS_RECHECK_AFTER=0`` unless given with ``-s``).
+:class:`brokenlinks.testing.localweb.LocalWeb` and runs, as child processes, the very
+``scrapy crawl`` commands a user would type for each mode (printed before they run), with
+``-s BROKENLINKS_RESOLVE={"*.demo": "127.0.0.1:PORT"}`` added:
+
+- ``resources`` (the default): every dead outbound link on resource pages;
+- ``reclaim``: links to your site (``mysite.demo``) that hit its dead pages, from a Search
+  Console export;
+- ``competitor``: links to a competitor's (``rivalbrew.demo``) dead pages, from a Semrush
+  and an Ahrefs export;
+- ``site``: a whole-site crawl of ``blog.demo``;
+- ``weekly``: a crawl, the same crawl again (verdicts reused), then ``scrapy crawl recheck``;
+- ``all``: each of them.
+
+The crawls write to the database every command uses (``BROKENLINKS_DATABASE_URL``, default
+``data/brokenlinks.sqlite3``), so ``scrapy report`` and ``scrapy prospects`` show their
+results afterwards. People get one progress line per crawl and its summary; Scrapy's log
+goes to ``data/demo.log`` (``--logfile FILE`` elsewhere, ``-L LEVEL`` to the terminal).
+``scrapy demo --serve`` serves the demo web alone until Ctrl-C and prints the setting to
+paste into any command of the documentation.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
+import signal
+import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
-from scrapy.exceptions import UsageError
-from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.conf import closest_scrapy_cfg
+from sqlalchemy.exc import SQLAlchemyError
 
+from brokenlinks import db, store
+from brokenlinks.commands.database import with_database
+from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.summary import summary_lines
 from brokenlinks.testing.localweb import LocalWeb
 
 if TYPE_CHECKING:
     import argparse
+    from types import FrameType
+
+#: where the crawls' log goes unless -L or --logfile says otherwise
+DEFAULT_LOG = "data/demo.log"
+#: how often the progress line is redrawn (seconds)
+_TICK = 0.25
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """One command the demo runs: what it shows, and the arguments after ``scrapy``."""
+
+    title: str
+    args: tuple[str, ...]
+    #: check every target again (a demo shows checks, not verdicts remembered from last time)
+    fresh: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mode:
+    what: str
+    steps: tuple[Step, ...]
+
+
+def modes(demo: str, samples: str) -> dict[str, Mode]:
+    """The demo's modes; *demo* and *samples* are the paths of data/demo and data/samples."""
+    seeds = f"{demo}/seeds.txt"
+    return {
+        "resources": Mode(
+            what="resource pages: every dead outbound link on pages of your niche",
+            steps=(
+                Step(
+                    title="resource pages",
+                    args=(
+                        "crawl",
+                        "backlinks",
+                        "-a",
+                        f"seeds={seeds}",
+                        "-O",
+                        "demo-resources.csv",
+                    ),
+                ),
+            ),
+        ),
+        "reclaim": Mode(
+            what="reclaim: links to your site (mysite.demo) that now hit its dead pages",
+            steps=(
+                Step(
+                    title="reclaim, from a Search Console export",
+                    args=(
+                        "crawl",
+                        "backlinks",
+                        "-a",
+                        f"seeds={samples}/gsc-latest-links.csv",
+                        "-a",
+                        "domain=mysite.demo",
+                        "-O",
+                        "demo-reclaim.csv",
+                    ),
+                ),
+            ),
+        ),
+        "competitor": Mode(
+            what="competitor: links to a competitor's (rivalbrew.demo) dead pages",
+            steps=tuple(
+                Step(
+                    title=f"competitor, from {tool} export",
+                    args=(
+                        "crawl",
+                        "backlinks",
+                        "-a",
+                        f"seeds={samples}/{name}-backlinks.csv",
+                        "-a",
+                        "domain=rivalbrew.demo",
+                        "-O",
+                        f"demo-competitor-{name}.csv",
+                    ),
+                )
+                for name, tool in (("semrush", "a Semrush"), ("ahrefs", "an Ahrefs"))
+            ),
+        ),
+        "site": Mode(
+            what="whole site: every dead link of a site, internal and external",
+            steps=(
+                Step(
+                    title="whole site",
+                    args=("crawl", "site", "-a", "start=http://blog.demo/", "-O", "demo-site.csv"),
+                ),
+            ),
+        ),
+        "weekly": Mode(
+            what="weekly: the database remembers; re-crawls reuse fresh verdicts",
+            steps=(
+                Step(
+                    title="week 1",
+                    args=("crawl", "backlinks", "-a", f"seeds={seeds}", "-O", "demo-weekly.csv"),
+                ),
+                Step(
+                    title="later that week: fresh verdicts are reused",
+                    args=("crawl", "backlinks", "-a", f"seeds={seeds}", "-O", "demo-weekly.csv"),
+                    fresh=False,
+                ),
+                Step(
+                    title="the scheduled re-check: still dead? still linked?",
+                    args=("crawl", "recheck", "-O", "demo-still-dead.csv"),
+                ),
+            ),
+        ),
+    }
+
+
+MODE_NAMES = ("resources", "reclaim", "competitor", "site", "weekly")
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """*path* relative to *cwd* when it is inside it (shorter commands), else absolute.
+
+    >>> display_path(Path("/p/data/demo"), Path("/p")), display_path(Path("/p/data"), Path("/q"))
+    ('data/demo', '/p/data')
+    """
+    try:
+        return path.relative_to(cwd).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def resolve_setting(port: int) -> str:
+    """The ``-s`` argument that sends every ``*.demo`` name to the demo web, quoted for a shell.
+
+    >>> resolve_setting(8800)
+    '-s \\'BROKENLINKS_RESOLVE={"*.demo": "127.0.0.1:8800"}\\''
+    """
+    return "-s " + shlex.quote(f"BROKENLINKS_RESOLVE={json.dumps(resolve_map(port))}")
+
+
+def resolve_map(port: int) -> dict[str, str]:
+    return {"*.demo": f"127.0.0.1:{port}"}
 
 
 class Command(ScrapyCommand):
     requires_project = True
+    # the crawls run as child processes: the demo itself needs no crawler process
+    requires_crawler_process = False
+    default_settings = {"LOG_ENABLED": False}  # noqa: RUF012  (Scrapy's own attribute)
 
     def syntax(self) -> str:
-        return "[-o FILE]"
+        return "[resources|reclaim|competitor|site|weekly|all ...] | --serve [--port N]"
 
     def short_desc(self) -> str:
-        return "Run the backlinks spider on the bundled demo web (no internet needed)"
+        return "Run each way of using brokenlinks on the bundled demo web (offline)"
+
+    def long_desc(self) -> str:
+        return (
+            "Serve the demo web in data/demo/ on a loopback port and run, on it, the scrapy "
+            "crawl commands of a mode (each printed before it runs): resources (the default), "
+            "reclaim, competitor, site, weekly, or all of them. Prospects go to "
+            "demo-<mode>.csv in the working directory, and every crawl is stored in the "
+            "database all commands use (BROKENLINKS_DATABASE_URL, default "
+            "data/brokenlinks.sqlite3): scrapy report and scrapy prospects read it. Scrapy's "
+            f"log goes to {DEFAULT_LOG} (--logfile FILE), or to the terminal with -L LEVEL. "
+            "--serve serves the demo web alone until Ctrl-C and prints the "
+            "-s BROKENLINKS_RESOLVE=... that sends the documentation's examples to it."
+        )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
+        parser.description = with_database(parser.description, self.settings)
         parser.add_argument(
-            "-o",
-            "--output",
-            default="demo-prospects.csv",
-            help="prospects file to write (.csv, .json or .jsonl; default: %(default)s)",
+            "--serve",
+            action="store_true",
+            help="serve the demo web until Ctrl-C and print the setting that reaches it",
+        )
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=0,
+            metavar="N",
+            help="port of the demo web (default: any free one)",
         )
 
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        # the demo's own process never logs; what -L / --logfile / --nolog ask for is
+        # passed on to the crawls it runs
+        self._log_level = opts.loglevel
+        self._log_file = opts.logfile
+        self._no_log = bool(opts.nolog)
+        self._user_settings = list(opts.set or [])
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if args:
-            raise UsageError("scrapy demo takes no positional arguments")
         assert self.settings is not None
-        assert self.crawler_process is not None
-        root = Path(closest_scrapy_cfg()).parent / "data" / "demo"
-        seeds = root / "seeds.txt"
-        output = Path(opts.output)
-        fmt = output.suffix.removeprefix(".")
-        if fmt not in {"csv", "json", "jsonl"}:
-            raise UsageError(f"-o {opts.output}: use a .csv, .json or .jsonl file name")
-        web = LocalWeb(root)
-        port = web.start()
-        try:
-            self.settings.set("BROKENLINKS_RESOLVE", {"*.demo": f"127.0.0.1:{port}"}, "cmdline")
-            if (self.settings.getpriority("BROKENLINKS_DATABASE_URL") or 0) < SETTINGS_PRIORITIES[
-                "cmdline"
-            ]:
-                self.settings.set(
-                    "BROKENLINKS_DATABASE_URL",
-                    f"sqlite:///{root.parent / 'demo.sqlite3'}",
-                    "project",
-                )
-            if (self.settings.getpriority("BROKENLINKS_RECHECK_AFTER") or 0) < SETTINGS_PRIORITIES[
-                "cmdline"
-            ]:
-                # the demo shows the checks every time, not verdicts remembered from the last run
-                self.settings.set("BROKENLINKS_RECHECK_AFTER", 0, "project")
-            self.settings.set(
-                "FEEDS", {str(output): {"format": fmt, "overwrite": True}}, "cmdline"
-            )
-            started = time.monotonic()
-            crawler = self.crawler_process.create_crawler("backlinks")
-            self.crawler_process.crawl(crawler, seeds=str(seeds))
-            self.crawler_process.start()
-            elapsed = time.monotonic() - started
-        finally:
-            web.stop()
-        if self.crawler_process.bootstrap_failed or crawler.stats is None:
-            self.exitcode = 1
+        project = Path(closest_scrapy_cfg()).parent
+        cwd = Path.cwd()
+        demo = project / "data" / "demo"
+        plan = modes(display_path(demo, cwd), display_path(project / "data" / "samples", cwd))
+        if opts.serve:
+            if args:
+                self._fail(f"--serve takes no mode (got {' '.join(args)})")
+                return
+            self._serve(demo, opts.port, plan)
             return
-        lines = summary_lines(crawler.stats.get_stats())
-        lines.append(f"prospects written to {output} in {elapsed:.1f} s")
-        sys.stdout.write("\n".join(lines) + "\n")
+        names = list(dict.fromkeys(args or ["resources"]))
+        if "all" in names:
+            names = list(MODE_NAMES)
+        unknown = [name for name in names if name not in plan]
+        if unknown:
+            self._fail(f"unknown mode {', '.join(unknown)}; use {', '.join(MODE_NAMES)} or all")
+            return
+        try:
+            database_url = BrokenlinksConfig.from_settings(self.settings).database_url
+        except ValueError as e:
+            self._fail(str(e))
+            return
+        steps = [step for name in names for step in plan[name].steps]
+        log_file = self._prepare_log()
+        with LocalWeb(demo, port=opts.port) as web:
+            for number, step in enumerate(steps, 1):
+                if not self._run_step(
+                    step,
+                    number,
+                    len(steps),
+                    web=web,
+                    database_url=database_url,
+                    log_file=log_file,
+                ):
+                    self.exitcode = 1
+                    break
+        self._out("")
+        self._out(f"Stored in {db.describe_url(database_url)}: scrapy report, scrapy prospects")
+        if log_file:
+            self._out(f"Crawl log: {log_file}")
+        others = [name for name in MODE_NAMES if name not in names]
+        if others:
+            self._out(f"More: scrapy demo {' | '.join(others)} | all;  scrapy demo --serve")
+
+    # --- running the crawls -----------------------------------------------------------------
+
+    def _prepare_log(self) -> str | None:
+        """The log file of the crawls (emptied), or None when their log goes to the terminal."""
+        if self._no_log or (self._log_level and not self._log_file):
+            return None
+        log_file = self._log_file or DEFAULT_LOG
+        path = Path(log_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+        return log_file
+
+    def _child_settings(self, step: Step, port: int, log_file: str | None) -> list[str]:
+        assert self.settings is not None
+        settings = [f"BROKENLINKS_RESOLVE={json.dumps(resolve_map(port))}"]
+        given = {entry.partition("=")[0] for entry in self._user_settings}
+        if step.fresh and "BROKENLINKS_RECHECK_AFTER" not in given:
+            settings.append("BROKENLINKS_RECHECK_AFTER=0")
+        if self._no_log:
+            settings.append("LOG_ENABLED=False")
+        elif log_file:
+            settings += [f"LOG_FILE={log_file}", "LOG_FILE_APPEND=True"]
+            if self._log_level:
+                settings.append(f"LOG_LEVEL={self._log_level}")
+        else:
+            settings.append(f"LOG_LEVEL={self._log_level}")
+        settings += self._user_settings
+        return [arg for value in settings for arg in ("-s", value)]
+
+    def _run_step(
+        self,
+        step: Step,
+        number: int,
+        total: int,
+        *,
+        web: LocalWeb,
+        database_url: str,
+        log_file: str | None,
+    ) -> bool:
+        """Run one crawl, show its progress and summary; False when it failed."""
+        self._out(f"\n[{number}/{total}] {step.title}")
+        self._out(f"$ scrapy {shlex.join(step.args)}")
+        before = _last_run(database_url)
+        command = [
+            sys.executable,
+            "-m",
+            "scrapy",
+            *step.args,
+            *self._child_settings(step, web.port, log_file),
+        ]
+        started = time.monotonic()
+        served = web.count()
+        with subprocess.Popen(  # noqa: S603  (our own interpreter, our own arguments)
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE if log_file else None,
+            text=True,
+        ) as child:
+            errors = self._wait(child, web, served, started, quiet=log_file is None)
+        elapsed = time.monotonic() - started
+        if child.returncode:
+            self._out(f"  failed (exit status {child.returncode})")
+            for line in errors.splitlines()[-5:]:
+                self._out(f"  {line}")
+            if log_file:
+                self._out(f"  see {log_file}")
+            return False
+        run = _run_after(database_url, before)
+        if run is None or not run.get("stats"):
+            self._out(f"  done in {elapsed:.1f} s (no crawl stats stored: see the log)")
+            return True
+        stats: dict[str, Any] = run["stats"]
+        for line in summary_lines(stats):
+            self._out(f"  {line}")
+        output = step.args[step.args.index("-O") + 1]
+        self._out(f"  written to {output} in {elapsed:.1f} s")
+        problems = [
+            f"{stats[f'log_count/{level}']} {level.lower()}s"
+            for level in ("ERROR", "WARNING")
+            if stats.get(f"log_count/{level}")
+        ]
+        if problems and log_file:
+            self._out(f"  {' and '.join(problems)} logged: see {log_file}")
+        return True
+
+    def _wait(
+        self,
+        child: subprocess.Popen[str],
+        web: LocalWeb,
+        served: int,
+        started: float,
+        *,
+        quiet: bool,
+    ) -> str:
+        """Wait for *child*, drawing a progress line on a terminal; return its stderr."""
+        chunks: list[str] = []
+        reader = None
+        if child.stderr is not None:
+            stream = child.stderr
+            reader = threading.Thread(target=lambda: chunks.append(stream.read()), daemon=True)
+            reader.start()
+        progress = sys.stderr.isatty() and not quiet
+        shown = ""
+        while child.poll() is None:
+            if progress:
+                answered = web.count() - served
+                seconds = time.monotonic() - started
+                line = (
+                    f"  crawling: {answered} requests answered by the demo web, {seconds:.0f} s"
+                    if answered
+                    else f"  starting scrapy, {seconds:.0f} s"
+                )
+                if line != shown:
+                    sys.stderr.write(f"\r\033[K{line}")
+                    sys.stderr.flush()
+                    shown = line
+            time.sleep(_TICK)
+        if progress:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+        if reader is not None:
+            reader.join()
+        return "".join(chunks)
+
+    # --- serving ---------------------------------------------------------------------------
+
+    def _serve(self, demo: Path, port: int, plan: dict[str, Mode]) -> None:
+        done = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            done.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        with LocalWeb(demo, port=port) as web:
+            setting = resolve_setting(web.port)
+            example = plan["resources"].steps[0].args
+            lines = [
+                f"Serving the demo web ({display_path(demo, Path.cwd())}/) on {web.base}",
+                "Add this to any scrapy command to reach its *.demo hosts:",
+                f"  {setting}",
+                "for example:",
+                f"  scrapy {shlex.join(example)} {setting}",
+                "Ctrl-C stops it.",
+            ]
+            self._out("\n".join(lines))
+            sys.stdout.flush()
+            try:
+                while not done.wait(_TICK):
+                    pass
+            except KeyboardInterrupt:
+                pass
+
+    # --- output ----------------------------------------------------------------------------
+
+    def _out(self, line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def _fail(self, message: str) -> None:
+        sys.stderr.write(f"error: {message}\n")
+        self.exitcode = 1
+
+
+def _last_run(database_url: str) -> int:
+    try:
+        engine = db.create_engine_from_url(database_url)
+    except ValueError:
+        return 0
+    try:
+        return store.last_run_id(engine)
+    except SQLAlchemyError:
+        return 0  # no database yet: the first crawl creates it
+    finally:
+        engine.dispose()
+
+
+def _run_after(database_url: str, before: int) -> dict[str, Any] | None:
+    """The crawl run stored after run *before*, or None."""
+    engine = db.create_engine_from_url(database_url)
+    try:
+        latest = store.last_run_id(engine)
+        return store.get_run(engine, latest) if latest > before else None
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
-from scrapy.exceptions import UsageError
 
 from brokenlinks import reports, store
 from brokenlinks.commands.database import DatabaseCommand
@@ -91,9 +90,11 @@ class Command(DatabaseCommand, ScrapyCommand):
         statuses = frozenset(s.strip() for s in (opts.status or "").split(",") if s.strip())
         unknown = sorted(statuses - set(store.OUTREACH_STATUSES))
         if unknown:
-            raise UsageError(
+            # one error line and exit 1, like every other bad argument (DatabaseCommand.run)
+            msg = (
                 f"--status: unknown {', '.join(unknown)}; use {', '.join(store.OUTREACH_STATUSES)}"
             )
+            raise ValueError(msg)
         occurrences = store.dead_occurrences(engine)
         history = store.check_history(engine, {row["target_id"] for row in occurrences})
         rows = reports.prospects(

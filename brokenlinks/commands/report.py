@@ -18,6 +18,7 @@ from scrapy.commands import ScrapyCommand
 from brokenlinks import reports, store
 from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.sites import in_domains
+from brokenlinks.verdicts import DEAD_REASONS
 
 if TYPE_CHECKING:
     import argparse
@@ -74,6 +75,27 @@ BACK_COLUMNS = (
 BACK_TABLE_COLUMNS = ("target_url", "status", "first_seen_dead", "last_seen_dead", "came_back")
 
 
+def parse_reasons(value: str | None) -> frozenset[str]:
+    """Parse ``--reason``: dead reasons separated by commas; an unknown one is an error.
+
+    >>> sorted(parse_reasons("dns, http_status"))
+    ['dns', 'http_status']
+    >>> parse_reasons("gone")
+    Traceback (most recent call last):
+    ...
+    ValueError: --reason: unknown 'gone'; use http_status, dns, connection, timeout, tls, redirect_loop, soft_404, parked, invalid_url
+    """
+    reasons = frozenset(r.strip() for r in (value or "").split(",") if r.strip())
+    unknown = sorted(reasons - set(DEAD_REASONS))
+    if unknown:
+        msg = (
+            f"--reason: unknown {', '.join(repr(r) for r in unknown)}; "
+            f"use {', '.join(DEAD_REASONS)}"
+        )
+        raise ValueError(msg)
+    return reasons
+
+
 def parse_since(value: str) -> datetime:
     """Parse ``--since``: a date or an ISO 8601 time (UTC unless it says otherwise).
 
@@ -98,7 +120,9 @@ class Command(DatabaseCommand, ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument(
-            "--reason", metavar="R1,R2", help="only these reasons (dns, http_status, ...)"
+            "--reason",
+            metavar="R1,R2",
+            help=f"only these reasons ({', '.join(DEAD_REASONS)})",
         )
         parser.add_argument(
             "--since", metavar="DATE", help="only targets dead since DATE or later"
@@ -114,6 +138,16 @@ class Command(DatabaseCommand, ScrapyCommand):
             action="store_true",
             help="list the targets that were dead and answer again instead",
         )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # a bad filter is an error before the database is opened
+        try:
+            opts.reasons = parse_reasons(opts.reason)
+            opts.since_time = parse_since(opts.since) if opts.since else None
+        except ValueError as e:
+            self._fail(str(e))
+            return
+        super().run(args, opts)
 
     def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
         if opts.lost:
@@ -141,12 +175,10 @@ class Command(DatabaseCommand, ScrapyCommand):
                 what="targets came back",
             )
             return
-        since = parse_since(opts.since) if opts.since else None
-        reasons = frozenset(r.strip() for r in (opts.reason or "").split(",") if r.strip())
         occurrences = store.dead_occurrences(engine)
         history = store.check_history(engine, {row["target_id"] for row in occurrences})
         rows = reports.broken_pages(
-            occurrences, history, domains=domains, reasons=reasons, since=since
+            occurrences, history, domains=domains, reasons=opts.reasons, since=opts.since_time
         )
         self.emit(
             rows,
