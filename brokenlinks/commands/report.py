@@ -17,6 +17,7 @@ from scrapy.commands import ScrapyCommand
 
 from brokenlinks import reports, store
 from brokenlinks.commands.database import DatabaseCommand
+from brokenlinks.outreach import pitches
 from brokenlinks.sites import in_domains
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ COLUMNS = (
     "in_content",
     "top_anchors",
     "checked_at",
+    # outreach (docs/outreach.md): what the page was, its domain, your replacement
+    *pitches.TARGET_FIELDS,
 )
 TABLE_COLUMNS = (
     "target_url",
@@ -148,6 +151,7 @@ class Command(DatabaseCommand, ScrapyCommand):
         rows = reports.broken_pages(
             occurrences, history, domains=domains, reasons=reasons, since=since
         )
+        pitches.enrich_targets(rows, pitches.load(engine), occurrences)
         self.emit(
             rows,
             columns=COLUMNS,
