@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from brokenlinks.outreach import records
@@ -246,12 +246,23 @@ def enrich_prospects(
 def compile_template(text: str, name: str = "template") -> Template:
     """Compile a pitch template (sandboxed; an unknown variable is an error, not a blank).
 
-    Raises ``ValueError`` naming *name* for a syntax error.
+    Raises ``ValueError`` naming *name* for a syntax error or a variable that is not one of
+    :data:`TEMPLATE_VARIABLES`: a typo must not reach hundreds of mails as a blank.
+
+    >>> compile_template("Hi {{ autor }}", "t.j2")
+    Traceback (most recent call last):
+    ...
+    ValueError: pitch template t.j2: unknown variable(s) autor; known: anchor_text, ...
     """
     env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
     try:
+        unknown = sorted(meta.find_undeclared_variables(env.parse(text)) - set(TEMPLATE_VARIABLES))
+        if unknown:
+            known = ", ".join(sorted(TEMPLATE_VARIABLES))
+            msg = f"unknown variable(s) {', '.join(unknown)}; known: {known}"
+            raise ValueError(msg)
         return env.from_string(text)
-    except TemplateError as e:
+    except (TemplateError, ValueError) as e:
         msg = f"pitch template {name}: {e}"
         raise ValueError(msg) from e
 
