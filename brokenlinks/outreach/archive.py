@@ -71,7 +71,10 @@ def parse_cdx(body: bytes | str) -> list[Capture]:
     except json.JSONDecodeError as e:
         msg = f"not a CDX JSON answer ({e.msg} at character {e.pos})"
         raise ValueError(msg) from e
-    if not isinstance(data, list) or not data:
+    if not isinstance(data, list):
+        msg = f"not a CDX JSON answer (a JSON {type(data).__name__}, not an array)"
+        raise ValueError(msg)  # noqa: TRY004  (bad input, reported like the JSON error)
+    if not data:
         return []
     header = data[0]
     if not isinstance(header, list) or "timestamp" not in header or "original" not in header:
