@@ -243,6 +243,11 @@ def enrich_prospects(
 # --- pitches ------------------------------------------------------------------------------------
 
 
+def _blank_none(value: Any) -> Any:
+    # a field nothing was found for prints as nothing, not as "None"
+    return "" if value is None else value
+
+
 def compile_template(text: str, name: str = "template") -> Template:
     """Compile a pitch template (sandboxed; an unknown variable is an error, not a blank).
 
@@ -254,7 +259,9 @@ def compile_template(text: str, name: str = "template") -> Template:
     ...
     ValueError: pitch template t.j2: unknown variable(s) autor; known: anchor_text, ...
     """
-    env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined, keep_trailing_newline=True, finalize=_blank_none
+    )
     try:
         unknown = sorted(meta.find_undeclared_variables(env.parse(text)) - set(TEMPLATE_VARIABLES))
         if unknown:
@@ -275,6 +282,8 @@ def render(template: Template, row: Mapping[str, Any], name: str = "template") -
     >>> t = compile_template("Subject: Hi {{ source_domain }}\\n\\nSee {{ replacement_url }}")
     >>> render(t, {"source_domain": "blog.example", "replacement_url": "https://mine.example/"})
     ('Hi blog.example', 'See https://mine.example/')
+    >>> render(t, {"source_domain": "blog.example"})
+    ('Hi blog.example', 'See')
     """
     variables = {key: row.get(key) for key in TEMPLATE_VARIABLES}
     author = row.get("author") or ""
