@@ -2,7 +2,9 @@
 
 Buffers the records of :mod:`brokenlinks.outreach.items` and writes each batch through
 :func:`brokenlinks.outreach.records.write_items` in a thread, so the reactor never waits
-on disk; every item is passed on unchanged (the feed exports prospects only). Settings read:
+on disk; every item is passed on unchanged (the feed exports prospects only). The database
+is opened at the first batch: a crawl that yields no outreach record never touches it
+here. Settings read:
 ``BROKENLINKS_STORE_ENABLED``, ``BROKENLINKS_DATABASE_URL``, ``BROKENLINKS_STORE_BATCH_SIZE``.
 Stats: ``brokenlinks/outreach/stored``.
 """
@@ -58,9 +60,6 @@ class OutreachStorePipeline:
         assert crawler.stats is not None
         return cls(config.database_url, config.store_batch_size, crawler.stats)
 
-    async def open_spider(self) -> None:
-        self.engine = await run_in_thread(_open, self.database_url)
-
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, OUTREACH_ITEMS):
             self._buffer.append(item)
@@ -71,10 +70,12 @@ class OutreachStorePipeline:
     async def flush(self) -> None:
         """Write the buffered records now; on failure keep them for the next flush and raise."""
         async with self._lock:
-            if not self._buffer or self.engine is None:
+            if not self._buffer:
                 return
             batch, self._buffer = self._buffer, []
             try:
+                if self.engine is None:
+                    self.engine = await run_in_thread(_open, self.database_url)
                 await run_in_thread(
                     store.retry_on_contention, records.write_items, self.engine, batch
                 )
