@@ -110,7 +110,7 @@ class ArchiveSpider(Spider):
 
     def parse_cdx(self, response: Response, target_url: str) -> Iterator[Any]:
         try:
-            captures = archive.parse_cdx(response.body)
+            captures = archive.parse_cdx(response.body, target_url)
         except ValueError as e:
             self._inc("brokenlinks/archive/failed")
             self.logger.warning("CDX answer for %(url)s: %(e)s", {"url": target_url, "e": e})

@@ -97,6 +97,16 @@ def test_parse_cdx(body, timestamps):
     assert [c.timestamp for c in archive.parse_cdx(body)] == timestamps
 
 
+def test_parse_cdx_keeps_the_target_s_captures_only():
+    rows = [
+        ["timestamp", "original", "mimetype", "statuscode"],
+        ["20200101000000", "https://www.a.example/x/", "text/html", "200"],
+        ["20210101000000", "http://a.example/other", "text/html", "200"],
+    ]
+    found = archive.parse_cdx(json.dumps(rows), "http://a.example/x")
+    assert [c.timestamp for c in found] == ["20200101000000"]
+
+
 @pytest.mark.parametrize("body", ["<html>Too many requests</html>", '{"a": 1}', "[[1, 2]]"])
 def test_parse_cdx_refuses_what_is_no_cdx_answer(body):
     with pytest.raises(ValueError, match="not a CDX JSON answer"):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 #: how many of the newest 200 captures the CDX query asks for
 CDX_LIMIT = 5
@@ -48,11 +48,30 @@ def cdx_url(endpoint: str, target_url: str) -> str:
     return f"{endpoint.rstrip('/')}/cdx/search/cdx?{query}"
 
 
-def parse_cdx(body: bytes | str) -> list[Capture]:
+def url_key(url: str) -> str:
+    """What the CDX index files a URL under, roughly: no scheme, no ``www.``, case-folded host.
+
+    http and https, ``www.`` or not, and a trailing slash are one page to the index (its
+    SURT ``urlkey``), so a capture of any of them is a capture of the target.
+
+    >>> url_key("https://WWW.Example.com:443/a/?b=1") == url_key("http://example.com/a?b=1")
+    True
+    """
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    port = parts.port if parts.port not in {None, 80, 443} else None
+    path = parts.path.rstrip("/") or "/"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{host}{f':{port}' if port else ''}{path}{query}"
+
+
+def parse_cdx(body: bytes | str, target_url: str | None = None) -> list[Capture]:
     """Captures in a CDX JSON answer, newest first, HTML first; ``[]`` for no capture.
 
     The JSON output is an array whose first row names the fields (an empty array when
-    nothing matches). Raises ``ValueError`` for an answer that is not that.
+    nothing matches). Raises ``ValueError`` for an answer that is not that. With
+    *target_url*, rows of other pages (by :func:`url_key`) are left out: what the archive
+    has of another page says nothing of this one.
 
     >>> rows = [["timestamp", "original", "mimetype", "statuscode"],
     ...         ["20190101000000", "http://a.example/", "text/html", "200"],
@@ -90,6 +109,7 @@ def parse_cdx(body: bytes | str) -> list[Capture]:
         and len(row) == len(header)
         and (status is None or row[status] == "200")
         and str(row[ts]).isdigit()
+        and (target_url is None or url_key(str(row[orig])) == url_key(target_url))
     ]
     captures.sort(key=lambda c: c.timestamp, reverse=True)
     captures.sort(key=lambda c: "html" not in c.mimetype)
