@@ -27,10 +27,12 @@ from scrapy.http import TextResponse
 from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.guard import guard_refusal
 from brokenlinks.outreach import archive, rdap, records
 from brokenlinks.outreach.items import CaptureItem, DomainStatusItem
 from brokenlinks.outreach.pagetext import page_text
 from brokenlinks.params import ArgumentError, OutreachParams
+from brokenlinks.urls import host_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -45,6 +47,16 @@ _CAPTURE_PATH = re.compile(r"/web/(\d{4,14})id_/")
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _why(failure: Failure) -> str:
+    """The failure in one line; the network guard's refusal named as such."""
+    request = failure.request  # type: ignore[attr-defined]
+    refused = guard_refusal(failure.value, host_of(request.url))
+    if refused is not None:
+        # the guard fails a download like a DNS error: say what really happened
+        return f"refused by the network guard ({refused.reason})"
+    return failure.getErrorMessage()
 
 
 class ArchiveSpider(Spider):
@@ -159,7 +171,7 @@ class ArchiveSpider(Spider):
         self._inc("brokenlinks/archive/failed")
         self.logger.warning(
             "Archive lookup failed for %(url)s: %(error)s",
-            {"url": request.cb_kwargs.get("target_url"), "error": failure.getErrorMessage()},
+            {"url": request.cb_kwargs.get("target_url"), "error": _why(failure)},
         )
 
     # -- RDAP --------------------------------------------------------------------------------
@@ -195,7 +207,7 @@ class ArchiveSpider(Spider):
         self._inc("brokenlinks/rdap/failed")
         self.logger.error(
             "RDAP bootstrap %(url)s could not be read: %(error)s",
-            {"url": self.config.rdap_bootstrap_url, "error": failure.getErrorMessage()},
+            {"url": self.config.rdap_bootstrap_url, "error": _why(failure)},
         )
 
     def parse_rdap(self, response: Response, domain: str) -> Iterator[Any]:
@@ -210,7 +222,7 @@ class ArchiveSpider(Spider):
         self._inc("brokenlinks/rdap/status/unknown")
         self.logger.warning(
             "RDAP lookup of %(domain)s failed: %(error)s",
-            {"domain": request.cb_kwargs["domain"], "error": failure.getErrorMessage()},
+            {"domain": request.cb_kwargs["domain"], "error": _why(failure)},
         )
         yield DomainStatusItem(
             domain=request.cb_kwargs["domain"],

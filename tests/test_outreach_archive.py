@@ -205,3 +205,20 @@ def test_bad_archive_setting_is_one_error_line(tmp_path, web, services):
     result = crawl(tmp_path, web, services, BROKENLINKS_ARCHIVE_URL="web.archive.org")
     assert result.returncode == 1
     assert "BROKENLINKS_ARCHIVE_URL" in result.stderr
+
+
+def test_the_network_guard_applies_to_the_archive(tmp_path, web, services):
+    serve_archive(services)
+    # the archive on a loopback address that BROKENLINKS_RESOLVE does not vouch for
+    result = crawl(
+        tmp_path,
+        web,
+        services,
+        BROKENLINKS_ARCHIVE_URL=f"http://127.0.0.1:{services.port}",
+        BROKENLINKS_RDAP_ENABLED=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert services.log == []
+    assert result.rows["archived_targets"] == []
+    assert "refused by the network guard" in result.stderr
+    assert result.stats["brokenlinks/archive/failed"] == 8
