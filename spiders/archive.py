@@ -52,7 +52,8 @@ def _now() -> str:
 def _why(failure: Failure) -> str:
     """The failure in one line; the network guard's refusal named as such."""
     request = failure.request  # type: ignore[attr-defined]
-    refused = guard_refusal(failure.value, host_of(request.url))
+    error = failure.value
+    refused = guard_refusal(error, host_of(request.url)) if error is not None else None
     if refused is not None:
         # the guard fails a download like a DNS error: say what really happened
         return f"refused by the network guard ({refused.reason})"
