@@ -13,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateError, meta
-from jinja2.sandbox import SandboxedEnvironment
-
 from brokenlinks.outreach import records
 from brokenlinks.outreach.authority import METRICS, authority
 from brokenlinks.outreach.replacement import query, rank
@@ -259,6 +256,10 @@ def compile_template(text: str, name: str = "template") -> Template:
     ...
     ValueError: pitch template t.j2: unknown variable(s) autor; known: anchor_text, ...
     """
+    # imported here, as Jinja2 is only needed by ``scrapy pitches`` (not by every command)
+    from jinja2 import StrictUndefined, TemplateError, meta  # noqa: PLC0415
+    from jinja2.sandbox import SandboxedEnvironment  # noqa: PLC0415
+
     env = SandboxedEnvironment(
         undefined=StrictUndefined, keep_trailing_newline=True, finalize=_blank_none
     )
@@ -288,6 +289,8 @@ def render(template: Template, row: Mapping[str, Any], name: str = "template") -
     variables = {key: row.get(key) for key in TEMPLATE_VARIABLES}
     author = row.get("author") or ""
     variables["first_name"] = author.split()[0] if author.split() else None
+    from jinja2 import TemplateError  # noqa: PLC0415  (see compile_template)
+
     try:
         text = template.render(**variables)
     except TemplateError as e:

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from rank_bm25 import BM25Plus
-
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
@@ -148,6 +146,10 @@ def rank(
     # BM25 divides by the average document length: an all-empty corpus has none
     if not any(corpus):
         return {target: [] for target in queries}
+    # imported here: numpy costs every scrapy command ~0.3 s at start-up (commands are
+    # loaded to list them), and only a report that ranks needs it
+    from rank_bm25 import BM25Plus  # noqa: PLC0415
+
     bm25 = BM25Plus([doc or [""] for doc in corpus])
     out: dict[str, list[Match]] = {}
     for target, text in queries.items():
