@@ -91,6 +91,19 @@ class BrokenlinksConfig:
     render_pages_per_context: int = 100
     #: days a stored verdict stays fresh: such a target is not checked again (0: always check)
     recheck_after: float = 3.0
+    # -- outreach (brokenlinks/outreach/, docs/outreach.md) ----------------------------
+    #: look dead targets up in the Wayback Machine (``scrapy crawl archive``)
+    archive_enabled: bool = True
+    #: the Wayback Machine: its CDX API is ``{url}/cdx/search/cdx``, captures ``{url}/web/...``
+    archive_url: str = "https://web.archive.org"
+    #: look the domains of targets dead by ``dns`` up in RDAP (``scrapy crawl archive``)
+    rdap_enabled: bool = True
+    #: IANA's RDAP bootstrap registry for domain names (RFC 9224)
+    rdap_bootstrap_url: str = "https://data.iana.org/rdap/dns.json"
+    #: most of your own pages ``scrapy crawl mysite`` reads per start URL (sitemaps included)
+    mysite_max_pages: int = 200
+    #: a Jinja2 template file for the pitch drafts ("": the bundled template)
+    pitch_template: str = ""
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
@@ -136,6 +149,14 @@ class BrokenlinksConfig:
             raise ValueError(msg)
         if self.timeout_retry_times < 0:
             msg = f"invalid {PREFIX}TIMEOUT_RETRY_TIMES={self.timeout_retry_times!r}: at least 0"
+            raise ValueError(msg)
+        for name in ("archive_url", "rdap_bootstrap_url"):
+            value = getattr(self, name)
+            if not value.startswith(("http://", "https://")):
+                msg = f"invalid {PREFIX}{name.upper()}={value!r}: an http(s) URL"
+                raise ValueError(msg)
+        if self.mysite_max_pages < 1:
+            msg = f"invalid {PREFIX}MYSITE_MAX_PAGES={self.mysite_max_pages!r}: at least 1"
             raise ValueError(msg)
         if not self.database_url.strip():
             msg = f"invalid {PREFIX}DATABASE_URL: empty"

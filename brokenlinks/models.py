@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -187,3 +188,100 @@ class Outreach(Base):
     status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime]
+
+
+# --- outreach (issue 13): keyed by URL, site or domain text, so that they can be filled
+# --- before or after the crawl that stores the page or the target they describe
+
+
+class ExportMetrics(Base):
+    """The link metrics one backlink export gives one referring page."""
+
+    __tablename__ = "export_metrics"
+    __table_args__ = (UniqueConstraint("page_url", "export_format", "export_file"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_url: Mapped[str] = mapped_column(Text)
+    #: semrush, ahrefs, majestic or moz
+    export_format: Mapped[str] = mapped_column(String(20))
+    #: the export's file name (or URL)
+    export_file: Mapped[str] = mapped_column(Text)
+    #: the export's own ``Target URL`` of the page's first row
+    export_target_url: Mapped[str | None] = mapped_column(Text)
+    page_ascore: Mapped[float | None] = mapped_column(Float)
+    domain_rating: Mapped[float | None] = mapped_column(Float)
+    ur: Mapped[float | None] = mapped_column(Float)
+    domain_traffic: Mapped[float | None] = mapped_column(Float)
+    source_trust_flow: Mapped[float | None] = mapped_column(Float)
+    source_citation_flow: Mapped[float | None] = mapped_column(Float)
+    domain_authority: Mapped[float | None] = mapped_column(Float)
+    page_authority: Mapped[float | None] = mapped_column(Float)
+    spam_score: Mapped[float | None] = mapped_column(Float)
+    first_seen: Mapped[str | None] = mapped_column(String(40))
+    last_seen: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime]
+
+
+class ArchivedTarget(Base):
+    """What a dead target was: its newest good capture in the Wayback Machine (one lookup)."""
+
+    __tablename__ = "archived_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_url: Mapped[str] = mapped_column(Text, unique=True)
+    #: found (a capture was read), none (the archive has no 200 capture)
+    outcome: Mapped[str] = mapped_column(String(20))
+    archived_url: Mapped[str | None] = mapped_column(Text)
+    archived_at: Mapped[datetime | None]
+    archived_title: Mapped[str | None] = mapped_column(Text)
+    archived_heading: Mapped[str | None] = mapped_column(Text)
+    archived_description: Mapped[str | None] = mapped_column(Text)
+    archived_summary: Mapped[str | None] = mapped_column(Text)
+    looked_up_at: Mapped[datetime]
+
+
+class SiteContact(Base):
+    """Whom to write to on a referring site."""
+
+    __tablename__ = "site_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(255), unique=True)
+    #: the page the contacts were read from
+    page_url: Mapped[str] = mapped_column(Text)
+    #: e-mail addresses, space-separated
+    contact_emails: Mapped[str] = mapped_column(Text, default="")
+    contact_page: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    #: social profile URLs, space-separated
+    social: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime]
+
+
+class DomainStatus(Base):
+    """Whether the registered domain of a target dead by ``dns`` is still registered (RDAP)."""
+
+    __tablename__ = "domain_statuses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    #: registered, unregistered or unknown
+    domain_status: Mapped[str] = mapped_column(String(20))
+    rdap_server: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime]
+
+
+class MyPage(Base):
+    """One of the user's own pages (``-a mysite=``), as the replacement ranking reads it."""
+
+    __tablename__ = "my_pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    site: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(Text)
+    #: h1-h3 texts, one a line
+    headings: Mapped[str] = mapped_column(Text, default="")
+    url_words: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    fetched_at: Mapped[datetime]

@@ -302,11 +302,105 @@ class RecheckParams:
         return cls(domains=domains)
 
 
+def parse_flag(name: str, value: str) -> bool:
+    """Parse a yes/no argument such as ``-a again=1``.
+
+    >>> parse_flag("again", "yes"), parse_flag("again", "0")
+    (True, False)
+    >>> parse_flag("again", "maybe")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.params.ArgumentError: again: 'maybe' is not one of 1, 0, true, false, yes, no
+    """
+    text = value.strip().lower()
+    if text in {"1", "true", "yes"}:
+        return True
+    if text in {"0", "false", "no"}:
+        return False
+    msg = f"{name}: {value!r} is not one of 1, 0, true, false, yes, no"
+    raise ArgumentError(msg)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutreachParams:
+    """``scrapy crawl archive|contacts [-a again=1]``: *again* looks up what was looked up."""
+
+    again: bool = False
+
+    ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
+        Argument("again", "1", "look up again what an earlier run looked up (default 0)"),
+    )
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any], spider: str) -> Self:
+        _check_keys(kwargs, cls.ARGUMENTS, spider)
+        return cls(again=parse_flag("again", str(kwargs.get("again", "0"))))
+
+
+def parse_mysite(value: str) -> tuple[str, ...]:
+    """Parse ``-a mysite``: home pages, sitemaps or URL lists (http(s) URLs or list files).
+
+    >>> parse_mysite("https://Mine.test/, https://mine.test/sitemap.xml")
+    ('https://mine.test/', 'https://mine.test/sitemap.xml')
+    >>> parse_mysite("mine.test")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.params.ArgumentError: mysite: 'mine.test' is neither an http(s) URL nor a file
+    """
+    out: list[str] = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        url = parse_absolute(part) if is_url(part) else None
+        if url is not None and is_http(url):
+            item = url
+        elif Path(part).is_file():
+            item = part
+        else:
+            msg = f"mysite: {part!r} is neither an http(s) URL nor a file"
+            raise ArgumentError(msg)
+        if item not in out:
+            out.append(item)
+    if not out:
+        msg = "mysite: empty value (give your home page, sitemap or URL list)"
+        raise ArgumentError(msg)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MysiteParams:
+    """``scrapy crawl mysite -a mysite=URL[,URL] [-a max_pages=N]``."""
+
+    mysite: tuple[str, ...]
+    max_pages: int | None = None
+
+    ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
+        Argument("mysite", "URL[,URL]", "your home page, sitemap or URL list file", required=True),
+        Argument("max_pages", "N", "read at most N of your pages (BROKENLINKS_MYSITE_MAX_PAGES)"),
+    )
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
+        _check_keys(kwargs, cls.ARGUMENTS, "mysite")
+        if not str(kwargs.get("mysite", "")).strip():
+            msg = "mysite: missing argument mysite (-a mysite=URL: your home page, sitemap or URL list)"
+            raise ArgumentError(msg)
+        return cls(
+            mysite=parse_mysite(str(kwargs["mysite"])),
+            max_pages=parse_count("max_pages", str(kwargs["max_pages"]), minimum=1)
+            if "max_pages" in kwargs
+            else None,
+        )
+
+
 #: the arguments of each spider of the project, by spider name (``scrapy crawl -h``)
 SPIDER_ARGUMENTS: dict[str, tuple[Argument, ...]] = {
     "backlinks": BacklinksParams.ARGUMENTS,
     "site": SiteParams.ARGUMENTS,
     "recheck": RecheckParams.ARGUMENTS,
+    "archive": OutreachParams.ARGUMENTS,
+    "contacts": OutreachParams.ARGUMENTS,
+    "mysite": MysiteParams.ARGUMENTS,
 }
 
 

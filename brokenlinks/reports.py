@@ -78,6 +78,7 @@ def prospect_score(
     position: str,
     links_on_page: int,
     check_age_days: float,
+    authority: float | None = None,
 ) -> int:
     """Rank a prospect (a referring page × a dead target), 0 to 100; higher is better.
 
@@ -95,9 +96,16 @@ def prospect_score(
                                       old verdict may have changed
     ========================  ======  ==========================================================
 
+    When the backlink export gave the page an *authority* (0-100, see
+    :mod:`brokenlinks.outreach.authority`), the score is 75 % the parts above and 25 % that
+    authority: a strong page is worth more of the user's time than a weak one.
+
     >>> prospect_score(referring_domains=3, follow=True, position="content",
     ...                links_on_page=20, check_age_days=1)
     81
+    >>> prospect_score(referring_domains=3, follow=True, position="content",
+    ...                links_on_page=20, check_age_days=1, authority=41)
+    71
     >>> prospect_score(referring_domains=9, follow=False, position="footer",
     ...                links_on_page=250, check_age_days=40)
     40
@@ -110,6 +118,8 @@ def prospect_score(
         score += 10
     elif check_age_days <= 30:  # noqa: PLR2004
         score += 5
+    if authority is not None:
+        return round(0.75 * score + 0.25 * max(0.0, min(100.0, authority)))
     return score
 
 
@@ -221,8 +231,12 @@ def prospects(
     now: datetime,
     domains: frozenset[str] = frozenset(),
     statuses: frozenset[str] = frozenset(),
+    authority: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per referring page × dead target, ranked by :func:`prospect_score`."""
+    """One row per referring page × dead target, ranked by :func:`prospect_score`.
+
+    *authority* maps referring page URLs to their 0-100 authority from backlink exports.
+    """
     by_target: dict[int, set[str]] = {}
     groups: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
     for row in occurrences:
@@ -250,6 +264,7 @@ def prospects(
                     position=position,
                     links_on_page=best["links_on_page"],
                     check_age_days=(now - checked_at).total_seconds() / 86400,
+                    authority=(authority or {}).get(best["source_url"]),
                 ),
                 "outreach": status,
                 "source_url": best["source_url"],

@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from brokenlinks.outreach.authority import METRIC_COLUMNS
 from brokenlinks.urls import is_http, parse_absolute, scheme_of
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class Seed:
     line: int
     target_url: str | None = None
     anchor_text: str | None = None
+    #: the export's link metrics: (canonical name, raw cell) pairs (see outreach.authority);
+    #: extra data, not part of what makes two seeds equal
+    metrics: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -400,6 +404,10 @@ def _read_csv(
         referring_name = header[referring].strip()
         target = _column(index, spec.target)
         anchor = _column(index, spec.anchor)
+        metric_columns: dict[str, int] = {}
+        for name, position in index.items():
+            if name in METRIC_COLUMNS:
+                metric_columns.setdefault(METRIC_COLUMNS[name], position)
         previous = reader.line_num
         for row in reader:
             lineno = offset + previous + 1
@@ -427,7 +435,20 @@ def _read_csv(
             anchor_text = None
             if anchor is not None and anchor < len(row):
                 anchor_text = " ".join(row[anchor].split())
-            out.add(Seed(url=url, line=lineno, target_url=target_url, anchor_text=anchor_text))
+            metrics = tuple(
+                (name, row[position].strip())
+                for name, position in metric_columns.items()
+                if position < len(row) and row[position].strip()
+            )
+            out.add(
+                Seed(
+                    url=url,
+                    line=lineno,
+                    target_url=target_url,
+                    anchor_text=anchor_text,
+                    metrics=metrics,
+                )
+            )
     except csv.Error as exc:
         # Only a runaway quoted field gets here (longer than csv.field_size_limit()).
         msg = f"malformed CSV near line {offset + reader.line_num}: {exc}"

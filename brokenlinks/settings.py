@@ -66,6 +66,7 @@ EXTENSIONS = {
 
 ITEM_PIPELINES = {
     "brokenlinks.pipelines.store.StorePipeline": 300,
+    "brokenlinks.pipelines.outreach.OutreachStorePipeline": 310,
 }
 
 # Feeds export prospects only, in the contract's column order.

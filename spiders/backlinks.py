@@ -21,6 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from brokenlinks.checks import LinkChecker
 from brokenlinks.freshness import FreshVerdicts
 from brokenlinks.guard import guard_refusal
+from brokenlinks.outreach.authority import export_items
 from brokenlinks.pages import Scope, failed_page, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
 from brokenlinks.render import BrowserContexts, configure_rendering
@@ -125,6 +126,9 @@ class BacklinksSpider(Spider):
             "Read %(count)d referring pages from %(path)s (%(format)s)",
             {"count": len(seeds.seeds), "path": seeds.path, "format": seeds.format},
         )
+        # the export's own metrics, per referring page, for the database (never a prospect)
+        for item in export_items(seeds):
+            yield item
         for seed in seeds.seeds:
             # Lazy start (Scrapy docs, "start-requests-lazy"): while the downloader is busy,
             # the next referring page waits until the scheduler runs dry, so that a long

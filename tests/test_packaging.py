@@ -98,4 +98,4 @@ def test_no_command_module_is_a_stray_command():
     from brokenlinks.settings import COMMANDS_MODULE
 
     names = set(_get_commands_from_module(COMMANDS_MODULE, inproject=True))
-    assert names == {"crawl", "demo", "prospects", "report", "schedule", "splitseeds"}
+    assert names == {"crawl", "demo", "pitches", "prospects", "report", "schedule", "splitseeds"}

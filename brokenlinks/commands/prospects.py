@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
 from brokenlinks import reports, store
 from brokenlinks.commands.database import DatabaseCommand
+from brokenlinks.outreach import pitches
 
 if TYPE_CHECKING:
     import argparse
@@ -42,9 +43,12 @@ COLUMNS = (
     "dead_since",
     "checked_at",
     "note",
+    # outreach (docs/outreach.md): authority, archive, domain, contacts, replacement
+    *pitches.PROSPECT_FIELDS,
 )
 TABLE_COLUMNS = (
     "score",
+    "authority",
     "outreach",
     "source_url",
     "target_url",
@@ -95,16 +99,7 @@ class Command(DatabaseCommand, ScrapyCommand):
                 f"--status: unknown {', '.join(unknown)}; use {', '.join(store.OUTREACH_STATUSES)}"
             )
             raise ValueError(msg)
-        occurrences = store.dead_occurrences(engine)
-        history = store.check_history(engine, {row["target_id"] for row in occurrences})
-        rows = reports.prospects(
-            occurrences,
-            history,
-            store.outreach_statuses(engine),
-            now=datetime.now(UTC),
-            domains=domains,
-            statuses=statuses,
-        )
+        rows = prospect_rows(engine, domains=domains, statuses=statuses)
         self.emit(
             rows,
             columns=COLUMNS,
@@ -112,3 +107,23 @@ class Command(DatabaseCommand, ScrapyCommand):
             output=opts.output,
             what="prospects",
         )
+
+
+def prospect_rows(
+    engine: Engine, *, domains: frozenset[str], statuses: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """The ranked prospects with their outreach fields (``scrapy prospects``, ``pitches``)."""
+    occurrences = store.dead_occurrences(engine)
+    history = store.check_history(engine, {row["target_id"] for row in occurrences})
+    data = pitches.load(engine)
+    rows = reports.prospects(
+        occurrences,
+        history,
+        store.outreach_statuses(engine),
+        now=datetime.now(UTC),
+        domains=domains,
+        statuses=statuses,
+        authority=data.page_authority(),
+    )
+    pitches.enrich_prospects(rows, data, occurrences)
+    return rows

@@ -17,6 +17,7 @@ from scrapy.commands import ScrapyCommand
 
 from brokenlinks import reports, store
 from brokenlinks.commands.database import DatabaseCommand
+from brokenlinks.outreach import pitches
 from brokenlinks.sites import in_domains
 from brokenlinks.verdicts import DEAD_REASONS
 
@@ -38,6 +39,8 @@ COLUMNS = (
     "in_content",
     "top_anchors",
     "checked_at",
+    # outreach (docs/outreach.md): what the page was, its domain, your replacement
+    *pitches.TARGET_FIELDS,
 )
 TABLE_COLUMNS = (
     "target_url",
@@ -180,6 +183,7 @@ class Command(DatabaseCommand, ScrapyCommand):
         rows = reports.broken_pages(
             occurrences, history, domains=domains, reasons=opts.reasons, since=opts.since_time
         )
+        pitches.enrich_targets(rows, pitches.load(engine), occurrences)
         self.emit(
             rows,
             columns=COLUMNS,

@@ -1,0 +1,202 @@
+"""From a dead link to a pitch: contacts, archive, RDAP, your pages, then ``scrapy pitches``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .conftest import PROJECT, run_crawl
+from .outreach import web as outreach
+from .outreach_data import dead, link, make_db, page
+from .serviceweb import ServiceWeb
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.fixture
+def services():
+    web = ServiceWeb().start()
+    outreach.serve(web)
+    yield web
+    web.stop()
+
+
+def scrapy(db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "scrapy", *args]
+    cmd += ["-s", f"BROKENLINKS_DATABASE_URL=sqlite:///{db_path}"]
+    env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    return subprocess.run(
+        cmd, cwd=PROJECT, capture_output=True, text=True, env=env, check=False, timeout=120
+    )
+
+
+def prospects_db(tmp_path: Path) -> Path:
+    pages = []
+    checks = {}
+    for url, (title, links) in outreach.PROSPECTS.items():
+        pages.append(page(url, title, [link(t, a, c) for t, a, c in links]))
+        for target, _, _ in links:
+            dns = target == outreach.TOMATOES
+            checks[target] = dead(target, "dns" if dns else "http_status", None if dns else 404)
+    path = tmp_path / "db.sqlite3"
+    make_db(path, pages, list(checks.values()))
+    return path
+
+
+def crawl(tmp_path, web, services, spider, args=None):
+    settings = {
+        "BROKENLINKS_RESOLVE": outreach.resolve(services),
+        "BROKENLINKS_ARCHIVE_URL": "http://archive.test",
+        "BROKENLINKS_RDAP_BOOTSTRAP_URL": "http://iana.test/rdap/dns.json",
+        "DOWNLOAD_DELAY": 0,
+    }
+    result = run_crawl(
+        tmp_path,
+        web,
+        args or {},
+        spider=spider,
+        settings=settings,
+        db_path=tmp_path / "db.sqlite3",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_contacts_per_site(tmp_path, web, services):
+    prospects_db(tmp_path)
+    result = crawl(tmp_path, web, services, "contacts")
+    found = {row["site"]: row for row in result.rows["site_contacts"]}
+    # on the page itself: the address, the author, the profile; no contact page fetched
+    assert found["gardenblog.test"]["contact_emails"] == "ann@gardenblog.test"
+    assert found["gardenblog.test"]["author"] == "Ann Gardener"
+    assert found["gardenblog.test"]["social"] == "https://x.com/anngardens"
+    # no address on the page: its contact page, read once, has an obfuscated one
+    assert found["veggies.test"]["contact_emails"] == "editor@veggies.test"
+    assert found["veggies.test"]["contact_page"] == "http://veggies.test/contact"
+    assert len(services.requests("veggies.test", "/contact")) == 1
+    # robots.txt forbids the contact page: it is named, never fetched
+    assert found["orchard.test"]["contact_emails"] == ""
+    assert found["orchard.test"]["contact_page"] == "http://orchard.test/contact"
+    assert services.requests("orchard.test", "/contact") == []
+    assert result.stats["brokenlinks/contacts/with_email"] == 2
+    # stored per site: a second run reads nothing
+    services.log.clear()
+    crawl(tmp_path, web, services, "contacts")
+    assert [r for r in services.log if not r.path.endswith("robots.txt")] == []
+
+
+def test_from_dead_links_to_pitches(tmp_path, web, services):
+    db_path = prospects_db(tmp_path)
+    crawl(tmp_path, web, services, "contacts")
+    crawl(tmp_path, web, services, "archive")
+    mysite = crawl(tmp_path, web, services, "mysite", {"mysite": outreach.MINE})
+    assert mysite.stats["brokenlinks/mysite/pages"] == 5
+    assert mysite.stats["brokenlinks/mysite/sitemap_urls"] == 5
+    marked = scrapy(
+        db_path, "prospects", "--mark", "contacted", outreach.GARDENBLOG, outreach.SEEDS
+    )
+    assert marked.returncode == 0, marked.stderr
+
+    out = tmp_path / "pitches.csv"
+    result = scrapy(db_path, "pitches", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = {(r["source_url"], r["target_url"]): r for r in read_csv(out)}
+    # the contacted prospect is left out; the four others remain
+    assert set(rows) == {
+        (outreach.GARDENBLOG, outreach.COMPOST),
+        (outreach.VEGGIES, outreach.COMPOST),
+        (outreach.VEGGIES, outreach.TOMATOES),
+        (outreach.ORCHARD, outreach.PRUNING),
+    }
+    compost = rows[outreach.GARDENBLOG, outreach.COMPOST]
+    assert compost["email"] == "ann@gardenblog.test"
+    assert compost["author"] == "Ann Gardener"
+    assert compost["archived_title"] == "How to build a compost bin"
+    assert compost["archived_at"] == "2020-05-05T10:10:10+00:00"
+    assert compost["archived_url"] == f"http://archive.test/web/20200505101010/{outreach.COMPOST}"
+    assert compost["replacement_url"] == "http://mine.test/compost-bins-guide"
+    assert compost["subject"] == "A broken link on Garden resources"
+    assert compost["draft"].startswith("Hi Ann,")
+    assert '"How to build a compost bin"' in compost["draft"]
+    assert "http://mine.test/compost-bins-guide" in compost["draft"]
+    tomatoes = rows[outreach.VEGGIES, outreach.TOMATOES]
+    assert tomatoes["email"] == "editor@veggies.test"
+    assert tomatoes["domain_status"] == "unregistered"
+    assert tomatoes["domain_checked_at"]
+    assert tomatoes["replacement_url"] == "http://mine.test/growing-tomatoes"
+    assert "(the whole site is gone)" in tomatoes["draft"]
+    pruning = rows[outreach.ORCHARD, outreach.PRUNING]
+    assert pruning["email"] == ""
+    assert pruning["contact_page"] == "http://orchard.test/contact"
+    assert pruning["replacement_url"] == "http://mine.test/pruning-fruit-trees"
+    # a title that is a formula is neutralised for spreadsheets
+    assert pruning["source_title"].startswith("'=HYPERLINK")
+    assert float(pruning["replacement_score"]) > 0
+    assert pruning["replacements"].startswith("http://mine.test/pruning-fruit-trees (")
+
+    # the user's own template, with the documented variables
+    template = tmp_path / "pitch.j2"
+    template.write_text(
+        "Subject: {{ anchor_text }} is gone\n\nDear {{ author or 'editor' }}, "
+        "try {{ replacement_url }} instead of {{ target_url }}.\n",
+        encoding="utf-8",
+    )
+    out_json = tmp_path / "pitches.json"
+    custom = scrapy(db_path, "pitches", "--template", str(template), "-o", str(out_json))
+    assert custom.returncode == 0, custom.stderr
+    drafts = {(r["source_url"], r["target_url"]): r for r in json.loads(out_json.read_text())}
+    first = drafts[outreach.GARDENBLOG, outreach.COMPOST]
+    assert first["subject"] == "compost bin guide is gone"
+    assert first["draft"] == (
+        f"Dear Ann Gardener, try http://mine.test/compost-bins-guide instead of {outreach.COMPOST}."
+    )
+
+    # the same fields in the prospects and the report
+    prospects_json = tmp_path / "prospects.json"
+    assert scrapy(db_path, "prospects", "-o", str(prospects_json)).returncode == 0
+    listed = {
+        (p["source_url"], p["target_url"]): p for p in json.loads(prospects_json.read_text())
+    }
+    seeds = listed[outreach.GARDENBLOG, outreach.SEEDS]
+    assert seeds["outreach"] == "contacted"
+    assert seeds["contact_emails"] == "ann@gardenblog.test"
+    assert seeds["archived_url"] is None  # the archive has no capture of it
+    assert seeds["replacement_url"] == "http://mine.test/saving-seeds"
+    report_json = tmp_path / "report.json"
+    assert scrapy(db_path, "report", "-o", str(report_json)).returncode == 0
+    report = {r["target_url"]: r for r in json.loads(report_json.read_text())}
+    assert report[outreach.COMPOST]["archived_title"] == "How to build a compost bin"
+    assert report[outreach.TOMATOES]["domain_status"] == "unregistered"
+    assert report[outreach.PRUNING]["replacement_url"] == "http://mine.test/pruning-fruit-trees"
+
+
+def test_bad_template_is_one_error_line(tmp_path):
+    db_path = prospects_db(tmp_path)
+    template = tmp_path / "broken.j2"
+    template.write_text("Hi {{ author ", encoding="utf-8")
+    result = scrapy(db_path, "pitches", "--template", str(template))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: pitch template {template}:")
+    assert "Traceback" not in result.stderr
+    # a variable that does not exist is an error, not a blank in a mail sent to hundreds
+    typo = tmp_path / "typo.j2"
+    typo.write_text("Hi {{ autor }}", encoding="utf-8")
+    result = scrapy(db_path, "pitches", "--template", str(typo))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: pitch template {typo}: unknown variable(s) autor;")
+    missing = tmp_path / "missing.j2"
+    result = scrapy(db_path, "pitches", "--template", str(missing))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: pitch template {missing}: cannot be read")

@@ -1,0 +1,122 @@
+"""Replacement ranking on a hand-labelled set: how often is the right page of yours first?
+
+Your site: fifteen pages of a gardening site. The dead targets: 25 pages other sites
+linked to, each with what a crawl knows of it (its URL, the anchors and sentences that
+pointed at it, and for some what the archive says it was), and the page a person picked
+as its replacement. Some are easy (the URL says it all), some only the archive or the
+context can tell (``/p?id=123``, "click here").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from brokenlinks.outreach.replacement import query, rank, tokens, url_words
+
+MINE = {
+    "/compost-bins-guide": ("Compost bins: build or buy", "Which compost bin suits a small garden, pallets or plastic."),
+    "/hot-composting": ("Hot composting in 18 days", "The Berkeley method: turning, temperature and greens to browns."),
+    "/saving-seeds": ("Saving your own seeds", "Seed saving for tomatoes, beans and peas, drying and storing."),
+    "/growing-tomatoes": ("Growing tomatoes in pots", "Sun, support, feeding and watering tomato plants."),
+    "/tomato-blight": ("Tomato blight: spot it, stop it", "Late blight on tomatoes and potatoes, resistant varieties."),
+    "/pruning-fruit-trees": ("Pruning apple and pear trees", "Winter pruning of fruit trees, cuts and tools."),
+    "/raised-beds": ("Raised beds from scratch", "Building raised garden beds: timber, soil mix, depth."),
+    "/no-dig": ("No-dig gardening", "Mulch instead of digging: cardboard, compost layers, weeds."),
+    "/watering": ("Watering the garden", "Drip irrigation, soaker hoses and when to water."),
+    "/rainwater": ("Harvesting rainwater", "Water butts, gutters and rain barrels for the garden."),
+    "/slugs": ("Slugs and snails", "Organic slug control: beer traps, copper, nematodes."),
+    "/bees": ("Plants for bees", "Pollinator-friendly flowers that bees love."),
+    "/herbs-indoors": ("Growing herbs indoors", "Basil, parsley and mint on a windowsill."),
+    "/lawn-care": ("Lawn care calendar", "Mowing, scarifying and feeding the lawn through the year."),
+    "/about": ("About us", "Two gardeners writing about what works."),
+}  # fmt: skip
+
+#: (dead URL, anchors, contexts, archived title or None, the right replacement)
+CASES = [
+    ("http://gone.test/compost-bin-plans", ["compost bin plans"], ["Free compost bin plans for pallets."], None, "/compost-bins-guide"),
+    ("http://gone.test/berkeley-method", ["Berkeley method"], ["Fast compost with the Berkeley method."], "Hot compost in 18 days", "/hot-composting"),
+    ("http://gone.test/p?id=123", ["click here"], ["For seed saving tips click here."], "How to save seeds", "/saving-seeds"),
+    ("http://seeds.test/heirloom-seed-saving", ["heirloom seeds"], ["Keep heirloom varieties going."], None, "/saving-seeds"),
+    ("http://gone.test/tomatoes-in-containers", ["container tomatoes"], ["Grow tomatoes on a balcony."], None, "/growing-tomatoes"),
+    ("http://gone.test/late-blight", ["late blight"], ["Late blight wiped out our potatoes."], "Blight on tomatoes and potatoes", "/tomato-blight"),
+    ("http://orchard.test/winter-pruning", ["pruning guide"], ["Prune apple trees in winter."], None, "/pruning-fruit-trees"),
+    ("http://gone.test/article/8812", ["this article"], ["Read this article on pear tree cuts."], "Pruning pear trees", "/pruning-fruit-trees"),
+    ("http://gone.test/raised-garden-bed-plans", ["raised bed plans"], ["Timber raised garden beds."], None, "/raised-beds"),
+    ("http://gone.test/no-dig-method", ["no dig"], ["The no dig method with cardboard."], None, "/no-dig"),
+    ("http://gone.test/drip-irrigation", ["drip irrigation"], ["Set up drip irrigation."], None, "/watering"),
+    ("http://gone.test/water-butts", ["water butt"], ["Collect rain in a water butt."], "Rain barrels", "/rainwater"),
+    ("http://gone.test/slug-control", ["slug control"], ["Beer traps for slugs."], None, "/slugs"),
+    ("http://gone.test/pollinators", ["pollinator plants"], ["Flowers for bees and other pollinators."], None, "/bees"),
+    ("http://gone.test/windowsill-herbs", ["herbs"], ["Basil on a windowsill."], None, "/herbs-indoors"),
+    ("http://gone.test/lawn-calendar", ["lawn calendar"], ["When to scarify the lawn."], None, "/lawn-care"),
+    ("http://gone.test/index.php?page=77", ["here"], ["More about it here."], "Organic slug and snail control", "/slugs"),
+    ("http://gone.test/mulching", ["mulch"], ["Mulch to suppress weeds."], None, "/no-dig"),
+    ("http://gone.test/soaker-hose", ["soaker hoses"], ["Soaker hoses save water."], None, "/watering"),
+    ("http://gone.test/blog/2019/05/02/", ["our post"], ["Our post on tomato feeding."], "Feeding tomato plants", "/growing-tomatoes"),
+    # harder: other words for the same thing
+    ("http://gone.test/keep-lawn-green", ["greener grass"], ["How to get greener grass in summer."], None, "/lawn-care"),
+    ("http://gone.test/attracting-butterflies", ["butterfly garden"], ["Nectar-rich flowers for butterflies."], None, "/bees"),
+    ("http://gone.test/rain-garden", ["rain garden"], ["Plant a rain garden to soak up runoff."], None, "/rainwater"),
+    ("http://gone.test/leaf-mould", ["leaf mould"], ["Turn autumn leaves into leaf mould."], None, "/compost-bins-guide"),
+    ("http://gone.test/worm-bin", ["wormery"], ["Feed kitchen scraps to a wormery."], None, "/compost-bins-guide"),
+]  # fmt: skip
+
+
+def my_pages():
+    return [
+        {"url": f"http://mine.test{path}", "title": title, "summary": text,
+         "url_words": url_words(f"http://mine.test{path}"), "headings": title}
+        for path, (title, text) in MINE.items()
+    ]  # fmt: skip
+
+
+def test_right_replacement_first():
+    queries = {
+        url: query(url, anchors, contexts, {"archived_title": archived} if archived else None)
+        for url, anchors, contexts, archived, _ in CASES
+    }
+    ranked = rank(queries, my_pages())
+    right = [
+        url
+        for url, *_, expected in CASES
+        if ranked[url] and ranked[url][0].url == f"http://mine.test{expected}"
+    ]
+    in_top3 = [
+        url
+        for url, *_, expected in CASES
+        if f"http://mine.test{expected}" in [m.url for m in ranked[url]]
+    ]
+    # measured: 24 of 25 first; the miss is a vocabulary gap no word-based ranking closes
+    # ("leaf mould" shares no word with the compost pages), so it is in no top three either
+    assert (len(right), len(CASES)) == (24, 25)
+    assert len(in_top3) == 24
+    assert "http://gone.test/leaf-mould" not in right
+
+
+def test_each_target_keeps_at_most_three_scored_pages():
+    ranked = rank({"http://gone.test/tomatoes": "tomatoes"}, my_pages())[
+        "http://gone.test/tomatoes"
+    ]
+    assert 1 <= len(ranked) <= 3
+    assert [m.score for m in ranked] == sorted((m.score for m in ranked), reverse=True)
+    assert all(m.score > 0 for m in ranked)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Best Tools", ["best", "tools"]),
+        ("index.html?page=3", []),
+        ("Compost_Bins-101", ["compost", "bins"]),
+        ("Café résumé", ["café", "résumé"]),
+    ],
+)
+def test_tokens(text, expected):
+    assert tokens(text) == expected
+
+
+def test_nothing_in_common_ranks_nothing():
+    assert rank({"http://gone.test/x": "quantum chromodynamics"}, my_pages()) == {
+        "http://gone.test/x": []
+    }
+    assert rank({"http://gone.test/x": "compost"}, []) == {"http://gone.test/x": []}
