@@ -91,6 +91,11 @@ class BrokenlinksConfig:
     render_pages_per_context: int = 100
     #: days a stored verdict stays fresh: such a target is not checked again (0: always check)
     recheck_after: float = 3.0
+    # -- watching and reporting (brokenlinks/progress.py, brokenlinks/reporting) -------
+    #: show crawl progress: a live line on a terminal, else a log line every LOGSTATS_INTERVAL
+    progress_enabled: bool = True
+    #: most rows per table of the HTML report (``scrapy report -o report.html``)
+    report_max_rows: int = 2000
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
@@ -127,7 +132,12 @@ class BrokenlinksConfig:
             if getattr(self, name) < 0:
                 msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 0"
                 raise ValueError(msg)
-        for name in ("site_max_pages", "site_max_sitemaps", "render_pages_per_context"):
+        for name in (
+            "site_max_pages",
+            "site_max_sitemaps",
+            "render_pages_per_context",
+            "report_max_rows",
+        ):
             if getattr(self, name) < 1:
                 msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 1"
                 raise ValueError(msg)
