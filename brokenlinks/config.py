@@ -95,7 +95,7 @@ class BrokenlinksConfig:
     #: show crawl progress: a live line on a terminal, else a log line every LOGSTATS_INTERVAL
     progress_enabled: bool = True
     #: most rows per table of the HTML report (``scrapy report -o report.html``)
-    report_max_rows: int = 2000
+    report_max_rows: int = 1000
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:

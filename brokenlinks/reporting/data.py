@@ -278,7 +278,7 @@ def collect(
     reasons: frozenset[str] = frozenset(),
     since: datetime | None = None,
     mode: str = "broken",
-    max_rows: int = 2000,
+    max_rows: int = 1000,
 ) -> ReportData:
     """Read everything the report shows; *mode* is ``broken``, ``lost`` or ``came_back``."""
     occurrences = store.dead_occurrences(engine)
