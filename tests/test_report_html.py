@@ -247,7 +247,10 @@ def test_report_command_filters(demo_db, tmp_path):
     assert "<h2>Lost links" in lost.read_text(encoding="utf-8")
     bad = scrapy("report", "-o", str(tmp_path / "report.pdf"), database=demo_db, check=False)
     assert bad.returncode == 1
-    assert bad.stderr == f"error: -o {tmp_path / 'report.pdf'}: use a .csv or .json file name\n"
+    assert (
+        bad.stderr
+        == f"error: -o {tmp_path / 'report.pdf'}: use a .csv, .json or .html file name\n"
+    )
     assert not (tmp_path / "report.pdf").exists()
 
 

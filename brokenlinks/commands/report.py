@@ -122,8 +122,9 @@ class Command(DatabaseCommand, ScrapyCommand):
         )
 
     def check_output(self, path: str) -> None:
-        if not _is_html(path):
-            super().check_output(path)
+        if not _is_html(path) and Path(path).suffix.lower() not in reports.OUTPUT_FORMATS:
+            msg = f"-o {path}: use a .csv, .json or .html file name"
+            raise ValueError(msg)
 
     def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
         if opts.output and _is_html(opts.output):
