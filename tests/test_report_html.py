@@ -162,6 +162,7 @@ def in_browser(report: Path, tmp_path: Path) -> dict[str, Any]:
                 ).all_inner_texts()
                 reason.select_option("")
                 out["all_rows"] = page.locator(f"{rows}:visible").count()
+                page.pdf(path=str(tmp_path / "report.pdf"), landscape=True)
                 page.emulate_media(media="print")
                 out["print_filters"] = page.locator(bar).is_visible()
             finally:
@@ -215,6 +216,9 @@ def test_report_in_chromium(report, demo_db, tmp_path):
     assert set(seen["dns_reasons"]) == {"dns"}
     assert seen["all_rows"] == len(prospects)
     assert not seen["print_filters"]
+    pdf = (tmp_path / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert len(pdf) > 20_000
 
 
 def test_report_html_markup(demo_db):

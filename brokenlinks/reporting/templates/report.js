@@ -1,6 +1,10 @@
 // Sorting and filtering of the report's tables; no library, no network.
 "use strict";
 (function () {
+  // a closed <details> prints nothing: open them all for print
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  });
   function cellValue(row, index) {
     var cell = row.cells[index];
     var v = cell.getAttribute("data-v");
