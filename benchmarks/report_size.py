@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import bigweb
@@ -64,11 +64,11 @@ def fill(database: Path, scale: float, seed: int) -> dict[str, int]:
     dropping = {p.url for p in rng.sample(web.pages, len(web.pages) * 3 // 100)}
     engine = db.create_engine_from_url(f"sqlite:///{database}")
     db.migrate(engine)
-    start = datetime.now(UTC) - timedelta(days=20)
     try:
         for run in range(3):
-            at = (start + timedelta(days=7 * run)).isoformat()
+            # the crawl's own clock: a loss is told to the run that was going on then
             run_id = store.start_run(engine, "recheck" if run == 1 else "backlinks", {})
+            at = datetime.now(UTC).isoformat()
             items: list[object] = []
             for page in web.pages:
                 links = [

@@ -109,7 +109,7 @@ OPTIONAL_COLUMNS = (
 BROKEN_COLUMNS = [
     Column("target_url", "Dead target", "url"),
     Column("reason", "Reason", facet=True),
-    Column("status", "Status", "number"),
+    Column("status", "Status", "number", facet=True),
     Column("target_domain", "Domain", facet=True),
     Column("referring_domains", "Referring domains", "number"),
     Column("referring_pages", "Referring pages", "number"),
