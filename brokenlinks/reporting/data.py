@@ -257,7 +257,9 @@ def _table(
     columns: list[Column],
     rows: list[dict[str, Any]],
     max_rows: int,
-    **kw: str,
+    *,
+    order: str,
+    full_command: str,
 ) -> Table:
     return Table(
         id=id_,
@@ -265,8 +267,8 @@ def _table(
         columns=with_optional(columns, rows),
         rows=rows[:max_rows],
         total=len(rows),
-        order=kw["order"],
-        full_command=kw["full_command"],
+        order=order,
+        full_command=full_command,
     )
 
 
