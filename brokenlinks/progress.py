@@ -149,6 +149,10 @@ class _LineSafeStream:
     def isatty(self) -> bool:
         return self.stream.isatty()
 
+    def __getattr__(self, name: str) -> Any:
+        # the rest of the file API (encoding, fileno, ...) is the stream's own
+        return getattr(self.stream, name)
+
 
 def _size() -> tuple[int, int]:
     # a terminal that reports no size (0 x 0, e.g. a bare pty) gets the fallback: tqdm
