@@ -28,6 +28,8 @@ import bigweb
 
 from brokenlinks import db, store
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
+from brokenlinks.reporting.data import collect
+from brokenlinks.reporting.html import render
 from brokenlinks.sites import site_of
 
 VERDICTS = {
@@ -127,12 +129,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--database", type=Path, help="keep the database here (filled only if it does not exist)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        database = Path(tmp) / "big.sqlite3"
-        started = time.monotonic()
-        counts = fill(database, args.scale, args.seed)
-        print(f"filled in {time.monotonic() - started:.0f} s: {counts}")
+        database = args.database or Path(tmp) / "big.sqlite3"
+        if not database.exists():
+            started = time.monotonic()
+            counts = fill(database, args.scale, args.seed)
+            print(f"filled in {time.monotonic() - started:.0f} s: {counts}")
+        engine = db.create_engine_from_url(f"sqlite:///{database}")
+        try:
+            started = time.monotonic()
+            data = collect(engine, now=datetime.now(UTC))
+            read = time.monotonic() - started
+            started = time.monotonic()
+            size = len(render(data).encode())
+            print(
+                f"in process: read {read:.1f} s, render {time.monotonic() - started:.1f} s, {size:,} bytes"
+            )
+        finally:
+            engine.dispose()
         report = Path(tmp) / "report.html"
         started = time.monotonic()
         subprocess.run(
