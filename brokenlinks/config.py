@@ -104,6 +104,11 @@ class BrokenlinksConfig:
     mysite_max_pages: int = 200
     #: a Jinja2 template file for the pitch drafts ("": the bundled template)
     pitch_template: str = ""
+    # -- watching and reporting (brokenlinks/progress.py, brokenlinks/reporting) -------
+    #: show crawl progress: a live line on a terminal, else a log line every LOGSTATS_INTERVAL
+    progress_enabled: bool = True
+    #: most rows per table of the HTML report (``scrapy report -o report.html``)
+    report_max_rows: int = 1000
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
@@ -140,7 +145,12 @@ class BrokenlinksConfig:
             if getattr(self, name) < 0:
                 msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 0"
                 raise ValueError(msg)
-        for name in ("site_max_pages", "site_max_sitemaps", "render_pages_per_context"):
+        for name in (
+            "site_max_pages",
+            "site_max_sitemaps",
+            "render_pages_per_context",
+            "report_max_rows",
+        ):
             if getattr(self, name) < 1:
                 msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 1"
                 raise ValueError(msg)

@@ -59,6 +59,7 @@ EXTENSIONS = {
     "brokenlinks.checks.LinkChecker": 100,
     "brokenlinks.freshness.FreshVerdicts": 110,
     "brokenlinks.feeds.ProspectFeedExporter": 0,
+    "brokenlinks.progress.CrawlProgress": 490,
     "brokenlinks.summary.CrawlSummary": 500,
     "scrapy.extensions.feedexport.FeedExporter": None,
     "scrapy.extensions.telnet.TelnetConsole": None,

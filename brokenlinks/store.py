@@ -722,6 +722,50 @@ def lost_links(engine: Engine) -> list[dict[str, Any]]:
         return [dict(row) for row in session.execute(query).mappings()]
 
 
+def crawl_runs(engine: Engine) -> list[dict[str, Any]]:
+    """Return every crawl run, oldest first, with its arguments and final stats decoded."""
+    query = select(_runs).order_by(_runs.c.started_at, _runs.c.id)
+    with Session(engine) as session:
+        rows = session.execute(query).mappings().all()
+    return [
+        {
+            **row,
+            "arguments": json.loads(row["arguments"] or "{}"),
+            "stats": json.loads(row["stats"]) if row["stats"] else {},
+        }
+        for row in rows
+    ]
+
+
+def check_events(engine: Engine) -> list[dict[str, Any]]:
+    """Return every check (run, target URL, verdict kind), by target, oldest check first."""
+    query = (
+        select(
+            _checks.c.run_id,
+            _checks.c.target_id,
+            _targets.c.url.label("target_url"),
+            _checks.c.kind,
+            _checks.c.checked_at,
+        )
+        .select_from(_checks.join(_targets, _checks.c.target_id == _targets.c.id))
+        .order_by(_checks.c.target_id, _checks.c.checked_at)
+    )
+    with Session(engine) as session:
+        return [dict(row) for row in session.execute(query).mappings()]
+
+
+def store_totals(engine: Engine) -> dict[str, int]:
+    """Return how many referring pages were read and how many targets have a verdict."""
+    with Session(engine) as session:
+        pages = session.execute(
+            select(func.count()).select_from(_pages).where(_pages.c.error.is_(None))
+        ).scalar_one()
+        checked = session.execute(
+            select(func.count()).select_from(_targets).where(_targets.c.kind.is_not(None))
+        ).scalar_one()
+    return {"pages_read": pages, "targets_checked": checked}
+
+
 def recheck_plan(engine: Engine) -> tuple[dict[str, list[str]], list[str]]:
     """Return what a re-check visits: referring pages with their stored targets, dead targets.
 

@@ -2,7 +2,8 @@
 
 An extension that counts exported prospects (``brokenlinks/prospects``) and, when the
 spider closes, logs a short summary built from the crawl's stats by
-:func:`summary_lines` (also used by ``scrapy demo``).
+:func:`summary_lines` (also used by ``scrapy demo``), followed by :func:`next_steps`:
+the export written and the command that shows the database as an HTML report.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import logging
 from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import signals
+from sqlalchemy.engine import make_url
 
+from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.items import ProspectItem
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
@@ -75,14 +80,47 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
     return lines
 
 
+def next_steps(feeds: Iterable[str], database_url: str | None) -> list[str]:
+    """What to do after the crawl: where the export is, and how to look at the database.
+
+    *database_url* is None when nothing was stored; a password in it is hidden.
+
+    >>> print("\\n".join(next_steps(["prospects.csv"], "sqlite:///data/brokenlinks.sqlite3")))
+    prospects exported to prospects.csv
+    next: scrapy report -o report.html  (the HTML report of the database)
+    >>> next_steps([], "postgresql://bl:secret@db/bl")[-1]
+    'next: scrapy report -o report.html -s BROKENLINKS_DATABASE_URL=postgresql://bl:***@db/bl  (the HTML report of the database)'
+    """
+    lines = [f"prospects exported to {feed}" for feed in feeds]
+    if database_url is not None:
+        option = ""
+        if database_url != BrokenlinksConfig().database_url:
+            shown = make_url(database_url).render_as_string(hide_password=True)
+            option = f" -s BROKENLINKS_DATABASE_URL={shown}"
+        lines.append(
+            f"next: scrapy report -o report.html{option}  (the HTML report of the database)"
+        )
+    return lines
+
+
 class CrawlSummary:
-    def __init__(self, stats: StatsCollector) -> None:
+    def __init__(self, stats: StatsCollector, next_lines: list[str] | None = None) -> None:
         self.stats = stats
+        self.next_lines = next_lines or []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        ext = cls(crawler.stats)
+        config = BrokenlinksConfig.from_settings(crawler.settings)
+        stored = config.store_enabled and any(
+            str(path).endswith("StorePipeline")
+            for path, order in crawler.settings.getdict("ITEM_PIPELINES").items()
+            if order is not None
+        )
+        ext = cls(
+            crawler.stats,
+            next_steps(crawler.settings.getdict("FEEDS"), config.database_url if stored else None),
+        )
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -92,4 +130,5 @@ class CrawlSummary:
             self.stats.inc_value("brokenlinks/prospects")
 
     def spider_closed(self) -> None:
-        logger.info("Crawl summary:\n  %s", "\n  ".join(summary_lines(self.stats.get_stats())))
+        lines = summary_lines(self.stats.get_stats()) + self.next_lines
+        logger.info("Crawl summary:\n  %s", "\n  ".join(lines))

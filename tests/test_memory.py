@@ -271,7 +271,7 @@ def test_weekly_workflow(tmp_path, week_web):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["report", "-o", "x.xlsx"], "error: -o x.xlsx: use a .csv or .json file name"),
+        (["report", "-o", "x.xlsx"], "error: -o x.xlsx: use a .csv, .json or .html file name"),
         (
             ["report", "--since", "soon"],
             "error: --since 'soon': not a date (YYYY-MM-DD) or an ISO 8601 time",

@@ -43,6 +43,9 @@ def test_egg_holds_the_project_packages_only(egg):
         "brokenlinks/pipelines/store.py",
         "brokenlinks/testing/localweb.py",
         "brokenlinks/data/parking.json",
+        "brokenlinks/reporting/templates/report.html.j2",
+        "brokenlinks/reporting/templates/report.js",
+        "brokenlinks/reporting/templates/report.css",
     ):
         assert module in names
     assert not [n for n in names if n.startswith(("tests/", "data/")) or "/tests/" in n]

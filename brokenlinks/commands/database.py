@@ -85,7 +85,7 @@ class DatabaseCommand(_CommandBase):
         assert self.settings is not None
         try:
             if opts.output:
-                reports.output_format(opts.output)
+                self.check_output(opts.output)
             domains = parse_domains(opts.domain) if opts.domain is not None else frozenset()
             config = BrokenlinksConfig.from_settings(self.settings)
             engine = db.create_engine_from_url(config.database_url)
@@ -99,6 +99,10 @@ class DatabaseCommand(_CommandBase):
             self._fail(" ".join(str(e).split()))
         finally:
             engine.dispose()
+
+    def check_output(self, path: str) -> None:
+        """Raise ValueError when ``-o`` *path* names a format this command cannot write."""
+        reports.output_format(path)
 
     def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
         raise NotImplementedError

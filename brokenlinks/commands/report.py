@@ -5,19 +5,25 @@ and that some stored page still links to, with its reason, status, since when it
 dead, how many pages and sites link to it (followed, in content) and the most common
 anchor texts; sorted by referring domains. ``--lost`` lists the links a later crawl no
 longer found on their page instead, ``--came-back`` the targets that were dead and answer
-again.
+again. ``-o report.html`` writes the HTML report (:mod:`brokenlinks.reporting`) instead:
+one self-contained page with the same filters.
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
 from brokenlinks import reports, store
 from brokenlinks.commands.database import DatabaseCommand
+from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.outreach import pitches
+from brokenlinks.reporting.data import collect
+from brokenlinks.reporting.html import write_report
 from brokenlinks.sites import in_domains
 from brokenlinks.verdicts import DEAD_REASONS
 
@@ -152,7 +158,15 @@ class Command(DatabaseCommand, ScrapyCommand):
             return
         super().run(args, opts)
 
+    def check_output(self, path: str) -> None:
+        if not _is_html(path) and Path(path).suffix.lower() not in reports.OUTPUT_FORMATS:
+            msg = f"-o {path}: use a .csv, .json or .html file name"
+            raise ValueError(msg)
+
     def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
+        if opts.output and _is_html(opts.output):
+            self.write_html(engine, opts, domains)
+            return
         if opts.lost:
             rows = [
                 {key: _text(value) for key, value in row.items()}
@@ -191,6 +205,31 @@ class Command(DatabaseCommand, ScrapyCommand):
             output=opts.output,
             what="dead targets",
         )
+
+    def write_html(
+        self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]
+    ) -> None:
+        """Write the HTML report of the store to ``-o``, with the same filters as the table."""
+        assert self.settings is not None
+        config = BrokenlinksConfig.from_settings(self.settings)
+        data = collect(
+            engine,
+            now=datetime.now(UTC),
+            domains=domains,
+            reasons=opts.reasons,
+            since=opts.since_time,
+            mode="lost" if opts.lost else "came_back" if opts.came_back else "broken",
+            max_rows=config.report_max_rows,
+        )
+        size = write_report(data, opts.output)
+        sys.stderr.write(
+            f"report written to {opts.output} ({data.dead_targets} dead targets, "
+            f"{data.prospects} prospects, {size / 1024:.0f} KiB)\n"
+        )
+
+
+def _is_html(path: str) -> bool:
+    return Path(path).suffix.lower() in {".html", ".htm"}
 
 
 def _text(value: object) -> object:

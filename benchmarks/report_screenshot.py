@@ -1,0 +1,90 @@
+"""A picture of the HTML report of the demo: run the demo, mark a few prospects, screenshot.
+
+Runs ``scrapy demo`` twice into a database of its own (two crawl runs for the chart across
+runs), marks three prospects with ``scrapy prospects --mark`` (for the outreach funnel),
+writes ``scrapy report -o report.html`` and opens it in headless Chromium (Debian's
+``/usr/bin/chromium`` when present) through Playwright, saving a PNG of the top of the page.
+Also prints the size of the report. Offline, like the demo. Run from the repository root:
+
+    python benchmarks/report_screenshot.py docs/images/report.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def scrapy(*args: str, database: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            *args,
+            "-s",
+            f"BROKENLINKS_DATABASE_URL=sqlite:///{database}",
+            "-s",
+            "LOG_LEVEL=WARNING",
+            "-s",
+            "BROKENLINKS_PROGRESS_ENABLED=False",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def demo_report(workdir: Path) -> Path:
+    """Build the demo's database in *workdir* and write its HTML report; return its path."""
+    database = workdir / "demo.sqlite3"
+    for _ in range(2):
+        scrapy("demo", "-o", str(workdir / "demo.csv"), database=database)
+    scrapy("prospects", "-o", str(workdir / "prospects.json"), database=database)
+    prospects = json.loads((workdir / "prospects.json").read_text(encoding="utf-8"))
+    for status, row in zip(("contacted", "replied", "won"), prospects, strict=False):
+        scrapy(
+            "prospects",
+            "--mark",
+            status,
+            row["source_url"],
+            row["target_url"],
+            database=database,
+        )
+    report = workdir / "report.html"
+    scrapy("report", "-o", str(report), database=database)
+    return report
+
+
+def screenshot(report: Path, png: Path, *, width: int = 1280, height: int = 1500) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM) if CHROMIUM.is_file() else None)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(report.as_uri())
+            page.screenshot(path=str(png))
+        finally:
+            browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("png", type=Path, help="the PNG to write")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = demo_report(Path(tmp))
+        print(f"report: {report.stat().st_size} bytes")
+        args.png.parent.mkdir(parents=True, exist_ok=True)
+        screenshot(report, args.png)
+    print(f"screenshot: {args.png} ({args.png.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
