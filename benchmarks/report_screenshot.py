@@ -1,7 +1,7 @@
 """A picture of the HTML report of the demo: run the demo, mark a few prospects, screenshot.
 
-Runs ``scrapy demo`` twice into a database of its own (two crawl runs for the chart across
-runs), marks three prospects with ``scrapy prospects --mark`` (for the outreach funnel),
+Runs ``scrapy demo all`` (every mode: eight crawl runs for the chart across runs) into a
+database of its own, in a temporary working directory like a clone's, marks three prospects with ``scrapy prospects --mark`` (for the outreach funnel),
 writes ``scrapy report -o report.html`` and opens it in headless Chromium (Debian's
 ``/usr/bin/chromium`` when present) through Playwright, saving a PNG of the top of the page.
 Also prints the size of the report. Offline, like the demo. Run from the repository root:
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,9 +22,10 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
+PROJECT = Path(__file__).resolve().parents[1]
 
 
-def scrapy(*args: str, database: Path) -> None:
+def scrapy(*args: str, database: Path, cwd: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -38,6 +40,7 @@ def scrapy(*args: str, database: Path) -> None:
             "BROKENLINKS_PROGRESS_ENABLED=False",
         ],
         check=True,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
     )
 
@@ -45,9 +48,12 @@ def scrapy(*args: str, database: Path) -> None:
 def demo_report(workdir: Path) -> Path:
     """Build the demo's database in *workdir* and write its HTML report; return its path."""
     database = workdir / "demo.sqlite3"
-    for _ in range(2):
-        scrapy("demo", "-o", str(workdir / "demo.csv"), database=database)
-    scrapy("prospects", "-o", str(workdir / "prospects.json"), database=database)
+    # a working directory like a clone's, so the report shows the paths a user types
+    shutil.copy(PROJECT / "scrapy.cfg", workdir)
+    shutil.copytree(PROJECT / "data" / "demo", workdir / "data" / "demo")
+    shutil.copytree(PROJECT / "data" / "samples", workdir / "data" / "samples")
+    scrapy("demo", "all", database=database, cwd=workdir)
+    scrapy("prospects", "-o", str(workdir / "prospects.json"), database=database, cwd=workdir)
     prospects = json.loads((workdir / "prospects.json").read_text(encoding="utf-8"))
     for status, row in zip(("contacted", "replied", "won"), prospects, strict=False):
         scrapy(
@@ -57,9 +63,10 @@ def demo_report(workdir: Path) -> Path:
             row["source_url"],
             row["target_url"],
             database=database,
+            cwd=workdir,
         )
     report = workdir / "report.html"
-    scrapy("report", "-o", str(report), database=database)
+    scrapy("report", "-o", str(report), database=database, cwd=workdir)
     return report
 
 

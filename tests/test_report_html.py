@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -31,12 +32,14 @@ XSS_PAGE = "http://evil.test/page.html"
 XSS_TARGET = "http://gone.test/<b>bold</b>"
 
 
-def scrapy(*args: str, database: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def scrapy(
+    *args: str, database: Path, check: bool = True, cwd: Path = PROJECT
+) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "scrapy", *args]
     cmd += ["-s", f"BROKENLINKS_DATABASE_URL=sqlite:///{database}", "-s", "LOG_LEVEL=WARNING"]
     env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
     return subprocess.run(
-        cmd, cwd=PROJECT, capture_output=True, text=True, timeout=240, env=env, check=check
+        cmd, cwd=cwd, capture_output=True, text=True, timeout=240, env=env, check=check
     )
 
 
@@ -87,7 +90,10 @@ def demo_db(tmp_path_factory) -> Path:
     """The demo crawled for real, then a hostile page and a few outreach marks."""
     tmp = tmp_path_factory.mktemp("demo")
     database = tmp / "demo.sqlite3"
-    scrapy("demo", "-o", str(tmp / "demo.csv"), database=database)
+    # a working directory like a clone's: the demo writes its export and log there
+    shutil.copy(PROJECT / "scrapy.cfg", tmp)
+    shutil.copytree(PROJECT / "data" / "demo", tmp / "data" / "demo")
+    scrapy("demo", database=database, cwd=tmp)
     add_hostile_page(database)
     engine = db.create_engine_from_url(f"sqlite:///{database}")
     try:
