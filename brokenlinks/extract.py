@@ -15,7 +15,9 @@ Rules, in the order a reader may wonder about them:
   document and is left out. ``mailto:``, ``tel:``, ``javascript:`` links are kept (the
   checker counts them as skipped); an href that does not parse is kept with ``url=None``
   (an ``invalid_url`` link) and never stops the rest of the page. Links inside
-  ``<template>`` (inert, never rendered) are left out.
+  ``<template>`` (inert, never rendered) are left out. The target of a ``<meta
+  http-equiv="refresh">`` is a link too (tag ``meta``, no anchor text): the browser
+  goes there by itself, so a dead one strands every visitor.
 * **Base URL.** Only the first ``<base>`` with an ``href`` counts (HTML spec); it is
   resolved against the page URL and ignored unless that gives an http(s) URL.
 * **Charset** (bytes input). A byte order mark wins; then the *encoding* argument (the
@@ -25,7 +27,8 @@ Rules, in the order a reader may wonder about them:
   windows-1252 and curly quotes survive.
 * **Anchor text.** Whitespace-normalised text of the element without ``<script>``,
   ``<style>`` and comments; an ``<img>`` inside a link contributes its ``alt`` in place;
-  an ``<area>``'s text is its ``alt``.
+  an ``<area>``'s text is its ``alt``. The context of an image link inside a
+  ``<figure>`` carries the figure's ``<figcaption>``.
 * **Position.** Decided by the nearest ancestor that says something (the link's own
   attributes do not count): the elements ``nav``, ``aside``, ``header``, ``footer``,
   ``main``, ``article``; the ARIA roles ``navigation``/``menu``/``menubar`` (nav),
@@ -894,6 +897,17 @@ def _walk(root: etree._Element) -> _Walk:
                 alt = element.get("alt") if tag == "img" and open_links else None
                 if alt:
                     block.pieces.extend((alt, _SOFT))
+            elif tag == "meta" and not in_template:
+                refresh = refresh_url(element.get("content") or "")
+                if (
+                    (element.get("http-equiv") or "").strip().lower() == "refresh"
+                    and refresh is not None
+                    and not _is_same_document(refresh)
+                ):
+                    # browsers go there by themselves: a link a visitor follows
+                    own_link = len(found.links)
+                    found.links.append(_RawLink(element, "meta", refresh, position, block))
+                    block.pieces.append((True, own_link))
         if element.text and not skip_text:
             block.pieces.append(element.text)
         stack.append(
@@ -910,6 +924,53 @@ def _walk(root: etree._Element) -> _Walk:
             )
         )
     return found
+
+
+def refresh_url(content: str) -> str | None:
+    """The URL of a ``<meta http-equiv="refresh" content>``; ``None`` if it names none.
+
+    The HTML standard's "shared declarative refresh steps": a time, then ``;`` or
+    ``,``, then the URL, optionally after ``url=`` and in quotes.
+
+    >>> refresh_url("0; URL='https://new.test/page'"), refresh_url("5;url=/next")
+    ('https://new.test/page', '/next')
+    >>> refresh_url("10"), refresh_url("soon; url=/x")
+    (None, None)
+    """
+    text = content.lstrip(_ASCII_SPACE)
+    time = len(text) - len(text.lstrip("0123456789."))
+    if time == 0:
+        return None
+    rest = text[time:]
+    if rest and rest[0] not in ";," + _ASCII_SPACE:
+        return None
+    rest = rest.lstrip(_ASCII_SPACE)
+    if rest[:1] in {";", ","}:
+        rest = rest[1:].lstrip(_ASCII_SPACE)
+    if not rest:
+        return None
+    if rest[:3].lower() == "url":
+        after = rest[3:].lstrip(_ASCII_SPACE)
+        if after[:1] == "=":
+            rest = after[1:].lstrip(_ASCII_SPACE)
+    if rest[:1] in {"'", '"'}:
+        quote, rest = rest[0], rest[1:]
+        rest = rest.split(quote, 1)[0]
+    return rest.strip(_ASCII_SPACE) or None
+
+
+_ASCII_SPACE = " \t\n\f\r"
+
+
+def _figure_caption(element: etree._Element) -> str:
+    """The ``<figcaption>`` of the figure an image link sits in, ``""`` if none."""
+    if not any(True for _ in element.iter("img")):
+        return ""
+    for figure in element.iterancestors("figure"):
+        for caption in figure.iter("figcaption"):
+            return _normalise(" ".join(caption.itertext()))
+        return ""
+    return ""
 
 
 def _base_url(base_href: str | None, url: str) -> str:
@@ -963,6 +1024,10 @@ def extract_page(html: str | bytes, url: str, *, encoding: str | None = None) ->
         if key not in bounds:
             bounds[key] = _boundaries(block_text)
         context = _context(block_text, start, end, bounds[key])
+        caption = _figure_caption(raw.element) if raw.tag == "a" else ""
+        if caption and caption not in context and len(context) < CONTEXT_MAX:
+            # an image link's own block is its alt text: the caption says what it shows
+            context = _window(f"{context} {caption}", 0, len(context))
         rel = _rel_tokens(raw.element.get("rel"))
         links.append(
             Link(

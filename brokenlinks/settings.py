@@ -99,4 +99,11 @@ DOWNLOADER_MIDDLEWARES = {
     "brokenlinks.retry.RetryAfterMiddleware": 550,
     "brokenlinks.timeouts.TimeoutRetryLimit": 551,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # a referring page that redirects to itself or to another seed must not vanish in
+    # the duplicate filter (brokenlinks.redirects)
+    "brokenlinks.redirects.PageRedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
 }
+# A page with <meta http-equiv="refresh"> is read as itself: its links are checked and
+# the refresh target is one of them (brokenlinks.extract), not a replacement page.
+METAREFRESH_ENABLED = False

@@ -53,6 +53,8 @@ class BacklinksSpider(Spider):
             raise
         self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
         self.scope = Scope(domains=self.params.domains)
+        #: final URLs of the pages read (a seed may redirect to another seed)
+        self.read: set[str] = set()
 
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
@@ -152,6 +154,14 @@ class BacklinksSpider(Spider):
             # the raw HTML looks like an app shell: read it again through the browser
             yield again
             return
+        if response.url in self.read:
+            stats.inc_value("brokenlinks/pages/duplicate")
+            self.logger.info(
+                "%(requested)s leads to %(url)s, already read in this crawl",
+                {"requested": requested_url, "url": response.url},
+            )
+            return
+        self.read.add(response.url)
         stats.inc_value("brokenlinks/pages/crawled")
         for item in await process_response(
             response,

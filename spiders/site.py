@@ -45,8 +45,9 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-#: tags whose links lead to other pages (not images, scripts or stylesheets)
-_PAGE_TAGS = frozenset({"a", "area"})
+#: tags whose links lead to other pages (not images, scripts or stylesheets); a meta
+#: refresh sends the browser to its target page by itself
+_PAGE_TAGS = frozenset({"a", "area", "meta"})
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -72,6 +73,8 @@ class SiteSpider(Spider):
         self.sites = frozenset(site_of(url) for url in self.params.start)
         self.scope = Scope(internal=True)
         self.seen: set[str] = set()
+        #: canonical final URLs of the pages read (a redirect may lead to one again)
+        self.read: set[str] = set()
         self.cut: dict[str, set[str]] = {}
 
     @classmethod
@@ -125,9 +128,20 @@ class SiteSpider(Spider):
             self.logger.debug("Not following %(url)s (%(why)s)", {"url": url, "why": why})
 
     def page_request(self, url: str, *, depth: int, source: str) -> Request | None:
-        """The request for a page of the crawled sites, or ``None`` when it is cut off."""
+        """The request for a page of the crawled sites, or ``None`` when it is cut off.
+
+        The URL is fetched as given (without its fragment): the canonical form only
+        recognises a page already queued (``/guides/index.html`` may be the only
+        spelling a server answers).
+        """
         url_key = self.canonical(url)
-        if url_key is None or not is_http(url_key) or site_of(url_key) not in self.sites:
+        fetched = canonical_url(url)
+        if (
+            url_key is None
+            or fetched is None
+            or not is_http(url_key)
+            or site_of(url_key) not in self.sites
+        ):
             return None
         if url_key in self.seen:
             return None
@@ -147,10 +161,10 @@ class SiteSpider(Spider):
         stats.inc_value(f"brokenlinks/site/pages_from/{source}")
         meta: dict[str, Any] = self.contexts.meta() if self.params.render == "always" else {}
         return Request(
-            url_key,
+            fetched,
             callback=self.parse_page,
             errback=self.page_failed,
-            cb_kwargs={"requested_url": url_key, "depth": depth},
+            cb_kwargs={"requested_url": fetched, "depth": depth},
             meta=meta,
         )
 
@@ -251,6 +265,23 @@ class SiteSpider(Spider):
     ) -> AsyncIterator[Any]:
         stats = self.crawler.stats
         assert stats is not None
+        if site_of(response.url) not in self.sites:
+            # redirected to another site: that site's page is not one of this crawl's
+            # (the link to requested_url is checked, and reported, as a link)
+            self._cut("offsite_redirect", requested_url)
+            self.logger.info(
+                "%(requested)s redirects to %(url)s on another site: not crawled",
+                {"requested": requested_url, "url": response.url},
+            )
+            return
+        final = self.canonical(response.url)
+        if final is not None and final in self.read:
+            stats.inc_value("brokenlinks/pages/duplicate")
+            self.logger.info(
+                "%(requested)s leads to %(url)s, already read in this crawl",
+                {"requested": requested_url, "url": response.url},
+            )
+            return
         if not isinstance(response, TextResponse):
             stats.inc_value("brokenlinks/pages/not_html")
             yield failed_page(
@@ -264,8 +295,9 @@ class SiteSpider(Spider):
             yield again
             return
         stats.inc_value("brokenlinks/pages/crawled")
-        if (final := self.canonical(response.url)) is not None:
+        if final is not None:
             self.seen.add(final)
+            self.read.add(final)
         page = extract_page(response.body, response.url, encoding=response.encoding)
         if site_of(response.url) in self.sites:
             for link in page.links:
@@ -290,10 +322,12 @@ class SiteSpider(Spider):
         requested_url = request.cb_kwargs.get("requested_url", request.url)
         stats = self.crawler.stats
         assert stats is not None
-        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
-            # RobotsTxtMiddleware's message; other middlewares may ignore requests too
-            robots = "robots.txt" in str(failure.value)
-            self._cut("robots_txt" if robots else "ignored", request.url)
+        if (
+            isinstance(failure.value, IgnoreRequest)
+            and not isinstance(failure.value, HttpError)
+            and "robots.txt" in str(failure.value)  # RobotsTxtMiddleware's message
+        ):
+            self._cut("robots_txt", request.url)
             return
         stats.inc_value("brokenlinks/pages/failed")
         if isinstance(failure.value, HttpError):
