@@ -7,7 +7,9 @@ and the referring page vanishes. :class:`PageRedirectMiddleware` lets every redi
 referring page through the filter (the spiders recognise pages they have read already by
 their final URL) and stops a loop itself: a URL reached a third time within one chain
 raises ``IgnoreRequest("redirect loop ...")``, which the spiders' errbacks record as a
-failed page. Link checks (``dont_redirect``) follow their own redirects in
+failed page. A request whose meta key ``brokenlinks_sites`` (a set of sites) is set is not
+redirected off those sites: :class:`OffsiteRedirect` is raised instead (the ``site``
+spider's pages: another site's page is not one of its pages). Link checks (``dont_redirect``) follow their own redirects in
 ``brokenlinks.checks``. ``<meta http-equiv="refresh">`` is not followed at all
 (``METAREFRESH_ENABLED = False``): its target is a link of the page instead.
 
@@ -21,17 +23,32 @@ from typing import TYPE_CHECKING, Any
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest
 
+from brokenlinks.sites import site_of
+
 if TYPE_CHECKING:
     from scrapy import Request
 
 #: a URL visited this many times within one chain is a loop (as in brokenlinks.checks)
 LOOP_VISITS = 3
+#: meta key: the sites (``brokenlinks.sites.site_of``) a page request may be redirected within
+META_SITES = "brokenlinks_sites"
+
+
+class OffsiteRedirect(IgnoreRequest):
+    """A page request redirected away from the sites of its crawl (``META_SITES``)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"redirect to {url} on another site")
+        self.url = url
 
 
 class PageRedirectMiddleware(RedirectMiddleware):
     """Scrapy's ``RedirectMiddleware``, with redirects past the duplicate filter and loops cut."""
 
     def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+        sites = request.meta.get(META_SITES)
+        if sites and site_of(redirected.url) not in sites:
+            raise OffsiteRedirect(redirected.url)
         chain = [*request.meta.get("redirect_urls", []), request.url]
         if chain.count(redirected.url) + 1 >= LOOP_VISITS:
             stats = self.crawler.stats

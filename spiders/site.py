@@ -29,6 +29,7 @@ from brokenlinks.extract import extract_page
 from brokenlinks.items import ProspectItem
 from brokenlinks.pages import Scope, failed_page, process_page
 from brokenlinks.params import ArgumentError, SiteParams
+from brokenlinks.redirects import META_SITES, OffsiteRedirect
 from brokenlinks.render import (
     ARG_SETTING_PRIORITY,
     BrowserContexts,
@@ -160,6 +161,7 @@ class SiteSpider(Spider):
         assert stats is not None
         stats.inc_value(f"brokenlinks/site/pages_from/{source}")
         meta: dict[str, Any] = self.contexts.meta() if self.params.render == "always" else {}
+        meta[META_SITES] = self.sites
         return Request(
             fetched,
             callback=self.parse_page,
@@ -266,13 +268,8 @@ class SiteSpider(Spider):
         stats = self.crawler.stats
         assert stats is not None
         if site_of(response.url) not in self.sites:
-            # redirected to another site: that site's page is not one of this crawl's
-            # (the link to requested_url is checked, and reported, as a link)
-            self._cut("offsite_redirect", requested_url)
-            self.logger.info(
-                "%(requested)s redirects to %(url)s on another site: not crawled",
-                {"requested": requested_url, "url": response.url},
-            )
+            # (PageRedirectMiddleware stops such redirects; a browser may not)
+            self._offsite(requested_url, response.url)
             return
         final = self.canonical(response.url)
         if final is not None and final in self.read:
@@ -317,11 +314,23 @@ class SiteSpider(Spider):
                 stats.inc_value(f"brokenlinks/prospects/{where}")
             yield item
 
+    def _offsite(self, requested_url: str, url: str) -> None:
+        # another site's page is not one of this crawl's: the link to requested_url is
+        # checked, and reported, as a link
+        self._cut("offsite_redirect", requested_url)
+        self.logger.info(
+            "%(requested)s redirects to %(url)s on another site: not crawled",
+            {"requested": requested_url, "url": url},
+        )
+
     def page_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         requested_url = request.cb_kwargs.get("requested_url", request.url)
         stats = self.crawler.stats
         assert stats is not None
+        if isinstance(failure.value, OffsiteRedirect):
+            self._offsite(requested_url, failure.value.url)
+            return
         if (
             isinstance(failure.value, IgnoreRequest)
             and not isinstance(failure.value, HttpError)
