@@ -214,3 +214,31 @@ def test_site_start_url_is_fetched_as_given(tmp_path, web):
     assert [(i["source_url"], i["target_url"]) for i in result.items] == [
         (start, "http://gone.test/index-only-link")
     ]
+
+
+SCRIPTED = [
+    "http://scripted.test/related.html",  # inline data
+    "http://scripted.test/reading.html",  # JSON fetched from the site
+    "http://scripted.test/tools.html",  # a JSON blob
+]
+SCRIPT_INSERTED = sorted(
+    f"http://gone.test/js-{kind}-{n}" for kind in ("inline", "fetch", "blob") for n in (1, 2, 3)
+)
+
+
+@pytest.mark.parametrize(("render", "found"), [("never", []), (None, SCRIPT_INSERTED)])
+def test_script_inserted_links_on_server_rendered_pages(tmp_path, web, render, found):
+    # three ordinary pages (header, navigation, a content link in their HTML) whose
+    # scripts insert three dead links each: the default render=auto finds all nine
+    seeds = write_seeds(tmp_path, SCRIPTED)
+    args = {"seeds": str(seeds)} | ({"render": render} if render else {})
+    result = run_crawl(tmp_path, web, args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(i["target_url"] for i in result.items) == found
+    if render is None:
+        assert result.stats["brokenlinks/render/auto"] == 3
+        assert result.stats["brokenlinks/render/pages"] == 3
+        # the raw HTML's own links are still there
+        pages = {row["url"]: row for row in result.rows["pages"]}
+        assert all(pages[url]["status"] == 200 for url in SCRIPTED)
+    assert "log_count/ERROR" not in result.stats
