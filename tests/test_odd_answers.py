@@ -57,7 +57,9 @@ def test_every_checked_link_gets_its_verdict(odd_crawl, expected, page):
 def test_dead_rows_are_the_expected_prospects(odd_crawl, expected):
     for page in (ODD, MOVED, REFRESH_LOOP):
         dead = sorted(
-            (link["target_url"], link["reason"]) for link in expected[page] if link["kind"] == "dead"
+            (link["target_url"], link["reason"])
+            for link in expected[page]
+            if link["kind"] == "dead"
         )
         got = sorted((item["target_url"], item["reason"]) for item in prospects(odd_crawl, page))
         assert got == dead, page
@@ -161,7 +163,10 @@ def test_chunked_targets_log_no_error(tmp_path, web):
     assert stats.get("log_count/ERROR", 0) == 0, result.stderr[-3000:]
     assert "TypeError" not in result.stderr
     rows = targets(result)
-    assert (rows["http://chunked.test/page"]["kind"], rows["http://chunked.test/page"]["status"]) == (
+    assert (
+        rows["http://chunked.test/page"]["kind"],
+        rows["http://chunked.test/page"]["status"],
+    ) == (
         "alive",
         200,
     )

@@ -149,63 +149,83 @@ _DATA = ", ".join(f'{{"title": "t{n}", "url": "https://other.test/{n}"}}' for n 
         # inline data with link-like URLs that are no links, and a script filling an
         # empty element with them
         (
-            f'<ul id="more"></ul>{_LINKS}<script>var d = [{_DATA}];'
-            'd.forEach(x => document.getElementById("more").append(x.url))</script>',
+            (
+                f'<ul id="more"></ul>{_LINKS}<script>var d = [{_DATA}];'
+                'd.forEach(x => document.getElementById("more").append(x.url))</script>'
+            ),
             True,
         ),
         (
-            f'<div class="cards"></div>{_LINKS}<script>var d = [{_DATA}];'
-            '$(".cards").html(d)</script>',
+            (
+                f'<div class="cards"></div>{_LINKS}<script>var d = [{_DATA}];'
+                '$(".cards").html(d)</script>'
+            ),
             True,
         ),
         # the same data in a JSON blob, read by a script that fills the element
         (
-            f'<div class="cards"></div>{_LINKS}<script type="application/json" id="d">'
-            f'[{_DATA}]</script><script>document.querySelector(".cards").append(1)</script>',
+            (
+                f'<div class="cards"></div>{_LINKS}<script type="application/json" id="d">'
+                f'[{_DATA}]</script><script>document.querySelector(".cards").append(1)</script>'
+            ),
             True,
         ),
         # JSON from the page's own site, into an empty element
         (
-            f'<ol id="list"></ol>{_LINKS}<script>fetch("/api/list").then(r => r.json())'
-            '.then(d => document.getElementById("list").append(d))</script>',
+            (
+                f'<ol id="list"></ol>{_LINKS}<script>fetch("/api/list").then(r => r.json())'
+                '.then(d => document.getElementById("list").append(d))</script>'
+            ),
             True,
         ),
         # JSON from another site (a widget's own API): not the page's content
         (
-            f'<ol id="list"></ol>{_LINKS}<script>fetch("https://widgets.other.test/feed.json")'
-            '.then(d => document.getElementById("list").append(d))</script>',
+            (
+                f'<ol id="list"></ol>{_LINKS}<script>fetch("https://widgets.other.test/feed.json")'
+                '.then(d => document.getElementById("list").append(d))</script>'
+            ),
             False,
         ),
         # the URLs are links of the page already
         (
-            f'<ul id="more"></ul><a href="https://other.test/0">0</a><a href="https://other.test/1">'
-            f'1</a><a href="https://other.test/2">2</a><script>var d = [{_DATA}];'
-            'd.forEach(x => document.getElementById("more").append(x.url))</script>',
+            (
+                f'<ul id="more"></ul><a href="https://other.test/0">0</a><a href="https://other.test/1">'
+                f'1</a><a href="https://other.test/2">2</a><script>var d = [{_DATA}];'
+                'd.forEach(x => document.getElementById("more").append(x.url))</script>'
+            ),
             False,
         ),
         # data without a script that fills an empty element (analytics, settings)
         (
-            f'<ul id="more"><li>x</li></ul>{_LINKS}<script>var d = [{_DATA}];'
-            'document.getElementById("more").dataset.n = d.length</script>',
+            (
+                f'<ul id="more"><li>x</li></ul>{_LINKS}<script>var d = [{_DATA}];'
+                'document.getElementById("more").dataset.n = d.length</script>'
+            ),
             False,
         ),
         # endpoints and asset folders are no links
         (
-            f'<ul id="more"></ul>{_LINKS}<script>var c = {{"url": "/wp-admin/admin-ajax.php",'
-            ' "href": "https://s.test/images/emoji/", "link": "https://s.test/app.js"};'
-            'document.getElementById("more").append(c)</script>',
+            (
+                f'<ul id="more"></ul>{_LINKS}<script>var c = {{"url": "/wp-admin/admin-ajax.php",'
+                ' "href": "https://s.test/images/emoji/", "link": "https://s.test/app.js"};'
+                'document.getElementById("more").append(c)</script>'
+            ),
             False,
         ),
         # fewer than three URLs
         (
-            f'<ul id="more"></ul>{_LINKS}<script>var d = [{{"url": "https://other.test/0"}}];'
-            'document.getElementById("more").append(d)</script>',
+            (
+                f'<ul id="more"></ul>{_LINKS}<script>var d = [{{"url": "https://other.test/0"}}];'
+                'document.getElementById("more").append(d)</script>'
+            ),
             False,
         ),
         # structured data names the page's own URLs
         (
-            f'<ul id="more"></ul>{_LINKS}<script type="application/ld+json">[{_DATA}]</script>'
-            '<script>document.getElementById("more").append(1)</script>',
+            (
+                f'<ul id="more"></ul>{_LINKS}<script type="application/ld+json">[{_DATA}]</script>'
+                '<script>document.getElementById("more").append(1)</script>'
+            ),
             False,
         ),
     ],
