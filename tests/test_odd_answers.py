@@ -247,3 +247,13 @@ def test_script_inserted_links_on_server_rendered_pages(tmp_path, web, render, f
         pages = {row["url"]: row for row in result.rows["pages"]}
         assert all(pages[url]["status"] == 200 for url in SCRIPTED)
     assert "log_count/ERROR" not in result.stats
+
+
+def test_whole_test_web_logs_no_error(tmp_path, web, expected):
+    # every referring page of the test web, with the default render=auto
+    seeds = write_seeds(tmp_path, sorted(expected))
+    result = run_crawl(tmp_path, web, {"seeds": str(seeds)}, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stats["brokenlinks/pages/crawled"] >= len(expected) - 3
+    assert "log_count/ERROR" not in result.stats, result.stderr[-5000:]
+    assert "Traceback" not in result.stderr
