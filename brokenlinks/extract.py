@@ -17,7 +17,9 @@ Rules, in the order a reader may wonder about them:
   (an ``invalid_url`` link) and never stops the rest of the page. Links inside
   ``<template>`` (inert, never rendered) are left out. The target of a ``<meta
   http-equiv="refresh">`` is a link too (tag ``meta``, no anchor text): the browser
-  goes there by itself, so a dead one strands every visitor.
+  goes there by itself, so a dead one strands every visitor. With ``references=True``
+  (the ``site`` spider's audit), images, frames, canonical and hreflang URLs are links
+  of their own ``kind`` too (see :func:`extract_page`).
 * **Base URL.** Only the first ``<base>`` with an ``href`` counts (HTML spec); it is
   resolved against the page URL and ignored unless that gives an http(s) URL.
 * **Charset** (bytes input). A byte order mark wins; then the *encoding* argument (the
@@ -113,6 +115,9 @@ class Link:
     position: Position
     context: str
     tag: str
+    #: ``link`` (``<a>``, ``<area>``), ``refresh`` (a meta refresh), or with *references*
+    #: ``iframe``, ``frame``, ``canonical``, ``alternate``, ``img``, ``source``
+    kind: str = "link"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -819,7 +824,7 @@ def _in_svg(element: etree._Element) -> bool:
     return any(True for _ in element.iterancestors("svg"))
 
 
-def _walk(root: etree._Element) -> _Walk:
+def _walk(root: etree._Element, *, references: bool = False) -> _Walk:
     """One pass over the tree: links, their blocks and positions, title, first base href."""
     found = _Walk()
     stack = [_State(Position.CONTENT, False, False, _Block(), False, False, (), -1, None)]
@@ -908,6 +913,11 @@ def _walk(root: etree._Element) -> _Walk:
                     own_link = len(found.links)
                     found.links.append(_RawLink(element, "meta", refresh, position, block))
                     block.pieces.append((True, own_link))
+            if references and not in_template and tag in _REFERENCE_TAGS:
+                found.links.extend(
+                    _RawLink(element, tag, href, position, block)
+                    for href in _reference_hrefs(tag, element)
+                )
         if element.text and not skip_text:
             block.pieces.append(element.text)
         stack.append(
@@ -963,7 +973,7 @@ _ASCII_SPACE = " \t\n\f\r"
 
 
 def _figure_caption(element: etree._Element) -> str:
-    """The ``<figcaption>`` of the figure an image link sits in, ``""`` if none."""
+    """The ``<figcaption>`` of the figure an image (or image link) sits in, ``""`` if none."""
     if not any(True for _ in element.iter("img")):
         return ""
     for figure in element.iterancestors("figure"):
@@ -980,11 +990,17 @@ def _base_url(base_href: str | None, url: str) -> str:
     return base if base is not None and is_http(base) else url
 
 
-def extract_page(html: str | bytes, url: str, *, encoding: str | None = None) -> Page:
+def extract_page(
+    html: str | bytes, url: str, *, encoding: str | None = None, references: bool = False
+) -> Page:
     """Extract the title, effective base URL and every link of a page.
 
     *encoding* (the charset of the HTTP ``Content-Type``) is used for bytes input in
-    preference to what the page declares; a byte order mark still wins.
+    preference to what the page declares; a byte order mark still wins. With
+    *references*, the page's other references are links too, each with its ``kind``:
+    ``<iframe>``/``<frame>`` src, ``<link rel=canonical>`` and ``<link rel=alternate
+    hreflang>`` href, ``<img>`` src and srcset, ``<source>`` srcset (``data:`` URLs left
+    out). Their anchor text is the ``alt`` (images), ``title`` (frames) or ``hreflang``.
 
     >>> page = extract_page(
     ...     '<title> Best  tools </title><base href="/docs/">'
@@ -1008,13 +1024,16 @@ def extract_page(html: str | bytes, url: str, *, encoding: str | None = None) ->
     root = _parse(text)
     if root is None:
         return Page(url=url, base_url=url, title=None, links=[])
-    found = _walk(root)
+    found = _walk(root, references=references)
     base_url = _base_url(found.base_href, url)
 
     rendered: dict[int, tuple[str, dict[int, tuple[int, int]]]] = {}
     bounds: dict[int, tuple[list[int], list[int], list[int]]] = {}
     links: list[Link] = []
     for index, raw in enumerate(found.links):
+        if raw.tag in _REFERENCE_TAGS:
+            links.append(_reference(raw, base_url))
+            continue
         key = id(raw.block)
         if key not in rendered:
             rendered[key] = _render(raw.block)
@@ -1039,9 +1058,86 @@ def extract_page(html: str | bytes, url: str, *, encoding: str | None = None) ->
                 position=raw.position,
                 context=context,
                 tag=raw.tag,
+                kind="refresh" if raw.tag == "meta" else "link",
             )
         )
     return Page(url=url, base_url=base_url, title=found.title, links=links)
+
+
+#: elements whose URLs an audit of references checks (``references=True``)
+_REFERENCE_TAGS = frozenset({"iframe", "frame", "link", "img", "source"})
+
+
+def _srcset_urls(value: str) -> list[str]:
+    """The URLs of a ``srcset`` (HTML's "parse a srcset attribute", descriptors dropped).
+
+    >>> _srcset_urls("a.jpg 1x, /b,c.jpg 2x,d.jpg")
+    ['a.jpg', '/b,c.jpg', 'd.jpg']
+    """
+    urls: list[str] = []
+    rest = value
+    while True:
+        rest = rest.lstrip(_ASCII_SPACE + ",")
+        if not rest:
+            return urls
+        end = next((i for i, c in enumerate(rest) if c in _ASCII_SPACE), len(rest))
+        candidate, rest = rest[:end], rest[end:]
+        if candidate.endswith(","):
+            candidate = candidate.rstrip(",")
+        else:
+            # descriptors ("2x", "640w") run to the next comma
+            rest = rest.split(",", 1)[1] if "," in rest else ""
+        if candidate:
+            urls.append(candidate)
+
+
+def _reference_hrefs(tag: str, element: etree._Element) -> list[str]:
+    """The URLs an element refers to, for an audit of references."""
+    if tag == "link":
+        rel = _rel_tokens(element.get("rel"))
+        wanted = "canonical" in rel or ("alternate" in rel and element.get("hreflang"))
+        hrefs = [element.get("href") or ""] if wanted else []
+    elif tag in {"iframe", "frame"}:
+        hrefs = [element.get("src") or ""]
+    else:
+        hrefs = [element.get("src") or ""] if tag == "img" else []
+        hrefs += _srcset_urls(element.get("srcset") or "")
+    # inline data (data: placeholders of lazy images) refers to nothing
+    return list(
+        dict.fromkeys(
+            h
+            for h in hrefs
+            if not _is_same_document(h) and not h.strip().lower().startswith("data:")
+        )
+    )
+
+
+def _reference(raw: _RawLink, base_url: str) -> Link:
+    """A reference (image, frame, canonical...) as a :class:`Link` of its own kind."""
+    element, tag = raw.element, raw.tag
+    if tag == "link":
+        kind = "canonical" if "canonical" in _rel_tokens(element.get("rel")) else "alternate"
+        anchor = element.get("hreflang") or "" if kind == "alternate" else ""
+    else:
+        kind = tag
+        anchor = element.get("alt" if tag == "img" else "title") or ""
+    anchor = _normalise(anchor)
+    context = anchor
+    if tag == "img":
+        caption = _figure_caption(element)
+        if caption:
+            context = _window(f"{anchor} {caption}".strip(), 0, len(anchor))
+    return Link(
+        href=raw.href,
+        url=resolve_href(raw.href, base_url),
+        anchor_text=anchor[:CONTEXT_MAX],
+        rel=(),
+        follow=True,
+        position=raw.position,
+        context=context[:CONTEXT_MAX],
+        tag=tag,
+        kind=kind,
+    )
 
 
 def outbound_count(page: Page) -> int:
@@ -1058,5 +1154,12 @@ def outbound_count(page: Page) -> int:
     return sum(
         1
         for link in page.links
-        if link.url is not None and is_http(link.url) and is_outbound(link.url, page.url)
+        if link.kind in _LINK_KINDS
+        and link.url is not None
+        and is_http(link.url)
+        and is_outbound(link.url, page.url)
     )
+
+
+#: kinds a visitor follows (the others are references of an audit: images, frames...)
+_LINK_KINDS = frozenset({"link", "refresh"})

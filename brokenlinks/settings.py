@@ -86,6 +86,7 @@ FEED_EXPORT_FIELDS = [
     "context",
     "links_on_page",
     "checked_at",
+    "link_kind",
 ]
 FEED_EXPORTERS = {"csv": "brokenlinks.feeds.SafeCsvItemExporter"}
 FEED_STORE_EMPTY = True

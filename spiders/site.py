@@ -295,7 +295,12 @@ class SiteSpider(Spider):
         if final is not None:
             self.seen.add(final)
             self.read.add(final)
-        page = extract_page(response.body, response.url, encoding=response.encoding)
+        page = extract_page(
+            response.body,
+            response.url,
+            encoding=response.encoding,
+            references=self.config.site_references,
+        )
         if site_of(response.url) in self.sites:
             for link in page.links:
                 if link.url is not None and link.tag in _PAGE_TAGS:

@@ -536,3 +536,18 @@ def test_expected_network_failures_are_not_served(web):
     assert "refused.test" not in routes
     assert not (WEB / "refused.test").exists()
     assert routes["hang.test"]["/never"]["hang"] >= 10
+
+
+def test_chunked_answers(web):
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=5)
+    with contextlib.closing(conn):
+        conn.request("GET", "/page", headers={"Host": "chunked.test"})
+        response = conn.getresponse()
+        assert response.getheader("Transfer-Encoding") == "chunked"
+        assert response.getheader("Content-Length") is None
+        assert b"Allotment rules" in response.read()
+    status, headers, body = fetch(web.port, "GET", "chunked.test", "/photo.png")
+    assert (status, headers["Content-Type"], len(body)) == (200, "image/png", 2_000_000)
+    assert fetch(web.port, "GET", "chunked.test", "/anything")[0] == 404
+    with pytest.raises(ValueError, match="'chunked' must be true or false"):
+        parse_routes({"a.test": {"/x": {"chunked": "yes"}}})

@@ -257,3 +257,43 @@ def test_whole_test_web_logs_no_error(tmp_path, web, expected):
     assert result.stats["brokenlinks/pages/crawled"] >= len(expected) - 3
     assert "log_count/ERROR" not in result.stats, result.stderr[-5000:]
     assert "Traceback" not in result.stderr
+
+
+AUDIT_DEAD = [
+    ("http://audit.test/de/", "alternate"),
+    ("http://audit.test/gone-2x.png", "img"),
+    ("http://audit.test/gone.webp", "source"),
+    ("http://audit.test/missing-chart.png", "img"),
+    ("http://gone.test/audit-link", "link"),
+    ("http://gone.test/embed", "iframe"),
+]
+
+
+@pytest.mark.parametrize("audit", [False, True])
+def test_site_audit_of_references(tmp_path, web, audit):
+    result = run_crawl(
+        tmp_path,
+        web,
+        {"start": "http://audit.test/", "render": "never"},
+        spider="site",
+        settings={"BROKENLINKS_SITE_REFERENCES": audit},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = sorted((i["target_url"], i["link_kind"]) for i in result.items)
+    assert got == (AUDIT_DEAD if audit else [("http://gone.test/audit-link", "link")])
+    kinds = {}
+    targets_by_id = {row["id"]: row["url"] for row in result.rows["targets"]}
+    for row in result.rows["links"]:
+        kinds[targets_by_id[row["target_id"]]] = row["link_kind"]
+    if audit:
+        assert kinds["http://audit.test/"] == "canonical"  # alive: stored, not a prospect
+        assert kinds["http://audit.test/ok.png"] == "img"
+        assert not any(url.startswith("data:") for url in kinds)
+        (chart,) = [i for i in result.items if i["target_url"].endswith("missing-chart.png")]
+        assert chart["anchor_text"] == "Plot chart"
+        assert chart["context"] == "Plot chart The 2019 plot chart."
+        # references are no links: the page's link density stays the same
+        assert {i["links_on_page"] for i in result.items} == {1}
+    else:
+        assert set(kinds.values()) == {"link"}
+    assert "log_count/ERROR" not in result.stats
