@@ -17,7 +17,11 @@ host that answers the probe with a 4xx is honest: a 2xx HEAD there is trusted. E
 judged by ``brokenlinks.botwall`` (challenge pages: blocked), ``brokenlinks.parked``
 (markers, redirects to marketplaces, parking addresses: dead ``parked``) and
 ``brokenlinks.soft404`` (compared with the probe's answer: dead ``soft_404``). A redirect
-to a domain marketplace is decided on its ``Location``, without fetching the marketplace.
+to a domain marketplace, or to the host's own ``/lander``, is decided on its ``Location``,
+without fetching the lander. A redirect to a non-web URL (``ftp:``, ``file:``) is dead
+(browsers fail it); a 3xx that is no redirect (300, or no ``Location``) is judged like a
+200 (browsers show its body). A deep URL redirected to a language home (``/en/``) is a
+soft 404 only if the site's ``/`` leads there too (looked up once per origin).
 
 Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
 ``BROKENLINKS_SOFT404_PROBE``, ``REDIRECT_MAX_TIMES``.

@@ -41,6 +41,8 @@ class BacklinksSpider(Spider):
     contexts: BrowserContexts
     seed_file: SeedFile | None
     fresh: FreshVerdicts | None = None
+    #: final URLs of the pages read (a seed may redirect to another seed)
+    read: set[str]
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name)
@@ -53,8 +55,6 @@ class BacklinksSpider(Spider):
             raise
         self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
         self.scope = Scope(domains=self.params.domains)
-        #: final URLs of the pages read (a seed may redirect to another seed)
-        self.read: set[str] = set()
 
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
@@ -101,6 +101,7 @@ class BacklinksSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.contexts = configure_rendering(crawler.settings, spider.render_mode, crawler)
+        spider.read = set()  # here, not in __init__: the recheck spider has its own
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
