@@ -17,7 +17,11 @@ host that answers the probe with a 4xx is honest: a 2xx HEAD there is trusted. E
 judged by ``brokenlinks.botwall`` (challenge pages: blocked), ``brokenlinks.parked``
 (markers, redirects to marketplaces, parking addresses: dead ``parked``) and
 ``brokenlinks.soft404`` (compared with the probe's answer: dead ``soft_404``). A redirect
-to a domain marketplace is decided on its ``Location``, without fetching the marketplace.
+to a domain marketplace, or to the host's own ``/lander``, is decided on its ``Location``,
+without fetching the lander. A redirect to a non-web URL (``ftp:``, ``file:``) is dead
+(browsers fail it); a 3xx that is no redirect (300, or no ``Location``) is judged like a
+200 (browsers show its body). A deep URL redirected to a language home (``/en/``) is a
+soft 404 only if the site's ``/`` leads there too (looked up once per origin).
 
 Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
 ``BROKENLINKS_SOFT404_PROBE``, ``REDIRECT_MAX_TIMES``.
@@ -155,6 +159,7 @@ class LinkChecker:
         self._tasks: dict[str, asyncio.Task[CheckResult]] = {}
         self._unreported: list[CheckResult] = []
         self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
+        self._homes: dict[str, asyncio.Task[str | None]] = {}
 
     @classmethod
     def of(cls, crawler: Crawler) -> LinkChecker:
@@ -224,14 +229,14 @@ class LinkChecker:
     # -- signals: read bodies only as far as a verdict needs ------------------------
 
     def headers_received(
-        self, headers: Headers, body_length: int, request: Request, spider: Any
+        self, headers: Headers, body_length: int | str, request: Request, spider: Any
     ) -> None:
         if not request.meta.get(META_CHECK) or request.method == "HEAD":
             return
         content_type = (headers.get(b"Content-Type") or b"").lower()
-        if body_length > self.config.max_body_bytes or (
-            content_type and not content_type.startswith(_TEXT_TYPES)
-        ):
+        # a chunked answer has no length: Twisted passes its UNKNOWN_LENGTH marker, a str
+        too_long = isinstance(body_length, int) and body_length > self.config.max_body_bytes
+        if too_long or (content_type and not content_type.startswith(_TEXT_TYPES)):
             raise StopDownload(fail=False)
 
     def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
@@ -331,7 +336,9 @@ class LinkChecker:
                         response.url,
                         "redirect to an unparseable Location",
                     )
-                market = parked.parked_by_redirect(response.url, target)
+                market = parked.parked_by_redirect(
+                    response.url, target
+                ) or parked.parked_by_lander(response.url, target)
                 if market is not None:
                     # decided on the Location: the marketplace itself is not fetched
                     return Verdict(Kind.DEAD, Reason.PARKED, status, target, market.detail)
@@ -342,7 +349,9 @@ class LinkChecker:
                         target, status, hops, looped=visits[target] >= _LOOP_VISITS
                     )
                 if not is_http(target):
-                    return verdicts.unsupported_scheme(target)
+                    # Fetch: a redirect to a non-HTTP(S) URL is a network error; the
+                    # visitor who clicked gets no page
+                    return verdicts.redirect_off_web(target, status)
                 current = target
                 continue
             if method == "HEAD" and not verdicts.head_is_conclusive(status):
@@ -374,7 +383,7 @@ class LinkChecker:
         if address is not None:
             return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, address.detail)
         if response.request is None or response.request.method != "GET":
-            if redirected and soft404.is_redirect_to_home(url, response.url):
+            if redirected and soft404.is_home_path(response.url):
                 return None
             profile = await self._profile(url) if self.config.soft404_probe else None
             return None if profile is not None and not profile.honest else verdict
@@ -385,9 +394,14 @@ class LinkChecker:
         if lander is not None:
             return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, lander.detail)
         # what the page says of itself first: the probe is only needed to compare
-        why = soft404.soft404_reason(url, signals)
+        home = None
+        if redirected and soft404.is_language_home(response.url):
+            # /en/ is the home page only if the site's own / leads there
+            home = await self._home(url)
+        why = soft404.soft404_reason(url, signals, home=home)
         if why is None and self.config.soft404_probe and not soft404.is_home_path(url):
-            why = soft404.soft404_reason(url, signals, (await self._profile(url)).probe)
+            probe = (await self._profile(url)).probe
+            why = soft404.soft404_reason(url, signals, probe, home=home)
         if why is not None:
             return Verdict(Kind.DEAD, Reason.SOFT_404, status, response.url, why)
         return verdict
@@ -402,6 +416,31 @@ class LinkChecker:
             task = asyncio.ensure_future(self._probe(origin))
             self._profiles[origin] = task
         return await asyncio.shield(task)
+
+    async def _home(self, url: str) -> str | None:
+        """Where the home page (``/``) of *url*'s origin leads, found once per origin."""
+        origin = origin_of(url)
+        task = self._homes.get(origin)
+        if task is None:
+            task = asyncio.ensure_future(self._land(origin + "/"))
+            self._homes[origin] = task
+        return await asyncio.shield(task)
+
+    async def _land(self, url: str) -> str | None:
+        """Follow *url*'s redirects (at most ``_PROBE_REDIRECTS``); the URL that answers."""
+        current = url
+        for _ in range(_PROBE_REDIRECTS + 1):
+            outcome = await self._download(current, "GET", probe=True)
+            if isinstance(outcome, Exception):
+                return None
+            location = outcome.headers.get(b"Location")
+            if outcome.status not in _REDIRECT_STATUSES or not location:
+                return outcome.url
+            target = resolve_href(location.decode("latin-1"), outcome.url)
+            if target is None or not is_http(target):
+                return None
+            current = target
+        return None
 
     async def _probe(self, origin: str) -> HostProfile:
         self.stats.inc_value("brokenlinks/probes/sent")

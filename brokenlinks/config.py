@@ -84,6 +84,9 @@ class BrokenlinksConfig:
     )
     #: most sitemap files read per crawl (indexes included)
     site_max_sitemaps: int = 50
+    #: audit the pages' other references too: images (src, srcset), frames, canonical and
+    #: hreflang URLs, each stored and exported with its link_kind
+    site_references: bool = False
     # -- JavaScript rendering (brokenlinks/render.py) ---------------------------------
     #: the browser executable ("": /usr/bin/chromium if present, else Playwright's own)
     render_browser_path: str = ""

@@ -15,7 +15,11 @@ Rules, in the order a reader may wonder about them:
   document and is left out. ``mailto:``, ``tel:``, ``javascript:`` links are kept (the
   checker counts them as skipped); an href that does not parse is kept with ``url=None``
   (an ``invalid_url`` link) and never stops the rest of the page. Links inside
-  ``<template>`` (inert, never rendered) are left out.
+  ``<template>`` (inert, never rendered) are left out. The target of a ``<meta
+  http-equiv="refresh">`` is a link too (tag ``meta``, no anchor text): the browser
+  goes there by itself, so a dead one strands every visitor. With ``references=True``
+  (the ``site`` spider's audit), images, frames, canonical and hreflang URLs are links
+  of their own ``kind`` too (see :func:`extract_page`).
 * **Base URL.** Only the first ``<base>`` with an ``href`` counts (HTML spec); it is
   resolved against the page URL and ignored unless that gives an http(s) URL.
 * **Charset** (bytes input). A byte order mark wins; then the *encoding* argument (the
@@ -25,7 +29,8 @@ Rules, in the order a reader may wonder about them:
   windows-1252 and curly quotes survive.
 * **Anchor text.** Whitespace-normalised text of the element without ``<script>``,
   ``<style>`` and comments; an ``<img>`` inside a link contributes its ``alt`` in place;
-  an ``<area>``'s text is its ``alt``.
+  an ``<area>``'s text is its ``alt``. The context of an image link inside a
+  ``<figure>`` carries the figure's ``<figcaption>``.
 * **Position.** Decided by the nearest ancestor that says something (the link's own
   attributes do not count): the elements ``nav``, ``aside``, ``header``, ``footer``,
   ``main``, ``article``; the ARIA roles ``navigation``/``menu``/``menubar`` (nav),
@@ -110,6 +115,9 @@ class Link:
     position: Position
     context: str
     tag: str
+    #: ``link`` (``<a>``, ``<area>``), ``refresh`` (a meta refresh), or with *references*
+    #: ``iframe``, ``frame``, ``canonical``, ``alternate``, ``img``, ``source``
+    kind: str = "link"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -816,7 +824,7 @@ def _in_svg(element: etree._Element) -> bool:
     return any(True for _ in element.iterancestors("svg"))
 
 
-def _walk(root: etree._Element) -> _Walk:
+def _walk(root: etree._Element, *, references: bool = False) -> _Walk:
     """One pass over the tree: links, their blocks and positions, title, first base href."""
     found = _Walk()
     stack = [_State(Position.CONTENT, False, False, _Block(), False, False, (), -1, None)]
@@ -894,6 +902,22 @@ def _walk(root: etree._Element) -> _Walk:
                 alt = element.get("alt") if tag == "img" and open_links else None
                 if alt:
                     block.pieces.extend((alt, _SOFT))
+            elif tag == "meta" and not in_template:
+                refresh = refresh_url(element.get("content") or "")
+                if (
+                    (element.get("http-equiv") or "").strip().lower() == "refresh"
+                    and refresh is not None
+                    and not _is_same_document(refresh)
+                ):
+                    # browsers go there by themselves: a link a visitor follows
+                    own_link = len(found.links)
+                    found.links.append(_RawLink(element, "meta", refresh, position, block))
+                    block.pieces.append((True, own_link))
+            if references and not in_template and tag in _REFERENCE_TAGS:
+                found.links.extend(
+                    _RawLink(element, tag, href, position, block)
+                    for href in _reference_hrefs(tag, element)
+                )
         if element.text and not skip_text:
             block.pieces.append(element.text)
         stack.append(
@@ -912,6 +936,53 @@ def _walk(root: etree._Element) -> _Walk:
     return found
 
 
+def refresh_url(content: str) -> str | None:
+    """The URL of a ``<meta http-equiv="refresh" content>``; ``None`` if it names none.
+
+    The HTML standard's "shared declarative refresh steps": a time, then ``;`` or
+    ``,``, then the URL, optionally after ``url=`` and in quotes.
+
+    >>> refresh_url("0; URL='https://new.test/page'"), refresh_url("5;url=/next")
+    ('https://new.test/page', '/next')
+    >>> refresh_url("10"), refresh_url("soon; url=/x")
+    (None, None)
+    """
+    text = content.lstrip(_ASCII_SPACE)
+    time = len(text) - len(text.lstrip("0123456789."))
+    if time == 0:
+        return None
+    rest = text[time:]
+    if rest and rest[0] not in ";," + _ASCII_SPACE:
+        return None
+    rest = rest.lstrip(_ASCII_SPACE)
+    if rest[:1] in {";", ","}:
+        rest = rest[1:].lstrip(_ASCII_SPACE)
+    if not rest:
+        return None
+    if rest[:3].lower() == "url":
+        after = rest[3:].lstrip(_ASCII_SPACE)
+        if after[:1] == "=":
+            rest = after[1:].lstrip(_ASCII_SPACE)
+    if rest[:1] in {"'", '"'}:
+        quote, rest = rest[0], rest[1:]
+        rest = rest.split(quote, 1)[0]
+    return rest.strip(_ASCII_SPACE) or None
+
+
+_ASCII_SPACE = " \t\n\f\r"
+
+
+def _figure_caption(element: etree._Element) -> str:
+    """The ``<figcaption>`` of the figure an image (or image link) sits in, ``""`` if none."""
+    if not any(True for _ in element.iter("img")):
+        return ""
+    for figure in element.iterancestors("figure"):
+        for caption in figure.iter("figcaption"):
+            return _normalise(" ".join(caption.itertext()))
+        return ""
+    return ""
+
+
 def _base_url(base_href: str | None, url: str) -> str:
     if base_href is None:
         return url
@@ -919,11 +990,17 @@ def _base_url(base_href: str | None, url: str) -> str:
     return base if base is not None and is_http(base) else url
 
 
-def extract_page(html: str | bytes, url: str, *, encoding: str | None = None) -> Page:
+def extract_page(
+    html: str | bytes, url: str, *, encoding: str | None = None, references: bool = False
+) -> Page:
     """Extract the title, effective base URL and every link of a page.
 
     *encoding* (the charset of the HTTP ``Content-Type``) is used for bytes input in
-    preference to what the page declares; a byte order mark still wins.
+    preference to what the page declares; a byte order mark still wins. With
+    *references*, the page's other references are links too, each with its ``kind``:
+    ``<iframe>``/``<frame>`` src, ``<link rel=canonical>`` and ``<link rel=alternate
+    hreflang>`` href, ``<img>`` src and srcset, ``<source>`` srcset (``data:`` URLs left
+    out). Their anchor text is the ``alt`` (images), ``title`` (frames) or ``hreflang``.
 
     >>> page = extract_page(
     ...     '<title> Best  tools </title><base href="/docs/">'
@@ -947,13 +1024,16 @@ def extract_page(html: str | bytes, url: str, *, encoding: str | None = None) ->
     root = _parse(text)
     if root is None:
         return Page(url=url, base_url=url, title=None, links=[])
-    found = _walk(root)
+    found = _walk(root, references=references)
     base_url = _base_url(found.base_href, url)
 
     rendered: dict[int, tuple[str, dict[int, tuple[int, int]]]] = {}
     bounds: dict[int, tuple[list[int], list[int], list[int]]] = {}
     links: list[Link] = []
     for index, raw in enumerate(found.links):
+        if raw.tag in _REFERENCE_TAGS:
+            links.append(_reference(raw, base_url))
+            continue
         key = id(raw.block)
         if key not in rendered:
             rendered[key] = _render(raw.block)
@@ -963,6 +1043,10 @@ def extract_page(html: str | bytes, url: str, *, encoding: str | None = None) ->
         if key not in bounds:
             bounds[key] = _boundaries(block_text)
         context = _context(block_text, start, end, bounds[key])
+        caption = _figure_caption(raw.element) if raw.tag == "a" else ""
+        if caption and caption not in context and len(context) < CONTEXT_MAX:
+            # an image link's own block is its alt text: the caption says what it shows
+            context = _window(f"{context} {caption}", 0, len(context))
         rel = _rel_tokens(raw.element.get("rel"))
         links.append(
             Link(
@@ -974,9 +1058,86 @@ def extract_page(html: str | bytes, url: str, *, encoding: str | None = None) ->
                 position=raw.position,
                 context=context,
                 tag=raw.tag,
+                kind="refresh" if raw.tag == "meta" else "link",
             )
         )
     return Page(url=url, base_url=base_url, title=found.title, links=links)
+
+
+#: elements whose URLs an audit of references checks (``references=True``)
+_REFERENCE_TAGS = frozenset({"iframe", "frame", "link", "img", "source"})
+
+
+def _srcset_urls(value: str) -> list[str]:
+    """The URLs of a ``srcset`` (HTML's "parse a srcset attribute", descriptors dropped).
+
+    >>> _srcset_urls("a.jpg 1x, /b,c.jpg 2x,d.jpg")
+    ['a.jpg', '/b,c.jpg', 'd.jpg']
+    """
+    urls: list[str] = []
+    rest = value
+    while True:
+        rest = rest.lstrip(_ASCII_SPACE + ",")
+        if not rest:
+            return urls
+        end = next((i for i, c in enumerate(rest) if c in _ASCII_SPACE), len(rest))
+        candidate, rest = rest[:end], rest[end:]
+        if candidate.endswith(","):
+            candidate = candidate.rstrip(",")
+        else:
+            # descriptors ("2x", "640w") run to the next comma
+            rest = rest.split(",", 1)[1] if "," in rest else ""
+        if candidate:
+            urls.append(candidate)
+
+
+def _reference_hrefs(tag: str, element: etree._Element) -> list[str]:
+    """The URLs an element refers to, for an audit of references."""
+    if tag == "link":
+        rel = _rel_tokens(element.get("rel"))
+        wanted = "canonical" in rel or ("alternate" in rel and element.get("hreflang"))
+        hrefs = [element.get("href") or ""] if wanted else []
+    elif tag in {"iframe", "frame"}:
+        hrefs = [element.get("src") or ""]
+    else:
+        hrefs = [element.get("src") or ""] if tag == "img" else []
+        hrefs += _srcset_urls(element.get("srcset") or "")
+    # inline data (data: placeholders of lazy images) refers to nothing
+    return list(
+        dict.fromkeys(
+            h
+            for h in hrefs
+            if not _is_same_document(h) and not h.strip().lower().startswith("data:")
+        )
+    )
+
+
+def _reference(raw: _RawLink, base_url: str) -> Link:
+    """A reference (image, frame, canonical...) as a :class:`Link` of its own kind."""
+    element, tag = raw.element, raw.tag
+    if tag == "link":
+        kind = "canonical" if "canonical" in _rel_tokens(element.get("rel")) else "alternate"
+        anchor = element.get("hreflang") or "" if kind == "alternate" else ""
+    else:
+        kind = tag
+        anchor = element.get("alt" if tag == "img" else "title") or ""
+    anchor = _normalise(anchor)
+    context = anchor
+    if tag == "img":
+        caption = _figure_caption(element)
+        if caption:
+            context = _window(f"{anchor} {caption}".strip(), 0, len(anchor))
+    return Link(
+        href=raw.href,
+        url=resolve_href(raw.href, base_url),
+        anchor_text=anchor[:CONTEXT_MAX],
+        rel=(),
+        follow=True,
+        position=raw.position,
+        context=context[:CONTEXT_MAX],
+        tag=tag,
+        kind=kind,
+    )
 
 
 def outbound_count(page: Page) -> int:
@@ -993,5 +1154,12 @@ def outbound_count(page: Page) -> int:
     return sum(
         1
         for link in page.links
-        if link.url is not None and is_http(link.url) and is_outbound(link.url, page.url)
+        if link.kind in _LINK_KINDS
+        and link.url is not None
+        and is_http(link.url)
+        and is_outbound(link.url, page.url)
     )
+
+
+#: kinds a visitor follows (the others are references of an audit: images, frames...)
+_LINK_KINDS = frozenset({"link", "refresh"})

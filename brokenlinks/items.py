@@ -33,6 +33,10 @@ class ProspectItem:
     context: str
     links_on_page: int
     checked_at: str
+    #: added in issue 11: ``link`` (``<a>``/``<area>``), ``refresh`` (a meta refresh), or,
+    #: in a site crawl's audit of references, ``img``, ``source``, ``iframe``, ``frame``,
+    #: ``canonical``, ``alternate``
+    link_kind: str = "link"
 
 
 @dataclass(kw_only=True, slots=True)
@@ -48,6 +52,8 @@ class LinkRecord:
     context: str
     #: whether the crawl checked this link (out of scope links are stored, not checked)
     checked: bool
+    #: link, refresh, or a reference's kind (see ProspectItem.link_kind)
+    link_kind: str = "link"
 
 
 @dataclass(kw_only=True, slots=True)

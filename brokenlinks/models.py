@@ -151,6 +151,8 @@ class Link(Base):
     context: Mapped[str] = mapped_column(Text)
     #: whether the crawl checked this link (out-of-scope links are stored, not checked)
     checked: Mapped[bool] = mapped_column(Boolean)
+    #: link, refresh, or a reference's kind: img, source, iframe, frame, canonical, alternate
+    link_kind: Mapped[str] = mapped_column(String(20), default="link", server_default="link")
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     #: when a crawl of the page last found the link missing (None while it is there)

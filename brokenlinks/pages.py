@@ -120,6 +120,7 @@ def build_items(
                 position=str(link.position),
                 context=link.context,
                 checked=result is not None,
+                link_kind=link.kind,
             )
         )
         if result is not None and result.verdict.is_dead:
@@ -140,6 +141,7 @@ def build_items(
                     context=link.context,
                     links_on_page=links_on_page,
                     checked_at=result.checked_at,
+                    link_kind=link.kind,
                 )
             )
     items.append(

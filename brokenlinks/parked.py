@@ -11,6 +11,8 @@ an extended copy. Three signals, each enough on its own:
 * :func:`parked_by_redirect`: a redirect from another site to a domain marketplace
   (dan.com, Afternic, HugeDomains, Sedo...), decided on the ``Location`` alone, without
   fetching the marketplace;
+* :func:`parked_by_lander`: a redirect to ``/lander`` on the same host, the way GoDaddy's
+  and Dan.com's landers are reached (decided on the ``Location`` too);
 * :func:`parked_by_address`: the answer came from an address range of a parking service
   (``response.ip_address``; 2022 ranges, see the data file).
 """
@@ -204,6 +206,30 @@ def parked_by_redirect(
             continue
         return ParkedMatch(market.service, f"redirect to {host}", market.source)
     return None
+
+
+#: the path parking landers redirect every URL of a parked domain to
+LANDER_PATH = "/lander"
+
+
+def parked_by_lander(from_url: str, to_url: str) -> ParkedMatch | None:
+    """Tell whether a redirect sends the visitor to the host's parking lander (``/lander``).
+
+    >>> parked_by_lander("http://oldplot.test/seed-swap", "http://oldplot.test/lander").how
+    'redirect to /lander'
+    >>> parked_by_lander("http://a.test/x", "http://b.test/lander") is None
+    True
+    """
+    source, target = urlsplit(from_url), urlsplit(to_url)
+    if (
+        target.path.rstrip("/") != LANDER_PATH
+        or source.path.rstrip("/") == LANDER_PATH
+        or (source.hostname or "").lower() != (target.hostname or "").lower()
+    ):
+        return None
+    return ParkedMatch(
+        "GoDaddy / Dan.com lander", f"redirect to {LANDER_PATH}", "signatures-lander"
+    )
 
 
 def parked_by_address(

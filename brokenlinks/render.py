@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ from lxml import etree
 
 from brokenlinks import guard
 from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.sites import site_of
+from brokenlinks.urls import is_http, resolve_href
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -50,15 +53,63 @@ _APP_ROOT_ATTRS = ("data-reactroot", "ng-app", "ng-version", "data-v-app", "data
 _FEW_LINKS = 3
 #: text (outside scripts) below which a page with scripts and no links is an app shell
 _LITTLE_TEXT = 200
+#: link-like URLs in inline scripts (not links of the page) from which scripts add links
+_SCRIPT_LINKS = 3
+_CONTAINER_TAGS = (
+    "div",
+    "main",
+    "section",
+    "article",
+    "aside",
+    "body",
+    "app-root",
+    "ul",
+    "ol",
+    "tbody",
+    "nav",
+)
+_KEYED_URL = re.compile(
+    r"""["']?(?:url|href|link|permalink)["']?\s*:\s*["']((?:https?:)?(?:\\?/){1,2}[^"'\s<>]*)["']""",
+    re.IGNORECASE,
+)
+_ASSET_URL = re.compile(
+    r"\.(?:js|mjs|css|png|jpe?g|gif|svg|webp|avif|ico|woff2?|ttf|eot|mp[34]|webm|json|xml|txt|map)"
+    r"(?:[?#]|$)",
+    re.IGNORECASE,
+)
+#: configuration URLs of inline scripts that are no page: endpoints, asset folders
+_ENDPOINT_URL = re.compile(
+    r"^https?://(?:localhost|127\.0\.0\.1)[:/]"
+    r"|/(?:wp-json|wp-admin|wp-content|wp-includes|api|ajax|images|img|static|assets|fonts|cdn-cgi)/"
+    r"|admin-ajax",
+    re.IGNORECASE,
+)
+_NAMES_ELEMENT = re.compile(
+    r"""(?:getElementById\(\s*["'](?P<id>[^"']+)["']"""
+    r"""|(?:querySelector(?:All)?|\$|jQuery)\(\s*["'](?P<selector>[#.][\w-]+)["'])"""
+)
+_FETCH = re.compile(
+    r"""(?:\bfetch|\$\.getJSON|\$\.ajax|\$\.get|axios\.get|\.open)\(\s*"""
+    r"""(?:["']GET["']\s*,\s*)?["'](?P<url>[^"']+)["']"""
+)
 _RESOLVE_TIMEOUT = 5.0
 
 
-def looks_client_rendered(html: str) -> bool:
+def looks_client_rendered(html: str, url: str = "") -> bool:
     """Tell whether a page's links are probably inserted by JavaScript (``render=auto``).
 
-    Only pages with at least one script qualify. Then: links only inside ``<noscript>``;
-    an empty framework mount point (``<div id="root"></div>``, ``ng-app``...) with at most
-    three links elsewhere; or no link at all and under 200 characters of text.
+    Only pages with at least one script qualify. Then any of:
+
+    * links only inside ``<noscript>``;
+    * an empty framework mount point (``<div id="root"></div>``, ``#app``, ``#__next``,
+      ``ng-app``, ``data-reactroot``...), whatever else the page holds (``<div
+      id="main"></div>`` only with at most three links elsewhere: the name is common);
+    * no link at all and under 200 characters of text;
+    * a script that fills an empty element it names (``getElementById("related")``,
+      ``querySelector(".cards")``, ``$("#list")``) while the page's inline scripts or
+      JSON blobs hold at least three link-like URLs (under ``url``, ``href``, ``link``
+      or ``permalink`` keys) that are no link of the page, or fetch JSON from the page's
+      own site (``fetch("/api/list.json")``, XHR, ``$.getJSON``). Needs the page *url*.
 
     >>> looks_client_rendered('<div id="root"></div><script src="/app.js"></script>')
     True
@@ -68,27 +119,121 @@ def looks_client_rendered(html: str) -> bool:
     False
     >>> looks_client_rendered('<div id="root"></div>')
     False
+    >>> looks_client_rendered('<ul id="more"></ul><a href="/a">a</a><a href="/b">b</a>'
+    ...     '<a href="/c">c</a><a href="/d">d</a><script>fetch("/api/more.json").then('
+    ...     'r => r.json()).then(d => document.getElementById("more").append(...))</script>',
+    ...     "https://shop.test/guide")
+    True
     """
     try:
         doc = lxml.html.document_fromstring(html or "<html></html>")
     except (etree.ParserError, ValueError):
         return False
-    if not doc.xpath("//script[not(@type) or not(contains(@type, 'json'))]"):
+    scripts = doc.xpath("//script")
+    if not scripts:
+        return False
+    if not any("json" not in (script.get("type") or "") for script in scripts):
         return False
     links = len(doc.xpath("//a[@href][not(ancestor::noscript)]"))
     if links == 0 and doc.xpath("//noscript//a[@href]"):
         return True
-    if links <= _FEW_LINKS:
-        for element in doc.iter("div", "main", "section", "body", "app-root"):
-            is_root = (element.get("id") or "").lower() in _APP_ROOT_IDS or any(
-                element.get(attr) is not None for attr in _APP_ROOT_ATTRS
-            )
-            if is_root and len(element) == 0 and not (element.text or "").strip():
-                return True
+    empty = _empty_elements(doc)
+    for element in empty:
+        element_id = (element.get("id") or "").lower()
+        is_root = element_id in _APP_ROOT_IDS or any(
+            element.get(attr) is not None for attr in _APP_ROOT_ATTRS
+        )
+        if is_root and (element_id != "main" or links <= _FEW_LINKS):
+            return True
+    if url and _script_fills_links(doc, scripts, empty, url):
+        return True
     if links == 0:
         for element in doc.xpath("//script|//style|//noscript|//template"):
             element.drop_tree()
         return len(" ".join(doc.text_content().split())) < _LITTLE_TEXT
+    return False
+
+
+def _empty_elements(doc: Any) -> list[Any]:
+    """Containers with no child and no text: where a script may put content."""
+    return [
+        element
+        for element in doc.iter(*_CONTAINER_TAGS)
+        if len(element) == 0 and not (element.text or "").strip()
+    ]
+
+
+def _fills_empty_element(script: Any, selectors: set[str]) -> bool:
+    """Tell whether an inline *script* names an empty element (``#id``/``.class`` *selectors*)."""
+    for found in _NAMES_ELEMENT.finditer(script.text or ""):
+        name = found["id"]
+        if ("#" + name if name else found["selector"]) in selectors:
+            return True
+    return False
+
+
+def _selectors(empty: list[Any]) -> set[str]:
+    selectors: set[str] = set()
+    for element in empty:
+        if element.get("id"):
+            selectors.add("#" + element.get("id"))
+        selectors.update("." + name for name in (element.get("class") or "").split())
+    return selectors
+
+
+def _script_fills_links(doc: Any, scripts: list[Any], empty: list[Any], url: str) -> bool:
+    """Tell whether a script fills an empty element with links from data or a JSON request.
+
+    The data: at least ``_SCRIPT_LINKS`` link-like URLs that no link of the page points
+    at, in that script itself or in a JSON blob (``<script type="application/json">``);
+    the request: JSON from the page's own site.
+    """
+    selectors = _selectors(empty)
+    fillers = [s for s in scripts if s.get("src") is None and _fills_empty_element(s, selectors)]
+    if not fillers:
+        return False
+    if _fetches_own_json(fillers, url):
+        return True
+    present = {resolve_href(href, url) for href in doc.xpath("//a/@href | //area/@href") if href}
+    present.add(url)
+    blobs = [
+        s
+        for s in scripts
+        if "json" in (s.get("type") or "").lower() and "ld+json" not in s.get("type").lower()
+    ]
+    return any(
+        len(_script_links(script, url, present)) >= _SCRIPT_LINKS for script in (*fillers, *blobs)
+    )
+
+
+def _script_links(script: Any, url: str, present: set[str | None]) -> set[str]:
+    """The link-like URLs of one inline script that no link of the page points at."""
+    found: set[str] = set()
+    for match in _KEYED_URL.finditer(script.text or ""):
+        href = match[1].replace("\\/", "/")
+        if _ASSET_URL.search(href):
+            continue
+        target = resolve_href(href, url)
+        if (
+            target is not None
+            and target not in present
+            and is_http(target)
+            and not _ENDPOINT_URL.search(target.split("?", 1)[0])
+        ):
+            found.add(target)
+    return found
+
+
+def _fetches_own_json(scripts: list[Any], url: str) -> bool:
+    """Tell whether an inline script requests JSON (``.json``, ``/api/``) from *url*'s site."""
+    for script in scripts:
+        for match in _FETCH.finditer(script.text or ""):
+            target = resolve_href(match["url"], url)
+            if target is None or not is_http(target) or site_of(target) != site_of(url):
+                continue
+            path = target.split("?", 1)[0]
+            if path.endswith(".json") or "/api/" in path:
+                return True
     return False
 
 
@@ -189,7 +334,7 @@ class BrowserContexts:
         if response.meta.get("playwright"):
             stats.inc_value("brokenlinks/render/pages")
             return None
-        if mode != "auto" or not looks_client_rendered(response.text):
+        if mode != "auto" or not looks_client_rendered(response.text, response.url):
             return None
         stats.inc_value("brokenlinks/render/auto")
         assert response.request is not None

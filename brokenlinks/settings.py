@@ -88,6 +88,7 @@ FEED_EXPORT_FIELDS = [
     "context",
     "links_on_page",
     "checked_at",
+    "link_kind",
 ]
 FEED_EXPORTERS = {"csv": "brokenlinks.feeds.SafeCsvItemExporter"}
 FEED_STORE_EMPTY = True
@@ -101,4 +102,11 @@ DOWNLOADER_MIDDLEWARES = {
     "brokenlinks.retry.RetryAfterMiddleware": 550,
     "brokenlinks.timeouts.TimeoutRetryLimit": 551,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # a referring page that redirects to itself or to another seed must not vanish in
+    # the duplicate filter (brokenlinks.redirects)
+    "brokenlinks.redirects.PageRedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
 }
+# A page with <meta http-equiv="refresh"> is read as itself: its links are checked and
+# the refresh target is one of them (brokenlinks.extract), not a replacement page.
+METAREFRESH_ENABLED = False

@@ -10,7 +10,11 @@ this order:
    404 (a site that serves its home page for every unknown URL would otherwise make its
    real home page look like one);
 2. a deep URL redirected to the home page of its own site is one (a redirect to another
-   site's home page is how shorteners and affiliate links work, so it is not);
+   site's home page is how shorteners and affiliate links work, so it is not). A
+   language home (``/en/``, ``/de-at/``) counts only when its first segment is a real
+   ISO 639-1 language or ISO 3166-1 region code (pycountry's data) *and* the site's
+   own ``/`` redirects there (*home*, found by the checker): ``/ok``, ``/go`` or ``/tv``
+   are ordinary pages on most sites;
 3. a redirected URL that lands where the probe landed too (the generic search or listing
    page every unknown path is sent to) is one, unless the link points at that page;
 4. a title or first heading that *is* a not-found message, in the common languages
@@ -28,9 +32,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+import pycountry
 from lxml import etree  # type: ignore[import-untyped]  # no stubs, as in brokenlinks.extract
 from lxml import html as lxml_html
 
@@ -57,8 +63,9 @@ _LEAD_NOISE = re.compile(
     r"ошибка|http|404|[^\w\s]+)[\s,.!:;-]*)+",
     re.IGNORECASE,
 )
-_HOME_PATH = re.compile(
-    r"^/?(?:[a-z]{2}(?:[-_][a-z]{2})?/?)?(?:(?:index|default|home)(?:\.\w+)?)?$",
+_ROOT_PATH = re.compile(r"^/?(?:(?:index|default|home)(?:\.\w+)?)?$", re.IGNORECASE)
+_LANGUAGE_PATH = re.compile(
+    r"^/(?P<lang>[a-z]{2})(?:[-_](?P<region>[a-z]{2}))?(?:/(?:(?:index|default|home)(?:\.\w+)?)?)?$",
     re.IGNORECASE,
 )
 
@@ -213,6 +220,55 @@ def says_not_found(title: str, headings: Iterable[str] = ()) -> bool:
     return False
 
 
+@lru_cache(maxsize=1)
+def _codes() -> tuple[frozenset[str], frozenset[str]]:
+    """ISO 639-1 language codes and ISO 3166-1 alpha-2 region codes, lower-cased."""
+    languages = frozenset(
+        code.lower() for lang in pycountry.languages if (code := getattr(lang, "alpha_2", None))
+    )
+    regions = frozenset(country.alpha_2.lower() for country in pycountry.countries)
+    return languages, regions
+
+
+def is_locale_code(lang: str, region: str | None = None) -> bool:
+    """Tell whether *lang* (and *region*) name a real language or region, as in ``/en-gb/``.
+
+    The first part may be a language (``de``) or a region (``us``: many sites use
+    ``/us/``); a second part must be a region.
+
+    >>> is_locale_code("de", "at"), is_locale_code("us"), is_locale_code("ok")
+    (True, True, False)
+    >>> is_locale_code("en", "xx")
+    False
+    """
+    languages, regions = _codes()
+    lang = lang.lower()
+    if region is not None:
+        return lang in languages and region.lower() in regions
+    return lang in languages or lang in regions
+
+
+def is_root_path(url: str) -> bool:
+    """Tell whether *url* is a site's root page (``/``, ``/index.html``, ``/home``).
+
+    >>> is_root_path("https://example.com/"), is_root_path("https://example.com/en/")
+    (True, False)
+    """
+    parts = urlsplit(url)
+    return not parts.query and bool(_ROOT_PATH.fullmatch(parts.path or "/"))
+
+
+def is_language_home(url: str) -> bool:
+    """Tell whether *url* is a language home (``/en/``, ``/de-at/index.html``) by its path.
+
+    >>> is_language_home("https://example.com/fr/"), is_language_home("https://example.com/ok")
+    (True, False)
+    """
+    parts = urlsplit(url)
+    found = _LANGUAGE_PATH.fullmatch(parts.path or "/")
+    return not parts.query and found is not None and is_locale_code(found["lang"], found["region"])
+
+
 def is_home_path(url: str) -> bool:
     """Tell whether *url* is a site's home page (``/``, ``/index.html``, ``/en/``...).
 
@@ -220,13 +276,17 @@ def is_home_path(url: str) -> bool:
     (True, True)
     >>> is_home_path("https://example.com/blog/post"), is_home_path("https://example.com/?p=7")
     (False, False)
+    >>> is_home_path("https://example.com/ok")
+    False
     """
-    parts = urlsplit(url)
-    return not parts.query and bool(_HOME_PATH.fullmatch(parts.path or "/"))
+    return is_root_path(url) or is_language_home(url)
 
 
-def is_redirect_to_home(requested_url: str, final_url: str) -> bool:
+def is_redirect_to_home(requested_url: str, final_url: str, home: str | None = None) -> bool:
     """Tell whether a deep URL was redirected to the home page of its own site.
+
+    *home* is where the site's ``/`` itself leads (after its redirects), if known: a
+    language home (``/en/``) is the home page only when it is that one.
 
     >>> is_redirect_to_home("http://a.test/2019/old-post", "https://www.a.test/")
     True
@@ -236,11 +296,19 @@ def is_redirect_to_home(requested_url: str, final_url: str) -> bool:
     False
     >>> is_redirect_to_home("https://bit.ly/3xYz", "https://example.com/")
     False
+    >>> is_redirect_to_home("http://a.test/old", "http://a.test/en/")
+    False
+    >>> is_redirect_to_home("http://a.test/old", "http://a.test/en/", home="http://a.test/en/")
+    True
     """
+    if is_home_path(requested_url) or site_of(requested_url) != site_of(final_url):
+        return False
+    if is_root_path(final_url):
+        return True
     return (
-        not is_home_path(requested_url)
-        and is_home_path(final_url)
-        and site_of(requested_url) == site_of(final_url)
+        home is not None
+        and is_language_home(final_url)
+        and _without_query(final_url) == _without_query(home)
     )
 
 
@@ -279,11 +347,16 @@ def _title_key(signals: PageSignals) -> str:
 
 
 def soft404_reason(
-    requested_url: str, answer: PageSignals, probe: PageSignals | None = None
+    requested_url: str,
+    answer: PageSignals,
+    probe: PageSignals | None = None,
+    *,
+    home: str | None = None,
 ) -> str | None:
     """Say why a 2xx *answer* to *requested_url* is a soft 404, or None if it is not one.
 
-    *probe* is the host's 2xx answer to a URL that cannot exist, if it gave one.
+    *probe* is the host's 2xx answer to a URL that cannot exist, if it gave one; *home*
+    is where the site's ``/`` leads (see :func:`is_redirect_to_home`).
 
     >>> probe = page_signals("<title>Search</title><p>Results for zq7x</p>",
     ...                      "http://s.test/search?q=zq7x", redirected=True)
@@ -296,7 +369,7 @@ def soft404_reason(
     """
     if is_home_path(requested_url):
         return None
-    if answer.redirected and is_redirect_to_home(requested_url, answer.url):
+    if answer.redirected and is_redirect_to_home(requested_url, answer.url, home):
         return f"deep URL redirected to the home page {answer.url}"
     landing = _without_query(answer.url)
     if (

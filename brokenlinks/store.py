@@ -224,6 +224,7 @@ class _Batch:
                 "follow": link.follow,
                 "context": link.context,
                 "checked": link.checked,
+                "link_kind": link.link_kind,
                 "first_seen_at": crawled_at if seen is None else seen["first_seen_at"],
                 "last_seen_at": crawled_at,
             }
@@ -325,7 +326,7 @@ def _upsert_links(
     ins = _insert(engine, _links)
     newer = ins.excluded.last_seen_at >= _links.c.last_seen_at
     # gone_at: the incoming occurrence is there, so a newer sighting clears it
-    names = ("rel", "follow", "context", "checked", "last_seen_at", "gone_at")
+    names = ("rel", "follow", "context", "checked", "link_kind", "last_seen_at", "gone_at")
     stmt = ins.on_conflict_do_update(
         index_elements=[
             _links.c.page_id,
@@ -516,6 +517,7 @@ def dead_links(engine: Engine, run_id: int | None = None) -> list[dict[str, Any]
             _links.c.context,
             _pages.c.links_on_page,
             _targets.c.checked_at,
+            _links.c.link_kind,
         )
         .select_from(_occurrences())
         .where(_targets.c.kind == "dead")

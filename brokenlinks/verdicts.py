@@ -85,6 +85,8 @@ DEAD_REASONS = (
 #: answers that say "you may not see this", not "this is gone"
 BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 999})
 _TOO_MANY_REQUESTS = 429
+#: the detail of a 3xx answer that is not a redirect (alive: browsers show its body)
+SHOWN_3XX = "a 3xx without a redirect to follow: browsers show its body"
 _UNAVAILABLE = 503
 
 
@@ -108,16 +110,23 @@ def classify_status(
     (<Kind.BLOCKED: 'blocked'>, <Reason.RATE_LIMITED: 'rate_limited'>)
     >>> classify_status(503, retry_after_refused=True).reason
     <Reason.RATE_LIMITED: 'rate_limited'>
+    >>> classify_status(300).kind
+    <Kind.ALIVE: 'alive'>
     """
     if 200 <= status < 300 or status == 304:  # noqa: PLR2004
         return Verdict(Kind.ALIVE, Reason.OK, status, final_url)
+    if 300 <= status < 400:  # noqa: PLR2004
+        # reached only without a redirect to follow (300, or no Location): browsers
+        # show such an answer's body (Fetch: only 301/302/303/307/308 with a Location
+        # redirect), so the visitor gets a page
+        return Verdict(Kind.ALIVE, Reason.OK, status, final_url, SHOWN_3XX)
     if status == _TOO_MANY_REQUESTS or (status == _UNAVAILABLE and retry_after_refused):
         detail = "Retry-After beyond the cap" if retry_after_refused else "429 after retries"
         return Verdict(Kind.BLOCKED, Reason.RATE_LIMITED, status, final_url, detail)
     if status in BLOCKED_STATUSES:
         return Verdict(Kind.BLOCKED, Reason.HTTP_STATUS, status, final_url)
-    # 4xx, 5xx that persisted through retries, a 3xx the checker could not follow
-    # (no usable Location), and non-standard codes all mean the visitor gets no page.
+    # 4xx, 5xx that persisted through retries and non-standard codes all mean the
+    # visitor gets no page.
     return Verdict(Kind.DEAD, Reason.HTTP_STATUS, status, final_url)
 
 
@@ -240,3 +249,18 @@ def unsupported_scheme(url: str) -> Verdict:
     """
     scheme = url.split(":", 1)[0].lower()
     return Verdict(Kind.SKIPPED, Reason.UNSUPPORTED_SCHEME, detail=f"{scheme}: link")
+
+
+def redirect_off_web(target: str, status: int) -> Verdict:
+    """The verdict for a redirect to a URL that is not http(s) (``ftp:``, ``file:``...).
+
+    Browsers fail such a redirect (Fetch, "HTTP-redirect fetch": a location whose scheme
+    is not HTTP(S) is a network error), so the link is dead for whoever clicks it: reason
+    ``http_status`` with the redirect's own status, as for an unusable ``Location``.
+
+    >>> v = redirect_off_web("ftp://files.example.com/a.pdf", 301)
+    >>> v.kind, v.reason, v.status, v.detail
+    (<Kind.DEAD: 'dead'>, <Reason.HTTP_STATUS: 'http_status'>, 301, 'redirect to a ftp: URL')
+    """
+    scheme = target.split(":", 1)[0].lower()
+    return Verdict(Kind.DEAD, Reason.HTTP_STATUS, status, target, f"redirect to a {scheme}: URL")

@@ -42,6 +42,8 @@ class BacklinksSpider(Spider):
     contexts: BrowserContexts
     seed_file: SeedFile | None
     fresh: FreshVerdicts | None = None
+    #: final URLs of the pages read (a seed may redirect to another seed)
+    read: set[str]
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name)
@@ -100,6 +102,7 @@ class BacklinksSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.contexts = configure_rendering(crawler.settings, spider.render_mode, crawler)
+        spider.read = set()  # here, not in __init__: the recheck spider has its own
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -156,6 +159,14 @@ class BacklinksSpider(Spider):
             # the raw HTML looks like an app shell: read it again through the browser
             yield again
             return
+        if response.url in self.read:
+            stats.inc_value("brokenlinks/pages/duplicate")
+            self.logger.info(
+                "%(requested)s leads to %(url)s, already read in this crawl",
+                {"requested": requested_url, "url": response.url},
+            )
+            return
+        self.read.add(response.url)
         stats.inc_value("brokenlinks/pages/crawled")
         for item in await process_response(
             response,

@@ -29,6 +29,7 @@ from brokenlinks.extract import extract_page
 from brokenlinks.items import ProspectItem
 from brokenlinks.pages import Scope, failed_page, process_page
 from brokenlinks.params import ArgumentError, SiteParams
+from brokenlinks.redirects import META_SITES, OffsiteRedirect
 from brokenlinks.render import (
     ARG_SETTING_PRIORITY,
     BrowserContexts,
@@ -45,8 +46,9 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-#: tags whose links lead to other pages (not images, scripts or stylesheets)
-_PAGE_TAGS = frozenset({"a", "area"})
+#: tags whose links lead to other pages (not images, scripts or stylesheets); a meta
+#: refresh sends the browser to its target page by itself
+_PAGE_TAGS = frozenset({"a", "area", "meta"})
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -72,6 +74,8 @@ class SiteSpider(Spider):
         self.sites = frozenset(site_of(url) for url in self.params.start)
         self.scope = Scope(internal=True)
         self.seen: set[str] = set()
+        #: canonical final URLs of the pages read (a redirect may lead to one again)
+        self.read: set[str] = set()
         self.cut: dict[str, set[str]] = {}
 
     @classmethod
@@ -125,9 +129,20 @@ class SiteSpider(Spider):
             self.logger.debug("Not following %(url)s (%(why)s)", {"url": url, "why": why})
 
     def page_request(self, url: str, *, depth: int, source: str) -> Request | None:
-        """The request for a page of the crawled sites, or ``None`` when it is cut off."""
+        """The request for a page of the crawled sites, or ``None`` when it is cut off.
+
+        The URL is fetched as given (without its fragment): the canonical form only
+        recognises a page already queued (``/guides/index.html`` may be the only
+        spelling a server answers).
+        """
         url_key = self.canonical(url)
-        if url_key is None or not is_http(url_key) or site_of(url_key) not in self.sites:
+        fetched = canonical_url(url)
+        if (
+            url_key is None
+            or fetched is None
+            or not is_http(url_key)
+            or site_of(url_key) not in self.sites
+        ):
             return None
         if url_key in self.seen:
             return None
@@ -146,11 +161,12 @@ class SiteSpider(Spider):
         assert stats is not None
         stats.inc_value(f"brokenlinks/site/pages_from/{source}")
         meta: dict[str, Any] = self.contexts.meta() if self.params.render == "always" else {}
+        meta[META_SITES] = self.sites
         return Request(
-            url_key,
+            fetched,
             callback=self.parse_page,
             errback=self.page_failed,
-            cb_kwargs={"requested_url": url_key, "depth": depth},
+            cb_kwargs={"requested_url": fetched, "depth": depth},
             meta=meta,
         )
 
@@ -251,6 +267,18 @@ class SiteSpider(Spider):
     ) -> AsyncIterator[Any]:
         stats = self.crawler.stats
         assert stats is not None
+        if site_of(response.url) not in self.sites:
+            # (PageRedirectMiddleware stops such redirects; a browser may not)
+            self._offsite(requested_url, response.url)
+            return
+        final = self.canonical(response.url)
+        if final is not None and final in self.read:
+            stats.inc_value("brokenlinks/pages/duplicate")
+            self.logger.info(
+                "%(requested)s leads to %(url)s, already read in this crawl",
+                {"requested": requested_url, "url": response.url},
+            )
+            return
         if not isinstance(response, TextResponse):
             stats.inc_value("brokenlinks/pages/not_html")
             yield failed_page(
@@ -264,9 +292,15 @@ class SiteSpider(Spider):
             yield again
             return
         stats.inc_value("brokenlinks/pages/crawled")
-        if (final := self.canonical(response.url)) is not None:
+        if final is not None:
             self.seen.add(final)
-        page = extract_page(response.body, response.url, encoding=response.encoding)
+            self.read.add(final)
+        page = extract_page(
+            response.body,
+            response.url,
+            encoding=response.encoding,
+            references=self.config.site_references,
+        )
         if site_of(response.url) in self.sites:
             for link in page.links:
                 if link.url is not None and link.tag in _PAGE_TAGS:
@@ -285,15 +319,29 @@ class SiteSpider(Spider):
                 stats.inc_value(f"brokenlinks/prospects/{where}")
             yield item
 
+    def _offsite(self, requested_url: str, url: str) -> None:
+        # another site's page is not one of this crawl's: the link to requested_url is
+        # checked, and reported, as a link
+        self._cut("offsite_redirect", requested_url)
+        self.logger.info(
+            "%(requested)s redirects to %(url)s on another site: not crawled",
+            {"requested": requested_url, "url": url},
+        )
+
     def page_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         requested_url = request.cb_kwargs.get("requested_url", request.url)
         stats = self.crawler.stats
         assert stats is not None
-        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
-            # RobotsTxtMiddleware's message; other middlewares may ignore requests too
-            robots = "robots.txt" in str(failure.value)
-            self._cut("robots_txt" if robots else "ignored", request.url)
+        if isinstance(failure.value, OffsiteRedirect):
+            self._offsite(requested_url, failure.value.url)
+            return
+        if (
+            isinstance(failure.value, IgnoreRequest)
+            and not isinstance(failure.value, HttpError)
+            and "robots.txt" in str(failure.value)  # RobotsTxtMiddleware's message
+        ):
+            self._cut("robots_txt", request.url)
             return
         stats.inc_value("brokenlinks/pages/failed")
         if isinstance(failure.value, HttpError):

@@ -34,6 +34,8 @@ CONTRACT = [
     "context",
     "links_on_page",
     "checked_at",
+    # added fields (the contract allows them, after the fixed ones)
+    "link_kind",
 ]
 
 RESOURCE_PAGES = [

@@ -406,12 +406,24 @@ def _page_url(path):
     return f"http://{rel.parts[0]}/{rest}"
 
 
+_REFRESH = re.compile(r"""^\s*[\d.]+\s*[;,]\s*(?:url\s*=\s*)?['"]?([^'"]+)""", re.IGNORECASE)
+
+
 def _links(path, url):
-    """(href, element) of every link, as lxml sees it, without same-document links."""
+    """(href, element) of every link, as lxml sees it, without same-document links.
+
+    The target of a ``<meta http-equiv="refresh">`` is a link too (issue 11).
+    """
     tree = lxml_html.fromstring(path.read_bytes())
     bases = tree.xpath("//base[@href]/@href")
     base = resolve_href(bases[0], url) if bases else url
-    for element in tree.xpath("//a[@href] | //area[@href]"):
+    for element in tree.xpath("//a[@href] | //area[@href] | //meta[@http-equiv][@content]"):
+        if element.tag == "meta":
+            found = _REFRESH.match(element.get("content"))
+            if element.get("http-equiv").lower() != "refresh" or found is None:
+                continue
+            yield found.group(1).strip(), element, base
+            continue
         href = element.get("href")
         if href.strip(" \t\n\r\f").startswith("#") or not href.strip():
             continue
@@ -419,6 +431,8 @@ def _links(path, url):
 
 
 def _text(element):
+    if element.tag == "meta":
+        return ""
     if element.tag == "area":
         return element.get("alt", "")
     parts = [element.text or ""]
@@ -485,8 +499,10 @@ def _follow(port, url, method="GET"):
             status, headers, _ = fetch(port, method, parts.hostname, parts.path or "/")
             if status not in {429, 503}:
                 break
-        if status in {301, 302, 303, 307, 308}:
+        if status in {301, 302, 303, 307, 308} and "Location" in headers:
             url = resolve_href(headers["Location"], url)
+            if not is_http(url):  # a redirect off the web ends there (issue 11)
+                return "answer", status, url
             hops += 1
             visits[url] = visits.get(url, 0) + 1
             if visits[url] >= 3 or hops > 20:
@@ -520,3 +536,18 @@ def test_expected_network_failures_are_not_served(web):
     assert "refused.test" not in routes
     assert not (WEB / "refused.test").exists()
     assert routes["hang.test"]["/never"]["hang"] >= 10
+
+
+def test_chunked_answers(web):
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=5)
+    with contextlib.closing(conn):
+        conn.request("GET", "/page", headers={"Host": "chunked.test"})
+        response = conn.getresponse()
+        assert response.getheader("Transfer-Encoding") == "chunked"
+        assert response.getheader("Content-Length") is None
+        assert b"Allotment rules" in response.read()
+    status, headers, body = fetch(web.port, "GET", "chunked.test", "/photo.png")
+    assert (status, headers["Content-Type"], len(body)) == (200, "image/png", 2_000_000)
+    assert fetch(web.port, "GET", "chunked.test", "/anything")[0] == 404
+    with pytest.raises(ValueError, match="'chunked' must be true or false"):
+        parse_routes({"a.test": {"/x": {"chunked": "yes"}}})

@@ -111,8 +111,16 @@ def test_trap_reason(url, limits, reason):
         ('<app-root></app-root><script src="main.js"></script>', True),  # no link, no text
         ('<div ng-app="x"></div><a href="/a">a</a><script></script>', True),
         ('<div id="app">  </div><a href="/1">1</a><a href="/2">2</a><script></script>', True),
+        # an empty mount point, whatever else the page holds (issue 11)
         (
             '<div id="app"></div>'
+            + "".join(f'<a href="/{n}">{n}</a>' for n in range(4))
+            + "<script></script>",
+            True,
+        ),
+        # ... but "main" is a common name: only on a page with few links
+        (
+            '<div id="main"></div>'
             + "".join(f'<a href="/{n}">{n}</a>' for n in range(4))
             + "<script></script>",
             False,
@@ -129,6 +137,103 @@ def test_trap_reason(url, limits, reason):
 )
 def test_looks_client_rendered(html, expected):
     assert looks_client_rendered(html) is expected
+
+
+_LINKS = "".join(f'<a href="/page-{n}">page {n}</a>' for n in range(5))
+_DATA = ", ".join(f'{{"title": "t{n}", "url": "https://other.test/{n}"}}' for n in range(3))
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # inline data with link-like URLs that are no links, and a script filling an
+        # empty element with them
+        (
+            (
+                f'<ul id="more"></ul>{_LINKS}<script>var d = [{_DATA}];'
+                'd.forEach(x => document.getElementById("more").append(x.url))</script>'
+            ),
+            True,
+        ),
+        (
+            (
+                f'<div class="cards"></div>{_LINKS}<script>var d = [{_DATA}];'
+                '$(".cards").html(d)</script>'
+            ),
+            True,
+        ),
+        # the same data in a JSON blob, read by a script that fills the element
+        (
+            (
+                f'<div class="cards"></div>{_LINKS}<script type="application/json" id="d">'
+                f'[{_DATA}]</script><script>document.querySelector(".cards").append(1)</script>'
+            ),
+            True,
+        ),
+        # JSON from the page's own site, into an empty element
+        (
+            (
+                f'<ol id="list"></ol>{_LINKS}<script>fetch("/api/list").then(r => r.json())'
+                '.then(d => document.getElementById("list").append(d))</script>'
+            ),
+            True,
+        ),
+        # JSON from another site (a widget's own API): not the page's content
+        (
+            (
+                f'<ol id="list"></ol>{_LINKS}<script>fetch("https://widgets.other.test/feed.json")'
+                '.then(d => document.getElementById("list").append(d))</script>'
+            ),
+            False,
+        ),
+        # the URLs are links of the page already
+        (
+            (
+                f'<ul id="more"></ul><a href="https://other.test/0">0</a><a href="https://other.test/1">'
+                f'1</a><a href="https://other.test/2">2</a><script>var d = [{_DATA}];'
+                'd.forEach(x => document.getElementById("more").append(x.url))</script>'
+            ),
+            False,
+        ),
+        # data without a script that fills an empty element (analytics, settings)
+        (
+            (
+                f'<ul id="more"><li>x</li></ul>{_LINKS}<script>var d = [{_DATA}];'
+                'document.getElementById("more").dataset.n = d.length</script>'
+            ),
+            False,
+        ),
+        # endpoints and asset folders are no links
+        (
+            (
+                f'<ul id="more"></ul>{_LINKS}<script>var c = {{"url": "/wp-admin/admin-ajax.php",'
+                ' "href": "https://s.test/images/emoji/", "link": "https://s.test/app.js"};'
+                'document.getElementById("more").append(c)</script>'
+            ),
+            False,
+        ),
+        # fewer than three URLs
+        (
+            (
+                f'<ul id="more"></ul>{_LINKS}<script>var d = [{{"url": "https://other.test/0"}}];'
+                'document.getElementById("more").append(d)</script>'
+            ),
+            False,
+        ),
+        # structured data names the page's own URLs
+        (
+            (
+                f'<ul id="more"></ul>{_LINKS}<script type="application/ld+json">[{_DATA}]</script>'
+                '<script>document.getElementById("more").append(1)</script>'
+            ),
+            False,
+        ),
+    ],
+)
+def test_script_inserted_links_on_server_rendered_pages(html, expected):
+    assert looks_client_rendered(html, "https://shop.test/guide") is expected
+    # without the page's URL only the URL-free rules apply
+    assert looks_client_rendered(html) is False
 
 
 RESOLVE = BrokenlinksConfig(resolve={"*.test": "127.0.0.1:8080", "intranet.example": "10.0.0.5"})

@@ -89,6 +89,11 @@ def test_says_not_found(title, headings, expected):
         ("http://a.test/blog/", False),
         ("http://a.test/about.html", False),
         ("http://a.test/en/products/", False),
+        ("http://a.test/ok", False),
+        ("http://a.test/go/", False),
+        ("http://a.test/xx-yy/", False),
+        ("http://a.test/us/", True),
+        ("http://a.test/pt_BR/index.html", True),
     ],
 )
 def test_is_home_path(url, home):
@@ -104,7 +109,6 @@ def test_is_home_path(url, home):
         ("http://old.test/page", "https://new.test/", False),
         ("https://bit.ly/3xYz", "https://example.com/", False),
         ("http://blog.test/recommends/seeds", "https://seeds.test/", False),
-        ("http://a.test/old", "http://a.test/en/", True),
         ("http://a.test/", "https://a.test/", False),
         ("http://a.test/index.html", "http://a.test/", False),
         ("http://a.test/old", "http://a.test/new", False),
@@ -113,6 +117,27 @@ def test_is_home_path(url, home):
 )
 def test_is_redirect_to_home(requested, final, expected):
     assert is_redirect_to_home(requested, final) is expected
+
+
+@pytest.mark.parametrize(
+    ("requested", "final", "home", "expected"),
+    [
+        # a language home counts only where the site's / leads there (issue 11)
+        ("http://a.test/old", "http://a.test/en/", "http://a.test/en/", True),
+        ("http://a.test/old", "http://a.test/de-at/", "http://a.test/de-at/", True),
+        ("http://a.test/old", "http://a.test/en/", None, False),
+        ("http://a.test/old", "http://a.test/en/", "http://a.test/", False),
+        ("http://a.test/old", "http://a.test/fr/", "http://a.test/en/", False),
+        # two letters that are no language or region code: an ordinary page
+        ("http://a.test/deep/old", "http://a.test/ok", "http://a.test/ok", False),
+        ("http://a.test/deep/old", "http://a.test/go/", "http://a.test/go/", False),
+        # real region codes, but / does not lead there: pages like any other
+        ("http://a.test/deep/old", "http://a.test/tv", "http://a.test/", False),
+        ("http://a.test/deep/old", "http://a.test/us/", None, False),
+    ],
+)
+def test_is_redirect_to_language_home(requested, final, home, expected):
+    assert is_redirect_to_home(requested, final, home) is expected
 
 
 TEMPLATE = (

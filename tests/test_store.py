@@ -269,6 +269,7 @@ def test_dead_links(engine, run_id):
         "context": "some text around gone resource",
         "links_on_page": 4,
         "checked_at": "2024-05-01T11:00:00+00:00",
+        "link_kind": "link",
     }
     assert set(rows[0]) == set(ProspectItem.__dataclass_fields__)
     assert store.dead_links(engine, run_id=run_id + 1) == []

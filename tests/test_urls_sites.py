@@ -260,3 +260,37 @@ DOMAINS = frozenset({"example.com", "xn--bcher-kva.de", "shop.test"})
 )
 def test_in_domains(url, inside):
     assert in_domains(url, DOMAINS) is inside
+
+
+@pytest.mark.parametrize(
+    ("href", "base", "expected"),
+    [
+        # issue 11: browsers, not other link checkers. A special scheme without "//" is
+        # relative when it is the base's own scheme (WHATWG "special relative or
+        # authority state"), and an authority when it is another special scheme.
+        ("http:/ok.test/page", "http://blog.test/guides/p.html", "http://blog.test/ok.test/page"),
+        ("HTTP:/ok.test/page", "http://blog.test/guides/p.html", "http://blog.test/ok.test/page"),
+        (
+            "http:ok.test/page",
+            "http://blog.test/guides/p.html",
+            "http://blog.test/guides/ok.test/page",
+        ),
+        ("https:/ok.test/page", "http://blog.test/guides/p.html", "https://ok.test/page"),
+        ("http:/ok.test/page", "https://blog.test/a/b", "http://ok.test/page"),
+        ("http:///ok.test/page", "http://blog.test/a/b", "http://ok.test/page"),
+        ("http:\\\\ok.test\\page", "http://blog.test/a/b", "http://ok.test/page"),
+        # ";" cannot be in a scheme: the whole href is a relative path
+        (
+            "https;//ok.test/page",
+            "http://blog.test/guides/p.html",
+            "http://blog.test/guides/https;//ok.test/page",
+        ),
+        (
+            "https;//ok.test/page",
+            "https://blog.test/a/b",
+            "https://blog.test/a/https;//ok.test/page",
+        ),
+    ],
+)
+def test_resolve_href_like_browsers(href, base, expected):
+    assert resolve_href(href, base) == expected

@@ -39,8 +39,10 @@ from brokenlinks.verdicts import (
         (204, Kind.ALIVE),
         (206, Kind.ALIVE),
         (304, Kind.ALIVE),
-        (300, Kind.DEAD),
-        (301, Kind.DEAD),  # a redirect the checker could not follow (no Location)
+        # not a redirect (300, or no Location): browsers show the body (issue 11)
+        (300, Kind.ALIVE),
+        (301, Kind.ALIVE),
+        (308, Kind.ALIVE),
         (400, Kind.DEAD),
         (401, Kind.BLOCKED),
         (402, Kind.DEAD),

@@ -54,7 +54,10 @@ Patterns are tried in file order, before the static files. A rule is an object:
     so a template can serve "every unknown path 200 with a not-found page". Without any of
     them, a small HTML page naming the status is generated.
 ``content_type`` (str, default ``text/html; charset=utf-8``) and ``headers`` (object)
-    response headers; ``Content-Length`` is always set.
+    response headers; ``Content-Length`` is set unless ``chunked``.
+``chunked`` (bool)
+    send the body with ``Transfer-Encoding: chunked`` and no ``Content-Length``, as
+    dynamic pages come.
 ``location`` (str)
     the ``Location`` header, written as given (relative or absolute).
 ``chain`` (``{"hops": N, "to": "/final"}``, pattern with ``{n}`` required)
@@ -147,6 +150,7 @@ _RULE_KEYS = frozenset(
         "fail",
         "hang",
         "delay",
+        "chunked",
     }
 )
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
@@ -182,6 +186,7 @@ class Rule:
     fail_times: int = 0
     hang: float | None = None
     delay: float = 0.0
+    chunked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +353,10 @@ def _parse_rule(value: object, where: str, *, allow_times: bool = False) -> Rule
             if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
                 raise fail(f"{key!r} must be a number of seconds")
             kwargs[key] = float(seconds)
+    if "chunked" in value:
+        if not isinstance(value["chunked"], bool):
+            raise fail("'chunked' must be true or false")
+        kwargs["chunked"] = value["chunked"]
     if "headers" in value:
         headers = value["headers"]
         if not isinstance(headers, dict) or not all(
@@ -393,6 +402,7 @@ class Answer:
     #: close the connection without answering after this many seconds (or at stop)
     hang: float | None = None
     delay: float = 0.0
+    chunked: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -691,7 +701,13 @@ class LocalWeb:
         names = {name.lower() for name, _ in headers}
         if "content-type" not in names:
             headers.append(("Content-Type", rule.content_type))
-        return Answer(status=rule.status, headers=tuple(headers), body=body, delay=rule.delay)
+        return Answer(
+            status=rule.status,
+            headers=tuple(headers),
+            body=body,
+            delay=rule.delay,
+            chunked=rule.chunked,
+        )
 
     def _rule_body(self, rule: Rule, host: str, path: str, location: str | None) -> bytes:
         if rule.body_size is not None:
@@ -890,7 +906,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status, _reason(answer.status))
         for name, value in answer.headers:
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
+        if answer.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
         if self.command == "HEAD":
             return
@@ -900,10 +919,15 @@ class _Handler(BaseHTTPRequestHandler):
             # counted before the write, so the count is final once the client has it all
             record.bytes_sent += len(chunk)
             try:
-                self.wfile.write(chunk)
+                if answer.chunked:
+                    self.wfile.write(b"%x\r\n" % len(chunk) + bytes(chunk) + b"\r\n")
+                else:
+                    self.wfile.write(chunk)
             except OSError:
                 record.bytes_sent -= len(chunk)
                 raise
+        if answer.chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
 
 # --- command line -----------------------------------------------------------------------
