@@ -179,9 +179,11 @@ class BrowserContexts:
         self._tasks: set[asyncio.Future[None]] = set()
 
     def browser_request(
-        self, response: TextResponse, mode: str, stats: StatsCollector
+        self, response: TextResponse, mode: str, stats: StatsCollector, text: str
     ) -> Request | None:
         """Return the request that reads *response*'s page again through the browser.
+
+        *text* is the page as decoded once for the crawl (``pages.read_page``).
 
         That is when ``render=auto`` finds the raw HTML client-rendered; ``None`` means
         the page is used as it is (already rendered, or it needs no browser).
@@ -189,7 +191,7 @@ class BrowserContexts:
         if response.meta.get("playwright"):
             stats.inc_value("brokenlinks/render/pages")
             return None
-        if mode != "auto" or not looks_client_rendered(response.text):
+        if mode != "auto" or not looks_client_rendered(text):
             return None
         stats.inc_value("brokenlinks/render/auto")
         assert response.request is not None

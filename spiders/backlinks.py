@@ -21,7 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from brokenlinks.checks import LinkChecker
 from brokenlinks.freshness import FreshVerdicts
 from brokenlinks.guard import guard_refusal
-from brokenlinks.pages import Scope, failed_page, process_response
+from brokenlinks.pages import Scope, failed_page, process_response, read_page
 from brokenlinks.params import ArgumentError, BacklinksParams
 from brokenlinks.render import BrowserContexts, configure_rendering
 from brokenlinks.seeds import SeedFile, SeedFileError, parse_seeds_bytes, read_seeds
@@ -148,13 +148,17 @@ class BacklinksSpider(Spider):
                 requested_url, url=response.url, status=response.status, error="not an HTML page"
             )
             return
-        if (again := self.contexts.browser_request(response, self.render_mode, stats)) is not None:
+        decoded = read_page(response)
+        if (
+            again := self.contexts.browser_request(response, self.render_mode, stats, decoded.text)
+        ) is not None:
             # the raw HTML looks like an app shell: read it again through the browser
             yield again
             return
         stats.inc_value("brokenlinks/pages/crawled")
         for item in await process_response(
             response,
+            decoded,
             requested_url=requested_url,
             scope=self.scope,
             checker=self.checker,

@@ -27,7 +27,7 @@ from brokenlinks.checks import LinkChecker
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.extract import extract_page
 from brokenlinks.items import ProspectItem
-from brokenlinks.pages import Scope, failed_page, process_page
+from brokenlinks.pages import Scope, failed_page, process_page, read_page
 from brokenlinks.params import ArgumentError, SiteParams
 from brokenlinks.render import (
     ARG_SETTING_PRIORITY,
@@ -257,8 +257,11 @@ class SiteSpider(Spider):
                 requested_url, url=response.url, status=response.status, error="not an HTML page"
             )
             return
+        decoded = read_page(response)
         if (
-            again := self.contexts.browser_request(response, self.params.render, stats)
+            again := self.contexts.browser_request(
+                response, self.params.render, stats, decoded.text
+            )
         ) is not None:
             # the raw HTML looks like an app shell: read it again through the browser
             yield again
@@ -266,7 +269,7 @@ class SiteSpider(Spider):
         stats.inc_value("brokenlinks/pages/crawled")
         if (final := self.canonical(response.url)) is not None:
             self.seen.add(final)
-        page = extract_page(response.body, response.url, encoding=response.encoding)
+        page = extract_page(decoded.text, response.url, encoding=decoded.encoding)
         if site_of(response.url) in self.sites:
             for link in page.links:
                 if link.url is not None and link.tag in _PAGE_TAGS:
