@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+
+from brokenlinks.urls import host_of, url_parts
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -194,13 +195,13 @@ def parked_by_redirect(
     True
     """
     fp = fingerprints or default_fingerprints()
-    source_host = (urlsplit(from_url).hostname or "").lower()
-    parts = urlsplit(to_url)
-    host = (parts.hostname or "").lower()
+    source_host = host_of(from_url)
+    parts = url_parts(to_url)
+    host = parts.host if parts is not None else ""
     for market in fp.marketplaces:
         if not _host_in(host, market.host) or _host_in(source_host, market.host):
             continue
-        if market.path is not None and not market.path.search(parts.path or "/"):
+        if market.path is not None and not market.path.search(parts.path if parts else "/"):
             continue
         return ParkedMatch(market.service, f"redirect to {host}", market.source)
     return None

@@ -29,12 +29,13 @@ import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs, as in brokenlinks.extract
 from lxml import html as lxml_html
 
 from brokenlinks.sites import site_of
+from brokenlinks.urls import url_parts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -221,8 +222,8 @@ def is_home_path(url: str) -> bool:
     >>> is_home_path("https://example.com/blog/post"), is_home_path("https://example.com/?p=7")
     (False, False)
     """
-    parts = urlsplit(url)
-    return not parts.query and bool(_HOME_PATH.fullmatch(parts.path or "/"))
+    parts = url_parts(url)
+    return parts is not None and not parts.query and bool(_HOME_PATH.fullmatch(parts.path or "/"))
 
 
 def is_redirect_to_home(requested_url: str, final_url: str) -> bool:
@@ -245,12 +246,14 @@ def is_redirect_to_home(requested_url: str, final_url: str) -> bool:
 
 
 def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path or '/'}"
+    parts = url_parts(url)
+    return f"{parts.origin}{parts.path or '/'}" if parts is not None else url
 
 
 def _path_words(url: str) -> set[str]:
-    parts = urlsplit(url)
+    parts = url_parts(url)
+    if parts is None:
+        return set()
     return {w.lower() for w in _WORD.findall(unquote(parts.path + " " + parts.query))}
 
 

@@ -7,6 +7,7 @@ into a target URL, so that extraction, seeds and checks agree on one key per tar
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import ada_url
 
@@ -150,17 +151,77 @@ def is_http(url: str) -> bool:
     return scheme_of(url) in HTTP_SCHEMES
 
 
+_DEFAULT_PORTS = {"http:": 80, "https:": 443, "ws:": 80, "wss:": 443, "ftp:": 21}
+
+
+class UrlParts(NamedTuple):
+    """The pieces of a parsed URL that the project reads, as ada-url gives them."""
+
+    #: ``scheme://host[:port]`` without a default port; ``"null"`` for opaque URLs
+    origin: str
+    #: host name, lower-cased, IPv6 without brackets; ``""`` if none
+    host: str
+    #: the port connected to: explicit, else the scheme's default (0 if it has none)
+    port: int
+    #: the path (``/`` at least for http(s))
+    path: str
+    #: the query without its ``?``
+    query: str
+
+
 # called for the same URLs again and again while a page is processed (scope test, link
-# count, items): a small cache serves those, a big one would only grow with the crawl
+# count, items, probes): a small cache serves those, a big one would only grow with the crawl
 @lru_cache(maxsize=8192)
+def url_parts(url: str) -> UrlParts | None:
+    """Parse *url* with ada-url (the WHATWG parser); ``None`` when it is not a URL.
+
+    >>> url_parts("HTTP://u:p@[::1]:8080/a?b#c")
+    UrlParts(origin='http://[::1]:8080', host='::1', port=8080, path='/a', query='b')
+    """
+    try:
+        parsed = ada_url.URL(url)
+    except ValueError:
+        return None
+    hostname: str = parsed.hostname
+    port: str = parsed.port
+    search: str = parsed.search
+    return UrlParts(
+        origin=parsed.origin,
+        host=hostname.removeprefix("[").removesuffix("]"),
+        port=int(port) if port else _DEFAULT_PORTS.get(parsed.protocol, 0),
+        path=parsed.pathname,
+        query=search.removeprefix("?"),
+    )
+
+
 def host_of(url: str) -> str:
     """Return the host name of a parsed URL (IPv6 without brackets), ``""`` if it has none.
 
     >>> host_of("http://[::1]:8080/x"), host_of("https://Blog.Example.co.uk/")
     ('::1', 'blog.example.co.uk')
     """
-    try:
-        hostname: str = ada_url.URL(url).hostname
-    except ValueError:
-        return ""
-    return hostname.removeprefix("[").removesuffix("]")
+    parts = url_parts(url)
+    return parts.host if parts is not None else ""
+
+
+def origin_of(url: str) -> str:
+    """Return the origin of an http(s) URL: ``scheme://host[:port]``, no default port.
+
+    One host is one origin however a link spells it (case, credentials, a default port),
+    so it gets one probe and one politeness slot.
+
+    >>> origin_of("http://Shop.test:8080/a/b?c"), origin_of("http://u:p@x.test:80/")
+    ('http://shop.test:8080', 'http://x.test')
+    """
+    parts = url_parts(url)
+    return parts.origin if parts is not None else ""
+
+
+def port_of(url: str) -> int:
+    """Return the port a URL connects to (its scheme's default if none is given).
+
+    >>> port_of("https://a.test/"), port_of("http://a.test:8080/"), port_of("nope")
+    (443, 8080, 0)
+    """
+    parts = url_parts(url)
+    return parts.port if parts is not None else 0

@@ -36,7 +36,7 @@ from brokenlinks.render import (
 )
 from brokenlinks.sites import site_of
 from brokenlinks.siteurls import TrapLimits, canonical_url, split_list, trap_reason
-from brokenlinks.urls import is_http
+from brokenlinks.urls import is_http, origin_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -195,7 +195,7 @@ class SiteSpider(Spider):
         stats = self.crawler.stats
         assert stats is not None
         queue: list[str] = []
-        for origin in dict.fromkeys(_origin(url) for url in self.params.start):
+        for origin in dict.fromkeys(origin_of(url) for url in self.params.start):
             robots = await self._fetch(origin + "/robots.txt")
             found = (
                 list(sitemap_urls_from_robots(robots.body, base_url=robots.url))
@@ -313,13 +313,3 @@ class SiteSpider(Spider):
             "Could not read %(url)s: %(error)s", {"url": request.url, "error": error}
         )
         yield failed_page(requested_url, url=None, status=None, error=error)
-
-
-def _origin(url: str) -> str:
-    """``scheme://host[:port]`` of a parsed URL.
-
-    >>> _origin("https://garden.test:8443/a/b?c")
-    'https://garden.test:8443'
-    """
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
