@@ -129,7 +129,7 @@ def test_tables_created(engine):
     link_indexes = {ix["name"] for ix in inspect(engine).get_indexes("links")}
     assert "ix_links_target_id" in link_indexes
     uniques = {uq["name"] for uq in inspect(engine).get_unique_constraints("links")}
-    assert "uq_links_page_id_target_id_anchor_text_position" in uniques
+    assert "uq_links_page_id_target_id_anchor_key_position" in uniques
 
 
 def test_init_db_twice(engine):
