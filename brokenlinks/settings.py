@@ -94,9 +94,8 @@ LOG_LEVEL = "INFO"
 
 # Retry-After: 429 and 503 wait as the server asks (up to BROKENLINKS_RETRY_AFTER_MAX),
 # per host, in place of Scrapy's immediate retry (brokenlinks.retry). A hung host is not
-# retried twice: see brokenlinks.timeouts (BROKENLINKS_TIMEOUT_RETRY_TIMES).
+# retried twice: BROKENLINKS_TIMEOUT_RETRY_TIMES, in the same middleware.
 DOWNLOADER_MIDDLEWARES = {
     "brokenlinks.retry.RetryAfterMiddleware": 550,
-    "brokenlinks.timeouts.TimeoutRetryLimit": 551,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }
