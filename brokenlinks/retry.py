@@ -89,9 +89,7 @@ def stop_retrying(exception: BaseException, retry_times: int, limit: int) -> boo
 
 
 class RetryAfterMiddleware(RetryMiddleware):
-    """Scrapy's RetryMiddleware, waiting per host as ``Retry-After`` asks (up to a cap),
-    and retrying timeouts ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` times.
-    """
+    """Scrapy's RetryMiddleware with ``Retry-After`` (per host, capped) and a timeout limit."""
 
     def __init__(
         self, settings: BaseSettings, *, cap: float = 30.0, timeout_retry_times: int = 1
