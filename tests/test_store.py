@@ -132,8 +132,15 @@ def test_tables_created(engine):
     assert "uq_links_page_id_target_id_anchor_key_position" in uniques
 
 
-def test_init_db_twice(engine):
+def test_init_db_twice(engine, run_id):
+    store.write_batch(engine, run_id, sample_batch())
+    before = dump(engine)
     db.init_db(engine)
+    # a second migration is a no-op: same revision, same rows, foreign keys back on
+    assert db.current_revision(engine) == "0004"
+    assert dump(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
 def test_sqlite_pragmas(engine):
