@@ -46,7 +46,7 @@ from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks import guard, parked, soft404, verdicts
 from brokenlinks.botwall import detect_bot_wall
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.retry import META_RETRY_AFTER
 from brokenlinks.urls import host_of, is_http, origin_of, resolve_href
 from brokenlinks.verdicts import Kind, Reason, Verdict
@@ -156,7 +156,7 @@ class LinkChecker:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        checker = cls(crawler, BrokenlinksConfig.from_settings(crawler.settings))
+        checker = cls(crawler, config_of(crawler))
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
         return checker

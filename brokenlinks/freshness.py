@@ -22,7 +22,7 @@ from scrapy.utils.asyncio import run_in_thread
 from sqlalchemy.exc import SQLAlchemyError
 
 from brokenlinks import db, store
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 from brokenlinks.verdicts import Kind, Reason, Verdict
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class FreshVerdicts:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = BrokenlinksConfig.from_settings(crawler.settings)
+        config = config_of(crawler)
         if not config.store_enabled:
             msg = "BROKENLINKS_STORE_ENABLED is False: no stored verdicts to reuse"
             raise NotConfigured(msg)

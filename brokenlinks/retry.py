@@ -36,7 +36,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import DownloadTimeoutError
 from scrapy.utils.httpobj import urlparse_cached
 
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -103,7 +103,7 @@ class RetryAfterMiddleware(RetryMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = BrokenlinksConfig.from_settings(crawler.settings)
+        config = config_of(crawler)
         mw = cls(
             crawler.settings,
             cap=config.retry_after_max,

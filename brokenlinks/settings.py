@@ -2,9 +2,20 @@
 
 Only overrides live here; the defaults of the project's own ``BROKENLINKS_*`` settings
 are the field defaults of ``brokenlinks.config.BrokenlinksConfig``.
+
+Loading this module also sets ``TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=""`` in the process
+environment (unless it is set already), at process start: Scrapy imports its settings
+module before any component, and its cookie middleware builds a ``TLDExtract`` at import
+time that would otherwise download the Public Suffix List (and hang without a network).
+The project's own code never needs it (``brokenlinks.sites`` passes ``suffix_list_urls=()``);
+importing ``brokenlinks`` changes nothing.
 """
 
+import os
+
 from brokenlinks import __version__
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 BOT_NAME = "brokenlinks"
 COMMANDS_MODULE = "brokenlinks.commands"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
@@ -24,19 +24,16 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from scrapy.utils.url import url_has_any_extension
 
 from brokenlinks.checks import LinkChecker
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.extract import extract_page
 from brokenlinks.items import ProspectItem
 from brokenlinks.pages import Scope, failed_page, process_page, read_page
 from brokenlinks.params import ArgumentError, SiteParams
-from brokenlinks.render import (
-    ARG_SETTING_PRIORITY,
-    BrowserContexts,
-    configure_rendering,
-)
 from brokenlinks.sites import site_of
 from brokenlinks.siteurls import TrapLimits, canonical_url, split_list, trap_reason
 from brokenlinks.urls import is_http, origin_of
+
+from .base import BrokenlinksSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -50,10 +47,18 @@ _PAGE_TAGS = frozenset({"a", "area"})
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class SiteSpider(Spider):
+class SiteSpider(BrokenlinksSpider):
     name = "site"
-    checker: LinkChecker
-    contexts: BrowserContexts
+    # breadth first (Scrapy's FAQ), so that a page is reached by its shortest path before
+    # the depth limit can cut it off on a longer one. The depth limit is the spider's own
+    # (cb_kwargs "depth"), not DEPTH_LIMIT: a page fetched again through the browser is one
+    # more hop to DepthMiddleware, and each cut-off URL is counted once under
+    # brokenlinks/site/cut/depth
+    custom_settings = {  # noqa: RUF012  (Scrapy's attribute)
+        "DEPTH_PRIORITY": 1,
+        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+    }
     config: BrokenlinksConfig
     max_depth: int
     max_pages: int
@@ -62,15 +67,13 @@ class SiteSpider(Spider):
     limits: TrapLimits
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name)
         try:
             self.params = SiteParams.from_kwargs(kwargs)
         except ArgumentError as e:
             self.logger.error("%s", e)
             raise
-        self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
+        super().__init__(name, arguments=kwargs, scope=Scope(internal=True))
         self.sites = frozenset(site_of(url) for url in self.params.start)
-        self.scope = Scope(internal=True)
         self.seen: set[str] = set()
         self.cut: dict[str, set[str]] = {}
 
@@ -79,24 +82,15 @@ class SiteSpider(Spider):
         """Raise ``ValueError`` (one line) for bad arguments."""
         SiteParams.from_kwargs(kwargs)
 
+    @property
+    def render_mode(self) -> str:
+        return self.params.render
+
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        config = BrokenlinksConfig.from_settings(settings)
+        config = config_of(crawler)
         depth = spider.params.depth if spider.params.depth is not None else config.site_max_depth
-        # breadth first (Scrapy's FAQ), so that a page is reached by its shortest path
-        # before the depth limit can cut it off on a longer one
-        # the depth limit is the spider's own (cb_kwargs "depth"), not DEPTH_LIMIT: a page
-        # fetched again through the browser is one more hop to DepthMiddleware, and each
-        # cut-off URL is counted once under brokenlinks/site/cut/depth
-        for key, value in (
-            ("DEPTH_PRIORITY", 1),
-            ("SCHEDULER_DISK_QUEUE", "scrapy.squeues.PickleFifoDiskQueue"),
-            ("SCHEDULER_MEMORY_QUEUE", "scrapy.squeues.FifoMemoryQueue"),
-        ):
-            settings.set(key, value, priority=ARG_SETTING_PRIORITY)
-        spider.contexts = configure_rendering(settings, spider.params.render, crawler)
         spider.config = config
         spider.max_depth = depth
         spider.max_pages = spider.params.max_pages or config.site_max_pages
