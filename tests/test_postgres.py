@@ -7,7 +7,10 @@ server that is installed but does not start fails them.
 
 from __future__ import annotations
 
+import base64
 import json
+import random
+import string
 
 import pytest
 from sqlalchemy import text
@@ -117,14 +120,19 @@ def test_two_crawls_at_once_on_postgres(tmp_path, slow_web, pg_url):
 def test_long_anchor_and_data_href_on_postgres(tmp_path, pg_url):
     # PostgreSQL refuses a B-tree entry over ~2.7 KB: with the raw texts in the unique
     # keys, this page's batch failed, was queued again and every later flush failed too
-    anchor = "very long anchor " * 600  # 10 KB
-    data_href = "data:text/plain;base64," + "QUJD" * 1250  # 5 KB
+    # random text: PostgreSQL compresses an index entry first, and repeated text would fit
+    rng = random.Random(16)
+    anchor = " ".join(
+        "".join(rng.choices(string.ascii_letters, k=rng.randint(2, 9))) for _ in range(1700)
+    )[:10_000]  # 10 KB
+    data_href = "data:text/plain;base64," + base64.b64encode(rng.randbytes(3750)).decode()
+    long_path = base64.urlsafe_b64encode(rng.randbytes(3000)).decode()  # 4 KB
     root = tmp_path / "web"
     (root / "long.test").mkdir(parents=True)
     (root / "long.test" / "index.html").write_text(
         f"<p>Resources: <a href='http://gone.test/long'>{anchor}</a> and "
         f"<a href='{data_href}'>inline data</a> and "
-        f"<a href='http://gone.test/{'x' * 3000}'>a long path</a>.</p>",
+        f"<a href='http://gone.test/{long_path}'>a long path</a>.</p>",
         encoding="utf-8",
     )
     (root / "routes.json").write_text(
@@ -148,7 +156,7 @@ def test_long_anchor_and_data_href_on_postgres(tmp_path, pg_url):
         }
         dead = {d["target_url"]: d for d in store.dead_links(engine)}
         assert dead["http://gone.test/long"]["anchor_text"] == " ".join(anchor.split())
-        assert f"http://gone.test/{'x' * 3000}" in dead
+        assert f"http://gone.test/{long_path}" in dead
         with engine.connect() as con:
             stored = con.execute(text("SELECT url FROM targets WHERE url LIKE 'data:%'")).scalar()
         assert stored == data_href
