@@ -24,6 +24,7 @@ label rules and detector on top:
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from typing import NamedTuple
 
@@ -75,6 +76,10 @@ _LABEL_ALIASES = {
     "big5": "big5hkscs",
     "x-mac-roman": "mac-roman",
 }
+# a <meta> charset label that w3lib does not know (x-mac-roman, x-gbk ...)
+_META_LABEL = re.compile(
+    rb"""<meta\b[^>]*charset\s*=\s*["']?\s*([a-zA-Z0-9._:\-]+)""", re.IGNORECASE
+)
 # tried in this order on undeclared bytes that are not UTF-8
 _CJK_CODECS = ("cp932", "euc_jp", "gb18030", "big5hkscs", "cp949")
 _LATIN_CODECS = ("cp1252", "iso8859-2", "cp1250")
@@ -167,6 +172,8 @@ def _content_type(data: bytes, charset: str | None) -> str | None:
         declared = html_body_declared_encoding(data)
         if declared is not None and declared.startswith(("utf-16", "utf-32")):
             codec = "utf-8"
+        elif declared is None and (label := _META_LABEL.search(data[:4096])):
+            codec = codec_for(label.group(1))
     return None if codec is None else f"text/html; charset={codec}"
 
 

@@ -55,6 +55,19 @@ def test_undeclared_pages_decode_as_browsers_do(text: str, codec: str, anchor: s
     assert page.encoding == codec
 
 
+@pytest.mark.parametrize(
+    ("data", "anchor"),
+    [
+        # labels w3lib does not know, mapped as in the WHATWG Encoding standard
+        (b"<meta charset='x-mac-roman'><a href='/x'>\x8e</a>", "\u00e9"),
+        (b"<meta charset='x-gbk'><a href='/x'>\xc4\xe3</a>", "\u4f60"),
+        (b"<meta charset='utf-16'><a href='/x'>caf\xc3\xa9</a>", "caf\u00e9"),
+    ],
+)
+def test_project_label_rules(data: bytes, anchor: str) -> None:
+    assert extract_page(data, "http://page.test/").links[0].anchor_text == anchor
+
+
 def test_the_header_wins_over_a_disagreeing_meta() -> None:
     data = b"<meta charset='utf-8'><a href='/x'>caf\xe9 \x93q\x94</a>"
     assert decode_html(data, "windows-1252").encoding == "cp1252"
