@@ -50,9 +50,9 @@ from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks import guard, parked, soft404, verdicts
 from brokenlinks.botwall import detect_bot_wall
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.retry import META_RETRY_AFTER
-from brokenlinks.urls import host_of, is_http, resolve_href
+from brokenlinks.urls import host_of, is_http, origin_of, resolve_href
 from brokenlinks.verdicts import Kind, Reason, Verdict
 
 if TYPE_CHECKING:
@@ -102,17 +102,6 @@ class HostProfile:
     honest: bool
     #: the probe's final 2xx answer, to compare targets with (None if it got none)
     probe: soft404.PageSignals | None = None
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of an http(s) URL.
-
-    >>> origin_of("http://Shop.test:8080/a/b?c")
-    'http://shop.test:8080'
-    """
-    scheme, _, rest = url.partition("://")
-    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return f"{scheme.lower()}://{netloc.rsplit('@', 1)[-1].lower()}"
 
 
 def probe_url(origin: str) -> str:
@@ -172,7 +161,7 @@ class LinkChecker:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        checker = cls(crawler, BrokenlinksConfig.from_settings(crawler.settings))
+        checker = cls(crawler, config_of(crawler))
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
         return checker

@@ -1,8 +1,10 @@
 """Every ``BROKENLINKS_*`` setting, its default and its validation, read in one place.
 
-Components build a :class:`BrokenlinksConfig` in ``from_crawler`` with
-``BrokenlinksConfig.from_settings(crawler.settings)``; settings.py only overrides. A bad
-value raises ``ValueError`` naming the setting and the value.
+Components take the crawler's :class:`BrokenlinksConfig` in ``from_crawler`` with
+:func:`config_of` (read once per crawler, when its settings are final), or build one with
+``BrokenlinksConfig.from_settings(settings)`` where there is no crawler (commands);
+settings.py only overrides. A bad value raises ``ValueError`` naming the setting and the
+value.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Self
+from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
 PREFIX = "BROKENLINKS_"
@@ -186,3 +190,21 @@ def _read(settings: BaseSettings, name: str, kind: object) -> Any:
     if kind == "dict[str, str]":
         return _resolve_map(settings.get(name))
     return str(settings.get(name))
+
+
+_CONFIGS: WeakKeyDictionary[Crawler, BrokenlinksConfig] = WeakKeyDictionary()
+
+
+def config_of(crawler: Crawler) -> BrokenlinksConfig:
+    """Return *crawler*'s :class:`BrokenlinksConfig`, read once per crawler.
+
+    Settings may still change until Scrapy freezes them (a spider's ``from_crawler``
+    sets some from its arguments): before that each call reads them afresh, after it the
+    first read is kept for the crawler's life and handed to every component.
+    """
+    if not crawler.settings.frozen:
+        return BrokenlinksConfig.from_settings(crawler.settings)
+    config = _CONFIGS.get(crawler)
+    if config is None:
+        config = _CONFIGS[crawler] = BrokenlinksConfig.from_settings(crawler.settings)
+    return config

@@ -190,7 +190,11 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     with script_location() as location:
         config = Config()
         config.set_main_option("script_location", str(location))
-        with writer(engine).begin() as connection:
+        with (
+            writer(engine).connect() as connection,
+            _foreign_keys_off(connection),
+            connection.begin(),
+        ):
             if connection.dialect.name == "postgresql":
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
@@ -201,6 +205,33 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                 # created by init_db before migrations existed: the baseline schema
                 command.stamp(config, BASELINE_REVISION)
             command.upgrade(config, revision)
+            if connection.dialect.name == "sqlite":
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                if broken is not None:
+                    msg = f"migration broke a foreign key: {tuple(broken)}"
+                    raise RuntimeError(msg)
+
+
+@contextlib.contextmanager
+def _foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """Turn SQLite's foreign keys off around a migration (a no-op on other databases).
+
+    Alembic's batch mode rebuilds a SQLite table (copy, DROP, rename); with foreign keys
+    on, the DROP of a parent table such as ``targets`` cascades into ``links`` and
+    ``checks`` and empties them. The pragma only takes effect outside a transaction, so
+    it is set on the driver connection before BEGIN; :func:`migrate` checks the keys
+    before it commits.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
 
 
 def init_db(engine: Engine) -> None:

@@ -1,45 +1,55 @@
 """A downloader whose per-host concurrency limit holds under the asyncio reactor.
 
-Scrapy 2.19's ``Downloader._process_queue`` starts each queued request as a task and
-only counts it as transferring once the task runs. Under Twisted's reactors the
-coroutine starts at once; under the asyncio reactor (which scrapy-playwright needs) the
-task starts later, so one pass of the loop starts every queued request of a slot and a
-host sees far more than ``CONCURRENT_REQUESTS_PER_DOMAIN`` requests in flight (28–33
-for a limit of 8, measured). Counting the request as transferring before its task is
-scheduled restores the limit. Enabled with ``DOWNLOADER = "brokenlinks.downloader.PoliteDownloader"``.
+The Scrapy behaviour worked around (Scrapy 2.19, ``scrapy/core/downloader/__init__.py``):
+``Downloader._process_queue`` pops requests off a slot's queue while
+``slot.free_transfer_slots() > 0`` and starts each one as a task; the request is only
+added to ``slot.transferring`` when that task runs ``Downloader._download``. Under the
+asyncio reactor a task created with ``loop.create_task`` runs at the loop's next turn, so
+one pass of the ``while`` loop sees the same free slots every time and starts every
+queued request of the slot. Measured against the test web (``LocalWeb.max_in_flight``)
+with ``CONCURRENT_REQUESTS_PER_DOMAIN = 8``: 28 to 33 requests in flight to one host (2
+gave the same overshoot); with Twisted's epoll reactor, where the coroutine starts at
+once, the limit held exactly. The reproduction is ``benchmarks/concurrency_overshoot.py``
+and the upstream report ``docs/upstream-concurrency-overshoot.md``.
+
+The seam is one thing: a request counts as transferring from the moment it leaves its
+slot's queue (:class:`_CountingQueue`), before its task starts. ``Downloader._download``
+adds it again (a set) and removes it when done, so nothing else changes. The override of
+``_process_queue`` only installs that queue and calls Scrapy's own method; it copies none
+of its logic. ``tests/test_downloader.py`` checks the seam against Scrapy's Slot and the
+limit in a real crawl; when Scrapy counts the request before scheduling its task, remove
+this module and the ``DOWNLOADER`` setting. Enabled with
+``DOWNLOADER = "brokenlinks.downloader.PoliteDownloader"``.
 """
 
 from __future__ import annotations
 
-from time import monotonic
-from typing import TYPE_CHECKING
+from collections import deque
+from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader import Downloader
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import _schedule_coro
 
 if TYPE_CHECKING:
     from scrapy.core.downloader import Slot
 
 
+class _CountingQueue(deque[tuple[Any, Any]]):
+    """A slot's queue that marks each request it hands out as transferring."""
+
+    def __init__(self, slot: Slot) -> None:
+        super().__init__(slot.queue)
+        self.slot = slot
+
+    def popleft(self) -> tuple[Any, Any]:
+        entry = super().popleft()
+        self.slot.transferring.add(entry[0])
+        return entry
+
+
 class PoliteDownloader(Downloader):
+    """Scrapy's Downloader, with a request counted as transferring once it is dequeued."""
+
     def _process_queue(self, slot: Slot) -> None:
-        if slot.latercall:
-            return
-        now = monotonic()
-        delay = slot.download_delay()
-        if delay:
-            penalty = delay - now + slot.lastseen
-            if penalty > 0:
-                slot.latercall = call_later(penalty, self._latercall, slot)
-                return
-        while slot.queue and slot.free_transfer_slots() > 0:
-            slot.lastseen = now
-            request, queue_dfd = slot.queue.popleft()
-            # Counted now, not when the task starts: see the module docstring.
-            # Downloader._download adds it again (a set) and removes it when done.
-            slot.transferring.add(request)
-            _schedule_coro(self._wait_for_download(slot, request, queue_dfd))
-            if delay:
-                self._process_queue(slot)
-                break
+        if not isinstance(slot.queue, _CountingQueue):
+            slot.queue = _CountingQueue(slot)
+        super()._process_queue(slot)

@@ -22,11 +22,14 @@ Rules, in the order a reader may wonder about them:
   of their own ``kind`` too (see :func:`extract_page`).
 * **Base URL.** Only the first ``<base>`` with an ``href`` counts (HTML spec); it is
   resolved against the page URL and ignored unless that gives an http(s) URL.
-* **Charset** (bytes input). A byte order mark wins; then the *encoding* argument (the
-  HTTP header); then ``<meta charset>`` / ``http-equiv`` (or an XML declaration) in the
-  first 4 KiB; then UTF-8 if the bytes are valid UTF-8, else windows-1252. Labels map as
+* **Charset** (bytes input): ``brokenlinks.charsets.decode_html``. A byte order mark
+  wins; then the *encoding* argument (the HTTP header); then ``<meta charset>`` /
+  ``http-equiv`` (or an XML declaration); then the browsers' fallbacks (UTF-8 if valid,
+  a CJK multi-byte encoding, else windows-1252 or ISO-8859-2/windows-1250). Labels map as
   in the WHATWG Encoding standard, so ``iso-8859-1`` and ``us-ascii`` decode as
   windows-1252 and curly quotes survive.
+* **Query strings** of hrefs on a page in a legacy encoding are percent-encoded in that
+  encoding, as browsers do (``brokenlinks.urls.resolve_href``).
 * **Anchor text.** Whitespace-normalised text of the element without ``<script>``,
   ``<style>`` and comments; an ``<img>`` inside a link contributes its ``alt`` in place;
   an ``<area>``'s text is its ``alt``. The context of an image link inside a
@@ -73,7 +76,6 @@ boundaries are found once per block, so a page with thousands of links stays lin
 from __future__ import annotations
 
 import bisect
-import codecs
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -82,6 +84,7 @@ from typing import NamedTuple
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 
+from brokenlinks.charsets import codec_for, decode_html
 from brokenlinks.sites import is_outbound
 from brokenlinks.urls import is_http, resolve_href
 
@@ -128,111 +131,8 @@ class Page:
     base_url: str
     title: str | None
     links: list[Link]
-
-
-# --------------------------------------------------------------------------- charsets
-
-_WINDOWS_1252_LABELS = frozenset(
-    [
-        "ansi_x3.4-1968",
-        "ascii",
-        "cp1252",
-        "cp819",
-        "csisolatin1",
-        "ibm819",
-        "iso-8859-1",
-        "iso-ir-100",
-        "iso8859-1",
-        "iso88591",
-        "iso_8859-1",
-        "iso_8859-1:1987",
-        "l1",
-        "latin1",
-        "latin-1",
-        "us-ascii",
-        "windows-1252",
-        "x-cp1252",
-    ]
-)
-# WHATWG Encoding standard: these labels name a superset in every browser.
-_LABEL_ALIASES = {
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "chinese": "gb18030",
-    "csgb2312": "gb18030",
-    "iso-8859-9": "cp1254",
-    "latin5": "cp1254",
-    "iso-8859-11": "cp874",
-    "tis-620": "cp874",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "ms_kanji": "cp932",
-    "windows-31j": "cp932",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "big5": "big5hkscs",
-    "x-mac-roman": "mac-roman",
-}
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-_PRESCAN_BYTES = 4096
-_META_RE = re.compile(rb"<meta\b[^>]*>", re.IGNORECASE)
-_CHARSET_RE = re.compile(rb"""charset\s*=\s*["']?\s*([a-zA-Z0-9._:\-]+)""", re.IGNORECASE)
-_XML_DECL_RE = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([a-zA-Z0-9._\-]+)""")
-
-
-def _codec(label: str | bytes | None) -> str | None:
-    """Return the Python codec for an encoding label, ``None`` when unknown."""
-    if label is None:
-        return None
-    if isinstance(label, bytes):
-        label = label.decode("ascii", "replace")
-    label = label.strip().lower()
-    if label in _WINDOWS_1252_LABELS:
-        return "cp1252"
-    label = _LABEL_ALIASES.get(label, label)
-    try:
-        name: str = codecs.lookup(label).name
-    except LookupError:
-        return None
-    # A page cannot declare UTF-16 in its own ASCII-compatible bytes (WHATWG: use UTF-8).
-    if name.startswith(("utf-16", "utf-32")):
-        return "utf-8"
-    return name
-
-
-def _declared_charset(head: bytes) -> str | None:
-    """Find the charset a page declares in its first bytes (``<meta>`` or XML declaration)."""
-    xml = _XML_DECL_RE.match(head)
-    if xml:
-        return _codec(xml.group(1))
-    for meta in _META_RE.finditer(head):
-        match = _CHARSET_RE.search(meta.group(0))
-        if match:
-            codec = _codec(match.group(1))
-            if codec:
-                return codec
-    return None
-
-
-def _decode(data: bytes, encoding: str | None) -> str:
-    """Decode page bytes: BOM, then *encoding*, then the page's declaration, then sniffing."""
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom) :].decode(codec, "replace")
-    declared = _codec(encoding) or _declared_charset(data[:_PRESCAN_BYTES])
-    if declared:
-        return data.decode(declared, "replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
+    #: the Python codec the page was decoded with (its hrefs' query strings use it)
+    encoding: str = "utf-8"
 
 
 def _parse(text: str) -> etree._Element | None:
@@ -983,10 +883,10 @@ def _figure_caption(element: etree._Element) -> str:
     return ""
 
 
-def _base_url(base_href: str | None, url: str) -> str:
+def _base_url(base_href: str | None, url: str, encoding: str) -> str:
     if base_href is None:
         return url
-    base = resolve_href(base_href, url)
+    base = resolve_href(base_href, url, encoding)
     return base if base is not None and is_http(base) else url
 
 
@@ -995,9 +895,11 @@ def extract_page(
 ) -> Page:
     """Extract the title, effective base URL and every link of a page.
 
-    *encoding* (the charset of the HTTP ``Content-Type``) is used for bytes input in
-    preference to what the page declares; a byte order mark still wins. With
-    *references*, the page's other references are links too, each with its ``kind``:
+    *encoding* is the charset label of the HTTP ``Content-Type``. Bytes input is decoded
+    with it in preference to what the page declares (a byte order mark still wins); for
+    text input, already decoded, it names the encoding the text came in. Either way the
+    document's encoding percent-encodes the query strings of its hrefs (WHATWG URL).
+    With *references*, the page's other references are links too, each with its ``kind``:
     ``<iframe>``/``<frame>`` src, ``<link rel=canonical>`` and ``<link rel=alternate
     hreflang>`` href, ``<img>`` src and srcset, ``<source>`` srcset (``data:`` URLs left
     out). Their anchor text is the ``alt`` (images), ``title`` (frames) or ``hreflang``.
@@ -1020,19 +922,22 @@ def extract_page(
     >>> link.anchor_text, link.rel, link.follow, link.context
     ('this tool', ('nofollow',), False, 'We like this tool a lot.')
     """
-    text = _decode(html, encoding) if isinstance(html, bytes) else html
+    if isinstance(html, bytes):
+        text, document_encoding = decode_html(html, encoding)
+    else:
+        text, document_encoding = html, codec_for(encoding) or "utf-8"
     root = _parse(text)
     if root is None:
-        return Page(url=url, base_url=url, title=None, links=[])
+        return Page(url=url, base_url=url, title=None, links=[], encoding=document_encoding)
     found = _walk(root, references=references)
-    base_url = _base_url(found.base_href, url)
+    base_url = _base_url(found.base_href, url, document_encoding)
 
     rendered: dict[int, tuple[str, dict[int, tuple[int, int]]]] = {}
     bounds: dict[int, tuple[list[int], list[int], list[int]]] = {}
     links: list[Link] = []
     for index, raw in enumerate(found.links):
         if raw.tag in _REFERENCE_TAGS:
-            links.append(_reference(raw, base_url))
+            links.append(_reference(raw, base_url, document_encoding))
             continue
         key = id(raw.block)
         if key not in rendered:
@@ -1051,7 +956,7 @@ def extract_page(
         links.append(
             Link(
                 href=raw.href,
-                url=resolve_href(raw.href, base_url),
+                url=resolve_href(raw.href, base_url, document_encoding),
                 anchor_text=anchor,
                 rel=rel,
                 follow=not _NOFOLLOW.intersection(rel),
@@ -1061,7 +966,9 @@ def extract_page(
                 kind="refresh" if raw.tag == "meta" else "link",
             )
         )
-    return Page(url=url, base_url=base_url, title=found.title, links=links)
+    return Page(
+        url=url, base_url=base_url, title=found.title, links=links, encoding=document_encoding
+    )
 
 
 #: elements whose URLs an audit of references checks (``references=True``)
@@ -1112,7 +1019,7 @@ def _reference_hrefs(tag: str, element: etree._Element) -> list[str]:
     )
 
 
-def _reference(raw: _RawLink, base_url: str) -> Link:
+def _reference(raw: _RawLink, base_url: str, encoding: str) -> Link:
     """A reference (image, frame, canonical...) as a :class:`Link` of its own kind."""
     element, tag = raw.element, raw.tag
     if tag == "link":
@@ -1129,7 +1036,7 @@ def _reference(raw: _RawLink, base_url: str) -> Link:
             context = _window(f"{anchor} {caption}".strip(), 0, len(anchor))
     return Link(
         href=raw.href,
-        url=resolve_href(raw.href, base_url),
+        url=resolve_href(raw.href, base_url, encoding),
         anchor_text=anchor[:CONTEXT_MAX],
         rel=(),
         follow=True,

@@ -5,7 +5,15 @@ names no ``item_classes`` of its own exports prospects only. ``scrapy crawl -O f
 *replaces* ``FEEDS``, so this default is applied by the exporter extension itself, not by
 a ``FEEDS`` entry in settings.py. Anchor texts and titles come from other people's pages:
 a CSV cell that a spreadsheet would run as a formula is prefixed with an apostrophe
-(OWASP's advice for CSV injection).
+(OWASP's advice for CSV injection). :class:`SafeCsvItemExporter` is the project's one CSV
+writer: the feeds and the commands' ``-o file.csv`` (``brokenlinks.reports.write_rows``).
+
+The Scrapy behaviour worked around: a feed's item filter is built in
+``FeedExporter.__init__`` from its ``item_classes`` option, and there is no setting for a
+default item class of every feed (Scrapy 2.19). The exporter sets the option and builds
+the filter Scrapy's way for a feed without ``item_filter``: with the public
+``scrapy.extensions.feedexport.ItemFilter`` (the documented default of ``item_filter``),
+not the private ``FeedExporter._load_filter``.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exporters import CsvItemExporter
-from scrapy.extensions.feedexport import FeedExporter
+from scrapy.extensions.feedexport import FeedExporter, ItemFilter
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -43,7 +51,7 @@ class ProspectFeedExporter(FeedExporter):
         for uri, options in self.feeds.items():
             if not options.get("item_classes") and not options.get("item_filter"):
                 options["item_classes"] = [PROSPECT_ITEM]
-                self.filters[uri] = self._load_filter(options)
+                self.filters[uri] = ItemFilter(options)
 
 
 class SafeCsvItemExporter(CsvItemExporter):

@@ -22,7 +22,7 @@ from scrapy.utils.asyncio import run_in_thread
 from sqlalchemy.exc import SQLAlchemyError
 
 from brokenlinks import db, store
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 from brokenlinks.verdicts import Kind, Reason, Verdict
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class FreshVerdicts:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = BrokenlinksConfig.from_settings(crawler.settings)
+        config = config_of(crawler)
         # Switched off by a setting is normal, so NotConfigured carries no message: Scrapy
         # logs one with a message as a WARNING (scrapy/middleware.py), as its own
         # components do when a setting turns them off.

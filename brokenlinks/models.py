@@ -12,6 +12,7 @@ these models lives in :mod:`brokenlinks.store`.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -39,6 +40,18 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def text_key(value: str) -> str:
+    """The key a long text column is unique on: its SHA-256, 64 hex digits.
+
+    PostgreSQL's B-tree indexes refuse an entry over about 2.7 KB, and URLs (a ``data:``
+    href) and anchor texts have no length limit, so the unique indexes hold this instead.
+
+    >>> text_key("https://example.com/")[:16]
+    '0f115db062b7c0dd'
+    """
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -97,7 +110,9 @@ class Page(Base):
     __tablename__ = "pages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(Text, unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    #: text_key(url): the unique key (a URL can be longer than an index entry may be)
+    url_key: Mapped[str] = mapped_column(String(64), unique=True)
     domain: Mapped[str] = mapped_column(String(255))
     title: Mapped[str | None] = mapped_column(Text)
     status: Mapped[int | None]
@@ -116,7 +131,9 @@ class Target(Base):
     __table_args__ = (Index(None, "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(Text, unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    #: text_key(url): the unique key (a URL can be longer than an index entry may be)
+    url_key: Mapped[str] = mapped_column(String(64), unique=True)
     domain: Mapped[str] = mapped_column(String(255))
     #: alive, dead, blocked or skipped
     kind: Mapped[str | None] = mapped_column(String(20))
@@ -134,7 +151,7 @@ class Link(Base):
 
     __tablename__ = "links"
     __table_args__ = (
-        UniqueConstraint("page_id", "target_id", "anchor_text", "position"),
+        UniqueConstraint("page_id", "target_id", "anchor_key", "position"),
         Index(None, "target_id"),
         Index(None, "page_id"),
     )
@@ -143,6 +160,8 @@ class Link(Base):
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     anchor_text: Mapped[str] = mapped_column(Text)
+    #: text_key(anchor_text), in the unique key in its place
+    anchor_key: Mapped[str] = mapped_column(String(64))
     #: the rel tokens, lower-cased, joined by spaces (as in HTML)
     rel: Mapped[str] = mapped_column(Text, default="")
     follow: Mapped[bool] = mapped_column(Boolean)

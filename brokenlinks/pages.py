@@ -13,7 +13,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from w3lib.encoding import http_content_type_encoding
+
 from brokenlinks import verdicts
+from brokenlinks.charsets import Decoded, decode_html
 from brokenlinks.checks import CheckResult, LinkChecker, now_iso
 from brokenlinks.extract import Link, Page, extract_page, outbound_count
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
@@ -192,8 +195,19 @@ def failed_page(
     )
 
 
+def read_page(response: TextResponse) -> Decoded:
+    """Decode a fetched page once, the browser way (``brokenlinks.charsets``).
+
+    Not ``response.text``: for a page that declares no charset Scrapy guesses with
+    charset-normalizer, which reads windows-1252 ``caf\\xe9`` as Urdu (cp1006).
+    """
+    content_type = response.headers.get(b"Content-Type") or b""
+    return decode_html(response.body, http_content_type_encoding(content_type.decode("latin-1")))
+
+
 async def process_response(
     response: TextResponse,
+    decoded: Decoded,
     *,
     requested_url: str,
     scope: Scope,
@@ -201,7 +215,7 @@ async def process_response(
     fresh: FreshVerdicts | None = None,
 ) -> list[Any]:
     """Extract, check and build the items of one fetched referring page."""
-    page = extract_page(response.body, response.url, encoding=response.encoding)
+    page = extract_page(decoded.text, response.url, encoding=decoded.encoding)
     return await process_page(
         page,
         requested_url=requested_url,

@@ -26,7 +26,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+
+from brokenlinks.urls import host_of, url_parts
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -196,13 +197,13 @@ def parked_by_redirect(
     True
     """
     fp = fingerprints or default_fingerprints()
-    source_host = (urlsplit(from_url).hostname or "").lower()
-    parts = urlsplit(to_url)
-    host = (parts.hostname or "").lower()
+    source_host = host_of(from_url)
+    parts = url_parts(to_url)
+    host = parts.host if parts is not None else ""
     for market in fp.marketplaces:
         if not _host_in(host, market.host) or _host_in(source_host, market.host):
             continue
-        if market.path is not None and not market.path.search(parts.path or "/"):
+        if market.path is not None and not market.path.search(parts.path if parts else "/"):
             continue
         return ParkedMatch(market.service, f"redirect to {host}", market.source)
     return None
@@ -220,11 +221,13 @@ def parked_by_lander(from_url: str, to_url: str) -> ParkedMatch | None:
     >>> parked_by_lander("http://a.test/x", "http://b.test/lander") is None
     True
     """
-    source, target = urlsplit(from_url), urlsplit(to_url)
+    source, target = url_parts(from_url), url_parts(to_url)
     if (
-        target.path.rstrip("/") != LANDER_PATH
+        source is None
+        or target is None
+        or target.path.rstrip("/") != LANDER_PATH
         or source.path.rstrip("/") == LANDER_PATH
-        or (source.hostname or "").lower() != (target.hostname or "").lower()
+        or source.host != target.host
     ):
         return None
     return ParkedMatch(

@@ -29,7 +29,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from tqdm import tqdm
 
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -188,7 +188,7 @@ class CrawlProgress:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not BrokenlinksConfig.from_settings(crawler.settings).progress_enabled:
+        if not config_of(crawler).progress_enabled:
             raise NotConfigured("BROKENLINKS_PROGRESS_ENABLED is off")
         terminal = sys.stderr.isatty()
         interval = (

@@ -22,7 +22,6 @@ import re
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 from lxml import etree
@@ -30,7 +29,7 @@ from lxml import etree
 from brokenlinks import guard
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.sites import site_of
-from brokenlinks.urls import is_http, resolve_href
+from brokenlinks.urls import host_of, is_http, port_of, resolve_href
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -324,9 +323,11 @@ class BrowserContexts:
         self._tasks: set[asyncio.Future[None]] = set()
 
     def browser_request(
-        self, response: TextResponse, mode: str, stats: StatsCollector
+        self, response: TextResponse, mode: str, stats: StatsCollector, text: str
     ) -> Request | None:
         """Return the request that reads *response*'s page again through the browser.
+
+        *text* is the page as decoded once for the crawl (``pages.read_page``).
 
         That is when ``render=auto`` finds the raw HTML client-rendered; ``None`` means
         the page is used as it is (already rendered, or it needs no browser).
@@ -334,7 +335,7 @@ class BrowserContexts:
         if response.meta.get("playwright"):
             stats.inc_value("brokenlinks/render/pages")
             return None
-        if mode != "auto" or not looks_client_rendered(response.text, response.url):
+        if mode != "auto" or not looks_client_rendered(text, response.url):
             return None
         stats.inc_value("brokenlinks/render/auto")
         assert response.request is not None
@@ -394,14 +395,13 @@ def browser_refusal(
     >>> browser_refusal("file:///etc/passwd", config)
     'scheme file'
     """
-    scheme, _, rest = url.partition(":")
-    scheme = scheme.lower()
+    scheme = url.partition(":")[0].lower()
     if scheme in {"data", "blob", "about"}:
         return None
     if scheme not in {"http", "https", "ws", "wss"}:
         return f"scheme {scheme}"
-    host = _host(rest)
-    port = _port(url)
+    host = _host(url)
+    port = port_of(url)
     if host.endswith(".invalid") or host == "invalid":
         return "invalid name"
     if guard.match_override(host, port, config.resolve) is not None:
@@ -416,22 +416,8 @@ def browser_refusal(
     return None
 
 
-def _host(rest: str) -> str:
-    authority = rest.removeprefix("//").split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
-    if authority.startswith("["):
-        return authority[1:].split("]", 1)[0].lower()
-    return authority.rsplit(":", 1)[0].lower().rstrip(".")
-
-
-def _port(url: str) -> int:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return 0
-    if port is not None:
-        return port
-    return 443 if parts.scheme in {"https", "wss"} else 80
+def _host(url: str) -> str:
+    return host_of(url).rstrip(".")
 
 
 def _is_ip(host: str) -> bool:
@@ -457,7 +443,7 @@ class BrowserGuard:
         url: str = request.url
         reason = browser_refusal(url, self.config)
         if reason is None and self._needs_lookup(url):
-            addresses = await self._addresses(_host(url.partition(":")[2]), _port(url))
+            addresses = await self._addresses(_host(url), port_of(url))
             reason = browser_refusal(url, self.config, addresses)
         if reason is None:
             return False
@@ -471,14 +457,13 @@ class BrowserGuard:
         return True
 
     def _needs_lookup(self, url: str) -> bool:
-        scheme, _, rest = url.partition(":")
-        if scheme.lower() not in {"http", "https", "ws", "wss"}:
+        if url.partition(":")[0].lower() not in {"http", "https", "ws", "wss"}:
             return False
-        host = _host(rest)
+        host = _host(url)
         return (
             not self.config.allow_private_addresses
             and not _is_ip(host)
-            and guard.match_override(host, _port(url), self.config.resolve) is None
+            and guard.match_override(host, port_of(url), self.config.resolve) is None
         )
 
     async def _addresses(self, host: str, port: int) -> list[str]:

@@ -10,14 +10,13 @@ Reads no settings.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from brokenlinks.feeds import csv_safe
+from brokenlinks.feeds import SafeCsvItemExporter
 from brokenlinks.sites import in_domains
 
 if TYPE_CHECKING:
@@ -347,13 +346,14 @@ def write_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], path: 
         data = [{c: row.get(c) for c in columns} for row in rows]
         target.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return
-    with target.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
+    with target.open("wb") as f:
+        # the feeds' exporter: one CSV writer, one escaping rule, one way to join lists
+        exporter = SafeCsvItemExporter(
+            f,  # type: ignore[arg-type]  # Scrapy annotates BytesIO; any binary file works
+            fields_to_export=list(columns),
+            encoding="utf-8",
+        )
+        exporter.start_exporting()
         for row in rows:
-            writer.writerow(
-                [
-                    csv_safe(value) if isinstance(value, str) else value
-                    for value in (row.get(c) for c in columns)
-                ]
-            )
+            exporter.export_item({c: row.get(c) for c in columns})
+        exporter.finish_exporting()

@@ -1,4 +1,4 @@
-"""Retries that honour ``Retry-After``: Scrapy's RetryMiddleware retries a 429 or 503 at once.
+"""One retry path: Scrapy's RetryMiddleware, honouring ``Retry-After`` and sparing hung hosts.
 
 :class:`RetryAfterMiddleware` replaces ``scrapy.downloadermiddlewares.retry.RetryMiddleware``
 in ``DOWNLOADER_MIDDLEWARES`` and keeps its settings (``RETRY_ENABLED``, ``RETRY_TIMES``,
@@ -10,7 +10,17 @@ until then, so other hosts are not held up. A delay longer than
 blocked ``rate_limited``, and so is a 503, which the meta key ``brokenlinks_retry_after``
 marks for the checker).
 
-Settings: ``BROKENLINKS_RETRY_AFTER_MAX`` and Scrapy's retry settings.
+A request that waited ``DOWNLOAD_TIMEOUT`` seconds for nothing is the longest wait of a
+crawl: with Scrapy's ``RETRY_TIMES`` (2) a hung target holds its check for three timeouts,
+and that single chain then sets the crawl's wall time (benchmarks/). A host that did not
+answer within the timeout twice is dead for a link check's purpose, so a timed-out request
+is retried ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` times (stat
+``brokenlinks/retry/timeout_limited`` when that stops it); refused connections, DNS errors
+and 5xx answers are cheap to retry and keep ``RETRY_TIMES``.
+
+Settings: ``BROKENLINKS_RETRY_AFTER_MAX``, ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` and Scrapy's
+retry settings. Stats: ``brokenlinks/retry_after/{honoured,over_cap,waits}``,
+``brokenlinks/retry/timeout_limited``.
 """
 
 from __future__ import annotations
@@ -23,9 +33,10 @@ from time import monotonic
 from typing import TYPE_CHECKING, Self
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import DownloadTimeoutError
 from scrapy.utils.httpobj import urlparse_cached
 
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -65,22 +76,56 @@ def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-class RetryAfterMiddleware(RetryMiddleware):
-    """Scrapy's RetryMiddleware, waiting per host as ``Retry-After`` asks (up to a cap)."""
+def stop_retrying(exception: BaseException, retry_times: int, limit: int) -> bool:
+    """Tell whether a request that failed with *exception* after *retry_times* retries stops.
 
-    def __init__(self, settings: BaseSettings, *, cap: float = 30.0) -> None:
+    >>> timeout = DownloadTimeoutError("took longer than 20 seconds")
+    >>> stop_retrying(timeout, 0, 1), stop_retrying(timeout, 1, 1)
+    (False, True)
+    >>> stop_retrying(ConnectionRefusedError(), 1, 1)
+    False
+    """
+    return isinstance(exception, DownloadTimeoutError) and retry_times >= limit
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Scrapy's RetryMiddleware with ``Retry-After`` (per host, capped) and a timeout limit."""
+
+    def __init__(
+        self, settings: BaseSettings, *, cap: float = 30.0, timeout_retry_times: int = 1
+    ) -> None:
         super().__init__(settings)
         self.cap = cap
+        self.timeout_retry_times = timeout_retry_times
         #: host → monotonic time before which no request is sent to it
         self.not_before: dict[str, float] = {}
         self._warned: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = BrokenlinksConfig.from_settings(crawler.settings)
-        mw = cls(crawler.settings, cap=config.retry_after_max)
+        config = config_of(crawler)
+        mw = cls(
+            crawler.settings,
+            cap=config.retry_after_max,
+            timeout_retry_times=config.timeout_retry_times,
+        )
         mw.crawler = crawler
         return mw
+
+    def process_exception(  # type: ignore[override]  # the 2.14+ signature, without spider
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
+        limit = self.timeout_retry_times
+        max_retry_times = request.meta.get("max_retry_times", self.max_retry_times)
+        if (
+            limit < max_retry_times
+            and not request.meta.get("dont_retry", False)
+            and stop_retrying(exception, request.meta.get("retry_times", 0), limit)
+        ):
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("brokenlinks/retry/timeout_limited")
+            return None  # the timeout stands: the errback gets it
+        return super().process_exception(request, exception)
 
     async def process_request(self, request: Request) -> None:
         host = urlparse_cached(request).hostname or ""

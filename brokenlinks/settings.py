@@ -2,9 +2,20 @@
 
 Only overrides live here; the defaults of the project's own ``BROKENLINKS_*`` settings
 are the field defaults of ``brokenlinks.config.BrokenlinksConfig``.
+
+Loading this module also sets ``TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=""`` in the process
+environment (unless it is set already), at process start: Scrapy imports its settings
+module before any component, and its cookie middleware builds a ``TLDExtract`` at import
+time that would otherwise download the Public Suffix List (and hang without a network).
+The project's own code never needs it (``brokenlinks.sites`` passes ``suffix_list_urls=()``);
+importing ``brokenlinks`` changes nothing.
 """
 
+import os
+
 from brokenlinks import __version__
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 BOT_NAME = "brokenlinks"
 COMMANDS_MODULE = "brokenlinks.commands"
@@ -97,10 +108,9 @@ LOG_LEVEL = "INFO"
 
 # Retry-After: 429 and 503 wait as the server asks (up to BROKENLINKS_RETRY_AFTER_MAX),
 # per host, in place of Scrapy's immediate retry (brokenlinks.retry). A hung host is not
-# retried twice: see brokenlinks.timeouts (BROKENLINKS_TIMEOUT_RETRY_TIMES).
+# retried twice: BROKENLINKS_TIMEOUT_RETRY_TIMES, in the same middleware.
 DOWNLOADER_MIDDLEWARES = {
     "brokenlinks.retry.RetryAfterMiddleware": 550,
-    "brokenlinks.timeouts.TimeoutRetryLimit": 551,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     # a referring page that redirects to itself or to another seed must not vanish in
     # the duplicate filter (brokenlinks.redirects)

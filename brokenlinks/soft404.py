@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import pycountry
 from lxml import etree  # type: ignore[import-untyped]  # no stubs, as in brokenlinks.extract
 from lxml import html as lxml_html
 
 from brokenlinks.sites import site_of
+from brokenlinks.urls import url_parts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -254,8 +255,8 @@ def is_root_path(url: str) -> bool:
     >>> is_root_path("https://example.com/"), is_root_path("https://example.com/en/")
     (True, False)
     """
-    parts = urlsplit(url)
-    return not parts.query and bool(_ROOT_PATH.fullmatch(parts.path or "/"))
+    parts = url_parts(url)
+    return parts is not None and not parts.query and bool(_ROOT_PATH.fullmatch(parts.path or "/"))
 
 
 def is_language_home(url: str) -> bool:
@@ -264,9 +265,11 @@ def is_language_home(url: str) -> bool:
     >>> is_language_home("https://example.com/fr/"), is_language_home("https://example.com/ok")
     (True, False)
     """
-    parts = urlsplit(url)
+    parts = url_parts(url)
+    if parts is None or parts.query:
+        return False
     found = _LANGUAGE_PATH.fullmatch(parts.path or "/")
-    return not parts.query and found is not None and is_locale_code(found["lang"], found["region"])
+    return found is not None and is_locale_code(found["lang"], found["region"])
 
 
 def is_home_path(url: str) -> bool:
@@ -313,12 +316,14 @@ def is_redirect_to_home(requested_url: str, final_url: str, home: str | None = N
 
 
 def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path or '/'}"
+    parts = url_parts(url)
+    return f"{parts.origin}{parts.path or '/'}" if parts is not None else url
 
 
 def _path_words(url: str) -> set[str]:
-    parts = urlsplit(url)
+    parts = url_parts(url)
+    if parts is None:
+        return set()
     return {w.lower() for w in _WORD.findall(unquote(parts.path + " " + parts.query))}
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from brokenlinks import db
 from brokenlinks.items import CheckItem, PageItem, ProspectItem
-from brokenlinks.models import Check, CrawlRun, Link, Outreach, Page, Target
+from brokenlinks.models import Check, CrawlRun, Link, Outreach, Page, Target, text_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -138,16 +138,6 @@ def _if_newer(
     return {name: case((newer, getattr(excluded, name)), else_=table.c[name]) for name in names}
 
 
-def _ids(session: Session, table: Table, urls: Iterable[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    wanted = list(urls)
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
-        rows = session.execute(select(table.c.url, table.c.id).where(table.c.url.in_(chunk)))
-        found.update((url, id_) for url, id_ in rows)
-    return found
-
-
 # --- batches ------------------------------------------------------------------------------
 
 
@@ -171,7 +161,12 @@ class _Batch:
     def see_target(self, url: str, domain: str, seen_at: datetime) -> None:
         row = self.targets.get(url)
         if row is None:
-            self.targets[url] = {"url": url, "domain": domain, "first_seen_at": seen_at}
+            self.targets[url] = {
+                "url": url,
+                "url_key": text_key(url),
+                "domain": domain,
+                "first_seen_at": seen_at,
+            }
         elif seen_at < row["first_seen_at"]:
             row["first_seen_at"] = seen_at
 
@@ -198,6 +193,7 @@ class _Batch:
         if latest is None or crawled_at >= latest["last_crawled_at"]:
             self.pages[item.url] = {
                 "url": item.url,
+                "url_key": text_key(item.url),
                 "domain": item.domain,
                 "title": item.title,
                 "status": item.status,
@@ -219,6 +215,7 @@ class _Batch:
                 continue
             self.links[key] = {
                 "anchor_text": link.anchor_text,
+                "anchor_key": text_key(link.anchor_text),
                 "position": link.position,
                 "rel": " ".join(link.rel),
                 "follow": link.follow,
@@ -245,32 +242,38 @@ def _reduce(items: Sequence[Any]) -> _Batch:
     return batch
 
 
-def _upsert_targets(session: Session, engine: Engine, run_id: int, batch: _Batch) -> None:
+def _upsert_targets(
+    session: Session, engine: Engine, run_id: int, batch: _Batch
+) -> dict[str, int]:
+    """Upsert the batch's targets and their verdicts; return their ids by URL."""
     if not batch.targets:
-        return
+        return {}
     ins = _insert(engine, _targets)
     # a target only referred to gets no verdict columns, so it never nulls a verdict
-    stmt = ins.on_conflict_do_update(
-        index_elements=[_targets.c.url],
+    seen = ins.on_conflict_do_update(
+        index_elements=[_targets.c.url_key],
         set_={
             "first_seen_at": _earliest(_targets.c.first_seen_at, ins.excluded.first_seen_at),
             "last_run_id": ins.excluded.last_run_id,
         },
-    )
-    session.execute(stmt, [{**row, "last_run_id": run_id} for row in batch.targets.values()])
+    ).returning(_targets.c.url, _targets.c.id)
+    # RETURNING gives the id of every row, inserted or updated (SQLite >= 3.35, PostgreSQL)
+    rows = [{**row, "last_run_id": run_id} for row in batch.targets.values()]
+    ids: dict[str, int] = dict(session.execute(seen, rows).all())
     if not batch.verdicts:
-        return
+        return ids
     ins = _insert(engine, _targets)
     newer = or_(_targets.c.checked_at.is_(None), ins.excluded.checked_at >= _targets.c.checked_at)
     names = ("kind", "reason", "status", "final_url", "detail", "checked_at")
     stmt = ins.on_conflict_do_update(
-        index_elements=[_targets.c.url], set_=_if_newer(newer, _targets, ins.excluded, names)
+        index_elements=[_targets.c.url_key], set_=_if_newer(newer, _targets, ins.excluded, names)
     )
     session.execute(
         stmt,
         [
             {
                 **verdict,
+                "url_key": batch.targets[url]["url_key"],
                 "domain": batch.targets[url]["domain"],
                 "first_seen_at": batch.targets[url]["first_seen_at"],
                 "last_run_id": run_id,
@@ -278,6 +281,7 @@ def _upsert_targets(session: Session, engine: Engine, run_id: int, batch: _Batch
             for url, verdict in batch.verdicts.items()
         ],
     )
+    return ids
 
 
 def _insert_checks(
@@ -295,21 +299,23 @@ def _insert_checks(
     session.execute(stmt, rows)
 
 
-def _upsert_pages(session: Session, engine: Engine, run_id: int, batch: _Batch) -> None:
+def _upsert_pages(session: Session, engine: Engine, run_id: int, batch: _Batch) -> dict[str, int]:
+    """Upsert the batch's pages; return their ids by URL."""
     if not batch.pages:
-        return
+        return {}
     ins = _insert(engine, _pages)
     newer = ins.excluded.last_crawled_at >= _pages.c.last_crawled_at
     names = ("domain", "title", "status", "error", "links_on_page", "last_crawled_at")
     stmt = ins.on_conflict_do_update(
-        index_elements=[_pages.c.url],
+        index_elements=[_pages.c.url_key],
         set_={
             **_if_newer(newer, _pages, ins.excluded, names),
             "first_seen_at": _earliest(_pages.c.first_seen_at, ins.excluded.first_seen_at),
             "last_run_id": ins.excluded.last_run_id,
         },
-    )
-    session.execute(stmt, [{**row, "last_run_id": run_id} for row in batch.pages.values()])
+    ).returning(_pages.c.url, _pages.c.id)
+    rows = [{**row, "last_run_id": run_id} for row in batch.pages.values()]
+    return dict(session.execute(stmt, rows).all())
 
 
 def _upsert_links(
@@ -331,7 +337,7 @@ def _upsert_links(
         index_elements=[
             _links.c.page_id,
             _links.c.target_id,
-            _links.c.anchor_text,
+            _links.c.anchor_key,
             _links.c.position,
         ],
         set_={
@@ -381,11 +387,9 @@ def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
     if not batch.targets and not batch.pages:
         return
     with Session(db.writer(engine)) as session, session.begin():
-        _upsert_targets(session, engine, run_id, batch)
-        target_ids = _ids(session, _targets, batch.targets)
+        target_ids = _upsert_targets(session, engine, run_id, batch)
         _insert_checks(session, engine, run_id, batch, target_ids)
-        _upsert_pages(session, engine, run_id, batch)
-        page_ids = _ids(session, _pages, batch.pages)
+        page_ids = _upsert_pages(session, engine, run_id, batch)
         _upsert_links(session, engine, run_id, batch, page_ids=page_ids, target_ids=target_ids)
         _mark_gone(session, batch, page_ids)
 
@@ -555,7 +559,10 @@ def fresh_verdicts(
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[start : start + _IN_CHUNK]
             query = select(*columns).where(
-                and_(_targets.c.url.in_(chunk), _targets.c.checked_at >= since)
+                and_(
+                    _targets.c.url_key.in_([text_key(url) for url in chunk]),
+                    _targets.c.checked_at >= since,
+                )
             )
             for row in session.execute(query).mappings():
                 found[row["url"]] = {**row, "checked_at": _iso(row["checked_at"])}
@@ -654,7 +661,10 @@ def set_outreach(
         found = session.execute(
             select(_links.c.page_id, _links.c.target_id)
             .select_from(_occurrences())
-            .where(_pages.c.url == source_url, _targets.c.url == target_url)
+            .where(
+                _pages.c.url_key == text_key(source_url),
+                _targets.c.url_key == text_key(target_url),
+            )
             .limit(1)
         ).first()
         if found is None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy import signals
 from sqlalchemy.engine import make_url
 
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.items import ProspectItem
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class CrawlSummary:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        config = BrokenlinksConfig.from_settings(crawler.settings)
+        config = config_of(crawler)
         stored = config.store_enabled and any(
             str(path).endswith("StorePipeline")
             for path, order in crawler.settings.getdict("ITEM_PIPELINES").items()

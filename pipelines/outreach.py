@@ -18,7 +18,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks import db, store
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 from brokenlinks.outreach import records
 from brokenlinks.outreach.items import OUTREACH_ITEMS
 
@@ -53,7 +53,7 @@ class OutreachStorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = BrokenlinksConfig.from_settings(crawler.settings)
+        config = config_of(crawler)
         if not config.store_enabled:
             msg = "BROKENLINKS_STORE_ENABLED is False"
             raise NotConfigured(msg)

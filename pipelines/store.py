@@ -23,7 +23,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks import db, store
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 from brokenlinks.items import CheckItem, PageItem
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = BrokenlinksConfig.from_settings(crawler.settings)
+        config = config_of(crawler)
         if not config.store_enabled:
             # off by a setting: a bare NotConfigured, or Scrapy logs it as a WARNING
             logger.debug("Store off: BROKENLINKS_STORE_ENABLED is False")

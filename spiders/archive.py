@@ -26,7 +26,7 @@ from scrapy import Request, Spider
 from scrapy.http import TextResponse
 from scrapy.utils.asyncio import run_in_thread
 
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 from brokenlinks.guard import guard_refusal
 from brokenlinks.outreach import archive, rdap, records
 from brokenlinks.outreach.items import CaptureItem, DomainStatusItem
@@ -86,7 +86,7 @@ class ArchiveSpider(Spider):
         self.crawler.stats.inc_value(key)
 
     async def start(self) -> AsyncIterator[Any]:
-        self.config = BrokenlinksConfig.from_settings(self.crawler.settings)
+        self.config = config_of(self.crawler)
         again = self.params.again
         url = self.config.database_url
         targets = await run_in_thread(records.read, url, records.targets_to_archive, again=again)

@@ -10,43 +10,32 @@ competitor mode).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, Spider, signals
+from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider
-from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
-from scrapy.spidermiddlewares.httperror import HttpError
 
 from brokenlinks.checks import LinkChecker
 from brokenlinks.freshness import FreshVerdicts
 from brokenlinks.guard import guard_refusal
 from brokenlinks.outreach.authority import export_items
-from brokenlinks.pages import Scope, failed_page, process_response
+from brokenlinks.pages import Scope
 from brokenlinks.params import ArgumentError, BacklinksParams
-from brokenlinks.render import BrowserContexts, configure_rendering
 from brokenlinks.seeds import SeedFile, SeedFileError, parse_seeds_bytes, read_seeds
 from brokenlinks.urls import host_of
+
+from .base import ReferringPagesSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from scrapy.crawler import Crawler
-    from scrapy.http import Response
-    from twisted.python.failure import Failure
 
-
-class BacklinksSpider(Spider):
+class BacklinksSpider(ReferringPagesSpider):
     name = "backlinks"
-    checker: LinkChecker
-    contexts: BrowserContexts
     seed_file: SeedFile | None
-    fresh: FreshVerdicts | None = None
-    #: final URLs of the pages read (a seed may redirect to another seed)
-    read: set[str]
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name)
         try:
             self.params = BacklinksParams.from_kwargs(kwargs)
             # a seeds URL is downloaded in start(), through the engine
@@ -54,8 +43,7 @@ class BacklinksSpider(Spider):
         except (ArgumentError, SeedFileError) as e:
             self.logger.error("%s", e)
             raise
-        self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
-        self.scope = Scope(domains=self.params.domains)
+        super().__init__(name, arguments=kwargs, scope=Scope(domains=self.params.domains))
 
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
@@ -98,13 +86,6 @@ class BacklinksSpider(Spider):
         """When referring pages go through the browser: never, auto or always."""
         return self.params.render
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.contexts = configure_rendering(crawler.settings, spider.render_mode, crawler)
-        spider.read = set()  # here, not in __init__: the recheck spider has its own
-        return spider
-
     async def start(self) -> AsyncIterator[Any]:
         self.checker = LinkChecker.of(self.crawler)
         if self.seed_file is None:
@@ -145,56 +126,3 @@ class BacklinksSpider(Spider):
                 cb_kwargs={"requested_url": seed.url},
                 meta=self.contexts.meta() if self.render_mode == "always" else {},
             )
-
-    async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:
-        stats = self.crawler.stats
-        assert stats is not None
-        if not isinstance(response, TextResponse):
-            stats.inc_value("brokenlinks/pages/not_html")
-            yield failed_page(
-                requested_url, url=response.url, status=response.status, error="not an HTML page"
-            )
-            return
-        if (again := self.contexts.browser_request(response, self.render_mode, stats)) is not None:
-            # the raw HTML looks like an app shell: read it again through the browser
-            yield again
-            return
-        if response.url in self.read:
-            stats.inc_value("brokenlinks/pages/duplicate")
-            self.logger.info(
-                "%(requested)s leads to %(url)s, already read in this crawl",
-                {"requested": requested_url, "url": response.url},
-            )
-            return
-        self.read.add(response.url)
-        stats.inc_value("brokenlinks/pages/crawled")
-        for item in await process_response(
-            response,
-            requested_url=requested_url,
-            scope=self.scope,
-            checker=self.checker,
-            fresh=self.fresh,
-        ):
-            yield item
-
-    def page_failed(self, failure: Failure) -> Any:
-        request = failure.request  # type: ignore[attr-defined]
-        requested_url = request.cb_kwargs.get("requested_url", request.url)
-        stats = self.crawler.stats
-        assert stats is not None
-        stats.inc_value("brokenlinks/pages/failed")
-        if isinstance(failure.value, HttpError):
-            response = failure.value.response
-            return [
-                failed_page(
-                    requested_url,
-                    url=response.url,
-                    status=response.status,
-                    error=f"HTTP {response.status}",
-                )
-            ]
-        error = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"[:300]
-        self.logger.warning(
-            "Could not read %(url)s: %(error)s", {"url": request.url, "error": error}
-        )
-        return [failed_page(requested_url, url=None, status=None, error=error)]

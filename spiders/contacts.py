@@ -19,7 +19,7 @@ from scrapy import Request, Spider
 from scrapy.http import TextResponse
 from scrapy.utils.asyncio import run_in_thread
 
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 from brokenlinks.outreach import records
 from brokenlinks.outreach.contacts import Contacts, read_contacts
 from brokenlinks.outreach.items import ContactsItem
@@ -66,7 +66,7 @@ class ContactsSpider(Spider):
         self.crawler.stats.inc_value(key)
 
     async def start(self) -> AsyncIterator[Any]:
-        config = BrokenlinksConfig.from_settings(self.crawler.settings)
+        config = config_of(self.crawler)
         sites = await run_in_thread(
             records.read, config.database_url, records.sites_to_contact, again=self.params.again
         )

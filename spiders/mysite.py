@@ -23,7 +23,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 from brokenlinks.outreach.items import MyPageItem
 from brokenlinks.outreach.pagetext import page_text
 from brokenlinks.outreach.replacement import url_words
@@ -82,7 +82,7 @@ class MysiteSpider(Spider):
         self.crawler.stats.inc_value(key, count)
 
     async def start(self) -> AsyncIterator[Any]:
-        config = BrokenlinksConfig.from_settings(self.crawler.settings)
+        config = config_of(self.crawler)
         limit = self.params.max_pages or config.mysite_max_pages
         for value in self.params.mysite:
             budget = _Budget(limit)

@@ -18,7 +18,7 @@ from scrapy import Request
 from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks.checks import LinkChecker
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import config_of
 from brokenlinks.items import PageItem
 from brokenlinks.pages import Scope, check_item
 from brokenlinks.params import ArgumentError, RecheckParams
@@ -26,7 +26,7 @@ from brokenlinks.recheck import RecheckPlan, RecheckScope, load_plan, lost, vani
 from brokenlinks.store import PAGE_GONE_STATUSES
 from brokenlinks.verdicts import Kind
 
-from .backlinks import BacklinksSpider
+from .base import ReferringPagesSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -35,20 +35,17 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 
-class RecheckSpider(BacklinksSpider):
+class RecheckSpider(ReferringPagesSpider):
     name = "recheck"
     custom_settings = {"BROKENLINKS_RECHECK_AFTER": 0}  # noqa: RUF012  (Scrapy's attribute)
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        # BacklinksSpider.__init__ reads a seeds file: the plan comes from the database
-        super(BacklinksSpider, self).__init__(name)
         try:
             self.recheck_params = RecheckParams.from_kwargs(kwargs)
         except ArgumentError as e:
             self.logger.error("%s", e)
             raise
-        self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
-        self.scope = Scope(domains=self.recheck_params.domains)
+        super().__init__(name, arguments=kwargs, scope=Scope(domains=self.recheck_params.domains))
         self.plan = RecheckPlan()
 
     @classmethod
@@ -65,7 +62,7 @@ class RecheckSpider(BacklinksSpider):
     async def start(self) -> AsyncIterator[Any]:
         self.checker = LinkChecker.of(self.crawler)
         self.fresh = None
-        config = BrokenlinksConfig.from_settings(self.crawler.settings)
+        config = config_of(self.crawler)
         self.plan = await run_in_thread(
             load_plan, config.database_url, self.recheck_params.domains
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
@@ -24,20 +24,17 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from scrapy.utils.url import url_has_any_extension
 
 from brokenlinks.checks import LinkChecker
-from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.extract import extract_page
 from brokenlinks.items import ProspectItem
-from brokenlinks.pages import Scope, failed_page, process_page
+from brokenlinks.pages import Scope, failed_page, process_page, read_page
 from brokenlinks.params import ArgumentError, SiteParams
 from brokenlinks.redirects import META_SITES, OffsiteRedirect
-from brokenlinks.render import (
-    ARG_SETTING_PRIORITY,
-    BrowserContexts,
-    configure_rendering,
-)
 from brokenlinks.sites import site_of
 from brokenlinks.siteurls import TrapLimits, canonical_url, split_list, trap_reason
-from brokenlinks.urls import is_http
+from brokenlinks.urls import is_http, origin_of
+
+from .base import BrokenlinksSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -52,10 +49,18 @@ _PAGE_TAGS = frozenset({"a", "area", "meta"})
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class SiteSpider(Spider):
+class SiteSpider(BrokenlinksSpider):
     name = "site"
-    checker: LinkChecker
-    contexts: BrowserContexts
+    # breadth first (Scrapy's FAQ), so that a page is reached by its shortest path before
+    # the depth limit can cut it off on a longer one. The depth limit is the spider's own
+    # (cb_kwargs "depth"), not DEPTH_LIMIT: a page fetched again through the browser is one
+    # more hop to DepthMiddleware, and each cut-off URL is counted once under
+    # brokenlinks/site/cut/depth
+    custom_settings = {  # noqa: RUF012  (Scrapy's attribute)
+        "DEPTH_PRIORITY": 1,
+        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+    }
     config: BrokenlinksConfig
     max_depth: int
     max_pages: int
@@ -64,18 +69,14 @@ class SiteSpider(Spider):
     limits: TrapLimits
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name)
         try:
             self.params = SiteParams.from_kwargs(kwargs)
         except ArgumentError as e:
             self.logger.error("%s", e)
             raise
-        self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
+        super().__init__(name, arguments=kwargs, scope=Scope(internal=True))
         self.sites = frozenset(site_of(url) for url in self.params.start)
-        self.scope = Scope(internal=True)
         self.seen: set[str] = set()
-        #: canonical final URLs of the pages read (a redirect may lead to one again)
-        self.read: set[str] = set()
         self.cut: dict[str, set[str]] = {}
 
     @classmethod
@@ -83,24 +84,15 @@ class SiteSpider(Spider):
         """Raise ``ValueError`` (one line) for bad arguments."""
         SiteParams.from_kwargs(kwargs)
 
+    @property
+    def render_mode(self) -> str:
+        return self.params.render
+
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        config = BrokenlinksConfig.from_settings(settings)
+        config = config_of(crawler)
         depth = spider.params.depth if spider.params.depth is not None else config.site_max_depth
-        # breadth first (Scrapy's FAQ), so that a page is reached by its shortest path
-        # before the depth limit can cut it off on a longer one
-        # the depth limit is the spider's own (cb_kwargs "depth"), not DEPTH_LIMIT: a page
-        # fetched again through the browser is one more hop to DepthMiddleware, and each
-        # cut-off URL is counted once under brokenlinks/site/cut/depth
-        for key, value in (
-            ("DEPTH_PRIORITY", 1),
-            ("SCHEDULER_DISK_QUEUE", "scrapy.squeues.PickleFifoDiskQueue"),
-            ("SCHEDULER_MEMORY_QUEUE", "scrapy.squeues.FifoMemoryQueue"),
-        ):
-            settings.set(key, value, priority=ARG_SETTING_PRIORITY)
-        spider.contexts = configure_rendering(settings, spider.params.render, crawler)
         spider.config = config
         spider.max_depth = depth
         spider.max_pages = spider.params.max_pages or config.site_max_pages
@@ -211,7 +203,7 @@ class SiteSpider(Spider):
         stats = self.crawler.stats
         assert stats is not None
         queue: list[str] = []
-        for origin in dict.fromkeys(_origin(url) for url in self.params.start):
+        for origin in dict.fromkeys(origin_of(url) for url in self.params.start):
             robots = await self._fetch(origin + "/robots.txt")
             found = (
                 list(sitemap_urls_from_robots(robots.body, base_url=robots.url))
@@ -285,8 +277,11 @@ class SiteSpider(Spider):
                 requested_url, url=response.url, status=response.status, error="not an HTML page"
             )
             return
+        decoded = read_page(response)
         if (
-            again := self.contexts.browser_request(response, self.params.render, stats)
+            again := self.contexts.browser_request(
+                response, self.params.render, stats, decoded.text
+            )
         ) is not None:
             # the raw HTML looks like an app shell: read it again through the browser
             yield again
@@ -296,9 +291,9 @@ class SiteSpider(Spider):
             self.seen.add(final)
             self.read.add(final)
         page = extract_page(
-            response.body,
+            decoded.text,
             response.url,
-            encoding=response.encoding,
+            encoding=decoded.encoding,
             references=self.config.site_references,
         )
         if site_of(response.url) in self.sites:
@@ -358,13 +353,3 @@ class SiteSpider(Spider):
             "Could not read %(url)s: %(error)s", {"url": request.url, "error": error}
         )
         yield failed_page(requested_url, url=None, status=None, error=error)
-
-
-def _origin(url: str) -> str:
-    """``scheme://host[:port]`` of a parsed URL.
-
-    >>> _origin("https://garden.test:8443/a/b?c")
-    'https://garden.test:8443'
-    """
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"

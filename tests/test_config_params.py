@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
-from scrapy.settings import Settings
+import os
+import subprocess
+import sys
 
-from brokenlinks.config import BrokenlinksConfig
+import pytest
+from brokenlinks.spiders.backlinks import BacklinksSpider
+from brokenlinks.spiders.base import BrokenlinksSpider, ReferringPagesSpider
+from brokenlinks.spiders.recheck import RecheckSpider
+from brokenlinks.spiders.site import SiteSpider
+from scrapy import Spider
+from scrapy.crawler import Crawler
+from scrapy.settings import SETTINGS_PRIORITIES, Settings
+from scrapy.utils.test import get_crawler
+
+from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.feeds import csv_safe
 from brokenlinks.params import ArgumentError, BacklinksParams, parse_domain
 
@@ -146,3 +157,40 @@ def test_csv_exporter_escapes_formulas_and_joins_rel():
     exporter.finish_exporting()
     lines = out.getvalue().decode().splitlines()
     assert lines == ["anchor_text,rel,status", '"\'=HYPERLINK(""x"")","nofollow,ugc",404']
+
+
+def test_config_is_read_once_per_crawler():
+    crawler = Crawler(Spider, Settings({"BROKENLINKS_RETRY_AFTER_MAX": 5}))
+    # settings may still change (a spider's from_crawler): read afresh each time
+    assert not crawler.settings.frozen
+    assert config_of(crawler) is not config_of(crawler)
+    crawler.settings.freeze()
+    first = config_of(crawler)
+    assert first.retry_after_max == 5
+    assert config_of(crawler) is first
+    assert config_of(get_crawler(settings_dict={"BROKENLINKS_RETRY_AFTER_MAX": 5})) is not first
+
+
+def test_importing_the_package_leaves_the_environment_alone():
+    env = {k: v for k, v in os.environ.items() if k != "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"}
+    code = (
+        "import os, brokenlinks; a = os.environ.get('TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS');"
+        "import brokenlinks.settings; b = os.environ.get('TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS');"
+        "print(repr(a), repr(b))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    # the settings module (what Scrapy loads first) keeps tldextract offline
+    assert proc.stdout.split() == ["None", "''"]
+
+
+def test_spiders_share_a_base_and_constant_settings_are_custom_settings():
+    assert issubclass(RecheckSpider, ReferringPagesSpider)
+    assert not issubclass(RecheckSpider, BacklinksSpider)
+    assert issubclass(SiteSpider, BrokenlinksSpider)
+    # set before any spider exists, at the spider priority: -s still overrides them
+    crawler = get_crawler(SiteSpider, settings_dict={"SCHEDULER_MEMORY_QUEUE": "x.Queue"})
+    assert crawler.settings.getint("DEPTH_PRIORITY") == 1
+    assert crawler.settings["SCHEDULER_DISK_QUEUE"] == "scrapy.squeues.PickleFifoDiskQueue"
+    assert crawler.settings.getpriority("DEPTH_PRIORITY") == SETTINGS_PRIORITIES["spider"]

@@ -124,17 +124,18 @@ def test_one_probe_per_host_and_honest_hosts_stay_cheap(tricky_crawl):
     # an honest host (404 to the probe): the 2xx HEAD is trusted, no GET
     slowdown = [r.method for r in tricky_crawl.web_requests if r.host == "slowdown.test"]
     assert slowdown.count("GET") == 1  # the probe only
-    assert tricky_crawl.stats["brokenlinks/probes/honest"] >= 2
-    assert tricky_crawl.stats["brokenlinks/probes/not_honest"] >= 8
+    assert tricky_crawl.stats["brokenlinks/probes/honest"] == 3
+    assert tricky_crawl.stats["brokenlinks/probes/not_honest"] == 14
+    assert tricky_crawl.stats["brokenlinks/probes/sent"] == len(per_host) == 17
 
 
 def test_retry_after_is_honoured_per_host(tricky_crawl):
     log = tricky_crawl.web_requests
     wait = [r for r in log if r.host == "slowdown.test" and r.path == "/wait-2"]
     assert [r.status for r in wait][:2] == [429, 200]
+    # a lower bound only (the retry is held back); how late it comes is the machine's load
     gap = wait[1].time - wait[0].time
     assert gap >= 1.9, gap
-    assert gap < 10, gap
     # other hosts were served meanwhile: the wait held back no one else
     others = [r for r in log if r.host != "slowdown.test" and wait[0].time < r.time < wait[1].time]
     assert others
@@ -145,11 +146,12 @@ def test_retry_after_is_honoured_per_host(tricky_crawl):
     # HTTP-date beyond the cap: no retry at all; HTTP-date in the past: retried at once
     assert [r.method for r in log if r.host == "later.test"] == ["HEAD", "GET"]
     back = [r for r in log if r.host == "maintenance.test" and r.path == "/back"]
-    assert [r.status for r in back][:2] == [503, 200]
-    assert back[1].time - back[0].time < 1.5
+    assert [r.status for r in back][:2] == [503, 200]  # (no wait: test_retry_after.py)
     stats = tricky_crawl.stats
-    assert stats["brokenlinks/retry_after/over_cap"] >= 4
-    assert stats["brokenlinks/retry_after/honoured"] >= 5
+    # over the cap: later.test HEAD, maintenance.test/long HEAD and GET ... (expected.json)
+    assert stats["brokenlinks/retry_after/over_cap"] == 4
+    # slowdown.test 1, throttle.test 3 HEAD + 3 GET answers, maintenance.test/back 1
+    assert stats["brokenlinks/retry_after/honoured"] == 8
 
 
 def test_summary_counts_what_could_not_be_verified(tricky_crawl):
@@ -168,8 +170,8 @@ def test_retry_after_cap_setting(tmp_path, web):
     # confirming GET finds the page back
     wait = [r for r in web.requests() if r.host == "slowdown.test" and r.path == "/wait-2"]
     assert [(r.method, r.status) for r in wait] == [("HEAD", 429), ("GET", 200)]
-    assert wait[1].time - wait[0].time < 1.5
-    assert result.stats["brokenlinks/retry_after/over_cap"] >= 5
+    assert result.stats["brokenlinks/retry_after/over_cap"] == 5
+    assert result.stats["brokenlinks/retry_after/honoured"] == 7
     row = targets(result)["http://slowdown.test/wait-2"]
     assert (row["kind"], row["reason"]) == ("alive", "ok")
 

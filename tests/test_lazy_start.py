@@ -36,10 +36,19 @@ async def test_start_waits_for_an_empty_scheduler_while_backed_out(tmp_path):
     crawler.get_extension = lambda cls: checker  # type: ignore[method-assign]
     engine = _Engine()
     crawler.engine = engine  # type: ignore[assignment]
+    # the moment start() waits for the signal, not a sleep: the test knows it is waiting
+    waiting = asyncio.Event()
+    wait_for = crawler.signals.wait_for
+
+    def recording_wait_for(signal):
+        waiting.set()
+        return wait_for(signal)
+
+    crawler.signals.wait_for = recording_wait_for  # type: ignore[method-assign]
     start = spider.start()
 
     pending = asyncio.ensure_future(anext(start))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(waiting.wait(), 5)
     assert not pending.done(), "a backed-out engine gets no new request"
     crawler.signals.send_catch_log(signals.scheduler_empty)
     first = await asyncio.wait_for(pending, 5)

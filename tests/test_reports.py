@@ -30,6 +30,7 @@ from brokenlinks.reports import (
     render_table,
     revived,
     top_anchors,
+    write_rows,
 )
 
 T = [datetime(2024, 5, day, tzinfo=UTC) for day in range(1, 8)]
@@ -489,3 +490,11 @@ async def fresh_verdicts_body(tmp_path, crawler_stats):
     assert again.checked_at == (now - timedelta(hours=1)).isoformat()
     assert checker.take_unreported() == []
     await fresh.spider_closed()
+
+
+def test_csv_output_is_the_feeds_csv(tmp_path):
+    # one writer: the commands' -o file.csv and the crawl's feed write the same cells
+    path = tmp_path / "report.csv"
+    rows = [{"a": "=SUM(A1)", "b": None, "c": ["nofollow", "ugc"], "d": 3, "e": True}]
+    write_rows(rows, ["a", "b", "c", "d", "e"], str(path))
+    assert path.read_bytes() == b'a,b,c,d,e\r\n\'=SUM(A1),,"nofollow,ugc",3,True\r\n'

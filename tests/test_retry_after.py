@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -47,9 +48,9 @@ def test_process_response(status, retry_after, retried, waits):
     result = mw.process_response(request, answer(request, status, retry_after))
     assert isinstance(result, Request) is retried
     if waits:
-        assert mw.not_before["a.test"] >= before + 1.9
+        assert mw.not_before["a.test"] >= before + 2
     else:
-        assert mw.not_before.get("a.test", 0) <= before + 0.5
+        assert mw.not_before.get("a.test", before) <= time.monotonic()  # nothing to wait for
     over_cap = not retried and retry_after is not None and status in {429, 503}
     assert (META_RETRY_AFTER in request.meta) is over_cap
     assert bool(crawler.stats.get_value("brokenlinks/retry_after/over_cap")) is over_cap
@@ -71,10 +72,16 @@ def test_bad_cap_setting_names_it():
 @deferred_f_from_coro_f
 async def test_process_request_waits_per_host():
     mw, crawler = middleware()
-    mw.not_before["slow.test"] = time.monotonic() + 0.3
-    started = time.monotonic()
-    assert await mw.process_request(Request("http://other.test/")) is None
-    assert time.monotonic() - started < 0.2
-    assert await mw.process_request(Request("http://slow.test/")) is None
-    assert time.monotonic() - started >= 0.25
+    # order, not wall-clock bounds: the waiting host never holds up another one
+    until = mw.not_before["slow.test"] = time.monotonic() + 0.3
+    done: list[tuple[str, float]] = []
+
+    async def send(url: str) -> None:
+        assert await mw.process_request(Request(url)) is None
+        done.append((url, time.monotonic()))
+
+    await asyncio.gather(send("http://slow.test/"), send("http://other.test/"))
+    assert [url for url, _ in done] == ["http://other.test/", "http://slow.test/"]
+    # asyncio runs a timer up to its clock resolution (1 ns on Linux) early
+    assert done[1][1] >= until - 1e-3
     assert crawler.stats.get_value("brokenlinks/retry_after/waits") == 1

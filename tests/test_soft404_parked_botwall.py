@@ -11,8 +11,8 @@ import pytest
 
 from brokenlinks import parked
 from brokenlinks.botwall import detect_bot_wall
+from brokenlinks.charsets import decode_html
 from brokenlinks.checks import origin_of, probe_url
-from brokenlinks.extract import _decode
 from brokenlinks.retry import parse_retry_after
 from brokenlinks.soft404 import (
     PageSignals,
@@ -558,6 +558,11 @@ def test_parse_retry_after(value, seconds):
         ("HTTPS://A.Test:8443/x?y#z", "https://a.test:8443"),
         ("http://user:pw@a.test/x", "http://a.test"),
         ("http://a.test?q", "http://a.test"),
+        # one host, one origin, whatever the link's spelling: one probe, one slot
+        ("http://u:p@x.test:80/", "http://x.test"),
+        ("https://x.test:443/a", "https://x.test"),
+        ("http://x.test:0443/", "http://x.test:443"),
+        ("http://[::1]:8080/", "http://[::1]:8080"),
     ],
 )
 def test_origin_of(url, origin):
@@ -584,7 +589,7 @@ def test_real_live_pages_raise_no_flag():
             raw = (root / meta["path"]).read_bytes()
             if meta.get("gzip"):
                 raw = gzip.decompress(raw)
-            html = _decode(raw, meta.get("declared_charset"))
+            html = decode_html(raw, meta.get("declared_charset")).text
             page = page_signals(html, meta["url"])
             count += 1
             assert page.title or page.words, meta["url"]

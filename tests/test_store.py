@@ -129,11 +129,18 @@ def test_tables_created(engine):
     link_indexes = {ix["name"] for ix in inspect(engine).get_indexes("links")}
     assert "ix_links_target_id" in link_indexes
     uniques = {uq["name"] for uq in inspect(engine).get_unique_constraints("links")}
-    assert "uq_links_page_id_target_id_anchor_text_position" in uniques
+    assert "uq_links_page_id_target_id_anchor_key_position" in uniques
 
 
-def test_init_db_twice(engine):
+def test_init_db_twice(engine, run_id):
+    store.write_batch(engine, run_id, sample_batch())
+    before = dump(engine)
     db.init_db(engine)
+    # a second migration is a no-op: same revision, same rows, foreign keys back on
+    assert db.current_revision(engine) == "0005"
+    assert dump(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
 def test_sqlite_pragmas(engine):

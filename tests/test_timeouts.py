@@ -1,17 +1,17 @@
-"""Timed-out requests are retried ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` times, not ``RETRY_TIMES``."""
+"""Timed-out requests are retried ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` times, not ``RETRY_TIMES``.
+
+The limit is part of the one retry path, ``brokenlinks.retry.RetryAfterMiddleware``."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
-from scrapy import Request
-from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError, NotConfigured
+from scrapy import Request, Spider
+from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.timeouts import TimeoutRetryLimit, stop_retrying
+from brokenlinks.retry import RetryAfterMiddleware, stop_retrying
 
 from .conftest import run_crawl, write_seeds
 
@@ -37,38 +37,39 @@ def test_stop_retrying(exception, retry_times, limit, stops):
 
 
 def _middleware(settings):
-    return build_from_crawler(TimeoutRetryLimit, get_crawler(settings_dict=settings))
+    crawler = get_crawler(Spider, settings_dict=settings)
+    crawler.spider = crawler._create_spider("test")
+    mw = build_from_crawler(RetryAfterMiddleware, crawler)
+    crawler.stats.open_spider()
+    return mw, crawler.stats
 
 
-def test_middleware_marks_the_last_timeout_only():
-    mw = _middleware({"RETRY_TIMES": 2})
+def test_the_last_timeout_stands_other_failures_are_retried():
+    mw, stats = _middleware({"RETRY_TIMES": 2})
     first = Request("http://hang.test/never")
-    assert mw.process_exception(first, TIMEOUT) is None
-    assert "dont_retry" not in first.meta
-    retried = Request("http://hang.test/never", meta={"retry_times": 1})
-    mw.process_exception(retried, TIMEOUT)
-    assert retried.meta["dont_retry"] is True
+    retry = mw.process_exception(first, TIMEOUT)
+    assert isinstance(retry, Request)
+    assert retry.meta["retry_times"] == 1
+    assert mw.process_exception(retry, TIMEOUT) is None
     refused = Request("http://refused.test/", meta={"retry_times": 1})
-    mw.process_exception(refused, REFUSED)
-    assert "dont_retry" not in refused.meta
-    assert mw.stats.get_value("brokenlinks/retry/timeout_limited") == 1
+    assert isinstance(mw.process_exception(refused, REFUSED), Request)
+    assert stats.get_value("brokenlinks/retry/timeout_limited") == 1
+    assert stats.get_value("retry/count") == 2
 
 
 @pytest.mark.parametrize(
-    ("settings", "why"),
+    ("settings", "meta"),
     [
-        ({"RETRY_ENABLED": False}, "RETRY_ENABLED"),
-        ({"RETRY_TIMES": 1}, ">= RETRY_TIMES"),
-        ({"RETRY_TIMES": 3, "BROKENLINKS_TIMEOUT_RETRY_TIMES": 3}, ">= RETRY_TIMES"),
+        ({"RETRY_TIMES": 1}, {}),
+        ({"RETRY_TIMES": 3, "BROKENLINKS_TIMEOUT_RETRY_TIMES": 3}, {}),
+        ({"RETRY_TIMES": 3}, {"max_retry_times": 1}),
     ],
 )
-def test_middleware_off_when_it_would_change_nothing(settings, why, caplog):
-    caplog.set_level(logging.DEBUG, logger="brokenlinks.timeouts")
-    with pytest.raises(NotConfigured) as raised:
-        _middleware(settings)
-    # a message would make Scrapy log this normal state as a WARNING
-    assert raised.value.args == ()
-    assert why in caplog.text
+def test_the_limit_changes_nothing_when_not_below_the_retries(settings, meta):
+    mw, stats = _middleware(settings)
+    request = Request("http://hang.test/never", meta={**meta, "retry_times": 1})
+    mw.process_exception(request, TIMEOUT)
+    assert stats.get_value("brokenlinks/retry/timeout_limited") is None
 
 
 def test_negative_limit_is_one_clear_error():

@@ -11,7 +11,14 @@ import json
 import pytest
 
 from brokenlinks.sites import in_domains, is_outbound, site_of, site_of_host
-from brokenlinks.urls import drop_fragment, host_of, parse_absolute, resolve_href
+from brokenlinks.urls import (
+    drop_fragment,
+    host_of,
+    origin_of,
+    parse_absolute,
+    port_of,
+    resolve_href,
+)
 
 from .conftest import DATA
 
@@ -80,6 +87,18 @@ def test_resolve_href_wpt_failures(index, row):
 def test_parse_absolute_wpt(index, row):
     assert parse_absolute(row["input"]) == drop_fragment(row["href"])
     assert host_of(parse_absolute(row["input"])) == row["hostname"].strip("[]")
+
+
+@pytest.mark.parametrize(("index", "row"), ABSOLUTE_OK, ids=[_row_id(*x) for x in ABSOLUTE_OK])
+def test_origin_host_port_wpt(index, row):
+    # the one parser every module asks for origins, hosts and ports (probes, politeness
+    # slots, the browser guard): what wpt expects of new URL(input).origin/.hostname/.port
+    url = row["href"]
+    if "origin" in row:  # a few rows leave it out
+        assert origin_of(url) == row["origin"]
+    assert host_of(url) == row["hostname"].strip("[]")
+    default = 443 if row["protocol"] == "https:" else 80
+    assert port_of(url) == (int(row["port"]) if row["port"] else default)
 
 
 @pytest.mark.parametrize(("index", "row"), ABSOLUTE_FAIL, ids=[_row_id(*x) for x in ABSOLUTE_FAIL])

@@ -1,11 +1,15 @@
 """``scrapy crawl``, with spider arguments validated before anything starts.
 
-Scrapy's own command builds the crawler process (which logs its start-up banner) before
-it runs, and reports a spider that fails to start with a traceback. A spider of this
+The Scrapy behaviour worked around (Scrapy 2.19): ``scrapy.cmdline.execute`` builds the
+crawler process (which configures logging, logs the start-up banner and installs the
+reactor) before the command runs, and a spider whose ``__init__`` rejects an argument is
+reported with a traceback from inside the crawl (``bootstrap_failed``). A spider of this
 project that has a ``check_arguments(kwargs)`` class method gets its ``-a`` arguments
-checked first: a bad argument or seeds file prints one line naming it, and the command
-exits 1 without starting a crawl. When ``LOG_FILE`` is set (as Scrapyd sets it for every
-job), the line is also logged there, so that the job log says why the job ended.
+checked in :meth:`Command.process_options`, the public hook that ``execute`` calls after
+parsing the options and before it builds the process: a bad argument or seeds file prints
+one ``error:`` line naming it, and the command exits 1 without starting anything. When
+``LOG_FILE`` is set (as Scrapyd sets it for every job), the line is also logged there, so
+that the job log says why the job ended. Nothing of ``scrapy.cmdline`` is copied.
 
 ``scrapy crawl -h`` lists the spiders' ``-a`` arguments, one line each, from
 :data:`brokenlinks.params.SPIDER_ARGUMENTS` (the same declarations that validate them).
@@ -19,7 +23,6 @@ import sys
 
 from scrapy.commands import ScrapyHelpFormatter
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
-from scrapy.crawler import AsyncCrawlerProcess, CrawlerProcess
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.log import configure_logging
 
@@ -27,17 +30,12 @@ from brokenlinks.params import arguments_help
 
 logger = logging.getLogger(__name__)
 
-_ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, ScrapyHelpFormatter):
     """Scrapy's help layout, with the description's lines (the argument list) kept as written."""
 
 
 class Command(ScrapyCrawlCommand):
-    # the process is built in run(), once the arguments are known to be good
-    requires_crawler_process = False
-
     def long_desc(self) -> str:
         return f"{super().long_desc()}\n\n{arguments_help()}"
 
@@ -45,30 +43,24 @@ class Command(ScrapyCrawlCommand):
         super().add_options(parser)
         parser.formatter_class = _HelpFormatter
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)  # -a into opts.spargs, -o/-O into FEEDS
         assert self.settings is not None
-        if len(args) == 1:
-            try:
-                spidercls = get_spider_loader(self.settings).load(args[0])
-            except KeyError:
-                spidercls = None  # Scrapy's own command reports it
-            check = getattr(spidercls, "check_arguments", None)
-            if check is not None:
-                try:
-                    check(dict(opts.spargs))
-                except ValueError as e:
-                    sys.stderr.write(f"error: {e}\n")
-                    if self.settings.get("LOG_FILE"):
-                        configure_logging(self.settings)
-                        logger.error("%s", e)
-                    self.exitcode = 1
-                    return
-        # the same choice as scrapy.cmdline makes for commands that need a process
-        if (
-            self.settings["TWISTED_REACTOR"] == _ASYNCIO_REACTOR
-            and not self.settings.getbool("FORCE_CRAWLER_PROCESS")
-        ) or not self.settings.getbool("TWISTED_REACTOR_ENABLED"):
-            self.crawler_process = AsyncCrawlerProcess(self.settings)
-        else:
-            self.crawler_process = CrawlerProcess(self.settings)
-        super().run(args, opts)
+        if len(args) != 1:
+            return  # Scrapy's run() reports it
+        try:
+            spidercls = get_spider_loader(self.settings).load(args[0])
+        except KeyError:
+            return  # Scrapy's run() reports it
+        check = getattr(spidercls, "check_arguments", None)
+        if check is None:
+            return
+        try:
+            check(dict(opts.spargs))
+        except ValueError as e:
+            sys.stderr.write(f"error: {e}\n")
+            if self.settings.get("LOG_FILE"):
+                configure_logging(self.settings)
+                logger.error("%s", e)
+            # before the crawler process exists: no banner, no reactor, no traceback
+            raise SystemExit(1) from None

@@ -14,11 +14,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from parsel import Selector
 
-from brokenlinks.urls import resolve_href
+from brokenlinks.urls import host_of, resolve_href, url_parts
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}(?![\w-])", re.IGNORECASE
@@ -197,7 +197,8 @@ def _contact_rank(text: str, url: str) -> int | None:
     for rank, names in enumerate(CONTACT_WORDS):
         if words in names:
             return rank
-    last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1].lower()
+    parts = url_parts(url)
+    last = (parts.path if parts else "").rstrip("/").rsplit("/", 1)[-1].lower()
     last = last.rsplit(".", 1)[0]
     for rank, names in enumerate(_PATH_WORDS):
         if last in names:
@@ -206,8 +207,10 @@ def _contact_rank(text: str, url: str) -> int | None:
 
 
 def _social(url: str) -> str | None:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").removeprefix("www.").removeprefix("m.")
+    parts = url_parts(url)
+    if parts is None:
+        return None
+    host = parts.host.removeprefix("www.").removeprefix("m.")
     skipped = _SOCIAL_HOSTS.get(host)
     if skipped is None or parts.path.strip("/") == "":
         return None
@@ -245,7 +248,7 @@ def read_contacts(html: str, url: str) -> Contacts:
             if profile not in social:
                 social.append(profile)
             continue
-        if urlsplit(absolute).hostname != urlsplit(url).hostname:
+        if host_of(absolute) != host_of(url):
             continue
         rank = _contact_rank(anchor.xpath("string(.)").get() or "", absolute)
         if rank is not None and (contact is None or rank < contact[0]):

@@ -51,7 +51,8 @@ Patterns are tried in file order, before the static files. A rule is an object:
 ``body`` (str) / ``file`` (path relative to ROOT) / ``body_size`` (int)
     the body: a literal, a file's content, or a generated HTML page of exactly that many
     bytes. ``{host}`` and ``{path}`` in ``body`` and ``file`` are replaced (HTML-escaped),
-    so a template can serve "every unknown path 200 with a not-found page". Without any of
+    so a template can serve "every unknown path 200 with a not-found page"; ``{year}`` is
+    the current year (UTC), so a page's dated links never go stale. Without any of
     them, a small HTML page naming the status is generated.
 ``content_type`` (str, default ``text/html; charset=utf-8``) and ``headers`` (object)
     response headers; ``Content-Length`` is set unless ``chunked``.
@@ -115,6 +116,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -721,8 +723,11 @@ class LocalWeb:
             title = _reason(rule.status)
             text = f"Moved to {location}" if location else ""
             return html_page(rule.status, title, text)
-        return template.replace(b"{host}", html.escape(host).encode()).replace(
-            b"{path}", html.escape(path).encode()
+        year = str(datetime.now(UTC).year).encode()
+        return (
+            template.replace(b"{host}", html.escape(host).encode())
+            .replace(b"{path}", html.escape(path).encode())
+            .replace(b"{year}", year)
         )
 
     def _host_dir(self, host: str) -> Path | None:
