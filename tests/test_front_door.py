@@ -85,12 +85,23 @@ def test_every_demo_mode_finds_prospects_and_report_shows_them(checkout):
     # people get the commands and the summaries, not Scrapy's log
     assert proc.stderr == ""
     assert not re.search(r"\[scrapy|INFO|WARNING", out)
-    steps = re.split(r"\n\[\d/8\] ", out)[1:]
-    assert len(steps) == 8
-    found = [int(re.search(r"prospects \(dead link occurrences\): (\d+)", s)[1]) for s in steps]
+    steps = re.split(r"\n\[\d+/12\] ", out)[1:]
+    assert len(steps) == 12
+    found = [
+        int(re.search(r"prospects \(dead link occurrences\): (\d+)", s)[1]) for s in steps[:8]
+    ]
     # resources, reclaim, competitor (Semrush, Ahrefs), site, weekly x2, recheck
     assert found[:7] == [8, 3, 2, 2, 5, 8, 8]
     assert found[7] > 0
+    # outreach: archive, contacts, mysite and pitches (its crawl is the resources one, not rerun)
+    assert [s.splitlines()[1].split()[:3] for s in steps[8:]] == [
+        ["$", "scrapy", "crawl"],
+        ["$", "scrapy", "crawl"],
+        ["$", "scrapy", "crawl"],
+        ["$", "scrapy", "pitches"],
+    ]
+    # the 8 of the resource pages, and blog.demo's 3 from the site crawl and the exports
+    assert re.search(r"^  11 pitches written to demo-pitches\.csv in ", steps[11], re.MULTILINE)
     assert "-a domain=mysite.demo" in steps[1]
     assert "internal 1, external 4" in steps[4]
     assert "verdicts reused from the database: 26" in steps[6]

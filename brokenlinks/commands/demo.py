@@ -12,6 +12,10 @@ Serves ``data/demo/`` (hosts under ``.demo``) on a loopback port with
   and an Ahrefs export;
 - ``site``: a whole-site crawl of ``blog.demo``;
 - ``weekly``: a crawl, the same crawl again (verdicts reused), then ``scrapy crawl recheck``;
+- ``outreach``: from dead links to pitches: the resource-pages crawl (unless a mode before
+  it ran it), ``scrapy crawl archive`` (what each dead page was, from ``archive.demo``, a
+  Wayback Machine; RDAP from ``iana.demo``/``rdap.demo``), ``scrapy crawl contacts``,
+  ``scrapy crawl mysite`` (your site ``mycoffee.demo``) and ``scrapy pitches``;
 - ``all``: each of them.
 
 The crawls write to the database every command uses (``BROKENLINKS_DATABASE_URL``, default
@@ -64,6 +68,18 @@ class Step:
     #: check every target again (a demo shows checks, not verdicts remembered from last time)
     fresh: bool = True
 
+    @property
+    def is_crawl(self) -> bool:
+        return self.args[0] == "crawl"
+
+    @property
+    def output(self) -> str | None:
+        """The file the step writes (``-O``/``-o``), if any."""
+        for option in ("-O", "-o"):
+            if option in self.args:
+                return self.args[self.args.index(option) + 1]
+        return None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mode:
@@ -71,25 +87,29 @@ class Mode:
     steps: tuple[Step, ...]
 
 
+#: the demo web's Wayback Machine and RDAP bootstrap file (scrapy crawl archive)
+OUTREACH_SETTINGS = (
+    "BROKENLINKS_ARCHIVE_URL=http://archive.demo",
+    "BROKENLINKS_RDAP_BOOTSTRAP_URL=http://iana.demo/rdap/dns.json",
+)
+#: your site in the outreach demo: its pages are the replacements pitched
+MYSITE = "http://mycoffee.demo/"
+#: where the outreach demo writes its pitches
+PITCHES = "demo-pitches.csv"
+
+
 def modes(demo: str, samples: str) -> dict[str, Mode]:
     """The demo's modes; *demo* and *samples* are the paths of data/demo and data/samples."""
     seeds = f"{demo}/seeds.txt"
+    resource_pages = Step(
+        title="resource pages",
+        args=("crawl", "backlinks", "-a", f"seeds={seeds}", "-O", "demo-resources.csv"),
+    )
+    archive_settings = tuple(arg for value in OUTREACH_SETTINGS for arg in ("-s", value))
     return {
         "resources": Mode(
             what="resource pages: every dead outbound link on pages of your niche",
-            steps=(
-                Step(
-                    title="resource pages",
-                    args=(
-                        "crawl",
-                        "backlinks",
-                        "-a",
-                        f"seeds={seeds}",
-                        "-O",
-                        "demo-resources.csv",
-                    ),
-                ),
-            ),
+            steps=(resource_pages,),
         ),
         "reclaim": Mode(
             what="reclaim: links to your site (mysite.demo) that now hit its dead pages",
@@ -155,10 +175,36 @@ def modes(demo: str, samples: str) -> dict[str, Mode]:
                 ),
             ),
         ),
+        "outreach": Mode(
+            what="outreach: from the dead links to pitches ready to send",
+            steps=(
+                resource_pages,
+                Step(
+                    title="what each dead page was (the archive), is its domain free (RDAP)?",
+                    args=("crawl", "archive", *archive_settings),
+                    fresh=False,
+                ),
+                Step(
+                    title="whom to write to on each linking site",
+                    args=("crawl", "contacts"),
+                    fresh=False,
+                ),
+                Step(
+                    title="your pages, to pick the replacements",
+                    args=("crawl", "mysite", "-a", f"mysite={MYSITE}"),
+                    fresh=False,
+                ),
+                Step(
+                    title="pitches ready to send",
+                    args=("pitches", "-o", PITCHES),
+                    fresh=False,
+                ),
+            ),
+        ),
     }
 
 
-MODE_NAMES = ("resources", "reclaim", "competitor", "site", "weekly")
+MODE_NAMES = ("resources", "reclaim", "competitor", "site", "weekly", "outreach")
 
 
 def display_path(path: Path, cwd: Path) -> str:
@@ -193,7 +239,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012  (Scrapy's own attribute)
 
     def syntax(self) -> str:
-        return "[resources|reclaim|competitor|site|weekly|all ...] | --serve [--port N]"
+        return "[resources|reclaim|competitor|site|weekly|outreach|all ...] | --serve [--port N]"
 
     def short_desc(self) -> str:
         return "Run each way of using brokenlinks on the bundled demo web (offline)"
@@ -202,7 +248,8 @@ class Command(ScrapyCommand):
         return (
             "Serve the demo web in data/demo/ on a loopback port and run, on it, the scrapy "
             "crawl commands of a mode (each printed before it runs): resources (the default), "
-            "reclaim, competitor, site, weekly, or all of them. Prospects go to "
+            "reclaim, competitor, site, weekly, outreach (archive, contacts, your site, then "
+            f"scrapy pitches -o {PITCHES}), or all of them. Prospects go to "
             "demo-<mode>.csv in the working directory, and every crawl is stored in the "
             "database all commands use (BROKENLINKS_DATABASE_URL, default "
             "data/brokenlinks.sqlite3): scrapy report and scrapy prospects read it. Scrapy's "
@@ -260,7 +307,12 @@ class Command(ScrapyCommand):
         except ValueError as e:
             self._fail(str(e))
             return
-        steps = [step for name in names for step in plan[name].steps]
+        steps: list[Step] = []
+        for name in names:
+            # a command an earlier mode ran already is not run again (outreach reuses the
+            # resource-pages crawl); within a mode, a repeat is the point (weekly)
+            earlier = {step.args for step in steps}
+            steps += [step for step in plan[name].steps if step.args not in earlier]
         log_file = self._prepare_log()
         with LocalWeb(demo, port=opts.port) as web:
             for number, step in enumerate(steps, 1):
@@ -278,6 +330,8 @@ class Command(ScrapyCommand):
         self._out(f"Stored in {db.describe_url(database_url)}: scrapy report, scrapy prospects")
         if log_file:
             self._out(f"Crawl log: {log_file}")
+        if PITCHES in {step.output for step in steps}:
+            self._out(f"Pitches, one row per recipient with a draft: {PITCHES}")
         others = [name for name in MODE_NAMES if name not in names]
         if others:
             self._out(f"More: scrapy demo {' | '.join(others)} | all;  scrapy demo --serve")
@@ -337,7 +391,8 @@ class Command(ScrapyCommand):
         with subprocess.Popen(  # noqa: S603  (our own interpreter, our own arguments)
             command,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE if log_file else None,
+            # a command that is not a crawl says what it wrote on stderr
+            stderr=subprocess.PIPE if log_file or not step.is_crawl else None,
             text=True,
         ) as child:
             errors = self._wait(child, web, served, started, quiet=log_file is None)
@@ -349,15 +404,22 @@ class Command(ScrapyCommand):
             if log_file:
                 self._out(f"  see {log_file}")
             return False
+        if not step.is_crawl:
+            for line in errors.splitlines()[-1:]:
+                self._out(f"  {line} in {elapsed:.1f} s")
+            return True
         run = _run_after(database_url, before)
         if run is None or not run.get("stats"):
             self._out(f"  done in {elapsed:.1f} s (no crawl stats stored: see the log)")
             return True
         stats: dict[str, Any] = run["stats"]
-        for line in summary_lines(stats):
+        lines = summary_lines(stats) if step.output else outreach_lines(stats)
+        for line in lines:
             self._out(f"  {line}")
-        output = step.args[step.args.index("-O") + 1]
-        self._out(f"  written to {output} in {elapsed:.1f} s")
+        if step.output:
+            self._out(f"  written to {step.output} in {elapsed:.1f} s")
+        else:
+            self._out(f"  stored in {elapsed:.1f} s")
         problems = [
             f"{stats[f'log_count/{level}']} {level.lower()}s"
             for level in ("ERROR", "WARNING")
@@ -443,6 +505,51 @@ class Command(ScrapyCommand):
     def _fail(self, message: str) -> None:
         sys.stderr.write(f"error: {message}\n")
         self.exitcode = 1
+
+
+def outreach_lines(stats: dict[str, Any]) -> list[str]:
+    """What an outreach crawl (archive, contacts, mysite) looked up, from its stats.
+
+    >>> outreach_lines({"brokenlinks/archive/targets": 6, "brokenlinks/archive/found": 5,
+    ...                 "brokenlinks/archive/no_capture": 1, "brokenlinks/rdap/domains": 1,
+    ...                 "brokenlinks/rdap/status/unregistered": 1})
+    ['archive: 6 dead targets, 5 captures read, 1 without capture, 0 failed', 'RDAP: 1 domains (unregistered 1)']
+    >>> outreach_lines({"brokenlinks/mysite/pages": 7, "brokenlinks/mysite/sitemap_urls": 7})
+    ['your site: 7 pages read (7 listed by sitemaps)']
+    """
+
+    def count(key: str) -> int:
+        return int(stats.get(f"brokenlinks/{key}", 0))
+
+    lines = []
+    if "brokenlinks/archive/targets" in stats:
+        lines.append(
+            f"archive: {count('archive/targets')} dead targets, {count('archive/found')} "
+            f"captures read, {count('archive/no_capture')} without capture, "
+            f"{count('archive/failed')} failed"
+        )
+    if "brokenlinks/rdap/domains" in stats:
+        prefix = "brokenlinks/rdap/status/"
+        answers = ", ".join(
+            f"{key.removeprefix(prefix)} {value}"
+            for key, value in sorted(stats.items())
+            if key.startswith(prefix)
+        )
+        lines.append(
+            f"RDAP: {count('rdap/domains')} domains" + (f" ({answers})" if answers else "")
+        )
+    if "brokenlinks/contacts/sites" in stats:
+        lines.append(
+            f"contacts: {count('contacts/sites')} linking sites, {count('contacts/with_email')} "
+            f"with an address, {count('contacts/contact_page_read')} contact pages read, "
+            f"{count('contacts/failed')} failed"
+        )
+    if "brokenlinks/mysite/pages" in stats:
+        lines.append(
+            f"your site: {count('mysite/pages')} pages read "
+            f"({count('mysite/sitemap_urls')} listed by sitemaps)"
+        )
+    return lines
 
 
 def _last_run(database_url: str) -> int:

@@ -229,6 +229,8 @@ def read_contacts(html: str, url: str) -> Contacts:
     ... </body></html>''', "https://blog.example/post")
     >>> c.emails, c.author, c.contact_page, c.social
     (['editor@blog.example', 'jo@blog.example'], 'Jo Smith', 'https://blog.example/kontakt/', ['https://x.com/josmith'])
+    >>> read_contacts('<link rel="me" href="https://bsky.app/profile/jo.example">', "https://blog.example/").social
+    ['https://bsky.app/profile/jo.example']
     """
     sel = Selector(text=html or "<html></html>")
     emails: list[str] = []
@@ -253,6 +255,15 @@ def read_contacts(html: str, url: str) -> Contacts:
         rank = _contact_rank(anchor.xpath("string(.)").get() or "", absolute)
         if rank is not None and (contact is None or rank < contact[0]):
             contact = (rank, absolute.split("#", 1)[0])
+    # <link rel="me"> names the site's own profiles (IndieWeb, Mastodon verification); a
+    # link checker reads no <link>, so these profiles are never checked as links
+    for href in sel.xpath(
+        "//link[contains(concat(' ', normalize-space(@rel), ' '), ' me ')]/@href"
+    ).getall():
+        absolute = resolve_href(href.strip(), url)
+        profile = _social(absolute) if absolute else None
+        if profile is not None and profile not in social:
+            social.append(profile)
     for value in sel.xpath("//@data-cfemail").getall():
         decoded = decode_cfemail(value)
         if decoded:

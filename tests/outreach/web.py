@@ -1,8 +1,8 @@
 """A small outreach web: referring sites with contacts, the archive, RDAP and the user's site.
 
 Served by :class:`tests.serviceweb.ServiceWeb` on loopback; :data:`HOSTS` are the names to
-map in ``BROKENLINKS_RESOLVE``. The same pages serve the end-to-end test of the pitches and
-can serve ``scrapy demo`` (see docs/outreach.md, "Demo").
+map in ``BROKENLINKS_RESOLVE``. The same pages serve the end-to-end test of the pitches
+(``scrapy demo outreach`` has its own, in ``data/demo/``).
 """
 
 from __future__ import annotations
