@@ -16,12 +16,11 @@ from scrapy import Request, Spider, signals
 from scrapy.exceptions import CloseSpider
 from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
-from scrapy.spidermiddlewares.httperror import HttpError
 
 from brokenlinks.checks import LinkChecker
 from brokenlinks.freshness import FreshVerdicts
 from brokenlinks.guard import guard_refusal
-from brokenlinks.pages import Scope, failed_page, process_response
+from brokenlinks.pages import Scope, failed_page, failure_kind, page_failure, process_response
 from brokenlinks.params import ArgumentError, BacklinksParams
 from brokenlinks.render import BrowserContexts, configure_rendering
 from brokenlinks.seeds import SeedFile, SeedFileError, parse_seeds_bytes, read_seeds
@@ -168,18 +167,14 @@ class BacklinksSpider(Spider):
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value("brokenlinks/pages/failed")
-        if isinstance(failure.value, HttpError):
-            response = failure.value.response
-            return [
-                failed_page(
-                    requested_url,
-                    url=response.url,
-                    status=response.status,
-                    error=f"HTTP {response.status}",
-                )
-            ]
-        error = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"[:300]
-        self.logger.warning(
-            "Could not read %(url)s: %(error)s", {"url": request.url, "error": error}
+        maxsize = request.meta.get(
+            "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
         )
-        return [failed_page(requested_url, url=None, status=None, error=error)]
+        assert failure.value is not None
+        url, status, error = page_failure(failure.value, request.url, maxsize)
+        stats.inc_value(f"brokenlinks/pages/failed/{failure_kind(error)}")
+        self.logger.warning(
+            "Could not read %(url)s: %(error)s", {"url": requested_url, "error": error}
+        )
+        page = failed_page(requested_url, url=url, status=status, error=error)
+        return [page]
