@@ -132,4 +132,6 @@ class CrawlSummary:
         failure = job_failure(stats, reason)
         if failure is not None:
             self.stats.set_value("brokenlinks/job_failed", failure)
-            logger.error("Crawl failed: %(why)s", {"why": failure})
+            # the spider logged the seeds file's own error line already: one ERROR per cause
+            log = logger.info if reason == "seeds_unavailable" else logger.error
+            log("Crawl failed: %(why)s", {"why": failure})

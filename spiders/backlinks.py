@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 
+#: invalid seed lines logged one by one; the rest are counted in one line
+MAX_LOGGED_INVALID = 10
+
+
 class BacklinksSpider(Spider):
     name = "backlinks"
     checker: LinkChecker
@@ -115,10 +119,16 @@ class BacklinksSpider(Spider):
         stats.set_value("brokenlinks/seeds/pages", len(seeds.seeds))
         stats.set_value("brokenlinks/seeds/duplicates", seeds.duplicates)
         stats.set_value("brokenlinks/seeds/invalid", len(seeds.invalid))
-        for bad in seeds.invalid:
+        for bad in seeds.invalid[:MAX_LOGGED_INVALID]:
             self.logger.warning(
                 "seeds %(path)s line %(line)d: skipped %(value)r (%(why)s)",
-                {"path": seeds.path, "line": bad.line, "value": bad.value, "why": bad.why},
+                {"path": seeds.path, "line": bad.line, "value": bad.value[:200], "why": bad.why},
+            )
+        if (more := len(seeds.invalid) - MAX_LOGGED_INVALID) > 0:
+            self.logger.warning(
+                "seeds %(path)s: skipped %(more)d more invalid lines (not logged; "
+                "brokenlinks/seeds/invalid counts them all)",
+                {"path": seeds.path, "more": more},
             )
         self.logger.info(
             "Read %(count)d referring pages from %(path)s (%(format)s)",
