@@ -541,7 +541,8 @@ def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
 
 
 def _decode(data: bytes, path: str) -> str:
-    """Decode a seeds file: UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252."""
+    """Decode a seeds file: UTF-8 (BOM or not), UTF-16 (BOM or not), else cp1252."""
+    encoding: str | None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Semrush and Ahrefs "for Excel" exports: UTF-16 with a BOM, tab-separated.
         encoding = "utf-16"
