@@ -60,6 +60,7 @@ EXTENSIONS = {
     "brokenlinks.freshness.FreshVerdicts": 110,
     "brokenlinks.feeds.ProspectFeedExporter": 0,
     "brokenlinks.summary.CrawlSummary": 500,
+    "brokenlinks.quietlogs.QuietRobotsErrors": 510,
     "scrapy.extensions.feedexport.FeedExporter": None,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }

@@ -144,6 +144,10 @@ class BacklinksSpider(Spider):
                 seed.url,
                 callback=self.parse_page,
                 errback=self.page_failed,
+                # seeds are unique already; the duplicate filter would drop a page whose
+                # redirects or meta refreshes loop, or lead to another seed, without a
+                # callback or errback, so that it left no record at all
+                dont_filter=True,
                 cb_kwargs={"requested_url": seed.url},
                 meta=self.contexts.meta() if self.render_mode == "always" else {},
             )
