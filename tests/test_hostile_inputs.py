@@ -26,6 +26,7 @@ from scrapy.settings import Settings
 
 from brokenlinks.commands.crawl import Command
 from brokenlinks.extract import extract_page
+from brokenlinks.settings import FEED_EXPORT_FIELDS
 from brokenlinks.testing.localweb import LocalWeb
 from tests.conftest import read_tables, run_crawl, write_seeds
 
@@ -110,7 +111,7 @@ def _hostile_files(root: Path) -> dict[str, dict[str, object]]:
     (site / "charset.html").write_bytes(
         b'<!doctype html><title>Caf\xe9</title><a href="http://gone.test/404">caf\xe9</a>'
     )
-    (site / "bomb.html").write_bytes(gzip.compress(b" " * (64 * 1024 * 1024), 9))
+    (site / "bomb.html").write_bytes(gzip.compress(b" " * (16 * 1024 * 1024), 9))
     (site / "refresh-a.html").write_text(
         '<meta http-equiv="refresh" content="0;url=/refresh-b.html"><a href="/x">x</a>',
         encoding="utf-8",
@@ -497,3 +498,35 @@ def test_hundred_thousand_deep_nesting():
     html = "<div>" * 100_000 + '<a href="http://gone.test/404">deep</a>' + "</div>" * 100_000
     page = extract_page(html, "http://bad.test/deep.html")
     assert [link.url for link in page.links] == ["http://gone.test/404"]
+
+
+def test_no_referring_page_read_is_a_failed_run(tmp_path, hostile):
+    web, raw = hostile
+    seeds = write_seeds(
+        tmp_path, ["http://bad.test/to-private", "http://gone.test/404", "http://x.invalid/"]
+    )
+    result = run_crawl(
+        tmp_path,
+        web,
+        {"seeds": str(seeds), "render": "never"},
+        output="prospects.csv",
+        settings={"BROKENLINKS_RESOLVE": resolve(web, raw), "RETRY_TIMES": 0},
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "] ERROR: " in line]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert errors[0].endswith(
+        "Crawl failed: no referring page could be read: 3 failed (CannotResolveHostError 1, "
+        "guard_refused 1, http_404 1)"
+    )
+    assert "failed referring pages by reason: CannotResolveHostError 1, guard_refused 1" in (
+        result.stderr
+    )
+    for url in ("http://bad.test/to-private", "http://gone.test/404", "http://x.invalid/"):
+        assert f"Could not read {url}: " in result.stderr
+    # an empty export still has its header row
+    header = result.output.read_text(encoding="utf-8").splitlines()
+    assert header == [",".join(FEED_EXPORT_FIELDS)]
+    run = result.rows["crawl_runs"][-1]
+    assert run["finish_reason"] == "finished"
+    assert "no referring page could be read" in result.stats["brokenlinks/job_failed"]
