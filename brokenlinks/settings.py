@@ -44,6 +44,9 @@ DNSCACHE_ENABLED = True
 DNSCACHE_SIZE = 10000
 TWISTED_DNS_RESOLVER = "brokenlinks.guard.GuardedResolver"
 
+# A referring page whose redirects or meta refreshes loop is recorded, not dropped.
+DUPEFILTER_CLASS = "brokenlinks.dupefilter.SeedHopDupeFilter"
+
 # Keep CONCURRENT_REQUESTS_PER_DOMAIN true under the asyncio reactor.
 DOWNLOADER = "brokenlinks.downloader.PoliteDownloader"
 

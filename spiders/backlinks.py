@@ -18,6 +18,7 @@ from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
 
 from brokenlinks.checks import LinkChecker
+from brokenlinks.dupefilter import SEED_META
 from brokenlinks.freshness import FreshVerdicts
 from brokenlinks.guard import guard_refusal
 from brokenlinks.pages import Scope, failed_page, failure_kind, page_failure, process_response
@@ -144,12 +145,12 @@ class BacklinksSpider(Spider):
                 seed.url,
                 callback=self.parse_page,
                 errback=self.page_failed,
-                # seeds are unique already; the duplicate filter would drop a page whose
-                # redirects or meta refreshes loop, or lead to another seed, without a
-                # callback or errback, so that it left no record at all
-                dont_filter=True,
                 cb_kwargs={"requested_url": seed.url},
-                meta=self.contexts.meta() if self.render_mode == "always" else {},
+                # its redirect hops pass the duplicate filter (brokenlinks.dupefilter)
+                meta={
+                    SEED_META: True,
+                    **(self.contexts.meta() if self.render_mode == "always" else {}),
+                },
             )
 
     async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:

@@ -26,6 +26,7 @@ from scrapy.settings import Settings
 
 from brokenlinks.commands.crawl import Command
 from brokenlinks.extract import extract_page
+from brokenlinks.reports import render_table
 from brokenlinks.settings import FEED_EXPORT_FIELDS
 from brokenlinks.testing.localweb import LocalWeb
 from tests.conftest import read_tables, run_crawl, write_seeds
@@ -530,3 +531,10 @@ def test_no_referring_page_read_is_a_failed_run(tmp_path, hostile):
     run = result.rows["crawl_runs"][-1]
     assert run["finish_reason"] == "finished"
     assert "no referring page could be read" in result.stats["brokenlinks/job_failed"]
+
+
+def test_table_output_shows_printable_text_only():
+    title = "Free tools\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe"
+    table = render_table([{"source_title": title, "n": 1}], ["source_title", "n"])
+    assert not [ch for ch in table if ch != "\n" and not ch.isprintable()]
+    assert "Free tools�[2J�]0;pwned� �gnp.exe" in table
