@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.settings import Settings
 
+from brokenlinks import seeds as seeds_module
 from brokenlinks.commands.crawl import Command
 from brokenlinks.extract import extract_page
 from brokenlinks.reports import render_table
@@ -521,3 +522,12 @@ def test_table_output_shows_printable_text_only():
     table = render_table([{"source_title": title, "n": 1}], ["source_title", "n"])
     assert not [ch for ch in table if ch != "\n" and not ch.isprintable()]
     assert "Free tools�[2J�]0;pwned� �gnp.exe" in table
+
+
+def test_seeds_file_over_the_size_bound_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(seeds_module, "MAX_FILE_BYTES", 1024 * 1024)
+    path = tmp_path / "huge.txt"
+    path.write_text("http://a.example/\n" * 100_000, encoding="utf-8")  # 1.8 MB
+    with pytest.raises(seeds_module.SeedFileError) as excinfo:
+        seeds_module.read_seeds(path)
+    assert str(excinfo.value) == f"seeds file '{path}': is larger than 1 MiB; split it"
