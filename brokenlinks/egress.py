@@ -179,7 +179,8 @@ class EgressProxy:
         raise Refused(host, refusal.split(" address ", 1)[0].replace(" ", "_"), refusal)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream: asyncio.StreamWriter | None = None
+        # every upstream stream opened for this client, closed however the relay ends
+        opened: list[asyncio.StreamWriter] = []
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_TIMEOUT)
             request_line, _, header_block = head[:-4].partition(b"\r\n")
@@ -190,10 +191,10 @@ class EgressProxy:
             method, target, version = parts
             self._inc("brokenlinks/render/egress/requests")
             if method == "CONNECT":
-                upstream = await self._tunnel(target, reader, writer)
+                await self._tunnel(target, reader, writer, opened)
             else:
-                upstream = await self._forward(
-                    (method, target, version), header_block, reader, writer
+                await self._forward(
+                    (method, target, version), header_block, reader, writer, opened
                 )
         except Refused as e:
             self._refused(e)
@@ -203,9 +204,8 @@ class EgressProxy:
         except (ConnectionError, OSError):
             pass
         finally:
-            for stream in (upstream, writer):
-                if stream is not None:
-                    stream.close()
+            for stream in (*opened, writer):
+                stream.close()
 
     def _refused(self, error: Refused) -> None:
         if error.reason == "unresolved":
@@ -225,38 +225,47 @@ class EgressProxy:
         )
 
     async def _connect(
-        self, host: str, port: int, writer: asyncio.StreamWriter
+        self,
+        host: str,
+        port: int,
+        writer: asyncio.StreamWriter,
+        opened: list[asyncio.StreamWriter],
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         last: OSError | None = None
         for address, target_port in await self.resolve(host, port):
             try:
-                return await asyncio.wait_for(
+                up_reader, up_writer = await asyncio.wait_for(
                     asyncio.open_connection(address, target_port, limit=MAX_HEAD_BYTES),
                     _CONNECT_TIMEOUT,
                 )
+                opened.append(up_writer)
+                return up_reader, up_writer
             except (OSError, TimeoutError) as e:
                 last = e if isinstance(e, OSError) else OSError(str(e) or "timeout")
         await _answer(writer, 502, f"cannot connect to {host}:{port}: {last}")
         return None
 
     async def _tunnel(
-        self, target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> asyncio.StreamWriter | None:
+        self,
+        target: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        opened: list[asyncio.StreamWriter],
+    ) -> None:
         try:
             host, port = _split_port(target, "CONNECT target")
         except ValueError:
             port = None
         if port is None:
             await _answer(writer, 400, "CONNECT needs HOST:PORT")
-            return None
-        connected = await self._connect(host, port, writer)
+            return
+        connected = await self._connect(host, port, writer, opened)
         if connected is None:
-            return None
+            return
         up_reader, up_writer = connected
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
         await _relay_both(reader, writer, up_reader, up_writer)
-        return up_writer
 
     async def _forward(
         self,
@@ -264,7 +273,8 @@ class EgressProxy:
         header_block: bytes,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-    ) -> asyncio.StreamWriter | None:
+        opened: list[asyncio.StreamWriter],
+    ) -> None:
         method, target, version = request_line
         url = urlsplit(target)
         try:
@@ -273,25 +283,25 @@ class EgressProxy:
             host = None
         if url.scheme.lower() != "http" or not host:
             await _answer(writer, 400, "expected an absolute http:// URL or CONNECT")
-            return None
+            return
         headers = [line for line in header_block.split(b"\r\n") if line]
         names = [line.partition(b":")[0].strip().lower() for line in headers]
         if b"transfer-encoding" in names:
             # Chromium streams request bodies over HTTP/2 only; over HTTP/1.1 a chunked
             # body would need parsing to know where the one request ends
             await _answer(writer, 501, "chunked request bodies are not relayed")
-            return None
+            return
         length = 0
         for name, line in zip(names, headers, strict=True):
             if name == b"content-length":
                 value = line.partition(b":")[2].strip()
                 if not value.isdigit():
                     await _answer(writer, 400, "bad Content-Length")
-                    return None
+                    return
                 length = int(value)
-        connected = await self._connect(host, port, writer)
+        connected = await self._connect(host, port, writer, opened)
         if connected is None:
-            return None
+            return
         up_reader, up_writer = connected
         path = url.path or "/"
         if url.query:
@@ -318,7 +328,6 @@ class EgressProxy:
             await _relay_both(reader, writer, up_reader, up_writer)
         else:
             await _relay(up_reader, writer)
-        return up_writer
 
 
 def _status(head: bytes) -> int:
