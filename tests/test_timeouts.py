@@ -67,7 +67,7 @@ def test_middleware_off_when_it_would_change_nothing(settings, why):
 
 def test_negative_limit_is_one_clear_error():
     crawler = get_crawler(settings_dict={"BROKENLINKS_TIMEOUT_RETRY_TIMES": -1})
-    with pytest.raises(ValueError, match="BROKENLINKS_TIMEOUT_RETRY_TIMES=-1"):
+    with pytest.raises(ValueError, match="BROKENLINKS_TIMEOUT_RETRY_TIMES: -1 is not"):
         BrokenlinksConfig.from_settings(crawler.settings)
 
 
