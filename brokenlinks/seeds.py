@@ -88,7 +88,8 @@ MAX_LINE_CHARS = 131_072
 #: the largest seeds file read (a million-row export is well under it)
 MAX_FILE_BYTES = 256 * 1024 * 1024
 _HTML_START = re.compile(
-    r"\s*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.IGNORECASE
+    r"\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
+    re.IGNORECASE | re.DOTALL,
 )
 
 

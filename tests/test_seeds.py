@@ -910,9 +910,17 @@ def test_utf16_without_bom_is_read(tmp_path, encoding):
     assert [seed.url for seed in read_seeds(path).seeds] == ["http://example.com/"]
 
 
-def test_html_page_is_no_seeds_file():
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<!DOCTYPE html>\n<html><title>a, b; c</title></html>",
+        "\n  <html lang=en><title>a, b</title>",
+        "<!-- generated, by a CMS -->\n<!doctype html><p>a, b</p>",
+    ],
+)
+def test_html_page_is_no_seeds_file(text):
     with pytest.raises(SeedFileError, match="is an HTML page, not a seeds file"):
-        parse_seeds("<!DOCTYPE html>\n<html><title>a, b; c</title></html>", path="x")
+        parse_seeds(text, path="x")
 
 
 @pytest.mark.parametrize(
