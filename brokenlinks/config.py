@@ -4,7 +4,8 @@ Components take the crawler's :class:`BrokenlinksConfig` in ``from_crawler`` wit
 :func:`config_of` (read once per crawler, when its settings are final), or build one with
 ``BrokenlinksConfig.from_settings(settings)`` where there is no crawler (commands);
 settings.py only overrides. A bad value raises ``ValueError`` naming the setting and the
-value.
+value, in the form ``BROKENLINKS_NAME: VALUE is not WHAT`` (``scrapy crawl`` prints it as
+its one error line).
 """
 
 from __future__ import annotations
@@ -119,6 +120,16 @@ class BrokenlinksConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
+        """Read every ``BROKENLINKS_*`` setting; ``ValueError`` names a bad one.
+
+        >>> from scrapy.settings import Settings
+        >>> BrokenlinksConfig.from_settings(Settings({"BROKENLINKS_RECHECK_AFTER": "abc"}))
+        Traceback (most recent call last):
+        ValueError: BROKENLINKS_RECHECK_AFTER: 'abc' is not a number
+        >>> BrokenlinksConfig.from_settings(Settings({"BROKENLINKS_RECHECK_AFTER": "-1"}))
+        Traceback (most recent call last):
+        ValueError: BROKENLINKS_RECHECK_AFTER: -1 is not a number of days, at least 0
+        """
         values: dict[str, Any] = {}
         for f in fields(cls):
             name = PREFIX + f.name.upper()
@@ -126,67 +137,77 @@ class BrokenlinksConfig:
                 continue
             try:
                 values[f.name] = _read(settings, name, f.type)
-            except (TypeError, ValueError) as e:
-                msg = f"invalid {name}={settings.get(name)!r}: {e}"
+            except (TypeError, ValueError, json.JSONDecodeError) as e:
+                raw = settings.get(name)
+                shown = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+                msg = f"{name}: {shown!r} is not {_KIND_TEXT.get(str(f.type), 'valid')}"
+                if isinstance(e, json.JSONDecodeError):
+                    msg += f" ({e})"
                 raise ValueError(msg) from e
         config = cls(**values)
         config.validate()
         return config
 
     def validate(self) -> None:
-        if self.max_body_bytes < 1024:  # noqa: PLR2004
-            msg = f"invalid {PREFIX}MAX_BODY_BYTES={self.max_body_bytes!r}: at least 1024"
-            raise ValueError(msg)
-        if not 0 <= self.retry_after_max <= 3600:  # noqa: PLR2004
-            msg = f"invalid {PREFIX}RETRY_AFTER_MAX={self.retry_after_max!r}: 0 to 3600 seconds"
-            raise ValueError(msg)
-        if self.store_batch_size < 1:
-            msg = f"invalid {PREFIX}STORE_BATCH_SIZE={self.store_batch_size!r}: at least 1"
-            raise ValueError(msg)
-        for name in (
-            "site_max_depth",
-            "site_max_url_length",
-            "site_max_repeated_segments",
-            "site_calendar_years",
-        ):
-            if getattr(self, name) < 0:
-                msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 0"
+        """Raise ``ValueError`` naming the first setting whose value is out of range."""
+        for name, (low, high, what) in _RANGES.items():
+            value = getattr(self, name)
+            if not (low <= value and (high is None or value <= high)):  # NaN fails too
+                msg = f"{PREFIX}{name.upper()}: {_show(value)} is not {what}"
                 raise ValueError(msg)
-        for name in (
-            "site_max_pages",
-            "site_max_sitemaps",
-            "render_pages_per_context",
-            "report_max_rows",
-        ):
-            if getattr(self, name) < 1:
-                msg = f"invalid {PREFIX}{name.upper()}={getattr(self, name)!r}: at least 1"
-                raise ValueError(msg)
-        if not self.recheck_after >= 0:
-            msg = f"invalid {PREFIX}RECHECK_AFTER={self.recheck_after!r}: days, at least 0"
-            raise ValueError(msg)
-        if self.timeout_retry_times < 0:
-            msg = f"invalid {PREFIX}TIMEOUT_RETRY_TIMES={self.timeout_retry_times!r}: at least 0"
-            raise ValueError(msg)
         for name in ("archive_url", "rdap_bootstrap_url"):
             value = getattr(self, name)
             if not value.startswith(("http://", "https://")):
-                msg = f"invalid {PREFIX}{name.upper()}={value!r}: an http(s) URL"
+                msg = f"{PREFIX}{name.upper()}: {value!r} is not an http(s) URL"
                 raise ValueError(msg)
-        if self.mysite_max_pages < 1:
-            msg = f"invalid {PREFIX}MYSITE_MAX_PAGES={self.mysite_max_pages!r}: at least 1"
-            raise ValueError(msg)
         if not self.database_url.strip():
-            msg = f"invalid {PREFIX}DATABASE_URL: empty"
+            msg = f"{PREFIX}DATABASE_URL: empty, expected an SQLAlchemy URL"
             raise ValueError(msg)
+
+
+_KIND_TEXT = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "float": "a number",
+    "dict[str, str]": "NAME=ADDRESS[:PORT] pairs separated by commas, or a JSON object",
+}
+
+#: field → (lowest, highest or None, what a good value is)
+_RANGES: dict[str, tuple[float, float | None, str]] = {
+    "max_body_bytes": (1024, None, "a number of bytes, at least 1024"),
+    "retry_after_max": (0, 3600, "a number of seconds from 0 to 3600"),
+    "store_batch_size": (1, None, "a whole number, at least 1"),
+    "timeout_retry_times": (0, None, "a whole number, at least 0"),
+    "site_max_pages": (1, None, "a whole number, at least 1"),
+    "site_max_depth": (0, None, "a whole number, at least 0"),
+    "site_max_url_length": (0, None, "a whole number, at least 0"),
+    "site_max_repeated_segments": (0, None, "a whole number, at least 0"),
+    "site_calendar_years": (0, None, "a whole number, at least 0"),
+    "site_max_sitemaps": (1, None, "a whole number, at least 1"),
+    "render_pages_per_context": (1, None, "a whole number, at least 1"),
+    "recheck_after": (0, None, "a number of days, at least 0"),
+    "report_max_rows": (1, None, "a whole number, at least 1"),
+    "mysite_max_pages": (1, None, "a whole number, at least 1"),
+}
+
+
+def _show(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
 def _read(settings: BaseSettings, name: str, kind: object) -> Any:
     if kind == "bool":
         return settings.getbool(name)
     if kind == "int":
+        value = settings.get(name)
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)  # getint() would truncate 2.5 to 2
         return settings.getint(name)
     if kind == "float":
-        return settings.getfloat(name)
+        number = settings.getfloat(name)
+        if number != number or number in {float("inf"), float("-inf")}:  # noqa: PLR0124
+            raise ValueError(number)
+        return number
     if kind == "dict[str, str]":
         return _resolve_map(settings.get(name))
     return str(settings.get(name))

@@ -18,10 +18,14 @@ not the private ``FeedExporter._load_filter``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from itemadapter import ItemAdapter
 from scrapy.exporters import CsvItemExporter
 from scrapy.extensions.feedexport import FeedExporter, ItemFilter
+
+from brokenlinks.items import ProspectItem
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -55,7 +59,19 @@ class ProspectFeedExporter(FeedExporter):
 
 
 class SafeCsvItemExporter(CsvItemExporter):
-    """CsvItemExporter that escapes formula-like text cells (lists stay comma-joined)."""
+    """CsvItemExporter that escapes formula-like text cells (lists stay comma-joined).
+
+    A feed with no rows still gets its header row (Scrapy writes it with the first item):
+    a script reading the file can tell "no prospects" from "no export".
+    """
+
+    def finish_exporting(self) -> None:
+        if self._headers_not_written and self.include_headers_line:
+            self._headers_not_written = False
+            fields = self.fields_to_export or ItemAdapter.get_field_names_from_class(ProspectItem)
+            names = fields.values() if isinstance(fields, Mapping) else fields
+            self.csv_writer.writerow(list(names or ()))
+        super().finish_exporting()
 
     def serialize_field(self, field: Any, name: str, value: Any) -> Any:
         serialized = super().serialize_field(field, name, value)

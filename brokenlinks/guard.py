@@ -595,3 +595,56 @@ class _GuardingReceiver:
         # record a refusal before the endpoint fails, so that its errback can see it
         self.guard.completed(self.host, self.key, self.kept, self.refused)
         self.receiver.resolutionComplete()
+
+
+class HostPolicy:
+    """The resolver's decisions for connections made outside Twisted (the browser's proxy).
+
+    The same order as :meth:`GuardedResolver.resolveHostName`: a ``BROKENLINKS_RESOLVE``
+    mapping is trusted; ``*.invalid`` and malformed names resolve nowhere; IP literals and
+    ``localhost`` names need no lookup; every other name is looked up by the caller, and
+    :meth:`judge` keeps the addresses the guard allows.
+    """
+
+    def __init__(self, overrides: Mapping[str, str], *, allow_private: bool) -> None:
+        self.overrides = _Overrides.parse(overrides)
+        self.allow_private = allow_private
+
+    def override(self, host: str, port: int) -> tuple[str, int] | None:
+        """The trusted ``(address, port)`` that ``BROKENLINKS_RESOLVE`` maps *host* to."""
+        return self.overrides.lookup(host, port)
+
+    def static_addresses(self, host: str) -> list[str] | None:
+        """The addresses of *host* known without DNS; ``None``: look it up.
+
+        >>> policy = HostPolicy({}, allow_private=False)
+        >>> policy.static_addresses("[::ffff:127.0.0.1]"), policy.static_addresses("a.invalid")
+        (['::ffff:7f00:1'], [])
+        >>> policy.static_addresses("db.localhost"), policy.static_addresses("example.com")
+        (['127.0.0.1', '::1'], None)
+        """
+        host = _canonical_host(host)
+        literal = _parse_ip(host) if "%" not in host else None
+        if literal is not None:
+            return [literal.compressed]
+        if _is_invalid(host) or not _is_dns_name(host):
+            return []
+        if _is_localhost(host):
+            return list(_LOCALHOST_ADDRESSES)
+        return None
+
+    def judge(self, addresses: Iterable[str]) -> tuple[list[str], str | None]:
+        """Split *addresses* into the ones that may be connected to and why the first was not.
+
+        >>> HostPolicy({}, allow_private=False).judge(["10.0.0.1", "93.184.216.34"])
+        (['93.184.216.34'], 'private address 10.0.0.1')
+        """
+        kept: list[str] = []
+        refusal: str | None = None
+        for address in addresses:
+            reason = None if self.allow_private else refusal_reason(address)
+            if reason is None:
+                kept.append(address)
+            elif refusal is None:
+                refusal = f"{reason} address {address}"
+        return kept, refusal

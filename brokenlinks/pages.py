@@ -13,15 +13,18 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from scrapy.exceptions import DownloadCancelledError
+from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.encoding import http_content_type_encoding
 
 from brokenlinks import verdicts
 from brokenlinks.charsets import Decoded, decode_html
 from brokenlinks.checks import CheckResult, LinkChecker, now_iso
 from brokenlinks.extract import Link, Page, extract_page, outbound_count
+from brokenlinks.guard import guard_refusal
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
 from brokenlinks.sites import in_domains, is_outbound, site_of
-from brokenlinks.urls import is_http
+from brokenlinks.urls import host_of, is_http
 
 if TYPE_CHECKING:
     from scrapy.http import TextResponse
@@ -176,6 +179,55 @@ def check_item(result: CheckResult) -> CheckItem:
         checked_at=result.checked_at,
         detail=verdict.detail,
     )
+
+
+#: the header the browser's egress proxy sets on a request the guard refused
+REFUSED_HEADER = "X-Brokenlinks-Refused"
+
+
+def page_failure(
+    exception: BaseException, url: str, maxsize: int
+) -> tuple[str | None, int | None, str]:
+    """Say why a referring page could not be read: ``(final url, status, error)``.
+
+    *url* is the URL of the request that failed (a redirect hop's, after redirects) and
+    *maxsize* the ``download_maxsize`` it had.
+
+    >>> from scrapy.exceptions import DownloadCancelledError
+    >>> page_failure(DownloadCancelledError(), "http://big.example/", 1024)
+    (None, None, 'download cancelled: larger than DOWNLOAD_MAXSIZE (1024 bytes)')
+    >>> page_failure(OSError("boom"), "http://a.example/", 1024)
+    (None, None, 'OSError: boom')
+    """
+    if isinstance(exception, HttpError):
+        response = exception.response
+        refused = response.headers.get(REFUSED_HEADER)
+        if refused is not None:
+            # the browser's egress proxy answered for the guard (brokenlinks.egress)
+            detail = refused.decode("latin-1")
+            return response.url, None, f"refused by the network guard: {detail}"
+        return response.url, response.status, f"HTTP {response.status}"
+    if (refusal := guard_refusal(exception, host_of(url))) is not None:
+        return None, None, f"refused by the network guard: {refusal.reason}"
+    if isinstance(exception, DownloadCancelledError) and not str(exception):
+        # Scrapy cancels a body that outgrows the limit without saying so
+        return None, None, f"download cancelled: larger than DOWNLOAD_MAXSIZE ({maxsize} bytes)"
+    return None, None, f"{type(exception).__name__}: {exception}"[:300]
+
+
+def failure_kind(error: str) -> str:
+    """The stats key part that groups a :func:`page_failure` error.
+
+    >>> [failure_kind(e) for e in ("HTTP 404", "refused by the network guard: x", "OSError: y")]
+    ['http_404', 'guard_refused', 'OSError']
+    """
+    if error.startswith("HTTP "):
+        return "http_" + error.removeprefix("HTTP ")
+    if error.startswith("refused by the network guard"):
+        return "guard_refused"
+    if error.startswith("download cancelled"):
+        return "too_large"
+    return error.split(":", 1)[0].strip() or "error"
 
 
 def failed_page(

@@ -5,8 +5,10 @@ is the auto policy: it tells from a page's raw HTML whether its links are probab
 by JavaScript. :func:`configure_rendering` writes the settings that put scrapy-playwright's
 download handler on http/https (only when rendering can happen: it starts Playwright's
 driver, and falls back to Scrapy's own HTTP handler, resolver and guard included, for every
-request without ``meta["playwright"]``). The browser gets ``BROKENLINKS_RESOLVE`` as
-Chromium ``--host-resolver-rules`` and :class:`BrowserGuard` as ``PLAYWRIGHT_ABORT_REQUEST``.
+request without ``meta["playwright"]``). The browser's only way out is the crawl's guarded
+egress proxy (:mod:`brokenlinks.egress`), which applies ``BROKENLINKS_RESOLVE`` and the
+network guard to every connection it opens; :class:`BrowserGuard`
+(``PLAYWRIGHT_ABORT_REQUEST``) aborts what it can see of that earlier, with stats.
 Only referring pages are rendered (:func:`render_meta`); link checks stay plain HTTP.
 
 Settings read: ``BROKENLINKS_RENDER_BROWSER_PATH``, ``BROKENLINKS_RESOLVE``,
@@ -25,17 +27,21 @@ from typing import TYPE_CHECKING, Any
 
 import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 from lxml import etree
+from scrapy import signals
 
 from brokenlinks import guard
 from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.egress import EgressProxy
 from brokenlinks.sites import site_of
 from brokenlinks.urls import host_of, is_http, port_of, resolve_href
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import TextResponse
-    from scrapy.settings import Settings
+    from scrapy.settings import BaseSettings, Settings
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
@@ -236,20 +242,6 @@ def _fetches_own_json(scripts: list[Any], url: str) -> bool:
     return False
 
 
-def resolver_rules(resolve: dict[str, str]) -> str:
-    """Translate ``BROKENLINKS_RESOLVE`` into Chromium's ``--host-resolver-rules`` value.
-
-    >>> resolver_rules({"*.test": "127.0.0.1:8080", "api.example.com": "::1"})
-    'MAP *.test 127.0.0.1:8080, MAP api.example.com [::1]'
-    """
-    rules = []
-    for name, target in resolve.items():
-        address, port = guard._split_port(target, f"BROKENLINKS_RESOLVE value for {name!r}")
-        host = f"[{address}]" if ":" in address else address
-        rules.append(f"MAP {name} {host}" + (f":{port}" if port is not None else ""))
-    return ", ".join(rules)
-
-
 def browser_path(config: BrokenlinksConfig) -> str | None:
     """The browser executable to launch; ``None``: the one ``playwright install`` put."""
     if config.render_browser_path:
@@ -257,18 +249,71 @@ def browser_path(config: BrokenlinksConfig) -> str | None:
     return DEBIAN_CHROMIUM if Path(DEBIAN_CHROMIUM).is_file() else None
 
 
-def launch_options(config: BrokenlinksConfig, given: dict[str, Any]) -> dict[str, Any]:
+#: Chromium switches that would give the browser another way out than the egress proxy
+_ROUTING_SWITCHES = (
+    "--proxy-server",
+    "--proxy-pac-url",
+    "--proxy-bypass-list",
+    "--no-proxy-server",
+    "--proxy-auto-detect",
+    "--host-resolver-rules",
+    "--force-webrtc-ip-handling-policy",
+)
+
+
+def egress_args(proxy_url: str) -> list[str]:
+    """The Chromium switches that make the egress proxy the browser's only way out.
+
+    Loopback is not bypassed (Chromium bypasses it by default), names are resolved by the
+    proxy only (any lookup of Chromium's own fails), and WebRTC sends no UDP outside it.
+
+    >>> egress_args("http://127.0.0.1:8080")  # doctest: +NORMALIZE_WHITESPACE
+    ['--proxy-server=http://127.0.0.1:8080', '--proxy-bypass-list=<-loopback>',
+     '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+     '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
+     '--disable-background-networking', '--disable-component-update']
+    """
+    return [
+        f"--proxy-server={proxy_url}",
+        "--proxy-bypass-list=<-loopback>",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        # no update checks, sign-in or safe-browsing fetches of the browser's own
+        "--disable-background-networking",
+        "--disable-component-update",
+    ]
+
+
+def launch_options(
+    config: BrokenlinksConfig, given: dict[str, Any], proxy_url: str
+) -> dict[str, Any]:
     """Merge the project's browser launch options into the user's ``PLAYWRIGHT_LAUNCH_OPTIONS``.
 
-    >>> launch_options(BrokenlinksConfig(render_browser_path="/opt/chrome",
-    ...     resolve={"*.test": "127.0.0.1:81"}), {"args": ["--lang=en"]})
-    {'args': ['--lang=en', '--host-resolver-rules=MAP *.test 127.0.0.1:81'], 'headless': True, 'executable_path': '/opt/chrome'}
+    The user's own proxy and name-resolution switches are dropped (with a warning): the
+    egress proxy at *proxy_url* must be the browser's only way out.
+
+    >>> launch_options(BrokenlinksConfig(render_browser_path="/opt/chrome"),
+    ...     {"args": ["--lang=en", "--proxy-server=http://elsewhere"]},
+    ...     "http://127.0.0.1:81")["args"][:3]
+    ['--lang=en', '--proxy-server=http://127.0.0.1:81', '--proxy-bypass-list=<-loopback>']
     """
     options = dict(given)
-    args = list(options.get("args") or [])
-    if config.resolve:
-        args.append(f"--host-resolver-rules={resolver_rules(config.resolve)}")
-    options["args"] = args
+    args = []
+    for arg in options.get("args") or []:
+        if str(arg).startswith(_ROUTING_SWITCHES):
+            logger.warning(
+                "Ignored %(arg)s in PLAYWRIGHT_LAUNCH_OPTIONS: the browser's only way out is "
+                "the crawl's guarded egress proxy",
+                {"arg": arg},
+            )
+        else:
+            args.append(arg)
+    if options.pop("proxy", None) is not None:
+        logger.warning(
+            "Ignored proxy in PLAYWRIGHT_LAUNCH_OPTIONS: the browser's only way out is the "
+            "crawl's guarded egress proxy"
+        )
+    options["args"] = [*args, *egress_args(proxy_url)]
     options.setdefault("headless", True)
     path = browser_path(config)
     if path is not None:
@@ -276,19 +321,48 @@ def launch_options(config: BrokenlinksConfig, given: dict[str, Any]) -> dict[str
     return options
 
 
+def check_browser_settings(settings: BaseSettings) -> None:
+    """Refuse Playwright settings that would let the browser bypass the egress proxy.
+
+    A browser reached over ``PLAYWRIGHT_CDP_URL``/``PLAYWRIGHT_CONNECT_URL`` was not
+    launched by the crawl, and a context's own ``proxy`` replaces the browser's.
+    """
+    for name in ("PLAYWRIGHT_CDP_URL", "PLAYWRIGHT_CONNECT_URL"):
+        if settings.get(name):
+            msg = (
+                f"{name}: a browser the crawl did not launch would bypass the network guard; "
+                "unset it or use -a render=never"
+            )
+            raise ValueError(msg)
+    for name, kwargs in (settings.getdict("PLAYWRIGHT_CONTEXTS") or {}).items():
+        if isinstance(kwargs, dict) and kwargs.get("proxy"):
+            msg = (
+                f"PLAYWRIGHT_CONTEXTS: context {name!r} sets a proxy, which would bypass the "
+                "network guard; remove it or use -a render=never"
+            )
+            raise ValueError(msg)
+
+
 def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) -> BrowserContexts:
     """Route http/https through scrapy-playwright's handler when *mode* can render.
 
-    Returns the :class:`BrowserContexts` that gives rendered requests their meta keys.
+    Also starts the browser's :class:`~brokenlinks.egress.EgressProxy` (stopped when the
+    spider closes). Returns the :class:`BrowserContexts` that gives rendered requests their
+    meta keys (and holds the proxy as ``egress``).
     """
     config = BrokenlinksConfig.from_settings(settings)
     contexts = BrowserContexts(config.render_pages_per_context, crawler)
     if mode == "never":
         return contexts
+    check_browser_settings(settings)
     handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
     handlers.update({"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER})
     settings.set("DOWNLOAD_HANDLERS", handlers, priority=ARG_SETTING_PRIORITY)
-    options = launch_options(config, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
+    proxy = contexts.egress = EgressProxy(config, count=_stats_counter(crawler))
+    proxy.start()
+    if crawler is not None:
+        crawler.signals.connect(contexts.stop_egress, signal=signals.spider_closed)
+    options = launch_options(config, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), proxy.url)
     settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority=ARG_SETTING_PRIORITY)
     if not settings.get("PLAYWRIGHT_ABORT_REQUEST"):
         settings.set(
@@ -297,6 +371,20 @@ def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) 
             priority=ARG_SETTING_PRIORITY,
         )
     return contexts
+
+
+def _stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
+    """Increment a stats key from another thread: on the reactor's, like every stats write."""
+    if crawler is None:
+        return None
+
+    def count(key: str) -> None:
+        from twisted.internet import reactor
+
+        if crawler.stats is not None:
+            reactor.callFromThread(crawler.stats.inc_value, key)
+
+    return count
 
 
 def render_meta() -> dict[str, Any]:
@@ -321,6 +409,13 @@ class BrowserContexts:
         self.current = ""
         self.open: dict[str, Any] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        #: the browser's egress proxy, when rendering can happen
+        self.egress: EgressProxy | None = None
+
+    def stop_egress(self) -> None:
+        """``spider_closed``: the browser is closed by then; stop its proxy."""
+        if self.egress is not None:
+            self.egress.stop()
 
     def browser_request(
         self, response: TextResponse, mode: str, stats: StatsCollector, text: str
@@ -427,11 +522,11 @@ def _is_ip(host: str) -> bool:
 class BrowserGuard:
     """``PLAYWRIGHT_ABORT_REQUEST``: abort browser requests the network guard refuses.
 
-    Chromium resolves names itself, so a name is resolved here first (the system
-    resolver, off the event loop) and refused when any of its addresses is. It does not
-    cover what the browser does not route through Playwright (redirect hops after the
-    first URL, WebSocket frames, service workers' own fetches), nor a name that resolves
-    differently when Chromium asks again a moment later (DNS rebinding).
+    A name is resolved here first (the system resolver, off the event loop) and refused
+    when any of its addresses is. This is an early exit with stats, not the boundary: it
+    does not see what the browser does not route through Playwright (redirect hops after
+    the first URL, WebSocket frames, service workers' own fetches). The egress proxy
+    (:mod:`brokenlinks.egress`) sees every connection and is what enforces the guard.
     """
 
     def __init__(self, config: BrokenlinksConfig, crawler: Crawler | None) -> None:

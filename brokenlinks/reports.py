@@ -11,6 +11,7 @@ Reads no settings.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -292,17 +293,39 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+#: format characters that join emoji and scripts: harmless, kept
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def printable(text: str) -> str:
+    """*text* with every control and format character replaced by U+FFFD.
+
+    Titles and anchors are written by strangers: an escape sequence printed raw would
+    drive the user's terminal (clear the screen, set the window title, hide text), and a
+    bidi override would reorder what is shown.
+
+    >>> printable("Free\x1b[2J tools\x1b]0;pwned\x07 \u202egnp.exe")
+    'Free�[2J tools�]0;pwned� �gnp.exe'
+    """
+    return "".join(
+        "\ufffd" if unicodedata.category(ch)[0] == "C" and ch not in _JOINERS else ch
+        for ch in text
+    )
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = " ".join(str(value).split())
+    text = printable(" ".join(str(value).split()))
     return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
 
 
 def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     """Render *rows* as a plain-text table of *columns* (long cells cut, None as ``-``).
+
+    Cells are :func:`printable`: no control or format characters reach the terminal.
 
     >>> print(render_table([{"url": "http://a.test/", "n": 2}], ["url", "n"]))
     url             n

@@ -87,6 +87,16 @@ class SeedFileError(ValueError):
     """One-line message naming the file and what is wrong."""
 
 
+#: the longest line a seeds file may have (the csv module's default field limit)
+MAX_LINE_CHARS = 131_072
+#: the largest seeds file read (a million-row export is well under it)
+MAX_FILE_BYTES = 256 * 1024 * 1024
+_HTML_START = re.compile(
+    r"\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 # ---------------------------------------------------------------------------
 # Export formats
 # ---------------------------------------------------------------------------
@@ -455,6 +465,15 @@ def _read_csv(
         raise _error(path, msg) from exc
 
 
+def _bounded(lines: Iterable[str], path: str) -> Iterator[str]:
+    """Yield *lines*, refusing one longer than :data:`MAX_LINE_CHARS` by its number."""
+    for lineno, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_CHARS:
+            what = f"line {lineno} is longer than {MAX_LINE_CHARS} characters"
+            raise _error(path, what)
+        yield line
+
+
 def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
     """Parse the text of a seeds file: a URL list or a CSV backlink export.
 
@@ -484,8 +503,12 @@ def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
     text = text.removeprefix("\ufeff")
     if "\0" in text:
         raise _error(path, "looks binary (it contains NUL characters), not a text file")
+    if _HTML_START.match(text[:1024]):
+        raise _error(
+            path, "is an HTML page, not a seeds file (a URL list or a backlink CSV export)"
+        )
     # newline="": the csv module needs the line ends as they are; lines end at \n, \r\n or \r.
-    lines = io.StringIO(text, newline="")
+    lines = _bounded(io.StringIO(text, newline=""), path)
     lineno = 0
     comments = 0
     out = _Collector()
@@ -540,14 +563,17 @@ def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
 
 
 def _decode(data: bytes, path: str) -> str:
-    """Decode a seeds file: UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252."""
+    """Decode a seeds file: UTF-8 (BOM or not), UTF-16 (BOM or not), else cp1252."""
+    encoding: str | None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Semrush and Ahrefs "for Excel" exports: UTF-16 with a BOM, tab-separated.
         encoding = "utf-16"
     elif data.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
     elif b"\0" in data:
-        raise _error(path, "looks binary (NUL bytes and no UTF-16 byte order mark)")
+        encoding = _utf16_without_bom(data)
+        if encoding is None:
+            raise _error(path, "looks binary (NUL bytes and no UTF-16 byte order mark)")
     else:
         try:
             return data.decode("utf-8")
@@ -558,6 +584,25 @@ def _decode(data: bytes, path: str) -> str:
     except UnicodeDecodeError as exc:
         what = "UTF-8 or cp1252" if encoding == "cp1252" else exc.encoding
         raise _error(path, f"is not valid {what} text (byte {exc.start})") from exc
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when *data* reads as mostly-ASCII UTF-16 text without a BOM.
+
+    >>> _utf16_without_bom("URL\\nhttp://a.example/".encode("utf-16-le"))
+    'utf-16-le'
+    >>> _utf16_without_bom(b"\\x00\\x01\\x02\\x03") is None
+    True
+    """
+    sample = data[:4096]
+    if len(sample) < 2 or len(data) % 2:  # noqa: PLR2004
+        return None
+    high_le, high_be = sample[1::2], sample[0::2]
+    for high, low, encoding in ((high_le, high_be, "utf-16-le"), (high_be, high_le, "utf-16-be")):
+        # ASCII text in UTF-16: every high byte is NUL, no low byte is
+        if high.count(0) >= 0.9 * len(high) and low.count(0) == 0:
+            return encoding
+    return None
 
 
 def parse_seeds_bytes(data: bytes, *, path: str) -> SeedFile:
@@ -592,11 +637,14 @@ def read_seeds(path: str | os.PathLike[str]) -> SeedFile:
     """
     name = os.fspath(path)
     try:
-        data = Path(name).read_bytes()
+        with Path(name).open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError as exc:
         raise _error(name, "no such file") from exc
     except IsADirectoryError as exc:
         raise _error(name, "is a directory, not a file") from exc
     except OSError as exc:
         raise _error(name, f"cannot be read ({exc.strerror or exc})") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise _error(name, f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB; split it")
     return parse_seeds_bytes(data, path=name)

@@ -72,6 +72,7 @@ EXTENSIONS = {
     "brokenlinks.feeds.ProspectFeedExporter": 0,
     "brokenlinks.progress.CrawlProgress": 490,
     "brokenlinks.summary.CrawlSummary": 500,
+    "brokenlinks.quietlogs.QuietRobotsErrors": 510,
     "scrapy.extensions.feedexport.FeedExporter": None,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }

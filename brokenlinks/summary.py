@@ -3,7 +3,10 @@
 An extension that counts exported prospects (``brokenlinks/prospects``) and, when the
 spider closes, logs a short summary built from the crawl's stats by
 :func:`summary_lines` (also used by ``scrapy demo``), followed by :func:`next_steps`:
-the export written and the command that shows the database as an HTML report.
+the export written and the command that shows the database as an HTML report. A run that
+could not do its job (:func:`job_failure`: the seeds file could not be read, or not one
+referring page could) also gets an ``ERROR`` line ``Crawl failed: ...`` and the stats key
+``brokenlinks/job_failed``, from which ``scrapy crawl`` makes its exit status 1.
 """
 
 from __future__ import annotations
@@ -52,11 +55,14 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
         return int(stats.get(f"brokenlinks/{key}", 0))
 
     failed = count("pages/failed") + count("pages/not_html")
+    failures = _failure_counts(stats)
     kinds = ", ".join(f"{kind} {count('verdict_count/' + kind)}" for kind in _KINDS)
     lines = [
         f"referring pages: {count('pages/crawled')} crawled, {failed} failed",
         f"targets checked: {count('targets/checked')} ({kinds})",
     ]
+    if failures:
+        lines.append(f"failed referring pages by reason: {failures}")
     if count("targets/cached"):
         lines.append(f"verdicts reused from the database: {count('targets/cached')}")
     for kind in ("dead", "blocked", "skipped"):
@@ -103,6 +109,35 @@ def next_steps(feeds: Iterable[str], database_url: str | None) -> list[str]:
     return lines
 
 
+def _failure_counts(stats: dict[str, Any]) -> str:
+    prefix = "brokenlinks/pages/failed/"
+    kinds = sorted((k.removeprefix(prefix), v) for k, v in stats.items() if k.startswith(prefix))
+    if stats.get("brokenlinks/pages/not_html"):
+        kinds.append(("not_html", stats["brokenlinks/pages/not_html"]))
+    return ", ".join(f"{kind} {n}" for kind, n in kinds)
+
+
+def job_failure(stats: dict[str, Any], finish_reason: str) -> str | None:
+    """Why a run could not do its job; ``None`` when it did (even with no dead link).
+
+    >>> job_failure({"brokenlinks/pages/crawled": 1, "brokenlinks/pages/failed": 9}, "finished")
+    >>> job_failure({}, "seeds_unavailable")
+    'the seeds file could not be read (finish reason seeds_unavailable)'
+    >>> job_failure({"brokenlinks/pages/failed": 2, "brokenlinks/pages/failed/http_404": 1,
+    ...              "brokenlinks/pages/failed/guard_refused": 1}, "finished")
+    'no referring page could be read: 2 failed (guard_refused 1, http_404 1)'
+    """
+    if finish_reason == "seeds_unavailable":
+        return f"the seeds file could not be read (finish reason {finish_reason})"
+    crawled = int(stats.get("brokenlinks/pages/crawled", 0))
+    failed = int(stats.get("brokenlinks/pages/failed", 0)) + int(
+        stats.get("brokenlinks/pages/not_html", 0)
+    )
+    if crawled == 0 and failed > 0:
+        return f"no referring page could be read: {failed} failed ({_failure_counts(stats)})"
+    return None
+
+
 class CrawlSummary:
     def __init__(self, stats: StatsCollector, next_lines: list[str] | None = None) -> None:
         self.stats = stats
@@ -129,6 +164,13 @@ class CrawlSummary:
         if isinstance(item, ProspectItem):
             self.stats.inc_value("brokenlinks/prospects")
 
-    def spider_closed(self) -> None:
-        lines = summary_lines(self.stats.get_stats()) + self.next_lines
+    def spider_closed(self, reason: str) -> None:
+        stats = self.stats.get_stats()
+        lines = summary_lines(stats) + self.next_lines
         logger.info("Crawl summary:\n  %s", "\n  ".join(lines))
+        failure = job_failure(stats, reason)
+        if failure is not None:
+            self.stats.set_value("brokenlinks/job_failed", failure)
+            # the spider logged the seeds file's own error line already: one ERROR per cause
+            log = logger.info if reason == "seeds_unavailable" else logger.error
+            log("Crawl failed: %(why)s", {"why": failure})

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 
+#: invalid seed lines logged one by one; the rest are counted in one line
+MAX_LOGGED_INVALID = 10
+
+
 class BacklinksSpider(ReferringPagesSpider):
     name = "backlinks"
     seed_file: SeedFile | None
@@ -101,10 +105,16 @@ class BacklinksSpider(ReferringPagesSpider):
         stats.set_value("brokenlinks/seeds/pages", len(seeds.seeds))
         stats.set_value("brokenlinks/seeds/duplicates", seeds.duplicates)
         stats.set_value("brokenlinks/seeds/invalid", len(seeds.invalid))
-        for bad in seeds.invalid:
+        for bad in seeds.invalid[:MAX_LOGGED_INVALID]:
             self.logger.warning(
                 "seeds %(path)s line %(line)d: skipped %(value)r (%(why)s)",
-                {"path": seeds.path, "line": bad.line, "value": bad.value, "why": bad.why},
+                {"path": seeds.path, "line": bad.line, "value": bad.value[:200], "why": bad.why},
+            )
+        if (more := len(seeds.invalid) - MAX_LOGGED_INVALID) > 0:
+            self.logger.warning(
+                "seeds %(path)s: skipped %(more)d more invalid lines (not logged; "
+                "brokenlinks/seeds/invalid counts them all)",
+                {"path": seeds.path, "more": more},
             )
         self.logger.info(
             "Read %(count)d referring pages from %(path)s (%(format)s)",

@@ -13,9 +13,15 @@ from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Spider
 from scrapy.http import TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
 
-from brokenlinks.pages import Scope, failed_page, process_response, read_page
+from brokenlinks.pages import (
+    Scope,
+    failed_page,
+    failure_kind,
+    page_failure,
+    process_response,
+    read_page,
+)
 from brokenlinks.render import configure_rendering
 
 if TYPE_CHECKING:
@@ -104,18 +110,13 @@ class ReferringPagesSpider(BrokenlinksSpider):
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value("brokenlinks/pages/failed")
-        if isinstance(failure.value, HttpError):
-            response = failure.value.response
-            return [
-                failed_page(
-                    requested_url,
-                    url=response.url,
-                    status=response.status,
-                    error=f"HTTP {response.status}",
-                )
-            ]
-        error = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"[:300]
-        self.logger.warning(
-            "Could not read %(url)s: %(error)s", {"url": request.url, "error": error}
+        maxsize = request.meta.get(
+            "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
         )
-        return [failed_page(requested_url, url=None, status=None, error=error)]
+        assert failure.value is not None
+        url, status, error = page_failure(failure.value, request.url, maxsize)
+        stats.inc_value(f"brokenlinks/pages/failed/{failure_kind(error)}")
+        self.logger.warning(
+            "Could not read %(url)s: %(error)s", {"url": requested_url, "error": error}
+        )
+        return [failed_page(requested_url, url=url, status=status, error=error)]

@@ -27,7 +27,14 @@ from brokenlinks.checks import LinkChecker
 from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.extract import extract_page
 from brokenlinks.items import ProspectItem
-from brokenlinks.pages import Scope, failed_page, process_page, read_page
+from brokenlinks.pages import (
+    Scope,
+    failed_page,
+    failure_kind,
+    page_failure,
+    process_page,
+    read_page,
+)
 from brokenlinks.params import ArgumentError, SiteParams
 from brokenlinks.redirects import META_SITES, OffsiteRedirect
 from brokenlinks.sites import site_of
@@ -339,17 +346,14 @@ class SiteSpider(BrokenlinksSpider):
             self._cut("robots_txt", request.url)
             return
         stats.inc_value("brokenlinks/pages/failed")
-        if isinstance(failure.value, HttpError):
-            response = failure.value.response
-            yield failed_page(
-                requested_url,
-                url=response.url,
-                status=response.status,
-                error=f"HTTP {response.status}",
-            )
-            return
-        error = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"[:300]
-        self.logger.warning(
-            "Could not read %(url)s: %(error)s", {"url": request.url, "error": error}
+        maxsize = request.meta.get(
+            "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
         )
-        yield failed_page(requested_url, url=None, status=None, error=error)
+        assert failure.value is not None
+        url, status, error = page_failure(failure.value, request.url, maxsize)
+        stats.inc_value(f"brokenlinks/pages/failed/{failure_kind(error)}")
+        self.logger.warning(
+            "Could not read %(url)s: %(error)s", {"url": requested_url, "error": error}
+        )
+        page = failed_page(requested_url, url=url, status=status, error=error)
+        yield page

@@ -39,7 +39,14 @@ COMPLETE = {"pages": PAGES, "links": 3 * PAGES, "targets": 2 * PAGES + 1}
 
 @pytest.fixture(scope="module")
 def slow_web(tmp_path_factory):
-    root = tmp_path_factory.mktemp("durability-web")
+    web = make_slow_web(tmp_path_factory.mktemp("durability-web"))
+    web.start()
+    yield web
+    web.stop()
+
+
+def make_slow_web(root: Path) -> LocalWeb:
+    """The web of 30 referring pages (test_crash_soak.py uses it too)."""
     (root / "ref.test").mkdir()
     for i in range(PAGES):
         (root / "ref.test" / f"p{i}.html").write_text(
@@ -49,10 +56,7 @@ def slow_web(tmp_path_factory):
             f'<a href="http://mine.t.test/">mine</a>.</p></main>',
             encoding="utf-8",
         )
-    web = LocalWeb(root, routes=ROUTES)
-    web.start()
-    yield web
-    web.stop()
+    return LocalWeb(root, routes=ROUTES)
 
 
 def settings_for(web: LocalWeb, db_path: Path, **extra: Any) -> dict[str, Any]:

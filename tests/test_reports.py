@@ -364,8 +364,8 @@ def test_retry_on_contention_tries_again_then_gives_up():
     [
         ("0", None),
         ("2.5", None),
-        ("-1", "invalid BROKENLINKS_RECHECK_AFTER=-1.0: days, at least 0"),
-        ("soon", "invalid BROKENLINKS_RECHECK_AFTER='soon'"),
+        ("-1", "BROKENLINKS_RECHECK_AFTER: -1 is not a number of days, at least 0"),
+        ("soon", "BROKENLINKS_RECHECK_AFTER: 'soon' is not a number"),
     ],
 )
 def test_recheck_after_setting(value, error):

@@ -816,7 +816,6 @@ def _fixture(name: str) -> Callable[[Path], Path]:
         (_fixture("comments-only.txt"), "holds only comments and blank lines"),
         (_fixture("binary.bin"), "looks binary"),
         (_write(b"http://example.com/\x00\n"), "looks binary"),
-        (_write("http://example.com/\n".encode("utf-16-le")), "looks binary"),
         (_write(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"), "looks binary"),
         (_write(codecs.BOM_UTF16_LE + b"h\x00t\x00\x00\xd8"), "is not valid utf-16"),
         (_write(codecs.BOM_UTF8 + b"http://example.com/\xff\n"), "is not valid utf-8"),
@@ -889,10 +888,43 @@ def test_path_may_be_str_or_pathlike():
 def test_runaway_quote_is_a_seed_file_error():
     # An unclosed quote swallows the rest of the file into one field; once that field is
     # longer than csv.field_size_limit() the csv module gives up.
-    text = 'Linking page,Last crawled\nhttp://a.example/,"2024\n' + "x" * 200_000 + "\n"
+    text = 'Linking page,Last crawled\nhttp://a.example/,"2024\n' + "x\n" * 70_000
     with pytest.raises(SeedFileError, match="malformed CSV near line") as excinfo:
         parse_seeds(text, path="runaway.csv")
     assert_one_line_error(excinfo, "runaway.csv")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("http://a.example/\n" + "http://b.example/" + "x" * 200_000 + "\n", 2),
+        ("Linking page,Last crawled\nhttp://a.example/,2024\n" + "y," * 70_000, 3),
+        ("a," * 70_000 + "\nhttp://a.example/\n", 1),
+    ],
+)
+def test_overlong_line_is_refused_by_its_number(text, line):
+    with pytest.raises(SeedFileError, match=f"line {line} is longer than 131072 characters"):
+        parse_seeds(text, path="long.txt")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_read(tmp_path, encoding):
+    path = tmp_path / "seeds.txt"
+    path.write_bytes("# list\nhttp://example.com/\n".encode(encoding))
+    assert [seed.url for seed in read_seeds(path).seeds] == ["http://example.com/"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<!DOCTYPE html>\n<html><title>a, b; c</title></html>",
+        "\n  <html lang=en><title>a, b</title>",
+        "<!-- generated, by a CMS -->\n<!doctype html><p>a, b</p>",
+    ],
+)
+def test_html_page_is_no_seeds_file(text):
+    with pytest.raises(SeedFileError, match="is an HTML page, not a seeds file"):
+        parse_seeds(text, path="x")
 
 
 @pytest.mark.parametrize(

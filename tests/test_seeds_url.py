@@ -58,7 +58,9 @@ def test_seeds_url_that_fails_closes_cleanly(tmp_path, web, url, why):
     assert len(errors) == 1, result.stderr[-3000:]
     assert f"seeds file {url!r}: {why}" in errors[0]
     assert "Traceback" not in result.stderr
-    assert result.returncode == 0
+    # a run that could not do its job: cron and Scrapyd must be able to tell
+    assert result.returncode == 1
+    assert "Crawl failed: the seeds file could not be read" in result.stderr
     assert result.rows["crawl_runs"][-1]["finish_reason"] == "seeds_unavailable"
     assert result.rows["pages"] == []
     assert result.items == []

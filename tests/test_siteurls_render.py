@@ -12,10 +12,11 @@ from brokenlinks.render import (
     PLAYWRIGHT_HANDLER,
     BrowserGuard,
     browser_refusal,
+    check_browser_settings,
     configure_rendering,
+    egress_args,
     launch_options,
     looks_client_rendered,
-    resolver_rules,
 )
 from brokenlinks.siteurls import TrapLimits, calendar_year, canonical_url, split_list, trap_reason
 
@@ -276,35 +277,54 @@ def test_browser_guard_looks_up_only_unmapped_names():
     )
 
 
-@pytest.mark.parametrize(
-    ("resolve", "rules"),
-    [
-        ({"*.test": "127.0.0.1:8080"}, "MAP *.test 127.0.0.1:8080"),
-        ({"a.example": "10.0.0.1"}, "MAP a.example 10.0.0.1"),
-        ({"b.example": "[::1]:81"}, "MAP b.example [::1]:81"),
-        (
-            {"*.test": "127.0.0.1:1", "refused.test": "127.0.0.1:2"},
-            "MAP *.test 127.0.0.1:1, MAP refused.test 127.0.0.1:2",
-        ),
-    ],
-)
-def test_resolver_rules(resolve, rules):
-    assert resolver_rules(resolve) == rules
-
-
 def test_launch_options_keep_the_users_and_add_ours(tmp_path):
     browser = tmp_path / "chrome"
     browser.write_text("")
     config = BrokenlinksConfig(render_browser_path=str(browser), resolve={"*.test": "127.0.0.1:1"})
-    options = launch_options(config, {"headless": False, "args": ["--lang=de"]})
+    proxy = "http://127.0.0.1:9"
+    options = launch_options(config, {"headless": False, "args": ["--lang=de"]}, proxy)
     assert options == {
         "headless": False,
-        "args": ["--lang=de", "--host-resolver-rules=MAP *.test 127.0.0.1:1"],
+        "args": ["--lang=de", *egress_args(proxy)],
         "executable_path": str(browser),
     }
-    given = launch_options(config, {"executable_path": "/elsewhere"})
+    given = launch_options(config, {"executable_path": "/elsewhere"}, proxy)
     assert given["executable_path"] == "/elsewhere"
-    assert launch_options(BrokenlinksConfig(), {})["args"] == []
+    assert launch_options(BrokenlinksConfig(), {}, proxy)["args"] == egress_args(proxy)
+
+
+def test_launch_options_drop_every_other_way_out():
+    given = {
+        "proxy": {"server": "http://elsewhere:3128"},
+        "args": [
+            "--proxy-server=socks5://elsewhere",
+            "--no-proxy-server",
+            "--proxy-bypass-list=*",
+            "--host-resolver-rules=MAP * 10.0.0.1",
+            "--proxy-pac-url=http://x/p.pac",
+            "--lang=de",
+        ],
+    }
+    options = launch_options(BrokenlinksConfig(), given, "http://127.0.0.1:9")
+    assert "proxy" not in options
+    assert options["args"] == ["--lang=de", *egress_args("http://127.0.0.1:9")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"PLAYWRIGHT_CDP_URL": "http://10.0.0.1:9222"}, "PLAYWRIGHT_CDP_URL: a browser"),
+        ({"PLAYWRIGHT_CONNECT_URL": "ws://10.0.0.1:3000"}, "PLAYWRIGHT_CONNECT_URL: a browser"),
+        (
+            {"PLAYWRIGHT_CONTEXTS": {"c": {"proxy": {"server": "http://x:1"}}}},
+            "context 'c' sets a proxy",
+        ),
+    ],
+)
+def test_browser_settings_that_bypass_the_guard_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        check_browser_settings(Settings(settings))
+    check_browser_settings(Settings({"PLAYWRIGHT_CONTEXTS": {"c": {"locale": "de"}}}))
 
 
 @pytest.mark.parametrize("mode", ["auto", "always"])
@@ -312,12 +332,16 @@ def test_configure_rendering_installs_the_handler(mode):
     settings = Settings(
         {"BROKENLINKS_RESOLVE": {"*.test": "127.0.0.1:1"}, "DOWNLOAD_HANDLERS": {"ftp": None}}
     )
-    configure_rendering(settings, mode, None)
-    handlers = settings.getdict("DOWNLOAD_HANDLERS")
-    assert handlers == {"ftp": None, "http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER}
-    assert isinstance(settings["PLAYWRIGHT_ABORT_REQUEST"], BrowserGuard)
-    args = settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")["args"]
-    assert args == ["--host-resolver-rules=MAP *.test 127.0.0.1:1"]
+    contexts = configure_rendering(settings, mode, None)
+    assert contexts.egress is not None
+    try:
+        handlers = settings.getdict("DOWNLOAD_HANDLERS")
+        assert handlers == {"ftp": None, "http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER}
+        assert isinstance(settings["PLAYWRIGHT_ABORT_REQUEST"], BrowserGuard)
+        args = settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")["args"]
+        assert args == egress_args(contexts.egress.url)
+    finally:
+        contexts.stop_egress()
 
 
 def test_configure_rendering_never_changes_nothing():
@@ -387,12 +411,20 @@ def test_backlinks_render_argument(tmp_path):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("BROKENLINKS_SITE_MAX_PAGES", 0, "invalid BROKENLINKS_SITE_MAX_PAGES=0: at least 1"),
-        ("BROKENLINKS_SITE_MAX_DEPTH", -1, "invalid BROKENLINKS_SITE_MAX_DEPTH=-1: at least 0"),
+        (
+            "BROKENLINKS_SITE_MAX_PAGES",
+            0,
+            "BROKENLINKS_SITE_MAX_PAGES: 0 is not a whole number, at least 1",
+        ),
+        (
+            "BROKENLINKS_SITE_MAX_DEPTH",
+            -1,
+            "BROKENLINKS_SITE_MAX_DEPTH: -1 is not a whole number, at least 0",
+        ),
         (
             "BROKENLINKS_SITE_MAX_SITEMAPS",
             0,
-            "invalid BROKENLINKS_SITE_MAX_SITEMAPS=0: at least 1",
+            "BROKENLINKS_SITE_MAX_SITEMAPS: 0 is not a whole number, at least 1",
         ),
     ],
 )

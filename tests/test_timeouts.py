@@ -74,7 +74,7 @@ def test_the_limit_changes_nothing_when_not_below_the_retries(settings, meta):
 
 def test_negative_limit_is_one_clear_error():
     crawler = get_crawler(settings_dict={"BROKENLINKS_TIMEOUT_RETRY_TIMES": -1})
-    with pytest.raises(ValueError, match="BROKENLINKS_TIMEOUT_RETRY_TIMES=-1"):
+    with pytest.raises(ValueError, match="BROKENLINKS_TIMEOUT_RETRY_TIMES: -1 is not"):
         BrokenlinksConfig.from_settings(crawler.settings)
 
 

@@ -13,6 +13,12 @@ that the job log says why the job ended. Nothing of ``scrapy.cmdline`` is copied
 
 ``scrapy crawl -h`` lists the spiders' ``-a`` arguments, one line each, from
 :data:`brokenlinks.params.SPIDER_ARGUMENTS` (the same declarations that validate them).
+
+The project's ``BROKENLINKS_*`` settings, the store and the browser settings are checked
+the same way before the process exists (:func:`brokenlinks.preflight.preflight`). A crawl
+that ran but could not do its job (see :func:`brokenlinks.summary.job_failure`) exits 1
+too: its crawler is kept from ``_create_crawler`` (ScrapyCommand's one factory of the
+crawler it runs) to read the ``brokenlinks/job_failed`` stat once it has run.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyHelpFormatter
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -27,6 +34,11 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.log import configure_logging
 
 from brokenlinks.params import arguments_help
+from brokenlinks.preflight import preflight
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -43,24 +55,43 @@ class Command(ScrapyCrawlCommand):
         super().add_options(parser)
         parser.formatter_class = _HelpFormatter
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._crawlers: list[Crawler] = []
+
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)  # -a into opts.spargs, -o/-O into FEEDS
+        super().process_options(args, opts)  # -s into settings, -a into opts.spargs, -o/-O
         assert self.settings is not None
-        if len(args) != 1:
-            return  # Scrapy's run() reports it
-        try:
-            spidercls = get_spider_loader(self.settings).load(args[0])
-        except KeyError:
-            return  # Scrapy's run() reports it
-        check = getattr(spidercls, "check_arguments", None)
-        if check is None:
-            return
-        try:
-            check(dict(opts.spargs))
-        except ValueError as e:
-            sys.stderr.write(f"error: {e}\n")
-            if self.settings.get("LOG_FILE"):
-                configure_logging(self.settings)
-                logger.error("%s", e)
-            # before the crawler process exists: no banner, no reactor, no traceback
-            raise SystemExit(1) from None
+        if len(args) == 1:
+            try:
+                spidercls = get_spider_loader(self.settings).load(args[0])
+            except KeyError:
+                spidercls = None  # Scrapy's run() reports it
+            check = getattr(spidercls, "check_arguments", None)
+            if check is not None:
+                try:
+                    check(dict(opts.spargs))
+                except ValueError as e:
+                    self._fail(str(e))
+        if (problem := preflight(self.settings)) is not None:
+            self._fail(problem)
+
+    def _fail(self, message: str) -> None:
+        assert self.settings is not None
+        sys.stderr.write(f"error: {message}\n")
+        if self.settings.get("LOG_FILE"):
+            configure_logging(self.settings)
+            logger.error("%s", message)
+        # before the crawler process exists: no banner, no reactor, no traceback
+        raise SystemExit(1)
+
+    def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
+        crawler = super()._create_crawler(spidercls)
+        self._crawlers.append(crawler)  # to read its outcome once it has run
+        return crawler
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().run(args, opts)
+        for crawler in self._crawlers:
+            if crawler.stats is not None and crawler.stats.get_value("brokenlinks/job_failed"):
+                self.exitcode = 1
