@@ -155,18 +155,25 @@ def integrity_and_counts(db_path: Path) -> tuple[str, dict[str, int]]:
 def command_line(settings: dict[str, object], seeds: str) -> tuple[int, list[str]]:
     """Run the project's ``scrapy crawl backlinks -a seeds=SEEDS`` command in-process.
 
-    Every fault of this table ends the command before it builds a crawler process, so the
-    command's own ``run()`` gives the exact line and exit status that ``scrapy crawl``
-    gives (the subprocess tests below prove it for a few rows) at a fraction of the cost.
+    Every fault of this table ends the command in ``process_options``, before
+    ``scrapy.cmdline`` builds a crawler process, so that hook gives the exact line and exit
+    status that ``scrapy crawl`` gives (the subprocess tests below prove it for a few rows)
+    at a fraction of the cost.
     """
     project = Settings()
     project.setmodule("brokenlinks.settings", priority="project")
     project.setdict(settings, priority="cmdline")
     command = Command()
     command.settings = project
+    parser = argparse.ArgumentParser()
+    command.add_options(parser)
+    opts = parser.parse_args(["-a", f"seeds={seeds}"])
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        command.run(["backlinks"], argparse.Namespace(spargs={"seeds": seeds}))
+        try:
+            command.process_options(["backlinks"], opts)
+        except SystemExit as e:
+            command.exitcode = int(e.code or 0)
     return command.exitcode, stderr.getvalue().splitlines()
 
 
@@ -384,7 +391,9 @@ EXPECTED_PAGES: dict[str, str | None] = {
     "http://bad.test/bomb.html": (
         "IgnoreRequest: Ignored response <200 http://bad.test/bomb.html> because its body ("
     ),
-    "http://bad.test/refresh-a.html": "IgnoreRequest: max redirections reached",
+    # a meta refresh is not followed (brokenlinks.redirects): the page is read as itself,
+    # and its refresh target is one of its links, so a refresh loop cannot lose it
+    "http://bad.test/refresh-a.html": None,
     "http://bad.test/to-private": "refused by the network guard: private address 10.0.0.1",
     "http://bad.test/to-loopback-name": "refused by the network guard: loopback address 127.0.0.1",
     "http://raw.test/trickle": (
