@@ -352,8 +352,9 @@ class SiteSpider(BrokenlinksSpider):
         assert failure.value is not None
         url, status, error = page_failure(failure.value, request.url, maxsize)
         stats.inc_value(f"brokenlinks/pages/failed/{failure_kind(error)}")
-        self.logger.warning(
-            "Could not read %(url)s: %(error)s", {"url": requested_url, "error": error}
-        )
-        page = failed_page(requested_url, url=url, status=status, error=error)
-        yield page
+        # a page of the site answering an HTTP error is a dead internal link, which the
+        # crawl reports as such: normal, so not a WARNING; a page that could not be
+        # downloaded at all is
+        log = self.logger.info if isinstance(failure.value, HttpError) else self.logger.warning
+        log("Could not read %(url)s: %(error)s", {"url": requested_url, "error": error})
+        yield failed_page(requested_url, url=url, status=status, error=error)
