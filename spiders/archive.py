@@ -22,7 +22,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.utils.asyncio import run_in_thread
 
@@ -31,8 +31,9 @@ from brokenlinks.guard import guard_refusal
 from brokenlinks.outreach import archive, rdap, records
 from brokenlinks.outreach.items import CaptureItem, DomainStatusItem
 from brokenlinks.outreach.pagetext import page_text
-from brokenlinks.params import ArgumentError, OutreachParams
 from brokenlinks.urls import host_of
+
+from .base import OutreachSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -60,30 +61,12 @@ def _why(failure: Failure) -> str:
     return failure.getErrorMessage()
 
 
-class ArchiveSpider(Spider):
+class ArchiveSpider(OutreachSpider):
     name = "archive"
     custom_settings = {  # noqa: RUF012  (Scrapy's attribute)
         "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
         "DOWNLOAD_DELAY": 1.0,
     }
-
-    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name)
-        try:
-            self.params = OutreachParams.from_kwargs(kwargs, self.name)
-        except ArgumentError as e:
-            self.logger.error("%s", e)
-            raise
-        self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
-
-    @classmethod
-    def check_arguments(cls, kwargs: dict[str, Any]) -> None:
-        """Raise ``ValueError`` (one line) for bad arguments."""
-        OutreachParams.from_kwargs(kwargs, cls.name)
-
-    def _inc(self, key: str) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(key)
 
     async def start(self) -> AsyncIterator[Any]:
         self.config = config_of(self.crawler)

@@ -22,6 +22,7 @@ from brokenlinks.pages import (
     process_response,
     read_page,
 )
+from brokenlinks.params import ArgumentError, OutreachParams
 from brokenlinks.render import configure_rendering
 
 if TYPE_CHECKING:
@@ -64,6 +65,32 @@ class BrokenlinksSpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.contexts = configure_rendering(crawler.settings, spider.render_mode, crawler)
         return spider
+
+
+class OutreachSpider(Spider):
+    """A spider over the database's dead targets or referring sites (``archive``, ``contacts``).
+
+    Its one argument, ``-a again=1``, looks up again what an earlier run looked up.
+    """
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name)
+        try:
+            self.params = OutreachParams.from_kwargs(kwargs, self.name)
+        except ArgumentError as e:
+            self.logger.error("%s", e)
+            raise
+        #: the spider arguments as given, stored with the crawl run
+        self.arguments = {k: v for k, v in kwargs.items() if k not in SCRAPYD_ARGUMENTS}
+
+    @classmethod
+    def check_arguments(cls, kwargs: dict[str, Any]) -> None:
+        """Raise ``ValueError`` (one line) for bad arguments."""
+        OutreachParams.from_kwargs(kwargs, cls.name)
+
+    def _inc(self, key: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(key)
 
 
 class ReferringPagesSpider(BrokenlinksSpider):

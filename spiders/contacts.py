@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.utils.asyncio import run_in_thread
 
@@ -23,7 +23,8 @@ from brokenlinks.config import config_of
 from brokenlinks.outreach import records
 from brokenlinks.outreach.contacts import Contacts, read_contacts
 from brokenlinks.outreach.items import ContactsItem
-from brokenlinks.params import ArgumentError, OutreachParams
+
+from .base import OutreachSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -44,26 +45,8 @@ def _item(site: str, page_url: str, found: Contacts) -> ContactsItem:
     )
 
 
-class ContactsSpider(Spider):
+class ContactsSpider(OutreachSpider):
     name = "contacts"
-
-    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name)
-        try:
-            self.params = OutreachParams.from_kwargs(kwargs, self.name)
-        except ArgumentError as e:
-            self.logger.error("%s", e)
-            raise
-        self.arguments = {k: v for k, v in kwargs.items() if k not in {"_job", "_version"}}
-
-    @classmethod
-    def check_arguments(cls, kwargs: dict[str, Any]) -> None:
-        """Raise ``ValueError`` (one line) for bad arguments."""
-        OutreachParams.from_kwargs(kwargs, cls.name)
-
-    def _inc(self, key: str) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(key)
 
     async def start(self) -> AsyncIterator[Any]:
         config = config_of(self.crawler)
