@@ -74,3 +74,26 @@ def test_nearly_every_marker_has_a_literal():
 )
 def test_required_literals(pattern, literals):
     assert textsearch.required_literals(pattern) == literals
+
+
+def test_page_reader_reads_each_distinct_body_once():
+    from brokenlinks.checks import PageReader
+    from brokenlinks.soft404 import page_signals
+
+    template = "<title>Page not found | Shop</title><main><p>Nothing here at all.</p></main>"
+    lander = "<title>x.test</title><p>This domain may be for sale</p>"
+    reader = PageReader(size=2)
+    first, none = reader(template, "http://shop.test/a", False)
+    again, _ = reader(template, "http://shop.test/b", True)
+    assert none is None
+    assert reader.hits == 1
+    assert again == page_signals(template, "http://shop.test/b", redirected=True)
+    assert first == page_signals(template, "http://shop.test/a")
+    signals, match = reader(lander, "http://x.test/", False)
+    assert match is not None
+    assert match.service == "GoDaddy"
+    assert signals.url == "http://x.test/"
+    reader("<p>third</p>", "http://c.test/", False)  # the oldest (the template) goes
+    reader(template, "http://shop.test/c", False)
+    assert reader.hits == 1
+    assert len(reader._read) == 2
