@@ -267,13 +267,24 @@ def parked_by_address(
     """
     if not address:
         return None
+    if fingerprints is None:
+        # every answer asks, and a crawl meets few addresses (one or two per host)
+        return _parked_by_default_address(address)
+    return _parked_by_address(address, fingerprints)
+
+
+@lru_cache(maxsize=4096)
+def _parked_by_default_address(address: str) -> ParkedMatch | None:
+    return _parked_by_address(address, default_fingerprints())
+
+
+def _parked_by_address(address: str, fp: Fingerprints) -> ParkedMatch | None:
     try:
         ip = ipaddress.ip_address(address.strip("[]"))
     except ValueError:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    fp = fingerprints or default_fingerprints()
     for entry in fp.networks:
         if ip.version == entry.network.version and ip in entry.network:
             return ParkedMatch(entry.service, f"address {ip}", entry.source)
