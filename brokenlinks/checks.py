@@ -124,12 +124,14 @@ class PageReader:
     home page that deep URLs are sent to are the same bytes every time: the reading of
     a body depends on the markup alone (the URL and the redirect flag are put back
     afterwards), so identical bodies are read once. Keyed by a BLAKE2 digest of the
-    markup, so the cache holds no bodies; bounded, oldest dropped first. Safe to call
-    from worker threads (``run_in_thread``): dict operations are atomic under the GIL,
-    and a lost race only reads a body twice.
+    markup, so the cache holds no bodies; bounded, least recently used dropped first
+    (a template that keeps coming back stays; a reading holds up to 600 words and the
+    page's text, so the bound is small). Safe to call from worker threads
+    (``run_in_thread``): dict operations are atomic under the GIL, and a lost race only
+    reads a body twice.
     """
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 128) -> None:
         self.size = size
         self.hits = 0
         self._read: dict[bytes, tuple[soft404.PageSignals, parked.ParkedMatch | None]] = {}
@@ -138,8 +140,9 @@ class PageReader:
         self, markup: str, url: str, redirected: bool
     ) -> tuple[soft404.PageSignals, parked.ParkedMatch | None]:
         key = hashlib.blake2b(markup.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        known = self._read.get(key)
+        known = self._read.pop(key, None)
         if known is not None:
+            self._read[key] = known  # now the most recently used
             self.hits += 1
             signals, lander = known
             return replace(signals, url=url, redirected=redirected), lander

@@ -93,7 +93,11 @@ def test_page_reader_reads_each_distinct_body_once():
     assert match is not None
     assert match.service == "GoDaddy"
     assert signals.url == "http://x.test/"
-    reader("<p>third</p>", "http://c.test/", False)  # the oldest (the template) goes
-    reader(template, "http://shop.test/c", False)
-    assert reader.hits == 1
+    reader(template, "http://shop.test/c", False)  # used again: the lander is now the oldest
+    assert reader.hits == 2
+    reader("<p>third</p>", "http://c.test/", False)  # the least recently used (lander) goes
+    reader(template, "http://shop.test/d", False)
+    assert reader.hits == 3
+    reader(lander, "http://x.test/", False)
+    assert reader.hits == 3, "the lander was dropped"
     assert len(reader._read) == 2
