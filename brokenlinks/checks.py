@@ -30,10 +30,11 @@ Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -116,11 +117,41 @@ def _lower_headers(response: Response) -> dict[str, str]:
     }
 
 
-def _read_page(
-    markup: str, url: str, redirected: bool
-) -> tuple[soft404.PageSignals, parked.ParkedMatch | None]:
-    signals = soft404.page_signals(markup, url, redirected=redirected)
-    return signals, parked.parked_by_markup(signals.title, signals.text, markup)
+class PageReader:
+    """Reads answers into soft-404 signals and parked markers, once per distinct body.
+
+    A host's not-found template, its search page, a parking service's lander and a
+    home page that deep URLs are sent to are the same bytes every time: the reading of
+    a body depends on the markup alone (the URL and the redirect flag are put back
+    afterwards), so identical bodies are read once. Keyed by a BLAKE2 digest of the
+    markup, so the cache holds no bodies; bounded, least recently used dropped first
+    (a template that keeps coming back stays; a reading holds up to 600 words and the
+    page's text, so the bound is small). Safe to call from worker threads
+    (``run_in_thread``): dict operations are atomic under the GIL, and a lost race only
+    reads a body twice.
+    """
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self.hits = 0
+        self._read: dict[bytes, tuple[soft404.PageSignals, parked.ParkedMatch | None]] = {}
+
+    def __call__(
+        self, markup: str, url: str, redirected: bool
+    ) -> tuple[soft404.PageSignals, parked.ParkedMatch | None]:
+        key = hashlib.blake2b(markup.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        known = self._read.pop(key, None)
+        if known is not None:
+            self._read[key] = known  # now the most recently used
+            self.hits += 1
+            signals, lander = known
+            return replace(signals, url=url, redirected=redirected), lander
+        signals = soft404.page_signals(markup, url, redirected=redirected)
+        lander = parked.parked_by_markup(signals.title, signals.text, markup)
+        if len(self._read) >= self.size:
+            self._read.pop(next(iter(self._read), key), None)
+        self._read[key] = (signals, lander)
+        return signals, lander
 
 
 def _markup(response: Response) -> str:
@@ -149,6 +180,7 @@ class LinkChecker:
         self._unreported: list[CheckResult] = []
         self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
         self._homes: dict[str, asyncio.Task[str | None]] = {}
+        self._read_page = PageReader()
 
     @classmethod
     def of(cls, crawler: Crawler) -> LinkChecker:
@@ -379,7 +411,8 @@ class LinkChecker:
         if not isinstance(response, TextResponse):
             return verdict
         # parsing a capped body is CPU work: off the reactor thread
-        signals, lander = await run_in_thread(_read_page, markup, response.url, redirected)
+        signals, lander = await run_in_thread(self._read_page, markup, response.url, redirected)
+        self.stats.set_value("brokenlinks/bodies/read_once", self._read_page.hits)
         if lander is not None:
             return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, lander.detail)
         # what the page says of itself first: the probe is only needed to compare
@@ -451,7 +484,7 @@ class LinkChecker:
             probe = None
             if 200 <= status < 300 and isinstance(outcome, TextResponse):  # noqa: PLR2004
                 probe, _ = await run_in_thread(
-                    _read_page, _markup(outcome), outcome.url, redirected
+                    self._read_page, _markup(outcome), outcome.url, redirected
                 )
             self.stats.inc_value(f"brokenlinks/probes/{'honest' if honest else 'not_honest'}")
             logger.debug(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from brokenlinks import textsearch
 from brokenlinks.urls import host_of, url_parts
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Marker:
     where: str
     regex: re.Pattern[str]
     source: str
+    #: folded literals one of which every match contains (see brokenlinks.textsearch)
+    literals: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,15 @@ def load_fingerprints(data: Mapping[str, Any]) -> Fingerprints:
             compiled = re.compile(pattern, re.IGNORECASE)
         except re.error as e:
             raise _entry_error("markers", i, f"bad regex: {e}") from e
-        markers.append(Marker(entry["service"], entry["in"], compiled, entry["source"]))
+        markers.append(
+            Marker(
+                entry["service"],
+                entry["in"],
+                compiled,
+                entry["source"],
+                textsearch.required_literals(pattern),
+            )
+        )
     marketplaces: list[Marketplace] = []
     for i, entry in enumerate(data.get("marketplaces", [])):
         _need(entry, "marketplaces", i, ("service", "host", "source"), sources)
@@ -172,8 +183,17 @@ def parked_by_markup(
     fp = fingerprints or default_fingerprints()
     # the title is visible text too (in the tab), and landers repeat their claim there
     text = " ".join(f"{title} {text}".split())
+    haystacks = {"title": title, "text": text, "html": html}
+    folded: dict[str, str] = {}
     for marker in fp.markers:
-        haystack = {"title": title, "text": text, "html": html}[marker.where]
+        haystack = haystacks[marker.where]
+        if marker.literals is not None:
+            # a substring test on the body folded once, instead of a case-insensitive
+            # regex pass per marker: most of judging a body's CPU before
+            if marker.where not in folded:
+                folded[marker.where] = textsearch.fold(haystack)
+            if not any(n in folded[marker.where] for n in marker.literals):
+                continue
         if marker.regex.search(haystack):
             return ParkedMatch(marker.service, f"{marker.where} marker", marker.source)
     return None
@@ -247,13 +267,24 @@ def parked_by_address(
     """
     if not address:
         return None
+    if fingerprints is None:
+        # every answer asks, and a crawl meets few addresses (one or two per host)
+        return _parked_by_default_address(address)
+    return _parked_by_address(address, fingerprints)
+
+
+@lru_cache(maxsize=4096)
+def _parked_by_default_address(address: str) -> ParkedMatch | None:
+    return _parked_by_address(address, default_fingerprints())
+
+
+def _parked_by_address(address: str, fp: Fingerprints) -> ParkedMatch | None:
     try:
         ip = ipaddress.ip_address(address.strip("[]"))
     except ValueError:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    fp = fingerprints or default_fingerprints()
     for entry in fp.networks:
         if ip.version == entry.network.version and ip in entry.network:
             return ParkedMatch(entry.service, f"address {ip}", entry.source)

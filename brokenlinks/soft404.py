@@ -341,6 +341,29 @@ def similarity(a: PageSignals, b: PageSignals) -> float:
     return SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
 
 
+def is_similar(a: PageSignals, b: PageSignals, threshold: float = SIMILARITY) -> bool:
+    """Tell whether ``similarity(a, b) >= threshold``, computing as little as it can.
+
+    Equal word lists (a template that only echoes the path) need no matching, and
+    difflib's cheap upper bounds rule most different pages out; ``ratio()`` on a
+    template that repeats one sentence is slow (long runs of the same words).
+
+    >>> a = page_signals("<p>Sorry, old-guide does not exist.</p>", "http://s.test/old-guide")
+    >>> b = page_signals("<p>Sorry, zq7x does not exist.</p>", "http://s.test/zq7x")
+    >>> is_similar(a, b), is_similar(a, page_signals("<p>Fresh beans daily</p>", "http://s.test/"))
+    (True, False)
+    """
+    words_a, words_b = _compared_words(a, b)
+    if words_a == words_b:
+        return True
+    matcher = SequenceMatcher(None, words_a, words_b, autojunk=False)
+    return (
+        matcher.real_quick_ratio() >= threshold
+        and matcher.quick_ratio() >= threshold
+        and matcher.ratio() >= threshold
+    )
+
+
 def _compared_words(a: PageSignals, b: PageSignals) -> tuple[list[str], list[str]]:
     drop = _path_words(a.url) | _path_words(b.url)
     return [w for w in a.words if w not in drop], [w for w in b.words if w not in drop]
@@ -392,7 +415,7 @@ def soft404_reason(
         and _without_query(requested_url) != _without_query(probe.url)
         and _title_key(answer) == _title_key(probe)
         and min(len(words) for words in _compared_words(answer, probe)) >= MIN_WORDS
-        and similarity(answer, probe) >= SIMILARITY
+        and is_similar(answer, probe)
     ):
         return "same page as the host's answer to a URL that cannot exist"
     return None
