@@ -141,7 +141,10 @@ def pg():
     except FileNotFoundError as e:  # no initdb/pg_ctl at all; a failing server fails
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"{e}: the PostgreSQL tests need its server binaries")
+        pytest.skip(
+            f"{e}: the PostgreSQL tests need its server binaries "
+            "(Debian/Ubuntu: apt-get install postgresql; .ci/run installs it)"
+        )
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
