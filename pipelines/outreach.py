@@ -12,6 +12,7 @@ Stats: ``brokenlinks/outreach/stored``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
     from sqlalchemy import Engine
+
+
+logger = logging.getLogger(__name__)
 
 
 def _open(database_url: str) -> Engine:
@@ -55,8 +59,10 @@ class OutreachStorePipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         config = config_of(crawler)
         if not config.store_enabled:
-            msg = "BROKENLINKS_STORE_ENABLED is False"
-            raise NotConfigured(msg)
+            # off by a setting is normal: a bare NotConfigured, as StorePipeline raises,
+            # or Scrapy logs it as a WARNING in every crawl run with the store off
+            logger.debug("Outreach store off: BROKENLINKS_STORE_ENABLED is False")
+            raise NotConfigured
         assert crawler.stats is not None
         return cls(config.database_url, config.store_batch_size, crawler.stats)
 
