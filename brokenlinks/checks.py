@@ -2,7 +2,8 @@
 
 Each distinct target URL is checked once per crawl: concurrent callers share one task
 (Scrapy's advice: cache the task, not only its result) and later callers get the stored
-result. A check sends HEAD first and confirms anything but a clear 2xx with GET; it
+result (past ``BROKENLINKS_VERDICTS_IN_MEMORY`` results, from a spill on disk:
+``brokenlinks.verdictspill``). A check sends HEAD first and confirms anything but a clear 2xx with GET; it
 follows redirects itself, so that it keeps the chain, resolves ``Location`` the way
 browsers do, and stops a loop on its third visit to a URL instead of after
 ``REDIRECT_MAX_TIMES`` round trips. Requests go through ``engine.download_async``, so
@@ -24,7 +25,7 @@ without fetching the lander. A redirect to a non-web URL (``ftp:``, ``file:``) i
 soft 404 only if the site's ``/`` leads there too (looked up once per origin).
 
 Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
-``BROKENLINKS_SOFT404_PROBE``, ``REDIRECT_MAX_TIMES``.
+``BROKENLINKS_SOFT404_PROBE``, ``BROKENLINKS_VERDICTS_IN_MEMORY``, ``REDIRECT_MAX_TIMES``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ from brokenlinks.botwall import detect_bot_wall
 from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.retry import META_RETRY_AFTER
 from brokenlinks.urls import host_of, is_http, origin_of, resolve_href
-from brokenlinks.verdicts import Kind, Reason, Verdict
+from brokenlinks.verdicts import CheckResult, Kind, Reason, Verdict
+from brokenlinks.verdictspill import VerdictMemory
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -85,13 +87,6 @@ def now_iso() -> str:
 
 #: redirects a probe follows before it stops looking
 _PROBE_REDIRECTS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    url: str
-    verdict: Verdict
-    checked_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +170,8 @@ class LinkChecker:
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
         self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES")
-        self._results: dict[str, CheckResult] = {}
+        #: one result per distinct target, the least recently used spilled to disk
+        self._results = VerdictMemory(config.verdicts_in_memory, stats=self.stats)
         self._tasks: dict[str, asyncio.Task[CheckResult]] = {}
         self._unreported: list[CheckResult] = []
         self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
@@ -196,7 +192,12 @@ class LinkChecker:
         checker = cls(crawler, config_of(crawler))
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(checker.close, signal=signals.spider_closed)
         return checker
+
+    def close(self) -> None:
+        """Remove the spilled verdicts' temporary files (the crawl is over)."""
+        self._results.close()
 
     # -- the public API -------------------------------------------------------------
 
@@ -234,13 +235,13 @@ class LinkChecker:
         if (done := self._results.get(url)) is not None:
             return done
         result = CheckResult(url, verdict, checked_at)
-        self._results[url] = result
+        self._results.put(result)
         self.stats.inc_value("brokenlinks/targets/cached")
         return result
 
     def knows(self, url: str) -> bool:
         """Tell whether *url* has a verdict, or a check under way, in this crawl."""
-        return url in self._results or url in self._tasks
+        return url in self._tasks or url in self._results
 
     def take_unreported(self) -> list[CheckResult]:
         """Return the results finished since the last call (each is stored once)."""
@@ -272,7 +273,7 @@ class LinkChecker:
 
     def _finish(self, url: str, verdict: Verdict) -> CheckResult:
         result = CheckResult(url, verdict, now_iso())
-        self._results[url] = result
+        self._results.put(result)
         self._tasks.pop(url, None)
         self._unreported.append(result)
         self.stats.inc_value("brokenlinks/targets/checked")

@@ -19,7 +19,7 @@ from w3lib.encoding import http_content_type_encoding
 
 from brokenlinks import verdicts
 from brokenlinks.charsets import Decoded, decode_html
-from brokenlinks.checks import CheckResult, LinkChecker, now_iso
+from brokenlinks.checks import LinkChecker, now_iso
 from brokenlinks.extract import Link, Page, extract_page, outbound_count
 from brokenlinks.guard import guard_refusal
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from scrapy.http import TextResponse
 
     from brokenlinks.freshness import FreshVerdicts
+    from brokenlinks.verdicts import CheckResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,15 @@ class Verdict:
         return self.kind is Kind.DEAD
 
 
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """A target's verdict in a crawl, and when it was decided (ISO 8601)."""
+
+    url: str
+    verdict: Verdict
+    checked_at: str
+
+
 #: the reasons a dead verdict can have (the export's ``reason`` values)
 DEAD_REASONS = (
     Reason.HTTP_STATUS,

@@ -48,6 +48,8 @@ def test_resolve_forms(value, parsed):
         ("BROKENLINKS_MAX_BODY_BYTES", "lots", "BROKENLINKS_MAX_BODY_BYTES"),
         ("BROKENLINKS_MAX_BODY_BYTES", 10, "at least 1024"),
         ("BROKENLINKS_STORE_BATCH_SIZE", 0, "at least 1"),
+        ("BROKENLINKS_VERDICTS_IN_MEMORY", -1, "at least 0"),
+        ("BROKENLINKS_VERDICTS_IN_MEMORY", 2.5, "a whole number"),
         ("BROKENLINKS_RESOLVE", "a.test", "NAME=ADDRESS"),
         ("BROKENLINKS_RESOLVE", "[1, 2]", "BROKENLINKS_RESOLVE"),
         ("BROKENLINKS_ALLOW_PRIVATE_ADDRESSES", "maybe", "BROKENLINKS_ALLOW_PRIVATE_ADDRESSES"),

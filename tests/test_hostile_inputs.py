@@ -259,6 +259,16 @@ PRE_CRAWL = [
     ),
     (
         "setting",
+        {"BROKENLINKS_VERDICTS_IN_MEMORY": "-5"},
+        "error: BROKENLINKS_VERDICTS_IN_MEMORY: -5 is not a whole number, at least 0 (0: no bound)",
+    ),
+    (
+        "setting",
+        {"BROKENLINKS_VERDICTS_IN_MEMORY": "many"},
+        "error: BROKENLINKS_VERDICTS_IN_MEMORY: 'many' is not a whole number",
+    ),
+    (
+        "setting",
         {"PLAYWRIGHT_CDP_URL": "http://10.0.0.1:9222"},
         (
             "error: PLAYWRIGHT_CDP_URL: a browser the crawl did not launch would bypass the "
