@@ -43,6 +43,8 @@ _REASON_BITS = 5
 _FINAL_IS_URL = 1 << (_KIND_BITS + _REASON_BITS)
 assert len(_KINDS) <= 1 << _KIND_BITS
 assert len(_REASONS) <= 1 << _REASON_BITS
+#: past the bound, this share of it is spilled at once (1/16: 3,125 of 50,000)
+_EVICT_SHARE = 16
 #: spilled rows per transaction (the database is thrown away: no durability wanted)
 _COMMIT_EVERY = 1000
 
@@ -149,9 +151,10 @@ class VerdictMemory:
     """Check results by URL: at most *limit* in memory (0: no bound), the rest spilled.
 
     ``get`` and ``put`` make a result the most recently used; past the limit the least
-    recently used is written to the spill, where ``get`` finds it again (and brings it
-    back). With *stats*, counts ``brokenlinks/verdicts/spilled`` (results written to the
-    spill) and ``brokenlinks/verdicts/spill_hits`` (lookups the spill answered).
+    recently used (a sixteenth of the limit at a time) are written to the spill, where
+    ``get`` finds them again (and brings them back; one that comes back unchanged is not
+    written again). With *stats*, counts ``brokenlinks/verdicts/spilled`` (results written
+    to the spill) and ``brokenlinks/verdicts/spill_hits`` (lookups the spill answered).
     *directory* is where the spill's temporary directory is made (None: ``TMPDIR``).
     """
 
@@ -170,6 +173,8 @@ class VerdictMemory:
         self.directory = directory
         self._memory: OrderedDict[str, CheckResult] = OrderedDict()
         self._spill: _Spill | None = None
+        #: URLs in memory whose result came back from the spill unchanged (not rewritten)
+        self._clean: set[str] = set()
         self._closed = False
 
     @property
@@ -193,12 +198,14 @@ class VerdictMemory:
         result = self._spill.read(url)
         if result is not None:
             self._inc("brokenlinks/verdicts/spill_hits")
+            self._clean.add(url)
             self._keep(result)
         return result
 
     def put(self, result: CheckResult) -> None:
         """Hold *result* (replacing any earlier one of its URL) as the most recently used."""
         self._memory.pop(result.url, None)
+        self._clean.discard(result.url)
         self._keep(result)
 
     def __contains__(self, url: object) -> bool:
@@ -226,14 +233,20 @@ class VerdictMemory:
         self._memory[result.url] = result
         if not self.limit or self._closed or len(self._memory) <= self.limit:
             return
-        evicted: list[Row] = []
-        while len(self._memory) > self.limit:
-            _, old = self._memory.popitem(last=False)
-            evicted.append(pack(old))
         if self._spill is None:
             self._spill = _Spill(self.directory)
-        self._spill.write(evicted)
-        self._inc("brokenlinks/verdicts/spilled", len(evicted))
+        # a share of the bound at a time: one transaction for many rows, not one per put
+        keep = self.limit - self.limit // _EVICT_SHARE
+        evicted: list[Row] = []
+        while len(self._memory) > keep:
+            url, old = self._memory.popitem(last=False)
+            if url in self._clean:
+                self._clean.discard(url)  # its row is on disk already
+            else:
+                evicted.append(pack(old))
+        if evicted:
+            self._spill.write(evicted)
+            self._inc("brokenlinks/verdicts/spilled", len(evicted))
 
     def _inc(self, key: str, count: int = 1) -> None:
         if self.stats is not None:

@@ -149,6 +149,32 @@ def test_least_recently_used_are_spilled_first_and_come_back(tmp_path):
     memory.close()
 
 
+def test_a_share_of_the_bound_is_spilled_at_once_and_clean_results_are_not_rewritten(tmp_path):
+    crawler = get_crawler()
+    stats = crawler.stats
+    memory = VerdictMemory(32, stats=stats, directory=str(tmp_path))
+    many = urls(65)
+    for url in many[:33]:
+        memory.put(result(url))
+    # over the bound by one: the two next least recently used go too (32 // 16), at once
+    assert memory.in_memory() == many[3:33]
+    assert stats.get_value("brokenlinks/verdicts/spilled") == 3
+    assert memory.get(many[0]) == result(many[0])
+    assert stats.get_value("brokenlinks/verdicts/spill_hits") == 1
+    assert memory.in_memory() == [*many[3:33], many[0]]
+    for url in many[33:]:
+        memory.put(result(url))
+    kept = memory.in_memory()
+    assert len(kept) <= 32
+    assert many[0] not in kept
+    # each result written once: many[0] came back unchanged and was not written again
+    assert stats.get_value("brokenlinks/verdicts/spilled") == len(many) - len(kept)
+    assert len(memory) == len(many)
+    for url in many:
+        assert memory.get(url) == result(url)
+    memory.close()
+
+
 def test_a_newer_result_replaces_the_spilled_one(tmp_path):
     a, b = urls(2)
     memory = VerdictMemory(1, directory=str(tmp_path))
