@@ -168,7 +168,8 @@ def test_a_bound_of_two_gives_the_same_results_with_each_target_checked_once(
     # the bounded crawl spilled, and found spilled verdicts again
     assert "brokenlinks/verdicts/spilled" not in free.stats
     assert bounded.stats["brokenlinks/verdicts/spilled"] >= len(SHARED)
-    assert bounded.stats["brokenlinks/verdicts/spill_hits"] >= len(SHARED) * len(LATE)
+    # each late page finds at least all but two (the bound) of the shared targets on disk
+    assert bounded.stats["brokenlinks/verdicts/spill_hits"] >= (len(SHARED) - 2) * len(LATE)
     # the spill's temporary directory is gone with the crawl
     assert bounded.left == []
     assert free.left == []
