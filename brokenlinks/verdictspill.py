@@ -176,6 +176,8 @@ class VerdictMemory:
         #: URLs in memory whose result came back from the spill unchanged (not rewritten)
         self._clean: set[str] = set()
         self._closed = False
+        #: the spill could not be made or written: no more spilling
+        self._failed = False
 
     @property
     def spill_path(self) -> Path | None:
@@ -231,22 +233,37 @@ class VerdictMemory:
 
     def _keep(self, result: CheckResult) -> None:
         self._memory[result.url] = result
-        if not self.limit or self._closed or len(self._memory) <= self.limit:
+        if not self.limit or self._closed or self._failed or len(self._memory) <= self.limit:
             return
-        if self._spill is None:
-            self._spill = _Spill(self.directory)
         # a share of the bound at a time: one transaction for many rows, not one per put
         keep = self.limit - self.limit // _EVICT_SHARE
-        evicted: list[Row] = []
+        evicted: list[CheckResult] = []
         while len(self._memory) > keep:
             url, old = self._memory.popitem(last=False)
             if url in self._clean:
                 self._clean.discard(url)  # its row is on disk already
             else:
-                evicted.append(pack(old))
-        if evicted:
-            self._spill.write(evicted)
-            self._inc("brokenlinks/verdicts/spilled", len(evicted))
+                evicted.append(old)
+        if not evicted:
+            return
+        try:
+            if self._spill is None:
+                self._spill = _Spill(self.directory)
+            self._spill.write([pack(old) for old in evicted])
+        except (OSError, sqlite3.Error) as e:
+            # a full or unwritable TMPDIR: hold everything in memory rather than check a
+            # target twice or fail the crawl
+            self._failed = True
+            for old in reversed(evicted):
+                self._memory[old.url] = old
+                self._memory.move_to_end(old.url, last=False)
+            logger.error(
+                "Cannot spill verdicts to a temporary file (%(error)s): keeping them all in "
+                "memory (BROKENLINKS_VERDICTS_IN_MEMORY no longer holds; see TMPDIR)",
+                {"error": e},
+            )
+            return
+        self._inc("brokenlinks/verdicts/spilled", len(evicted))
 
     def _inc(self, key: str, count: int = 1) -> None:
         if self.stats is not None:

@@ -201,6 +201,22 @@ def test_a_negative_bound_is_refused():
         VerdictMemory(-1)
 
 
+def test_an_unwritable_spill_keeps_every_result_in_memory(tmp_path, caplog):
+    """TMPDIR cannot be written: the results stay in memory, none is lost, one error line."""
+    memory = VerdictMemory(2, directory=str(tmp_path / "no-such-directory"))
+    for url in urls(5):
+        memory.put(result(url))
+    assert memory.in_memory() == urls(5)  # least recently used first, as before
+    assert memory.spill_path is None
+    for url in urls(5):
+        assert memory.get(url) == result(url)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "Cannot spill verdicts" in errors[0].getMessage()
+    assert "no-such-directory" in errors[0].getMessage()
+    memory.close()
+
+
 # -- cleanup ------------------------------------------------------------------------------
 
 
