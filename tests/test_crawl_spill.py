@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from brokenlinks import db, store
 from brokenlinks.testing.localweb import LocalWeb
 
 from .conftest import PROJECT, CrawlResult, resolve_map, run_crawl, write_seeds
@@ -221,3 +222,21 @@ def test_the_spill_is_removed_when_the_crawl_is_forced_to_stop(tmp_path, spill_w
             proc.wait()
     assert "forcing unclean shutdown" in stderr
     assert list(spill_tmp.iterdir()) == []
+
+
+def test_the_bound_works_with_the_store_on_postgres(tmp_path, spill_web, monkeypatch, pg):
+    url = pg.create_database("spill_bound")
+    free = crawl(tmp_path, spill_web, monkeypatch, "free", 0)
+    bounded = crawl(tmp_path, spill_web, monkeypatch, "pg", 2, BROKENLINKS_DATABASE_URL=url)
+    assert comparable_items(bounded) == comparable_items(free)
+    assert bounded.requests == free.requests
+    assert all(count == 1 for count in bounded.requests.values()), bounded.requests
+    assert re.search(r"'brokenlinks/verdicts/spill_hits': [1-9]", bounded.stderr)
+    engine = db.create_engine_from_url(url)
+    try:
+        counts = store.count_rows(engine)
+    finally:
+        engine.dispose()
+    expected = {name: len(free.rows[name]) for name in ("pages", "targets", "links", "checks")}
+    assert {name: counts[name] for name in expected} == expected
+    assert bounded.left == []
