@@ -22,6 +22,7 @@ with the machine's load.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import shlex
@@ -30,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -61,19 +63,79 @@ class Run:
     methods: str = ""
 
 
+def _tree_rss_kb(group: int) -> int:
+    """The resident memory of every live process in process group *group*, summed."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # fields after the command name (which may hold spaces): state ppid pgrp ...
+            if int(stat.rsplit(")", 1)[1].split()[2]) != group:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the summed RSS of a process group until stopped; keeps the peak."""
+
+    def __init__(self, group: int) -> None:
+        super().__init__(daemon=True)
+        self.group = group
+        self.peak_kb = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.group))
+
+
+def _become_subreaper() -> None:
+    # orphaned descendants (a fork server outliving its parent) are then reparented to us,
+    # so we can wait for them and count their CPU
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_child_subreaper = 36
+    libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
 def _run_measured(
     cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path
 ) -> tuple[float, float, float, int]:
-    """Wall s, peak RSS MB and CPU s (user + sys, its waited-for children included)."""
+    """Wall s, peak RSS MB and CPU s (user + sys) of the command's whole process tree.
+
+    The tree runs in its own process group: its RSS is the sum over the group's live
+    processes, sampled every 0.2 s (shared pages counted in each process: an upper
+    bound); its CPU is the command's and every descendant's, the orphans' included.
+    """
+    _become_subreaper()
     start = time.monotonic()
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        sampler = _TreeSampler(proc.pid)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        cpu = usage.ru_utime + usage.ru_stime
+        rss_kb = max(sampler.peak_kb, usage.ru_maxrss)
+        while True:
+            try:
+                _, _, orphan = os.wait4(-proc.pid, 0)
+            except ChildProcessError:
+                break
+            cpu += orphan.ru_utime + orphan.ru_stime
+        sampler.done.set()
+        sampler.join()
     wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
     sys.stderr.write(f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu:.1f} s\n")
-    return wall, usage.ru_maxrss / 1024, cpu, proc.returncode
+    return wall, max(rss_kb, sampler.peak_kb) / 1024, cpu, proc.returncode
 
 
 def run_ours(

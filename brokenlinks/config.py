@@ -67,6 +67,9 @@ class BrokenlinksConfig:
     timeout_retry_times: int = 1
     #: the store pipeline can be switched off (export only)
     store_enabled: bool = True
+    #: processes sharing a crawl's CPU work (page extraction, body reading), the crawl's
+    #: own included: 1 does all of it in the crawl process; 0: one per CPU core
+    workers: int = 0
     # -- whole-site crawls (spiders/site.py, brokenlinks/siteurls.py) ----------------
     #: most pages a site crawl fetches (``-a max_pages`` overrides)
     site_max_pages: int = 5000
@@ -178,6 +181,7 @@ _RANGES: dict[str, tuple[float, float | None, str]] = {
     "retry_after_max": (0, 3600, "a number of seconds from 0 to 3600"),
     "store_batch_size": (1, None, "a whole number, at least 1"),
     "timeout_retry_times": (0, None, "a whole number, at least 0"),
+    "workers": (0, 256, "a whole number from 0 (one per CPU core) to 256"),
     "site_max_pages": (1, None, "a whole number, at least 1"),
     "site_max_depth": (0, None, "a whole number, at least 0"),
     "site_max_url_length": (0, None, "a whole number, at least 0"),
