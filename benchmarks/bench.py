@@ -63,9 +63,13 @@ class Run:
     methods: str = ""
 
 
-def _tree_rss_kb(group: int) -> int:
-    """The resident memory of every live process in process group *group*, summed."""
-    total = 0
+def _tree_memory_kb(group: int) -> tuple[int, int]:
+    """RSS and PSS of every live process in process group *group*, each summed.
+
+    RSS counts a page shared by two processes (a fork server and its workers) in both;
+    PSS divides it between them: the sum of PSS is the memory the tree really holds.
+    """
+    rss = pss = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -74,26 +78,31 @@ def _tree_rss_kb(group: int) -> int:
             # fields after the command name (which may hold spaces): state ppid pgrp ...
             if int(stat.rsplit(")", 1)[1].split()[2]) != group:
                 continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            for line in (entry / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile
-    return total
+    return rss, pss
 
 
 class _TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process group until stopped; keeps the peak."""
+    """Samples the summed RSS and PSS of a process group until stopped; keeps the peaks."""
 
     def __init__(self, group: int) -> None:
         super().__init__(daemon=True)
         self.group = group
         self.peak_kb = 0
+        self.peak_pss_kb = 0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(0.2):
-            self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.group))
+            rss, pss = _tree_memory_kb(self.group)
+            self.peak_kb = max(self.peak_kb, rss)
+            self.peak_pss_kb = max(self.peak_pss_kb, pss)
 
 
 def _become_subreaper() -> None:
@@ -134,7 +143,11 @@ def _run_measured(
         sampler.join()
     wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    sys.stderr.write(f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu:.1f} s\n")
+    sys.stderr.write(
+        f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu:.1f} s, "
+        f"peak of all processes: RSS {max(rss_kb, sampler.peak_kb) / 1024:.0f} MB, "
+        f"PSS {sampler.peak_pss_kb / 1024:.0f} MB\n"
+    )
     return wall, max(rss_kb, sampler.peak_kb) / 1024, cpu, proc.returncode
 
 
