@@ -35,6 +35,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, TypeVar
@@ -68,6 +71,39 @@ def read_body(
     """
     signals = soft404.page_signals(markup, url, redirected=redirected)
     return signals, parked.parked_by_markup(signals.title, signals.text, markup)
+
+
+def _exit_with(crawl: int) -> None:
+    """Worker start-up: exit as soon as the crawl process *crawl* does, however it ends.
+
+    A killed crawl cannot stop its workers, and they would wait for jobs forever: the
+    fork server is their parent, and it stays up as long as any of them does. A daemon
+    thread waits on a pidfd of the crawl (Linux 5.3+; elsewhere it polls every second).
+    """
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(crawl)
+        except ProcessLookupError:
+            os._exit(0)
+        except (AttributeError, OSError):
+            while _alive(crawl):
+                time.sleep(1)
+            os._exit(0)
+        select.select([fd], [], [])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="brokenlinks-crawl-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def available_cores() -> int:
@@ -108,7 +144,12 @@ class WorkerPool:
         context = multiprocessing.get_context("forkserver")
         # set before the server starts; harmless once it runs (one server per process)
         context.set_forkserver_preload(list(_PRELOAD))
-        self._executor = ProcessPoolExecutor(max_workers=self.processes, mp_context=context)
+        self._executor = ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=context,
+            initializer=_exit_with,
+            initargs=(os.getpid(),),
+        )
         return self._executor
 
     async def run(self, func: Callable[..., _T], *args: object) -> _T:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -14,8 +18,8 @@ from scrapy.utils.test import get_crawler
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.workers import WorkerPool, available_cores, processes_for
 
-from .conftest import run_crawl, write_seeds
-from .processes import wait_gone
+from .conftest import PROJECT, resolve_map, run_crawl, write_seeds
+from .processes import descendants, wait_gone
 
 PAGES = [
     "http://blog.test/resources.html",
@@ -118,3 +122,43 @@ def test_crawl_with_workers_finds_what_one_process_finds_and_leaves_no_process(t
     # the fork server and its workers were seen, and all of them are gone with the crawl
     assert len(descendants) >= 2
     assert wait_gone(descendants) == set()
+
+
+def test_killing_the_crawl_leaves_no_worker_behind(tmp_path, web):
+    # SIGKILL gives the crawl no chance to stop its workers: the fork server notices its
+    # parent is gone and exits, and its workers die with it (PR_SET_PDEATHSIG)
+    seeds = write_seeds(tmp_path, PAGES)
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
+    settings = {
+        "BROKENLINKS_RESOLVE": json.dumps(resolve_map(web)),
+        "BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / 'killed.sqlite3'}",
+        "BROKENLINKS_WORKERS": "3",
+        "DOWNLOAD_TIMEOUT": "2",
+    }
+    for key, value in settings.items():
+        cmd += ["-s", f"{key}={value}"]
+    env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    seen: set[int] = set()
+    with subprocess.Popen(
+        cmd, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as proc:
+        deadline = time.monotonic() + 120
+        # the fork server, the resource tracker and two workers
+        while proc.poll() is None and time.monotonic() < deadline:
+            seen |= descendants(proc.pid)
+            workers = [pid for pid in seen if "forkserver" not in _cmdline(pid)]
+            if len(seen) >= 4 and workers:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the crawl ended before its workers were seen"
+        proc.kill()
+        proc.wait(timeout=30)
+    assert len(seen) >= 3
+    assert wait_gone(seen, wait=15) == set()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
