@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -61,6 +61,7 @@ class Run:
     max_in_flight: int
     requests: int
     methods: str = ""
+    max_pss_mb: float = 0.0
 
 
 def _tree_memory_kb(group: int) -> tuple[int, int]:
@@ -113,9 +114,19 @@ def _become_subreaper() -> None:
     libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0)
 
 
-def _run_measured(
-    cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path
-) -> tuple[float, float, float, int]:
+class Measured(NamedTuple):
+    """What one tool's run cost, all its processes counted."""
+
+    wall: float
+    #: peak of the summed RSS of its processes, MB (shared pages counted in each)
+    rss: float
+    #: peak of the summed PSS of its processes, MB (shared pages divided between them)
+    pss: float
+    cpu: float
+    returncode: int
+
+
+def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Measured:
     """Wall s, peak RSS MB and CPU s (user + sys) of the command's whole process tree.
 
     The tree runs in its own process group: its RSS is the sum over the group's live
@@ -148,12 +159,18 @@ def _run_measured(
         f"peak of all processes: RSS {max(rss_kb, sampler.peak_kb) / 1024:.0f} MB, "
         f"PSS {sampler.peak_pss_kb / 1024:.0f} MB\n"
     )
-    return wall, max(rss_kb, sampler.peak_kb) / 1024, cpu, proc.returncode
+    return Measured(
+        wall,
+        max(rss_kb, sampler.peak_kb) / 1024,
+        sampler.peak_pss_kb / 1024 or max(rss_kb, sampler.peak_kb) / 1024,
+        cpu,
+        proc.returncode,
+    )
 
 
 def run_ours(
     web: bigweb.Web, work: Path, seeds: Path, wrap: list[str], extra: list[str]
-) -> tuple[float, float, float, int, dict[str, Any], Path]:
+) -> tuple[Measured, dict[str, Any], Path]:
     db = work / "ours.sqlite3"
     out = work / "ours.jsonl"
     settings = {
@@ -172,7 +189,7 @@ def run_ours(
     for setting in extra:
         cmd += ["-s", setting]
     env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
-    wall, rss, cpu, code = _run_measured(cmd, cwd=PROJECT, env=env, log=work / "ours.log")
+    measured = _run_measured(cmd, cwd=PROJECT, env=env, log=work / "ours.log")
     stats: dict[str, Any] = {}
     if db.exists():
         con = sqlite3.connect(db)
@@ -182,10 +199,10 @@ def run_ours(
             con.close()
         if row and row[0]:
             stats = json.loads(row[0])
-    return wall, rss, cpu, code, stats, out
+    return measured, stats, out
 
 
-def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, float, int, Path]:
+def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[Measured, Path]:
     # the bench extra installs it beside this Python, which need not be on PATH
     lychee = shutil.which("lychee") or shutil.which(
         "lychee", path=str(Path(sys.executable).parent)
@@ -205,10 +222,8 @@ def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, 
         "--timeout", str(round(web.timeout)),
         "--max-retries", str(RETRIES),
     ]  # fmt: skip
-    wall, rss, cpu, code = _run_measured(
-        cmd, cwd=work, env=dict(os.environ), log=work / "lychee.log"
-    )
-    return wall, rss, cpu, code, out
+    measured = _run_measured(cmd, cwd=work, env=dict(os.environ), log=work / "lychee.log")
+    return measured, out
 
 
 def read_ours(out: Path) -> tuple[set[str], set[tuple[str, str]]]:
@@ -290,11 +305,12 @@ def report(web: bigweb.Web, runs: list[Run], bound: dict[str, float]) -> str:
         ),
         "",
         (
-            "| tool | wall s | CPU s | CPU ms/request | peak RSS MB | requests | F1 targets "
+            "| tool | wall s | CPU s | CPU ms/request | peak RSS MB | peak PSS MB | requests "
+            "| F1 targets "
             "| dead targets found/truth (false) | dead occurrences found/truth (false) "
             "| max in flight/host | × bound | × lychee |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lychee = next((r for r in runs if r.tool == "lychee"), None)
     for run in runs:
@@ -306,7 +322,7 @@ def report(web: bigweb.Web, runs: list[Run], bound: dict[str, float]) -> str:
         per_request = 1000 * run.cpu / run.requests if run.requests else 0.0
         lines.append(
             f"| {run.tool} | {run.wall:.1f} | {run.cpu:.1f} | {per_request:.2f} "
-            f"| {run.max_rss_mb:.0f} | {run.requests} ({run.methods}) "
+            f"| {run.max_rss_mb:.0f} | {run.max_pss_mb:.0f} | {run.requests} ({run.methods}) "
             f"| {f1(run.dead_targets, truth_t):.3f} "
             f"| {found_t}/{len(truth_t)} ({false_t}) "
             f"| {found_o}/{len(truth_o)} ({false_o}) | {run.max_in_flight} "
@@ -362,17 +378,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only in {None, "ours"}:
             server.reset_counters()
-            wall, rss, cpu, code, stats, out = run_ours(
-                web, work, seeds, shlex.split(args.wrap), args.set
-            )
+            measured, stats, out = run_ours(web, work, seeds, shlex.split(args.wrap), args.set)
             targets, occurrences = read_ours(out)
             runs.append(
                 Run(
-                    "brokenlinks", wall, rss, cpu, code,
+                    "brokenlinks", measured.wall, measured.rss, measured.cpu,
+                    measured.returncode,
                     int(stats.get("brokenlinks/targets/checked", 0)),
                     targets, occurrences,
                     max(server.max_in_flight.values(), default=0),
-                    sum(server.requests.values()), _methods(server),
+                    sum(server.requests.values()), _methods(server), measured.pss,
                 )
             )  # fmt: skip
             if args.only is None:
@@ -380,14 +395,15 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write(report(web, runs, bound) + "\n")
         if args.only in {None, "lychee"}:
             server.reset_counters()
-            wall, rss, cpu, code, out = run_lychee(web, work, seeds)
+            measured, out = run_lychee(web, work, seeds)
             total, targets, occurrences = read_lychee(out)
             runs.append(
                 Run(
-                    "lychee", wall, rss, cpu, code, len({t.url for t in web.targets})
+                    "lychee", measured.wall, measured.rss, measured.cpu, measured.returncode,
+                    len({t.url for t in web.targets})
                     if total else 0, targets, occurrences,
                     max(server.max_in_flight.values(), default=0),
-                    sum(server.requests.values()), _methods(server),
+                    sum(server.requests.values()), _methods(server), measured.pss,
                 )
             )  # fmt: skip
     finally:

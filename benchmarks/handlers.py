@@ -112,18 +112,16 @@ def run(
     """Crawl *web* once with *handler*; its log is ``work/<index>/ours.log``."""
     server.reset_counters()
     work.mkdir()
-    wall, rss, cpu, code, stats, out = bench.run_ours(
-        web, work, seeds, [], handler_settings(handler)
-    )
+    measured, stats, out = bench.run_ours(web, work, seeds, [], handler_settings(handler))
     targets, _ = bench.read_ours(out)
     return Row(
         handler,
-        cpu,
+        measured.cpu,
         sum(server.requests.values()),
-        wall,
-        rss,
+        measured.wall,
+        measured.rss,
         bench.f1(targets, web.dead_targets()),
-        code,
+        measured.returncode,
         os.getloadavg(),
         int(stats.get(_TIMEOUTS, 0)),
         int(stats.get("brokenlinks/reason_count/dead/timeout", 0)),
