@@ -124,6 +124,8 @@ class Measured(NamedTuple):
     pss: float
     cpu: float
     returncode: int
+    #: CPU s of the processes that outlived the command (a fork server and its workers)
+    cpu_after: float = 0.0
 
 
 def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Measured:
@@ -143,19 +145,21 @@ def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) 
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         cpu = usage.ru_utime + usage.ru_stime
+        cpu_after = 0.0
         rss_kb = max(sampler.peak_kb, usage.ru_maxrss)
         while True:
             try:
                 _, _, orphan = os.wait4(-proc.pid, 0)
             except ChildProcessError:
                 break
-            cpu += orphan.ru_utime + orphan.ru_stime
+            cpu_after += orphan.ru_utime + orphan.ru_stime
         sampler.done.set()
         sampler.join()
     wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     sys.stderr.write(
-        f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu:.1f} s, "
+        f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu + cpu_after:.1f} s "
+        f"({cpu_after:.1f} s in processes that outlived it), "
         f"peak of all processes: RSS {max(rss_kb, sampler.peak_kb) / 1024:.0f} MB, "
         f"PSS {sampler.peak_pss_kb / 1024:.0f} MB\n"
     )
@@ -163,8 +167,9 @@ def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) 
         wall,
         max(rss_kb, sampler.peak_kb) / 1024,
         sampler.peak_pss_kb / 1024 or max(rss_kb, sampler.peak_kb) / 1024,
-        cpu,
+        cpu + cpu_after,
         proc.returncode,
+        cpu_after,
     )
 
 
