@@ -22,6 +22,7 @@ with the machine's load.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import shlex
@@ -30,11 +31,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -59,26 +61,121 @@ class Run:
     max_in_flight: int
     requests: int
     methods: str = ""
+    max_pss_mb: float = 0.0
 
 
-def _run_measured(
-    cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path
-) -> tuple[float, float, float, int]:
-    """Wall s, peak RSS MB and CPU s (user + sys, its waited-for children included)."""
+def _tree_memory_kb(group: int) -> tuple[int, int]:
+    """RSS and PSS of every live process in process group *group*, each summed.
+
+    RSS counts a page shared by two processes (a fork server and its workers) in both;
+    PSS divides it between them: the sum of PSS is the memory the tree really holds.
+    """
+    rss = pss = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # fields after the command name (which may hold spaces): state ppid pgrp ...
+            if int(stat.rsplit(")", 1)[1].split()[2]) != group:
+                continue
+            for line in (entry / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return rss, pss
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the summed RSS and PSS of a process group until stopped; keeps the peaks."""
+
+    def __init__(self, group: int) -> None:
+        super().__init__(daemon=True)
+        self.group = group
+        self.peak_kb = 0
+        self.peak_pss_kb = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            rss, pss = _tree_memory_kb(self.group)
+            self.peak_kb = max(self.peak_kb, rss)
+            self.peak_pss_kb = max(self.peak_pss_kb, pss)
+
+
+def _become_subreaper() -> None:
+    # orphaned descendants (a fork server outliving its parent) are then reparented to us,
+    # so we can wait for them and count their CPU
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_child_subreaper = 36
+    libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+class Measured(NamedTuple):
+    """What one tool's run cost, all its processes counted."""
+
+    wall: float
+    #: peak of the summed RSS of its processes, MB (shared pages counted in each)
+    rss: float
+    #: peak of the summed PSS of its processes, MB (shared pages divided between them)
+    pss: float
+    cpu: float
+    returncode: int
+    #: CPU s of the processes that outlived the command (a fork server and its workers)
+    cpu_after: float = 0.0
+
+
+def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Measured:
+    """Wall s, peak RSS MB and CPU s (user + sys) of the command's whole process tree.
+
+    The tree runs in its own process group: its RSS is the sum over the group's live
+    processes, sampled every 0.2 s (shared pages counted in each process: an upper
+    bound); its CPU is the command's and every descendant's, the orphans' included.
+    """
+    _become_subreaper()
     start = time.monotonic()
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        sampler = _TreeSampler(proc.pid)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        cpu = usage.ru_utime + usage.ru_stime
+        cpu_after = 0.0
+        rss_kb = max(sampler.peak_kb, usage.ru_maxrss)
+        while True:
+            try:
+                _, _, orphan = os.wait4(-proc.pid, 0)
+            except ChildProcessError:
+                break
+            cpu_after += orphan.ru_utime + orphan.ru_stime
+        sampler.done.set()
+        sampler.join()
     wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    sys.stderr.write(f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu:.1f} s\n")
-    return wall, usage.ru_maxrss / 1024, cpu, proc.returncode
+    sys.stderr.write(
+        f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu + cpu_after:.1f} s "
+        f"({cpu_after:.1f} s in processes that outlived it), "
+        f"peak of all processes: RSS {max(rss_kb, sampler.peak_kb) / 1024:.0f} MB, "
+        f"PSS {sampler.peak_pss_kb / 1024:.0f} MB\n"
+    )
+    return Measured(
+        wall,
+        max(rss_kb, sampler.peak_kb) / 1024,
+        sampler.peak_pss_kb / 1024 or max(rss_kb, sampler.peak_kb) / 1024,
+        cpu + cpu_after,
+        proc.returncode,
+        cpu_after,
+    )
 
 
 def run_ours(
     web: bigweb.Web, work: Path, seeds: Path, wrap: list[str], extra: list[str]
-) -> tuple[float, float, float, int, dict[str, Any], Path]:
+) -> tuple[Measured, dict[str, Any], Path]:
     db = work / "ours.sqlite3"
     out = work / "ours.jsonl"
     settings = {
@@ -97,7 +194,7 @@ def run_ours(
     for setting in extra:
         cmd += ["-s", setting]
     env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
-    wall, rss, cpu, code = _run_measured(cmd, cwd=PROJECT, env=env, log=work / "ours.log")
+    measured = _run_measured(cmd, cwd=PROJECT, env=env, log=work / "ours.log")
     stats: dict[str, Any] = {}
     if db.exists():
         con = sqlite3.connect(db)
@@ -107,10 +204,10 @@ def run_ours(
             con.close()
         if row and row[0]:
             stats = json.loads(row[0])
-    return wall, rss, cpu, code, stats, out
+    return measured, stats, out
 
 
-def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, float, int, Path]:
+def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[Measured, Path]:
     # the bench extra installs it beside this Python, which need not be on PATH
     lychee = shutil.which("lychee") or shutil.which(
         "lychee", path=str(Path(sys.executable).parent)
@@ -130,10 +227,8 @@ def run_lychee(web: bigweb.Web, work: Path, seeds: Path) -> tuple[float, float, 
         "--timeout", str(round(web.timeout)),
         "--max-retries", str(RETRIES),
     ]  # fmt: skip
-    wall, rss, cpu, code = _run_measured(
-        cmd, cwd=work, env=dict(os.environ), log=work / "lychee.log"
-    )
-    return wall, rss, cpu, code, out
+    measured = _run_measured(cmd, cwd=work, env=dict(os.environ), log=work / "lychee.log")
+    return measured, out
 
 
 def read_ours(out: Path) -> tuple[set[str], set[tuple[str, str]]]:
@@ -215,11 +310,12 @@ def report(web: bigweb.Web, runs: list[Run], bound: dict[str, float]) -> str:
         ),
         "",
         (
-            "| tool | wall s | CPU s | CPU ms/request | peak RSS MB | requests | F1 targets "
+            "| tool | wall s | CPU s | CPU ms/request | peak RSS MB | peak PSS MB | requests "
+            "| F1 targets "
             "| dead targets found/truth (false) | dead occurrences found/truth (false) "
             "| max in flight/host | × bound | × lychee |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lychee = next((r for r in runs if r.tool == "lychee"), None)
     for run in runs:
@@ -231,7 +327,7 @@ def report(web: bigweb.Web, runs: list[Run], bound: dict[str, float]) -> str:
         per_request = 1000 * run.cpu / run.requests if run.requests else 0.0
         lines.append(
             f"| {run.tool} | {run.wall:.1f} | {run.cpu:.1f} | {per_request:.2f} "
-            f"| {run.max_rss_mb:.0f} | {run.requests} ({run.methods}) "
+            f"| {run.max_rss_mb:.0f} | {run.max_pss_mb:.0f} | {run.requests} ({run.methods}) "
             f"| {f1(run.dead_targets, truth_t):.3f} "
             f"| {found_t}/{len(truth_t)} ({false_t}) "
             f"| {found_o}/{len(truth_o)} ({false_o}) | {run.max_in_flight} "
@@ -287,17 +383,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only in {None, "ours"}:
             server.reset_counters()
-            wall, rss, cpu, code, stats, out = run_ours(
-                web, work, seeds, shlex.split(args.wrap), args.set
-            )
+            measured, stats, out = run_ours(web, work, seeds, shlex.split(args.wrap), args.set)
             targets, occurrences = read_ours(out)
             runs.append(
                 Run(
-                    "brokenlinks", wall, rss, cpu, code,
+                    "brokenlinks", measured.wall, measured.rss, measured.cpu,
+                    measured.returncode,
                     int(stats.get("brokenlinks/targets/checked", 0)),
                     targets, occurrences,
                     max(server.max_in_flight.values(), default=0),
-                    sum(server.requests.values()), _methods(server),
+                    sum(server.requests.values()), _methods(server), measured.pss,
                 )
             )  # fmt: skip
             if args.only is None:
@@ -305,14 +400,15 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write(report(web, runs, bound) + "\n")
         if args.only in {None, "lychee"}:
             server.reset_counters()
-            wall, rss, cpu, code, out = run_lychee(web, work, seeds)
+            measured, out = run_lychee(web, work, seeds)
             total, targets, occurrences = read_lychee(out)
             runs.append(
                 Run(
-                    "lychee", wall, rss, cpu, code, len({t.url for t in web.targets})
+                    "lychee", measured.wall, measured.rss, measured.cpu, measured.returncode,
+                    len({t.url for t in web.targets})
                     if total else 0, targets, occurrences,
                     max(server.max_in_flight.values(), default=0),
-                    sum(server.requests.values()), _methods(server),
+                    sum(server.requests.values()), _methods(server), measured.pss,
                 )
             )  # fmt: skip
     finally:

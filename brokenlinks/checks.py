@@ -48,7 +48,6 @@ from scrapy.exceptions import (
 )
 from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
-from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks import guard, parked, soft404, verdicts
 from brokenlinks.botwall import detect_bot_wall
@@ -57,6 +56,7 @@ from brokenlinks.retry import META_RETRY_AFTER
 from brokenlinks.urls import host_of, is_http, origin_of, resolve_href
 from brokenlinks.verdicts import CheckResult, Kind, Reason, Verdict
 from brokenlinks.verdictspill import VerdictMemory
+from brokenlinks.workers import WorkerPool, processes_for, read_body
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -121,17 +121,18 @@ class PageReader:
     afterwards), so identical bodies are read once. Keyed by a BLAKE2 digest of the
     markup, so the cache holds no bodies; bounded, least recently used dropped first
     (a template that keeps coming back stays; a reading holds up to 600 words and the
-    page's text, so the bound is small). Safe to call from worker threads
-    (``run_in_thread``): dict operations are atomic under the GIL, and a lost race only
-    reads a body twice.
+    page's text, so the bound is small). The reading itself runs in the crawl's
+    :class:`~brokenlinks.workers.WorkerPool` (another process, or a thread); two answers
+    with the same new body at once are both read, and the second reading is kept.
     """
 
-    def __init__(self, size: int = 128) -> None:
+    def __init__(self, pool: WorkerPool, size: int = 128) -> None:
+        self.pool = pool
         self.size = size
         self.hits = 0
         self._read: dict[bytes, tuple[soft404.PageSignals, parked.ParkedMatch | None]] = {}
 
-    def __call__(
+    async def __call__(
         self, markup: str, url: str, redirected: bool
     ) -> tuple[soft404.PageSignals, parked.ParkedMatch | None]:
         key = hashlib.blake2b(markup.encode("utf-8", "surrogatepass"), digest_size=16).digest()
@@ -141,8 +142,7 @@ class PageReader:
             self.hits += 1
             signals, lander = known
             return replace(signals, url=url, redirected=redirected), lander
-        signals = soft404.page_signals(markup, url, redirected=redirected)
-        lander = parked.parked_by_markup(signals.title, signals.text, markup)
+        signals, lander = await self.pool.run(read_body, markup, url, redirected)
         if len(self._read) >= self.size:
             self._read.pop(next(iter(self._read), key), None)
         self._read[key] = (signals, lander)
@@ -176,7 +176,8 @@ class LinkChecker:
         self._unreported: list[CheckResult] = []
         self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
         self._homes: dict[str, asyncio.Task[str | None]] = {}
-        self._read_page = PageReader()
+        self.workers = WorkerPool(processes_for(config.workers), self.stats)
+        self._read_page = PageReader(self.workers)
 
     @classmethod
     def of(cls, crawler: Crawler) -> LinkChecker:
@@ -196,7 +197,8 @@ class LinkChecker:
         return checker
 
     def close(self) -> None:
-        """Remove the spilled verdicts' temporary files (the crawl is over)."""
+        """Stop the worker processes and remove the spilled verdicts' files (the crawl is over)."""
+        self.workers.close()
         self._results.close()
 
     # -- the public API -------------------------------------------------------------
@@ -412,7 +414,7 @@ class LinkChecker:
         if not isinstance(response, TextResponse):
             return verdict
         # parsing a capped body is CPU work: off the reactor thread
-        signals, lander = await run_in_thread(self._read_page, markup, response.url, redirected)
+        signals, lander = await self._read_page(markup, response.url, redirected)
         self.stats.set_value("brokenlinks/bodies/read_once", self._read_page.hits)
         if lander is not None:
             return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, lander.detail)
@@ -484,9 +486,7 @@ class LinkChecker:
             honest = 400 <= status < 500 and status not in verdicts.BLOCKED_STATUSES  # noqa: PLR2004
             probe = None
             if 200 <= status < 300 and isinstance(outcome, TextResponse):  # noqa: PLR2004
-                probe, _ = await run_in_thread(
-                    self._read_page, _markup(outcome), outcome.url, redirected
-                )
+                probe, _ = await self._read_page(_markup(outcome), outcome.url, redirected)
             self.stats.inc_value(f"brokenlinks/probes/{'honest' if honest else 'not_honest'}")
             logger.debug(
                 "Probed %(origin)s: %(status)s (%(honest)s)",

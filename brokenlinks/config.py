@@ -70,6 +70,9 @@ class BrokenlinksConfig:
     #: most check results the crawl keeps in memory; the least recently used beyond it
     #: move to a temporary SQLite file (brokenlinks/verdictspill.py). 0: no bound
     verdicts_in_memory: int = 50_000
+    #: processes sharing a crawl's CPU work (page extraction, body reading), the crawl's
+    #: own included: 1 does all of it in the crawl process; 0: one per CPU core
+    workers: int = 0
     # -- whole-site crawls (spiders/site.py, brokenlinks/siteurls.py) ----------------
     #: most pages a site crawl fetches (``-a max_pages`` overrides)
     site_max_pages: int = 5000
@@ -182,6 +185,7 @@ _RANGES: dict[str, tuple[float, float | None, str]] = {
     "store_batch_size": (1, None, "a whole number, at least 1"),
     "timeout_retry_times": (0, None, "a whole number, at least 0"),
     "verdicts_in_memory": (0, None, "a whole number, at least 0 (0: no bound)"),
+    "workers": (0, 256, "a whole number from 0 (one per CPU core) to 256"),
     "site_max_pages": (1, None, "a whole number, at least 1"),
     "site_max_depth": (0, None, "a whole number, at least 0"),
     "site_max_url_length": (0, None, "a whole number, at least 0"),

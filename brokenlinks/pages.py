@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DownloadCancelledError
@@ -258,6 +259,17 @@ def read_page(response: TextResponse) -> Decoded:
     return decode_html(response.body, http_content_type_encoding(content_type.decode("latin-1")))
 
 
+async def extract_in_pool(
+    checker: LinkChecker, decoded: Decoded, url: str, *, references: bool = False
+) -> Page:
+    """Extract a decoded page in the crawl's worker pool (``BROKENLINKS_WORKERS``)."""
+    return await checker.workers.run(
+        partial(extract_page, encoding=decoded.encoding, references=references),
+        decoded.text,
+        url,
+    )
+
+
 async def process_response(
     response: TextResponse,
     decoded: Decoded,
@@ -268,7 +280,7 @@ async def process_response(
     fresh: FreshVerdicts | None = None,
 ) -> list[Any]:
     """Extract, check and build the items of one fetched referring page."""
-    page = extract_page(decoded.text, response.url, encoding=decoded.encoding)
+    page = await extract_in_pool(checker, decoded, response.url)
     return await process_page(
         page,
         requested_url=requested_url,

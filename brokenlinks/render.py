@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 #: where Debian (and Ubuntu's snap-less derivatives) install Chromium
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
-PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+PLAYWRIGHT_HANDLER = "brokenlinks.renderhandler.LazyPlaywrightHandler"
 #: the priority at which spider arguments write settings
 ARG_SETTING_PRIORITY = "spider"
 #: ids of the mount points of client-side frameworks (React, Vue, Next, Nuxt, Gatsby...)

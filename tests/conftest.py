@@ -18,6 +18,7 @@ import pytest
 from brokenlinks.testing.localweb import LocalWeb, unused_port
 
 from .pgserver import PgServer
+from .processes import run_watched
 
 PROJECT = Path(__file__).resolve().parents[1]
 WEB_ROOT = PROJECT / "tests" / "web"
@@ -61,6 +62,8 @@ class CrawlResult:
     db_path: Path
     output: Path
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: with ``watch=True``: every process the crawl started (PID → executable name)
+    processes: dict[int, str] = field(default_factory=dict)
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -90,8 +93,12 @@ def run_crawl(
     settings: dict[str, Any] | None = None,
     db_path: Path | None = None,
     timeout: float = 240,
+    watch: bool = False,
 ) -> CrawlResult:
-    """Run ``scrapy crawl`` in a subprocess against the test web."""
+    """Run ``scrapy crawl`` in a subprocess against the test web.
+
+    With *watch*, the processes it starts are recorded while it runs (``processes``).
+    """
     db_path = db_path or tmp_path / "brokenlinks.sqlite3"
     out = tmp_path / output
     merged: dict[str, Any] = {
@@ -108,20 +115,26 @@ def run_crawl(
         text = json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
         cmd += ["-s", f"{key}={text}"]
     env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
-    proc = subprocess.run(
-        cmd, cwd=PROJECT, capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+    processes: dict[int, str] = {}
+    if watch:
+        code, stdout, stderr, processes = run_watched(cmd, cwd=PROJECT, env=env, timeout=timeout)
+    else:
+        proc = subprocess.run(
+            cmd, cwd=PROJECT, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+        code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
     items: list[dict[str, Any]] = []
     if out.exists() and output.endswith(".jsonl"):
         items = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     return CrawlResult(
-        returncode=proc.returncode,
-        stdout=proc.stdout,
-        stderr=proc.stderr,
+        returncode=code,
+        stdout=stdout,
+        stderr=stderr,
         items=items,
         db_path=db_path,
         output=out,
         rows=read_tables(db_path),
+        processes=processes,
     )
 
 

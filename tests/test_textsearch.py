@@ -6,6 +6,8 @@ import re
 import sys
 
 import pytest
+import pytest_twisted
+from scrapy.utils.defer import deferred_from_coro
 
 from brokenlinks import botwall, parked, textsearch
 
@@ -76,28 +78,36 @@ def test_required_literals(pattern, literals):
     assert textsearch.required_literals(pattern) == literals
 
 
+@pytest_twisted.inlineCallbacks
 def test_page_reader_reads_each_distinct_body_once():
+    # the reader awaits asyncio futures: run it as an asyncio task
+    yield deferred_from_coro(_read_bodies())
+
+
+async def _read_bodies():
     from brokenlinks.checks import PageReader
     from brokenlinks.soft404 import page_signals
+    from brokenlinks.workers import WorkerPool
 
     template = "<title>Page not found | Shop</title><main><p>Nothing here at all.</p></main>"
     lander = "<title>x.test</title><p>This domain may be for sale</p>"
-    reader = PageReader(size=2)
-    first, none = reader(template, "http://shop.test/a", False)
-    again, _ = reader(template, "http://shop.test/b", True)
+    reader = PageReader(WorkerPool(0), size=2)
+
+    first, none = await reader(template, "http://shop.test/a", False)
+    again, _ = await reader(template, "http://shop.test/b", True)
     assert none is None
     assert reader.hits == 1
     assert again == page_signals(template, "http://shop.test/b", redirected=True)
     assert first == page_signals(template, "http://shop.test/a")
-    signals, match = reader(lander, "http://x.test/", False)
+    signals, match = await reader(lander, "http://x.test/", False)
     assert match is not None
     assert match.service == "GoDaddy"
     assert signals.url == "http://x.test/"
-    reader(template, "http://shop.test/c", False)  # used again: the lander is now the oldest
+    await reader(template, "http://shop.test/c", False)  # used again: the lander is now the oldest
     assert reader.hits == 2
-    reader("<p>third</p>", "http://c.test/", False)  # the least recently used (lander) goes
-    reader(template, "http://shop.test/d", False)
+    await reader("<p>third</p>", "http://c.test/", False)  # the least recently used (lander) goes
+    await reader(template, "http://shop.test/d", False)
     assert reader.hits == 3
-    reader(lander, "http://x.test/", False)
+    await reader(lander, "http://x.test/", False)
     assert reader.hits == 3, "the lander was dropped"
     assert len(reader._read) == 2

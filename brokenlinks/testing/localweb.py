@@ -88,7 +88,7 @@ Bookkeeping
 Every request is logged (:class:`LoggedRequest`: method, host, path, query, monotonic time,
 headers, status, bytes sent; a refused TLS handshake as method ``TLS``), and the most
 requests in flight at once per host is kept (from the end of the request headers to the
-end of the response) for politeness tests: :meth:`LocalWeb.max_in_flight`.
+start of the answer, after its delay) for politeness tests: :meth:`LocalWeb.max_in_flight`.
 
 Use::
 
@@ -890,6 +890,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         web = self.web
         web._begin(record)
+        ended = False
         try:
             length = int(self.headers.get("Content-Length") or 0)
             if length > 0:
@@ -902,9 +903,15 @@ class _Handler(BaseHTTPRequestHandler):
                 web.stopping.wait(answer.hang)
                 self.close_connection = True
                 return
+            # out of flight as the answer starts: once its last byte is sent, the client
+            # may send its next request before this thread runs again, and counting
+            # until then would see that request overlap this one
+            ended = True
+            web._end(record)
             self._write(answer, record)
         finally:
-            web._end(record)
+            if not ended:
+                web._end(record)
 
     def _write(self, answer: Answer, record: LoggedRequest) -> None:
         record.status = answer.status

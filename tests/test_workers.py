@@ -1,0 +1,164 @@
+"""The worker processes of a crawl (``BROKENLINKS_WORKERS``, ``brokenlinks.workers``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.test import get_crawler
+
+from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.workers import WorkerPool, available_cores, processes_for
+
+from .conftest import PROJECT, resolve_map, run_crawl, write_seeds
+from .processes import descendants, wait_gone
+
+PAGES = [
+    "http://blog.test/resources.html",
+    "http://news.test/article.html",
+    "http://news.test/other.html",
+    "http://blog.test/slow-links.html",
+]
+
+
+def _exit_in_worker(parent: int) -> str:
+    """Die when run in a worker process; answer when run in *parent*."""
+    if os.getpid() != parent:
+        os._exit(3)
+    return "read in the crawl process"
+
+
+def test_processes_for_counts_the_crawl_process():
+    assert processes_for(1) == 0
+    assert processes_for(2) == 1
+    assert processes_for(8) == 7
+    assert processes_for(0) == available_cores() - 1
+    assert available_cores() >= 1
+
+
+@pytest.mark.parametrize("value", ["-1", "257", "2.5", "many"])
+def test_bad_workers_setting_is_named(value):
+    from scrapy.settings import Settings
+
+    with pytest.raises(ValueError, match=r"^BROKENLINKS_WORKERS: ") as info:
+        BrokenlinksConfig.from_settings(Settings({"BROKENLINKS_WORKERS": value}))
+    assert value in str(info.value)
+
+
+@pytest_twisted.inlineCallbacks
+def test_pool_runs_jobs_in_another_process_until_closed():
+    yield deferred_from_coro(_pool_runs_elsewhere())
+
+
+async def _pool_runs_elsewhere():
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    pool = WorkerPool(1, crawler.stats)
+    here = os.getpid()
+    there = {await pool.run(os.getpid) for _ in range(5)}
+    assert here not in there
+    assert len(there) == 1, "one worker process"
+    assert crawler.stats.get_value("brokenlinks/workers/jobs") == 5
+    pool.close()
+    # after the spider closed: whatever still runs is read in the crawl's own process
+    assert await pool.run(os.getpid) == here
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_dead_worker_leaves_the_work_to_the_crawl_process(caplog):
+    yield deferred_from_coro(_dead_worker(caplog))
+
+
+async def _dead_worker(caplog):
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    pool = WorkerPool(1, crawler.stats)
+    with caplog.at_level(logging.WARNING, logger="brokenlinks.workers"):
+        assert await pool.run(_exit_in_worker, os.getpid()) == "read in the crawl process"
+        assert await pool.run(_exit_in_worker, os.getpid()) == "read in the crawl process"
+    warnings = [r for r in caplog.records if r.name == "brokenlinks.workers"]
+    assert len(warnings) == 1, "one warning, not one per job"
+    assert "A worker process died" in warnings[0].getMessage()
+    assert crawler.stats.get_value("brokenlinks/workers/broken") == 1
+
+
+def _crawl(tmp_path, web, workers: int):
+    result = run_crawl(
+        tmp_path,
+        web,
+        {"seeds": str(write_seeds(tmp_path, PAGES))},
+        output=f"workers-{workers}.jsonl",
+        settings={"BROKENLINKS_WORKERS": workers},
+        db_path=tmp_path / f"workers-{workers}.sqlite3",
+        watch=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.items, result.stats, set(result.processes)
+
+
+def test_crawl_with_workers_finds_what_one_process_finds_and_leaves_no_process(tmp_path, web):
+    alone, alone_stats, _ = _crawl(tmp_path, web, workers=1)
+    shared, stats, descendants = _crawl(tmp_path, web, workers=3)
+
+    def key(item: dict) -> tuple:
+        return tuple(sorted((k, json.dumps(v)) for k, v in item.items() if k != "checked_at"))
+
+    assert len(alone) > 10
+    assert sorted(map(key, shared)) == sorted(map(key, alone))
+    assert alone_stats["brokenlinks/workers/processes"] == 0
+    assert "brokenlinks/workers/jobs" not in alone_stats
+    assert stats["brokenlinks/workers/processes"] == 2
+    # every page extracted and every body read in a worker (none broke)
+    assert stats["brokenlinks/workers/jobs"] >= stats["brokenlinks/pages/crawled"]
+    assert "brokenlinks/workers/broken" not in stats
+    # the fork server and its workers were seen, and all of them are gone with the crawl
+    assert len(descendants) >= 2
+    assert wait_gone(descendants) == set()
+
+
+def test_killing_the_crawl_leaves_no_worker_behind(tmp_path, web):
+    # SIGKILL gives the crawl no chance to stop its workers: the fork server notices its
+    # parent is gone and exits, and its workers die with it (PR_SET_PDEATHSIG)
+    seeds = write_seeds(tmp_path, PAGES)
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
+    settings = {
+        "BROKENLINKS_RESOLVE": json.dumps(resolve_map(web)),
+        "BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / 'killed.sqlite3'}",
+        "BROKENLINKS_WORKERS": "3",
+        "DOWNLOAD_TIMEOUT": "2",
+    }
+    for key, value in settings.items():
+        cmd += ["-s", f"{key}={value}"]
+    env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    seen: set[int] = set()
+    with subprocess.Popen(
+        cmd, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as proc:
+        deadline = time.monotonic() + 120
+        # the fork server, the resource tracker and two workers
+        while proc.poll() is None and time.monotonic() < deadline:
+            seen |= descendants(proc.pid)
+            workers = [pid for pid in seen if "forkserver" not in _cmdline(pid)]
+            if len(seen) >= 4 and workers:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the crawl ended before its workers were seen"
+        proc.kill()
+        proc.wait(timeout=30)
+    assert len(seen) >= 3
+    assert wait_gone(seen, wait=15) == set()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
