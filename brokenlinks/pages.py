@@ -259,14 +259,10 @@ def read_page(response: TextResponse) -> Decoded:
     return decode_html(response.body, http_content_type_encoding(content_type.decode("latin-1")))
 
 
-async def extract_in_pool(
-    checker: LinkChecker, decoded: Decoded, url: str, *, references: bool = False
-) -> Page:
+async def extract_in_pool(checker: LinkChecker, decoded: Decoded, url: str) -> Page:
     """Extract a decoded page in the crawl's worker pool (``BROKENLINKS_WORKERS``)."""
     return await checker.workers.run(
-        partial(extract_page, encoding=decoded.encoding, references=references),
-        decoded.text,
-        url,
+        partial(extract_page, encoding=decoded.encoding), decoded.text, url
     )
 
 

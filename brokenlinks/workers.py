@@ -127,55 +127,90 @@ def processes_for(setting: int) -> int:
 class WorkerPool:
     """Runs pure functions in worker processes (or, without workers, in a thread).
 
-    Owned by the crawl's :class:`~brokenlinks.checks.LinkChecker`, which closes it when
-    the spider closes.
+    The workers start with the first job, in a thread: starting the fork server and
+    forking from it blocks for a second or so, and the crawl must not stall (nor hold
+    its pages) meanwhile, so jobs run in a thread of the crawl process until the
+    workers answer. Owned by the crawl's :class:`~brokenlinks.checks.LinkChecker`,
+    which closes it when the spider closes.
     """
 
     def __init__(self, processes: int, stats: StatsCollector | None = None) -> None:
         self.processes = processes
         self.stats = stats
+        #: set once every worker has answered
         self._executor: ProcessPoolExecutor | None = None
+        self._starting: asyncio.Future[None] | None = None
         #: no workers, or no more (closed, or one died): run in a thread
         self._inline = processes == 0
         if stats is not None:
             stats.set_value("brokenlinks/workers/processes", processes)
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self) -> None:
+        """Start the workers and wait until each has answered (in a thread)."""
         context = multiprocessing.get_context("forkserver")
         # set before the server starts; harmless once it runs (one server per process)
         context.set_forkserver_preload(list(_PRELOAD))
-        self._executor = ProcessPoolExecutor(
+        executor = ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=context,
             initializer=_exit_with,
             initargs=(os.getpid(),),
         )
-        return self._executor
+        try:
+            # one job per worker, each spawning one: all of them up before the first real job
+            for done in [executor.submit(os.getpid) for _ in range(self.processes)]:
+                done.result()
+        except BrokenProcessPool:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        if self._inline:  # closed meanwhile
+            executor.shutdown(wait=False, cancel_futures=True)
+        else:
+            self._executor = executor
+
+    async def _warm_up(self) -> None:
+        try:
+            await run_in_thread(self._start)
+        except (BrokenProcessPool, OSError) as e:
+            self._give_up(e)
+
+    def _give_up(self, error: BaseException) -> None:
+        logger.warning(
+            "A worker process died (%(error)s): the crawl reads pages in its own "
+            "process from now on",
+            {"error": error},
+        )
+        if self.stats is not None:
+            self.stats.set_value("brokenlinks/workers/broken", 1)
+        self.close()
 
     async def run(self, func: Callable[..., _T], *args: object) -> _T:
         """Return ``func(*args)``, computed in a worker process when there are workers.
 
         *func* must be a module-level function and its arguments and result picklable.
         """
-        if self._inline:
+        executor = self._executor
+        if self._inline or executor is None:
+            if not self._inline and self._starting is None:
+                self._starting = asyncio.ensure_future(self._warm_up())
             return await run_in_thread(func, *args)
-        executor = self._executor or self._start()
         try:
             result = await asyncio.wrap_future(executor.submit(func, *args))
         except BrokenProcessPool as e:
             if self._executor is executor:
-                logger.warning(
-                    "A worker process died (%(error)s): the crawl reads pages in its own "
-                    "process from now on",
-                    {"error": e},
-                )
-                if self.stats is not None:
-                    self.stats.set_value("brokenlinks/workers/broken", 1)
-                self.close()
+                self._give_up(e)
             return await run_in_thread(func, *args)
         if self.stats is not None:
             self.stats.inc_value("brokenlinks/workers/jobs")
         return result
+
+    async def ready(self) -> bool:
+        """Start the workers if they are not yet; whether jobs now go to them."""
+        if not self._inline and self._starting is None:
+            self._starting = asyncio.ensure_future(self._warm_up())
+        if self._starting is not None:
+            await asyncio.shield(self._starting)
+        return self._executor is not None
 
     def close(self) -> None:
         """Stop the workers; a job still running finishes, queued ones are dropped."""

@@ -25,10 +25,10 @@ from scrapy.utils.url import url_has_any_extension
 
 from brokenlinks.checks import LinkChecker
 from brokenlinks.config import BrokenlinksConfig, config_of
+from brokenlinks.extract import extract_page
 from brokenlinks.items import ProspectItem
 from brokenlinks.pages import (
     Scope,
-    extract_in_pool,
     failed_page,
     failure_kind,
     page_failure,
@@ -297,8 +297,14 @@ class SiteSpider(BrokenlinksSpider):
         if final is not None:
             self.seen.add(final)
             self.read.add(final)
-        page = await extract_in_pool(
-            self.checker, decoded, response.url, references=self.config.site_references
+        # extracted here, not in the worker pool: the order pages are found in decides
+        # their depth and where they were found first (links or sitemap), and awaiting a
+        # worker would let sitemap callbacks run in between
+        page = extract_page(
+            decoded.text,
+            response.url,
+            encoding=decoded.encoding,
+            references=self.config.site_references,
         )
         if site_of(response.url) in self.sites:
             for link in page.links:

@@ -63,6 +63,9 @@ async def _pool_runs_elsewhere():
     crawler.stats.open_spider()
     pool = WorkerPool(1, crawler.stats)
     here = os.getpid()
+    # until the worker answers, jobs run in a thread here: the crawl never waits for it
+    assert await pool.run(os.getpid) == here
+    assert await pool.ready()
     there = {await pool.run(os.getpid) for _ in range(5)}
     assert here not in there
     assert len(there) == 1, "one worker process"
@@ -81,6 +84,7 @@ async def _dead_worker(caplog):
     crawler = get_crawler()
     crawler.stats.open_spider()
     pool = WorkerPool(1, crawler.stats)
+    assert await pool.ready()
     with caplog.at_level(logging.WARNING, logger="brokenlinks.workers"):
         assert await pool.run(_exit_in_worker, os.getpid()) == "read in the crawl process"
         assert await pool.run(_exit_in_worker, os.getpid()) == "read in the crawl process"
@@ -116,8 +120,8 @@ def test_crawl_with_workers_finds_what_one_process_finds_and_leaves_no_process(t
     assert alone_stats["brokenlinks/workers/processes"] == 0
     assert "brokenlinks/workers/jobs" not in alone_stats
     assert stats["brokenlinks/workers/processes"] == 2
-    # every page extracted and every body read in a worker (none broke)
-    assert stats["brokenlinks/workers/jobs"] >= stats["brokenlinks/pages/crawled"]
+    # pages extracted and bodies read in the workers once they were up (none broke)
+    assert stats["brokenlinks/workers/jobs"] >= 1
     assert "brokenlinks/workers/broken" not in stats
     # the fork server and its workers were seen, and all of them are gone with the crawl
     assert len(descendants) >= 2
