@@ -193,6 +193,7 @@ class LinkChecker:
         checker = cls(crawler, config_of(crawler))
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(checker.workers.start, signal=signals.spider_opened)
         crawler.signals.connect(checker.close, signal=signals.spider_closed)
         return checker
 

@@ -127,11 +127,12 @@ def processes_for(setting: int) -> int:
 class WorkerPool:
     """Runs pure functions in worker processes (or, without workers, in a thread).
 
-    The workers start with the first job, in a thread: starting the fork server and
-    forking from it blocks for a second or so, and the crawl must not stall (nor hold
-    its pages) meanwhile, so jobs run in a thread of the crawl process until the
-    workers answer. Owned by the crawl's :class:`~brokenlinks.checks.LinkChecker`,
-    which closes it when the spider closes.
+    The workers start when the spider opens (or with the first job), in a thread:
+    starting the fork server and forking from it takes a second or so, while robots.txt
+    and the first pages download; the crawl must not stall (nor hold its pages)
+    meanwhile, so jobs run in a thread of the crawl process until the workers answer.
+    Owned by the crawl's :class:`~brokenlinks.checks.LinkChecker`, which starts it when
+    the spider opens and closes it when the spider closes.
     """
 
     def __init__(self, processes: int, stats: StatsCollector | None = None) -> None:
@@ -184,6 +185,11 @@ class WorkerPool:
             self.stats.set_value("brokenlinks/workers/broken", 1)
         self.close()
 
+    def start(self) -> None:
+        """Start the workers in the background, if there are any and they are not started."""
+        if not self._inline and self._starting is None:
+            self._starting = asyncio.ensure_future(self._warm_up())
+
     async def run(self, func: Callable[..., _T], *args: object) -> _T:
         """Return ``func(*args)``, computed in a worker process when there are workers.
 
@@ -191,8 +197,7 @@ class WorkerPool:
         """
         executor = self._executor
         if self._inline or executor is None:
-            if not self._inline and self._starting is None:
-                self._starting = asyncio.ensure_future(self._warm_up())
+            self.start()
             return await run_in_thread(func, *args)
         try:
             result = await asyncio.wrap_future(executor.submit(func, *args))
@@ -206,8 +211,7 @@ class WorkerPool:
 
     async def ready(self) -> bool:
         """Start the workers if they are not yet; whether jobs now go to them."""
-        if not self._inline and self._starting is None:
-            self._starting = asyncio.ensure_future(self._warm_up())
+        self.start()
         if self._starting is not None:
             await asyncio.shield(self._starting)
         return self._executor is not None
