@@ -67,6 +67,11 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("link checker logic", ("brokenlinks/checks.py", "brokenlinks/verdicts.py")),
+    # BROKENLINKS_WORKERS: jobs and results pickled and sent between the processes
+    (
+        "worker pool (pickling, pipes)",
+        ("multiprocessing/", "concurrent/futures/process.py", "brokenlinks/workers.py"),
+    ),
     (
         "engine, scheduler, spider",
         (
@@ -117,6 +122,8 @@ _IDLE_LEAVES = (
     "_do_waitpid (asyncio/unix_events.py",
     "wait (threading.py",
     "Queue.get (queue.py",
+    # a worker's thread waiting for the crawl process to end
+    ".watch (brokenlinks/workers.py",
 )
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?):(?P<line>\d+)\)$")
 
@@ -144,6 +151,9 @@ def classify(stack: list[str]) -> str:
     'other (start-up, imports, garbage collection...)'
     >>> classify(["run (threading.py:1)", "EpollSelector.select (selectors.py:468)"])
     'idle (waiting in select, a queue, waitpid)'
+    >>> classify(["_process_worker (concurrent/futures/process.py:267)",
+    ...           "ForkingPickler.dumps (multiprocessing/reduction.py:51)"])
+    'worker pool (pickling, pipes)'
     """
     leaf = _FRAME.match(stack[-1]) if stack else None
     if leaf is not None and any(
