@@ -27,7 +27,11 @@ def descendants(pid: int) -> set[int]:
     todo = [pid]
     while todo:
         current = todo.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:
+            continue  # it ended meanwhile
+        for task in tasks:
             try:
                 children = (task / "children").read_text().split()
             except OSError:
