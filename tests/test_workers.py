@@ -120,8 +120,9 @@ def test_crawl_with_workers_finds_what_one_process_finds_and_leaves_no_process(t
     assert alone_stats["brokenlinks/workers/processes"] == 0
     assert "brokenlinks/workers/jobs" not in alone_stats
     assert stats["brokenlinks/workers/processes"] == 2
-    # pages extracted and bodies read in the workers once they were up (none broke)
-    assert stats["brokenlinks/workers/jobs"] >= 1
+    # whether a job of a crawl this short reaches the workers before it ends depends on
+    # the machine's load (jobs run in the crawl process until they answer): that they
+    # do is test_pool_runs_jobs_in_another_process_until_closed's; here, none broke
     assert "brokenlinks/workers/broken" not in stats
     # the fork server and its workers were seen, and all of them are gone with the crawl
     assert len(descendants) >= 2
