@@ -173,6 +173,16 @@ def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) 
     )
 
 
+def serve(web: bigweb.Web, *, prefix: str) -> tuple[Path, Path, bigweb.BigWebServer]:
+    """A work directory with the web's seeds file in it, and the web served (started)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    seeds = work / "seeds.txt"
+    seeds.write_text("\n".join(web.seed_urls()) + "\n", encoding="utf-8")
+    server = bigweb.BigWebServer(web)
+    server.start()
+    return work, seeds, server
+
+
 def run_ours(
     web: bigweb.Web, work: Path, seeds: Path, wrap: list[str], extra: list[str]
 ) -> tuple[Measured, dict[str, Any], Path]:
@@ -374,11 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(mix_table(web) + "\n")
         return 0
     bound = web.politeness_bound(PER_HOST, TOTAL)
-    work = Path(tempfile.mkdtemp(prefix="brokenlinks-bench-"))
-    seeds = work / "seeds.txt"
-    seeds.write_text("\n".join(web.seed_urls()) + "\n", encoding="utf-8")
-    server = bigweb.BigWebServer(web)
-    server.start()
+    work, seeds, server = serve(web, prefix="brokenlinks-bench-")
     runs: list[Run] = []
     try:
         if args.only in {None, "ours"}:

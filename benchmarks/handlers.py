@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,11 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     web = bigweb.generate(
         args.scale, port=bigweb.free_port(), seed=args.seed, timeout=args.timeout
     )
-    work = Path(tempfile.mkdtemp(prefix="brokenlinks-handlers-"))
-    seeds = work / "seeds.txt"
-    seeds.write_text("\n".join(web.seed_urls()) + "\n", encoding="utf-8")
-    server = bigweb.BigWebServer(web)
-    server.start()
+    work, seeds, server = bench.serve(web, prefix="brokenlinks-handlers-")
     rows: list[Row] = []
     try:
         for index, handler in enumerate(chosen):

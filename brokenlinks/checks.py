@@ -3,8 +3,8 @@
 Each distinct target URL is checked once per crawl: concurrent callers share one task
 (Scrapy's advice: cache the task, not only its result) and later callers get the stored
 result (past ``BROKENLINKS_VERDICTS_IN_MEMORY`` results, from a spill on disk:
-``brokenlinks.verdictspill``). A check sends HEAD first and confirms anything but a clear 2xx with GET; it
-follows redirects itself, so that it keeps the chain, resolves ``Location`` the way
+``brokenlinks.verdictspill``). A check sends HEAD first and confirms anything but a
+clear 2xx with GET; it follows redirects itself, so that it keeps the chain, resolves ``Location`` the way
 browsers do, and stops a loop on its third visit to a URL instead of after
 ``REDIRECT_MAX_TIMES`` round trips. Requests go through ``engine.download_async``, so
 retries (``RETRY_TIMES``, ``RETRY_HTTP_CODES``), per-host concurrency, the network guard

@@ -173,6 +173,9 @@ class VerdictMemory:
         self.directory = directory
         self._memory: OrderedDict[str, CheckResult] = OrderedDict()
         self._spill: _Spill | None = None
+        #: ``hash()`` of every spilled URL: a miss (most lookups of a new target) is
+        #: answered here, without a query; a collision only costs one
+        self._spilled: set[int] = set()
         #: URLs in memory whose result came back from the spill unchanged (not rewritten)
         self._clean: set[str] = set()
         self._closed = False
@@ -195,7 +198,7 @@ class VerdictMemory:
             if self.limit:
                 self._memory.move_to_end(url)
             return result
-        if self._spill is None:
+        if self._spill is None or hash(url) not in self._spilled:
             return None
         result = self._spill.read(url)
         if result is not None:
@@ -213,7 +216,12 @@ class VerdictMemory:
     def __contains__(self, url: object) -> bool:
         if url in self._memory:
             return True
-        return isinstance(url, str) and self._spill is not None and self._spill.has(url)
+        return (
+            isinstance(url, str)
+            and self._spill is not None
+            and hash(url) in self._spilled
+            and self._spill.has(url)
+        )
 
     def __len__(self) -> int:
         """How many distinct URLs have a result (a spilled one may be in memory too)."""
@@ -230,6 +238,7 @@ class VerdictMemory:
         if self._spill is not None:
             spill, self._spill = self._spill, None
             spill.close()
+            self._spilled.clear()
 
     def _keep(self, result: CheckResult) -> None:
         self._memory[result.url] = result
@@ -250,6 +259,7 @@ class VerdictMemory:
             if self._spill is None:
                 self._spill = _Spill(self.directory)
             self._spill.write([pack(old) for old in evicted])
+            self._spilled.update(hash(old.url) for old in evicted)
         except (OSError, sqlite3.Error) as e:
             # a full or unwritable TMPDIR: hold everything in memory rather than check a
             # target twice or fail the crawl

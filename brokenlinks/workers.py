@@ -18,8 +18,8 @@ and moves the work that does not depend on where it runs.
 The workers are forked from a ``forkserver`` that has imported only the page-reading
 modules (lxml, ada-url, the project's extract/soft404/parked), not Scrapy, Twisted or
 SQLAlchemy: each worker is ~40 MB, and forking from it is safe where forking the
-threaded crawl process is not. The pool starts on the first job, so a crawl that reads
-no page starts no process. A worker that dies (killed, out of memory) breaks the pool:
+threaded crawl process is not. The pool starts when the spider opens, in the
+background; jobs run in the crawl process until the workers answer. A worker that dies (killed, out of memory) breaks the pool:
 the crawl logs one warning and does the work in its own process from then on.
 
 ``BROKENLINKS_WORKERS``: processes sharing the work, the crawl's own included; 1 does
@@ -102,7 +102,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # it exists, owned by someone else
     return True
 
 
@@ -161,7 +161,7 @@ class WorkerPool:
             # one job per worker, each spawning one: all of them up before the first real job
             for done in [executor.submit(os.getpid) for _ in range(self.processes)]:
                 done.result()
-        except BrokenProcessPool:
+        except BaseException:
             executor.shutdown(wait=False, cancel_futures=True)
             raise
         if self._inline:  # closed meanwhile

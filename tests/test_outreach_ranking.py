@@ -98,6 +98,11 @@ def test_each_target_keeps_at_most_three_scored_pages():
         "http://gone.test/tomatoes"
     ]
     assert 1 <= len(ranked) <= 3
+    assert [m.url for m in ranked] == [
+        "http://mine.test/growing-tomatoes",
+        "http://mine.test/saving-seeds",
+        "http://mine.test/tomato-blight",
+    ]
     assert [m.score for m in ranked] == sorted((m.score for m in ranked), reverse=True)
     assert all(m.score > 0 for m in ranked)
 
