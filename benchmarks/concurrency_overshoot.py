@@ -94,7 +94,7 @@ def run(*, reactor: str, limit: int, requests: int, hold: float, polite: bool) -
         "REMOTE_CONTROL_ENABLED": False,
     }
     if polite:
-        settings["DOWNLOADER"] = "brokenlinks.downloader.PoliteDownloader"
+        settings["DOWNLOADER"] = "brokenlinks.net.downloader.PoliteDownloader"
     process_class = AsyncCrawlerProcess if reactor == "asyncio" else CrawlerProcess
     process = process_class(settings)
     base = f"http://127.0.0.1:{server.server_address[1]}"

@@ -46,7 +46,7 @@ class Handler:
     name: str
     #: the http/https handler class; "" leaves the project's choice (scrapy-playwright's)
     path: str
-    #: whether the crawl's connections go through brokenlinks.guard.GuardedResolver
+    #: whether the crawl's connections go through brokenlinks.net.guard.GuardedResolver
     guarded: bool
     #: the module it needs beyond the project's dependencies (the bench extra has it)
     requires: str = ""

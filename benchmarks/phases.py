@@ -33,30 +33,40 @@ if TYPE_CHECKING:
 PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "store (SQLAlchemy, sessions, SQL)",
-        ("brokenlinks/store.py", "pipelines/store.py", "brokenlinks/db.py", "sqlalchemy/"),
+        (
+            "brokenlinks/storage/store.py",
+            "pipelines/store.py",
+            "brokenlinks/storage/db.py",
+            "sqlalchemy/",
+        ),
     ),
     (
         "body judgement (soft 404, parked, bot wall)",
         (
-            "brokenlinks/soft404.py",
-            "brokenlinks/parked.py",
-            "brokenlinks/botwall.py",
-            "_read_page (brokenlinks/checks.py",
-            "_markup (brokenlinks/checks.py",
-            "_lower_headers (brokenlinks/checks.py",
+            "brokenlinks/judge/soft404.py",
+            "brokenlinks/judge/parked.py",
+            "brokenlinks/judge/botwall.py",
+            "_read_page (brokenlinks/checker/checks.py",
+            "_markup (brokenlinks/checker/checks.py",
+            "_lower_headers (brokenlinks/checker/checks.py",
             "difflib.py",
         ),
     ),
     (
         "page extraction",
-        ("brokenlinks/extract.py", "brokenlinks/pages.py", "parsel/", "brokenlinks/charsets.py"),
+        (
+            "brokenlinks/parsing/extract.py",
+            "brokenlinks/checker/pages.py",
+            "parsel/",
+            "brokenlinks/parsing/charsets.py",
+        ),
     ),
     ("logging", ("logging/__init__.py", "scrapy/logformatter.py", "scrapy/utils/log.py")),
     (
         "stats",
         (
             "scrapy/statscollectors.py",
-            "brokenlinks/progress.py",
+            "brokenlinks/extensions/progress.py",
             "scrapy/extensions/corestats.py",
             "scrapy/extensions/logstats.py",
         ),
@@ -66,11 +76,11 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("imports", ("<frozen importlib._bootstrap", "importlib/__init__.py")),
 )
 GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("link checker logic", ("brokenlinks/checks.py", "brokenlinks/verdicts.py")),
+    ("link checker logic", ("brokenlinks/checker/checks.py", "brokenlinks/checker/verdicts.py")),
     # BROKENLINKS_WORKERS: jobs and results pickled and sent between the processes
     (
         "worker pool (pickling, pipes)",
-        ("multiprocessing/", "concurrent/futures/process.py", "brokenlinks/workers.py"),
+        ("multiprocessing/", "concurrent/futures/process.py", "brokenlinks/checker/workers.py"),
     ),
     (
         "engine, scheduler, spider",
@@ -100,11 +110,11 @@ GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scrapy/utils/asyncio.py",
             "twisted/",
             "asyncio/",
-            "brokenlinks/guard.py",
-            "brokenlinks/egress.py",
-            "brokenlinks/retry.py",
-            "brokenlinks/downloader.py",
-            "brokenlinks/redirects.py",
+            "brokenlinks/net/guard.py",
+            "brokenlinks/render/egress.py",
+            "brokenlinks/downloadermiddlewares/retry.py",
+            "brokenlinks/net/downloader.py",
+            "brokenlinks/downloadermiddlewares/redirects.py",
             "concurrent/futures/",
             "threading.py",
             "w3lib/",
@@ -123,7 +133,7 @@ _IDLE_LEAVES = (
     "wait (threading.py",
     "Queue.get (queue.py",
     # a worker's thread waiting for the crawl process to end
-    ".watch (brokenlinks/workers.py",
+    ".watch (brokenlinks/checker/workers.py",
 )
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?):(?P<line>\d+)\)$")
 
@@ -143,9 +153,9 @@ def classify(stack: list[str]) -> str:
     """The phase of one stack (root first).
 
     >>> classify(["run (twisted/internet/base.py:1)", "parse (spiders/base.py:9)",
-    ...           "links (brokenlinks/extract.py:40)", "debug (logging/__init__.py:7)"])
+    ...           "links (brokenlinks/parsing/extract.py:40)", "debug (logging/__init__.py:7)"])
     'logging'
-    >>> classify(["run (twisted/internet/base.py:1)", "_check (brokenlinks/checks.py:3)"])
+    >>> classify(["run (twisted/internet/base.py:1)", "_check (brokenlinks/checker/checks.py:3)"])
     'link checker logic'
     >>> classify(['process 1:"python"', "<module> (site.py:1)"])
     'other (start-up, imports, garbage collection...)'

@@ -2,7 +2,7 @@
 
 Fills a fresh SQLite database with the web of :mod:`bigweb` (``2000 × scale`` referring
 pages, ``4000 × scale`` targets, every way of being dead) through the store's own writer
-(:func:`brokenlinks.store.write_batch`, the records a crawl would yield) in three runs: a
+(:func:`brokenlinks.storage.store.write_batch`, the records a crawl would yield) in three runs: a
 first crawl, a re-check where 5 % of the dead targets answer again and 3 % of the pages
 dropped a dead link, and a third crawl; then marks 60 prospects for the outreach funnel.
 Crawling that web for real takes minutes per 2,000 pages and the report only reads the
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import bigweb
 
-from brokenlinks import db, store
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
+from brokenlinks.parsing.sites import site_of
 from brokenlinks.reporting.data import collect
 from brokenlinks.reporting.html import render
-from brokenlinks.sites import site_of
+from brokenlinks.storage import db, store
 
 VERDICTS = {
     "404": ("http_status", 404),

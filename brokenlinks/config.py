@@ -69,12 +69,12 @@ class BrokenlinksConfig:
     #: the store pipeline can be switched off (export only)
     store_enabled: bool = True
     #: most check results the crawl keeps in memory; the least recently used beyond it
-    #: move to a temporary SQLite file (brokenlinks/verdictspill.py). 0: no bound
+    #: move to a temporary SQLite file (brokenlinks/checker/spill.py). 0: no bound
     verdicts_in_memory: int = 50_000
     #: processes sharing a crawl's CPU work (page extraction, body reading), the crawl's
     #: own included: 1 does all of it in the crawl process; 0: one per CPU core
     workers: int = 0
-    # -- whole-site crawls (spiders/site.py, brokenlinks/siteurls.py) ----------------
+    # -- whole-site crawls (spiders/site.py, brokenlinks/parsing/siteurls.py) ----------------
     #: most pages a site crawl fetches (``-a max_pages`` overrides)
     site_max_pages: int = 5000
     #: most link hops from a start URL (``-a depth`` overrides; 0: no limit)
@@ -99,7 +99,7 @@ class BrokenlinksConfig:
     #: audit the pages' other references too: images (src, srcset), frames, canonical and
     #: hreflang URLs, each stored and exported with its link_kind
     site_references: bool = False
-    # -- JavaScript rendering (brokenlinks/render.py) ---------------------------------
+    # -- JavaScript rendering (brokenlinks/render/browser.py) ---------------------------------
     #: the browser executable ("": /usr/bin/chromium if present, else Playwright's own)
     render_browser_path: str = ""
     #: rendered pages per browser context before a fresh one is used (the old one closed)
@@ -119,7 +119,7 @@ class BrokenlinksConfig:
     mysite_max_pages: int = 200
     #: a Jinja2 template file for the pitch drafts ("": the bundled template)
     pitch_template: str = ""
-    # -- watching and reporting (brokenlinks/progress.py, brokenlinks/reporting) -------
+    # -- watching and reporting (brokenlinks/extensions/progress.py, brokenlinks/reporting) -------
     #: show crawl progress: a live line on a terminal, else a log line every LOGSTATS_INTERVAL
     progress_enabled: bool = True
     #: most rows per table of the HTML report (``scrapy report -o report.html``)

@@ -1,6 +1,6 @@
 """Items: the exported prospect (the contract) and the internal records the store keeps.
 
-``ProspectItem`` is the only item the feed exports write (see ``brokenlinks.feeds``); its
+``ProspectItem`` is the only item the feed exports write (see ``brokenlinks.extensions.feeds``); its
 field names and meanings are a contract that users' tools depend on: add fields, never
 change one. ``PageItem`` and ``CheckItem`` carry what the database keeps about every
 referring page, every link occurrence and every checked target, dead or alive.
@@ -8,14 +8,15 @@ referring page, every link occurrence and every checked target, dead or alive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(kw_only=True, slots=True)
 class ProspectItem:
     """One dead link occurrence: a referring page × a dead target.
 
-    The field order is the export column order (``FEED_EXPORT_FIELDS`` pins it too).
+    The field order is the export column order (``FEED_EXPORT_FIELDS`` pins it too:
+    :data:`PROSPECT_FIELDS`).
     """
 
     source_url: str
@@ -37,6 +38,10 @@ class ProspectItem:
     #: in a site crawl's audit of references, ``img``, ``source``, ``iframe``, ``frame``,
     #: ``canonical``, ``alternate``
     link_kind: str = "link"
+
+
+#: the export's columns, in the contract's order (``FEED_EXPORT_FIELDS``, set by the add-on)
+PROSPECT_FIELDS: list[str] = [f.name for f in fields(ProspectItem)]
 
 
 @dataclass(kw_only=True, slots=True)

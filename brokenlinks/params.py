@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self
 
 import ada_url
 
-from brokenlinks.urls import is_http, parse_absolute
+from brokenlinks.parsing.urls import is_http, parse_absolute
 
 #: keys Scrapyd passes to every spider
 SCRAPYD_KEYS = frozenset({"_job", "_version"})

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
-from brokenlinks import db, store
 from brokenlinks.config import config_of
 from brokenlinks.outreach import records
 from brokenlinks.outreach.items import OUTREACH_ITEMS
+from brokenlinks.storage import db, store
 
 if TYPE_CHECKING:
     from typing import Self

@@ -1,7 +1,7 @@
 """StorePipeline: batches crawl records and writes them to the database off the event loop.
 
 Buffers ``PageItem`` and ``CheckItem`` records and writes each batch through
-:func:`brokenlinks.store.write_batch` in a thread (``run_in_thread``), so the reactor never
+:func:`brokenlinks.storage.store.write_batch` in a thread (``run_in_thread``), so the reactor never
 waits on disk; every item is passed on unchanged. One crawl run row is opened in
 ``open_spider`` and closed with the finish reason and the crawler stats. Settings read:
 ``BROKENLINKS_STORE_ENABLED`` (``NotConfigured`` when false), ``BROKENLINKS_DATABASE_URL``,
@@ -22,9 +22,9 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
-from brokenlinks import db, store
 from brokenlinks.config import config_of
 from brokenlinks.items import CheckItem, PageItem
+from brokenlinks.storage import db, store
 
 if TYPE_CHECKING:
     from typing import Self

@@ -5,7 +5,7 @@ capture does not change, so each dead target is looked up once whatever crawl fo
 the link-checking spiders stay as they are, and the archive (one host, which asks for
 patience) gets its own politeness (``CONCURRENT_REQUESTS_PER_DOMAIN = 2``,
 ``DOWNLOAD_DELAY = 1``; ``-s`` overrides) without slowing down a crawl. Requests go through
-the engine: retries with Retry-After (``brokenlinks.retry``), the network guard and stats
+the engine: retries with Retry-After (``brokenlinks.downloadermiddlewares.retry``), the network guard and stats
 apply.
 
 For every dead target still linked and not yet looked up: the CDX API, then the newest
@@ -27,11 +27,11 @@ from scrapy.http import TextResponse
 from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks.config import config_of
-from brokenlinks.guard import guard_refusal
+from brokenlinks.net.guard import guard_refusal
 from brokenlinks.outreach import archive, rdap, records
 from brokenlinks.outreach.items import CaptureItem, DomainStatusItem
 from brokenlinks.outreach.pagetext import page_text
-from brokenlinks.urls import host_of
+from brokenlinks.parsing.urls import host_of
 
 from .base import OutreachSpider
 

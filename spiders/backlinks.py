@@ -1,6 +1,6 @@
 """``scrapy crawl backlinks -a seeds=FILE|URL [-a domain=D1,D2]``: check the links of referring pages.
 
-The seeds file is a URL list or a backlink export (see ``brokenlinks.seeds``), read from disk
+The seeds file is a URL list or a backlink export (see ``brokenlinks.seeds.read``), read from disk
 or, when ``seeds`` is an http(s) URL, downloaded through the engine when the crawl starts
 (a failed download logs one error line and closes the spider with the finish reason
 ``seeds_unavailable``). Without ``domain`` every outbound link is checked (resource-page
@@ -16,14 +16,14 @@ from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider
 from scrapy.http.request import NO_CALLBACK
 
-from brokenlinks.checks import LinkChecker
-from brokenlinks.freshness import FreshVerdicts
-from brokenlinks.guard import guard_refusal
+from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.checker.freshness import FreshVerdicts
+from brokenlinks.checker.pages import Scope
+from brokenlinks.net.guard import guard_refusal
 from brokenlinks.outreach.authority import export_items
-from brokenlinks.pages import Scope
 from brokenlinks.params import ArgumentError, BacklinksParams
-from brokenlinks.seeds import SeedFile, SeedFileError, parse_seeds_bytes, read_seeds
-from brokenlinks.urls import host_of
+from brokenlinks.parsing.urls import host_of
+from brokenlinks.seeds.read import SeedFile, SeedFileError, parse_seeds_bytes, read_seeds
 
 from .base import ReferringPagesSpider
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy import Spider
 from scrapy.http import TextResponse
 
-from brokenlinks.pages import (
+from brokenlinks.checker.pages import (
     Scope,
     failed_page,
     failure_kind,
@@ -23,7 +23,7 @@ from brokenlinks.pages import (
     read_page,
 )
 from brokenlinks.params import ArgumentError, OutreachParams
-from brokenlinks.render import configure_rendering
+from brokenlinks.render.browser import configure_rendering
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-    from brokenlinks.checks import LinkChecker
-    from brokenlinks.freshness import FreshVerdicts
-    from brokenlinks.render import BrowserContexts
+    from brokenlinks.checker.checks import LinkChecker
+    from brokenlinks.checker.freshness import FreshVerdicts
+    from brokenlinks.render.browser import BrowserContexts
 
 #: arguments Scrapyd adds to every job: accepted, never stored as the crawl's arguments
 SCRAPYD_ARGUMENTS = frozenset({"_job", "_version"})

@@ -28,8 +28,8 @@ from brokenlinks.outreach.items import MyPageItem
 from brokenlinks.outreach.pagetext import page_text
 from brokenlinks.outreach.replacement import url_words
 from brokenlinks.params import ArgumentError, MysiteParams
-from brokenlinks.sites import site_of
-from brokenlinks.urls import drop_fragment, is_http, parse_absolute, resolve_href
+from brokenlinks.parsing.sites import site_of
+from brokenlinks.parsing.urls import drop_fragment, is_http, parse_absolute, resolve_href
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -4,7 +4,7 @@ Re-checks every stored dead target (still dead? came back?) and re-crawls the re
 pages of the stored prospects (still linked?); with ``domain``, also every stored page that
 links to those domains, so that a link to the user's site that disappeared is reported as
 a lost link. Stored verdicts are not reused (``BROKENLINKS_RECHECK_AFTER = 0``). The logic
-lives in :mod:`brokenlinks.recheck` and :mod:`brokenlinks.pages`; the store marks links
+lives in :mod:`brokenlinks.seeds.recheck` and :mod:`brokenlinks.checker.pages`; the store marks links
 gone. Stats: ``brokenlinks/recheck/pages``, ``brokenlinks/recheck/dead_targets``,
 ``brokenlinks/targets/came_back``, ``brokenlinks/links/gone``, ``brokenlinks/links/lost``.
 """
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 from scrapy.utils.asyncio import run_in_thread
 
-from brokenlinks.checks import LinkChecker
+from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.checker.pages import Scope, check_item
+from brokenlinks.checker.verdicts import Kind
 from brokenlinks.config import config_of
 from brokenlinks.items import PageItem
-from brokenlinks.pages import Scope, check_item
 from brokenlinks.params import ArgumentError, RecheckParams
-from brokenlinks.recheck import RecheckPlan, RecheckScope, load_plan, lost, vanished
-from brokenlinks.store import PAGE_GONE_STATUSES
-from brokenlinks.verdicts import Kind
+from brokenlinks.seeds.recheck import RecheckPlan, RecheckScope, load_plan, lost, vanished
+from brokenlinks.storage.store import PAGE_GONE_STATUSES
 
 from .base import ReferringPagesSpider
 

@@ -4,7 +4,7 @@ Crawls whole sites: the sites (registered domains) of the start URLs. Every page
 internal and external, are checked with the shared checker; internal HTML links and the
 URLs of the sites' sitemaps (``Sitemap:`` lines of robots.txt, else ``/sitemap.xml``;
 indexes and gzip followed) are crawled as referring pages, breadth first, each canonical
-URL once (``brokenlinks.siteurls``). Pages obey robots.txt. What the crawl cuts off (depth,
+URL once (``brokenlinks.parsing.siteurls``). Pages obey robots.txt. What the crawl cuts off (depth,
 page budget, traps) is counted under ``brokenlinks/site/cut/<why>``.
 """
 
@@ -23,11 +23,8 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from scrapy.utils.url import url_has_any_extension
 
-from brokenlinks.checks import LinkChecker
-from brokenlinks.config import BrokenlinksConfig, config_of
-from brokenlinks.extract import extract_page
-from brokenlinks.items import ProspectItem
-from brokenlinks.pages import (
+from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.checker.pages import (
     Scope,
     failed_page,
     failure_kind,
@@ -35,11 +32,14 @@ from brokenlinks.pages import (
     process_page,
     read_page,
 )
+from brokenlinks.config import BrokenlinksConfig, config_of
+from brokenlinks.downloadermiddlewares.redirects import META_SITES, OffsiteRedirect
+from brokenlinks.items import ProspectItem
 from brokenlinks.params import ArgumentError, SiteParams
-from brokenlinks.redirects import META_SITES, OffsiteRedirect
-from brokenlinks.sites import site_of
-from brokenlinks.siteurls import TrapLimits, canonical_url, split_list, trap_reason
-from brokenlinks.urls import is_http, origin_of
+from brokenlinks.parsing.extract import extract_page
+from brokenlinks.parsing.sites import site_of
+from brokenlinks.parsing.siteurls import TrapLimits, canonical_url, split_list, trap_reason
+from brokenlinks.parsing.urls import is_http, origin_of
 
 from .base import BrokenlinksSpider
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from brokenlinks import db, store
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
-from brokenlinks.sites import site_of
+from brokenlinks.parsing.sites import site_of
+from brokenlinks.storage import db, store
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -16,27 +16,27 @@ RAW = [
     # the download path: Twisted's HTTP client under the reactor
     f"{PROCESS};{REACTOR};HTTPClientParser.dataReceived (twisted/web/_newclient.py:10) 40",
     # extraction in a spider callback, and a log call inside it: logging
-    f"{PROCESS};{REACTOR};parse (spiders/base.py:9);links (brokenlinks/extract.py:40) 20",
-    f"{PROCESS};{REACTOR};links (brokenlinks/extract.py:40);debug (logging/__init__.py:7) 5",
+    f"{PROCESS};{REACTOR};parse (spiders/base.py:9);links (brokenlinks/parsing/extract.py:40) 20",
+    f"{PROCESS};{REACTOR};links (brokenlinks/parsing/extract.py:40);debug (logging/__init__.py:7) 5",
     # judgement in a worker thread, decoding the body through Scrapy's Response
     (
-        f"{PROCESS};thread (0x7f);_read_page (brokenlinks/checks.py:122);"
-        "page_signals (brokenlinks/soft404.py:160) 12"
+        f"{PROCESS};thread (0x7f);_read_page (brokenlinks/checker/checks.py:122);"
+        "page_signals (brokenlinks/judge/soft404.py:160) 12"
     ),
     (
-        f"{PROCESS};_judge (brokenlinks/checks.py:360);_markup (brokenlinks/checks.py:129);"
+        f"{PROCESS};_judge (brokenlinks/checker/checks.py:360);_markup (brokenlinks/checker/checks.py:129);"
         "TextResponse.text (scrapy/http/response/text.py:90) 3"
     ),
     # the store thread
     (
-        f"{PROCESS};thread (0x7e);Store.flush (brokenlinks/store.py:200);"
+        f"{PROCESS};thread (0x7e);Store.flush (brokenlinks/storage/store.py:200);"
         "Session.execute (sqlalchemy/orm/session.py:2300) 15"
     ),
     # waiting: not CPU
     f"{PROCESS};{REACTOR};EpollSelector.select (selectors.py:468) 100",
     f"{PROCESS};thread (0x7d);_worker (concurrent/futures/thread.py:81) 50",
     # the checker's own code, and the engine
-    f"{PROCESS};{REACTOR};LinkChecker._follow (brokenlinks/checks.py:300) 2",
+    f"{PROCESS};{REACTOR};LinkChecker._follow (brokenlinks/checker/checks.py:300) 2",
     f"{PROCESS};{REACTOR};ExecutionEngine._start_request (scrapy/core/engine.py:10) 3",
     f"{PROCESS};<module> (brokenlinks/settings.py:1);_find_and_load (<frozen importlib._bootstrap>:1) 4",
     "not a py-spy line",

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from brokenlinks.charsets import browser_fallback, codec_for, decode_html
-from brokenlinks.extract import extract_page
+from brokenlinks.parsing.charsets import browser_fallback, codec_for, decode_html
+from brokenlinks.parsing.extract import extract_page
+from brokenlinks.parsing.urls import resolve_href
 from brokenlinks.testing.localweb import LocalWeb
-from brokenlinks.urls import resolve_href
 
 from .conftest import DATA, run_crawl, write_seeds
 

@@ -6,10 +6,10 @@ import pytest_twisted
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from brokenlinks import verdicts
-from brokenlinks.checks import LinkChecker
-from brokenlinks.extract import extract_page
-from brokenlinks.pages import Scope, check_links
+from brokenlinks.checker import verdicts
+from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.checker.pages import Scope, check_links
+from brokenlinks.parsing.extract import extract_page
 
 
 def _checker() -> LinkChecker:

@@ -17,7 +17,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, Settings
 from scrapy.utils.test import get_crawler
 
 from brokenlinks.config import BrokenlinksConfig, config_of
-from brokenlinks.feeds import csv_safe
+from brokenlinks.extensions.feeds import csv_safe
 from brokenlinks.params import ArgumentError, BacklinksParams, parse_domain
 
 
@@ -131,7 +131,7 @@ def test_csv_safe(cell, safe):
 def test_csv_exporter_escapes_formulas_and_joins_rel():
     import io
 
-    from brokenlinks.feeds import SafeCsvItemExporter
+    from brokenlinks.extensions.feeds import SafeCsvItemExporter
     from brokenlinks.items import ProspectItem
 
     out = io.BytesIO()

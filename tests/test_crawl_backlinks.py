@@ -13,8 +13,8 @@ from datetime import datetime
 
 import pytest
 
-from brokenlinks.sites import in_domains, site_of
-from brokenlinks.urls import is_http
+from brokenlinks.parsing.sites import in_domains, site_of
+from brokenlinks.parsing.urls import is_http
 
 from .conftest import CrawlResult, run_crawl, write_seeds
 

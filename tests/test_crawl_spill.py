@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from brokenlinks import db, store
+from brokenlinks.storage import db, store
 from brokenlinks.testing.localweb import LocalWeb
 
 from .conftest import PROJECT, CrawlResult, resolve_map, run_crawl, write_seeds

@@ -1,4 +1,4 @@
-"""The downloader seam (brokenlinks.downloader): a slot never starts more than its concurrency.
+"""The downloader seam (brokenlinks.net.downloader): a slot never starts more than its concurrency.
 
 The canary test pins down the Scrapy behaviour the seam works around: when it fails, Scrapy
 counts a dequeued request before its task starts and the seam (and the pin) can go.
@@ -14,7 +14,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
 
-from brokenlinks.downloader import PoliteDownloader
+from brokenlinks.net.downloader import PoliteDownloader
 
 
 def _never_downloading(base: type[Downloader]) -> type[Downloader]:

@@ -20,7 +20,7 @@ import threading
 import pytest
 
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.egress import EgressProxy, Refused
+from brokenlinks.render.egress import EgressProxy, Refused
 from brokenlinks.testing.localweb import LocalWeb
 from tests.conftest import run_crawl, write_seeds
 

@@ -1,4 +1,4 @@
-"""Tests for brokenlinks.extract: tables per field, charsets, robustness, real pages."""
+"""Tests for brokenlinks.parsing.extract: tables per field, charsets, robustness, real pages."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import lxml.html  # type: ignore[import-untyped]
 import pytest
 
-from brokenlinks.extract import Link, Page, Position, extract_page, outbound_count
-from brokenlinks.sites import is_outbound
-from brokenlinks.urls import is_http, resolve_href
+from brokenlinks.parsing.extract import Link, Page, Position, extract_page, outbound_count
+from brokenlinks.parsing.sites import is_outbound
+from brokenlinks.parsing.urls import is_http, resolve_href
 
 from .conftest import DATA
 

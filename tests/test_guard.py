@@ -35,8 +35,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from zope.interface import implementer
 
-from brokenlinks import guard
-from brokenlinks.guard import (
+from brokenlinks.net import guard
+from brokenlinks.net.guard import (
     GuardedResolver,
     GuardRefused,
     clear_refused_hosts,
@@ -549,11 +549,11 @@ async def test_a_later_allowed_answer_clears_the_refusal(reactor, dns):
 @pytest_twisted.ensureDeferred
 async def test_refusals_are_logged_once_per_host(reactor, dns, caplog):
     resolver = make_resolver(reactor)
-    with caplog.at_level(logging.INFO, logger="brokenlinks.guard"):
+    with caplog.at_level(logging.INFO, logger="brokenlinks.net.guard"):
         for _ in range(3):
             await resolve(resolver, "intranet.example")
         await resolve(resolver, "127.0.0.1")
-    messages = [r.getMessage() for r in caplog.records if r.name == "brokenlinks.guard"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "brokenlinks.net.guard"]
     assert len(messages) == 2
     assert "intranet.example" in messages[0]
     assert "private address 10.0.0.1" in messages[0]
@@ -705,7 +705,7 @@ CRAWL_SCRIPT = textwrap.dedent(
     import scrapy
     from scrapy.crawler import CrawlerProcess
 
-    from brokenlinks import guard
+    from brokenlinks.net import guard
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -738,7 +738,7 @@ CRAWL_SCRIPT = textwrap.dedent(
 
     process = CrawlerProcess(
         {
-            "TWISTED_DNS_RESOLVER": "brokenlinks.guard.GuardedResolver",
+            "TWISTED_DNS_RESOLVER": "brokenlinks.net.guard.GuardedResolver",
             "BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{port}"},
             "RETRY_ENABLED": False,
             "DOWNLOAD_TIMEOUT": 10,

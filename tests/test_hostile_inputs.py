@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.settings import Settings
 
-from brokenlinks import seeds as seeds_module
 from brokenlinks.commands.crawl import Command
-from brokenlinks.extract import extract_page
-from brokenlinks.reports import render_table
-from brokenlinks.settings import FEED_EXPORT_FIELDS
+from brokenlinks.items import PROSPECT_FIELDS as FEED_EXPORT_FIELDS
+from brokenlinks.parsing.extract import extract_page
+from brokenlinks.reporting.reports import render_table
+from brokenlinks.seeds import read as seeds_module
 from brokenlinks.testing.localweb import LocalWeb
 from tests.conftest import read_tables, run_crawl, write_seeds
 
@@ -401,7 +401,7 @@ EXPECTED_PAGES: dict[str, str | None] = {
     "http://bad.test/bomb.html": (
         "IgnoreRequest: Ignored response <200 http://bad.test/bomb.html> because its body ("
     ),
-    # a meta refresh is not followed (brokenlinks.redirects): the page is read as itself,
+    # a meta refresh is not followed (brokenlinks.downloadermiddlewares.redirects): the page is read as itself,
     # and its refresh target is one of its links, so a refresh loop cannot lose it
     "http://bad.test/refresh-a.html": None,
     "http://bad.test/to-private": "refused by the network guard: private address 10.0.0.1",

@@ -10,7 +10,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from brokenlinks.checks import LinkChecker
+from brokenlinks.checker.checks import LinkChecker
 
 from .conftest import write_seeds
 

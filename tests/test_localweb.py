@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import html as lxml_html
 
+from brokenlinks.parsing.urls import is_http, resolve_href
 from brokenlinks.testing.localweb import LocalWeb, parse_routes, unused_port
-from brokenlinks.urls import is_http, resolve_href
 
 WEB = Path(__file__).parent / "web"
 EXPECTED = json.loads((WEB / "expected.json").read_text(encoding="utf-8"))

@@ -16,8 +16,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from brokenlinks import db, store
-from brokenlinks.models import Base
+from brokenlinks.storage import db, store
+from brokenlinks.storage.models import Base
 
 from .conftest import PROJECT
 

@@ -16,7 +16,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from brokenlinks.sites import site_of
+from brokenlinks.parsing.sites import site_of
 
 from .conftest import PROJECT, resolve_map, write_seeds
 from .redis_support import RedisServer

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from brokenlinks.outreach.authority import authority, export_items, parse_number
-from brokenlinks.seeds import read_seeds
+from brokenlinks.seeds.read import read_seeds
 
 from .conftest import PROJECT, read_tables, run_crawl
 

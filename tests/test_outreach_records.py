@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from brokenlinks import db
 from brokenlinks.outreach import records
 from brokenlinks.outreach.items import (
     CaptureItem,
@@ -13,6 +12,7 @@ from brokenlinks.outreach.items import (
     ExportMetricsItem,
     MyPageItem,
 )
+from brokenlinks.storage import db
 
 from .outreach_data import NOW, dead, link, make_db, page
 

@@ -38,7 +38,7 @@ def test_egg_holds_the_project_packages_only(egg):
         "brokenlinks/settings.py",
         "brokenlinks/commands/crawl.py",
         "brokenlinks/commands/database.py",
-        "brokenlinks/schedule.py",
+        "brokenlinks/ops/schedule.py",
         "brokenlinks/spiders/backlinks.py",
         "brokenlinks/pipelines/store.py",
         "brokenlinks/testing/localweb.py",

@@ -14,8 +14,8 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from brokenlinks import db, store
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
+from brokenlinks.storage import db, store
 
 # Async tests use Scrapy's deferred_f_from_coro_f, not @pytest_twisted.ensureDeferred: the latter
 # drives the coroutine with Deferred.fromCoroutine, and awaiting run_in_thread's asyncio future

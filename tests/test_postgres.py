@@ -15,7 +15,7 @@ import string
 import pytest
 from sqlalchemy import text
 
-from brokenlinks import db, store
+from brokenlinks.storage import db, store
 from brokenlinks.testing.localweb import LocalWeb
 
 from .conftest import run_crawl, write_seeds

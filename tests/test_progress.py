@@ -1,4 +1,4 @@
-"""The crawl progress line (brokenlinks/progress.py) on a terminal and in a log."""
+"""The crawl progress line (brokenlinks/extensions/progress.py) on a terminal and in a log."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from brokenlinks.progress import CrawlProgress, Snapshot, estimate_eta, progress_line
+from brokenlinks.extensions.progress import CrawlProgress, Snapshot, estimate_eta, progress_line
 
 from .conftest import PROJECT, resolve_map, run_crawl, write_seeds
 
@@ -63,7 +63,9 @@ def test_log_line_without_terminal(tmp_path, web):
     seeds = write_seeds(tmp_path, PAGES)
     result = run_crawl(tmp_path, web, {"seeds": str(seeds)}, settings={"LOGSTATS_INTERVAL": 0.5})
     assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stderr.splitlines() if "[brokenlinks.progress]" in line]
+    lines = [
+        line for line in result.stderr.splitlines() if "[brokenlinks.extensions.progress]" in line
+    ]
     assert lines, result.stderr
     assert all(
         LOG_LINE.match(line) and "INFO: Progress: referring pages" in line for line in lines

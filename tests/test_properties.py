@@ -16,15 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy.exceptions import CannotResolveHostError
 
-from brokenlinks import settings as project_settings
-from brokenlinks.extract import extract_page
-from brokenlinks.feeds import SafeCsvItemExporter
-from brokenlinks.guard import HostPolicy, _split_port, refusal_reason
-from brokenlinks.items import ProspectItem
-from brokenlinks.reports import printable
-from brokenlinks.seeds import SeedFileError, parse_seeds, parse_seeds_bytes
-from brokenlinks.urls import is_http, parse_absolute, resolve_href
-from brokenlinks.verdicts import BLOCKED_STATUSES, Kind, classify_exception, classify_status
+from brokenlinks.checker.verdicts import (
+    BLOCKED_STATUSES,
+    Kind,
+    classify_exception,
+    classify_status,
+)
+from brokenlinks.extensions.feeds import SafeCsvItemExporter
+from brokenlinks.items import PROSPECT_FIELDS, ProspectItem
+from brokenlinks.net.guard import HostPolicy, _split_port, refusal_reason
+from brokenlinks.parsing.extract import extract_page
+from brokenlinks.parsing.urls import is_http, parse_absolute, resolve_href
+from brokenlinks.reporting.reports import printable
+from brokenlinks.seeds.read import SeedFileError, parse_seeds, parse_seeds_bytes
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -215,14 +219,14 @@ def test_an_exported_row_has_every_contract_field(text, rel, status):
         checked_at="2026-01-01T00:00:00+00:00",
     )
     out = io.BytesIO()
-    exporter = SafeCsvItemExporter(out, fields_to_export=project_settings.FEED_EXPORT_FIELDS)
+    exporter = SafeCsvItemExporter(out, fields_to_export=PROSPECT_FIELDS)
     exporter.start_exporting()
     exporter.export_item(item)
     exporter.finish_exporting()
     rows = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8"), newline="")))
-    assert rows[0] == project_settings.FEED_EXPORT_FIELDS
+    assert rows[0] == PROSPECT_FIELDS
     assert len(rows) == 2
-    assert len(rows[1]) == len(project_settings.FEED_EXPORT_FIELDS)
+    assert len(rows[1]) == len(PROSPECT_FIELDS)
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in rows[1])
 
 

@@ -1,6 +1,6 @@
 """The browser starts on the first page to render, not with every crawl that might render.
 
-``brokenlinks.renderhandler.LazyPlaywrightHandler``: scrapy-playwright would start a
+``brokenlinks.render.handler.LazyPlaywrightHandler``: scrapy-playwright would start a
 Node.js driver per handler (http, https) at engine start, ~120 MB each, whether or not
 any page is rendered. These crawls watch the processes ``scrapy crawl`` starts.
 """

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from markupsafe import Markup, escape
 
-from brokenlinks import db, store
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
 from brokenlinks.reporting import charts
 from brokenlinks.reporting.data import Column, ReportData, cell_text, collect, with_optional
 from brokenlinks.reporting.html import render
+from brokenlinks.storage import db, store
 
 from .conftest import PROJECT
 

@@ -12,15 +12,14 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy.exc import OperationalError
 from twisted.internet.defer import Deferred
 
-from brokenlinks import db, store, verdicts
-from brokenlinks.checks import LinkChecker
+from brokenlinks.checker import verdicts
+from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.checker.freshness import FreshVerdicts, stored_verdict
 from brokenlinks.commands.report import parse_since
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.extract import Link, Position
-from brokenlinks.freshness import FreshVerdicts, stored_verdict
 from brokenlinks.items import CheckItem
-from brokenlinks.recheck import RecheckScope, lost, vanished
-from brokenlinks.reports import (
+from brokenlinks.parsing.extract import Link, Position
+from brokenlinks.reporting.reports import (
     broken_pages,
     came_back,
     dead_streak,
@@ -32,6 +31,8 @@ from brokenlinks.reports import (
     top_anchors,
     write_rows,
 )
+from brokenlinks.seeds.recheck import RecheckScope, lost, vanished
+from brokenlinks.storage import db, store
 
 T = [datetime(2024, 5, day, tzinfo=UTC) for day in range(1, 8)]
 

@@ -12,7 +12,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from brokenlinks.retry import META_RETRY_AFTER, RetryAfterMiddleware
+from brokenlinks.downloadermiddlewares.retry import META_RETRY_AFTER, RetryAfterMiddleware
 
 
 def middleware(**settings):

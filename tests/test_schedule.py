@@ -1,4 +1,4 @@
-"""The schedule file, the due rule and the state file (``brokenlinks.schedule``).
+"""The schedule file, the due rule and the state file (``brokenlinks.ops.schedule``).
 
 The calls to a real Scrapyd are in tests/test_scrapyd.py; here only a refused port is used.
 """
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from brokenlinks.schedule import (
+from brokenlinks.ops.schedule import (
     GRACE,
     Job,
     LastRun,

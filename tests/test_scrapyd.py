@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokenlinks.schedule import Job, ScheduleError, ScrapydClient
+from brokenlinks.ops.schedule import Job, ScheduleError, ScrapydClient
 
 from .conftest import PROJECT, WEB_ROOT, resolve_map
 from .scrapyd_support import PROJECT_NAME, ScrapydServer, clean_env, copy_project, deploy

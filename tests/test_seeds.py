@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from brokenlinks.seeds import (
+from brokenlinks.seeds.read import (
     InvalidSeed,
     Seed,
     SeedFile,

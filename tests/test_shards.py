@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from brokenlinks.seeds import read_seeds
-from brokenlinks.shards import split_by_site
-from brokenlinks.sites import site_of
+from brokenlinks.parsing.sites import site_of
+from brokenlinks.seeds.read import read_seeds
+from brokenlinks.seeds.shards import split_by_site
 
 from .conftest import PROJECT
 

@@ -8,7 +8,14 @@ from scrapy.utils.test import get_crawler
 
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.params import ArgumentError, BacklinksParams, SiteParams
-from brokenlinks.render import (
+from brokenlinks.parsing.siteurls import (
+    TrapLimits,
+    calendar_year,
+    canonical_url,
+    split_list,
+    trap_reason,
+)
+from brokenlinks.render.browser import (
     PLAYWRIGHT_HANDLER,
     BrowserGuard,
     browser_refusal,
@@ -18,7 +25,6 @@ from brokenlinks.render import (
     launch_options,
     looks_client_rendered,
 )
-from brokenlinks.siteurls import TrapLimits, calendar_year, canonical_url, split_list, trap_reason
 
 TRACKING = split_list(BrokenlinksConfig().site_tracking_params)
 INDEX = split_list(BrokenlinksConfig().site_index_pages)

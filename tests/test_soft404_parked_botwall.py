@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from brokenlinks import parked
-from brokenlinks.botwall import detect_bot_wall
-from brokenlinks.charsets import decode_html
-from brokenlinks.checks import origin_of, probe_url
-from brokenlinks.retry import parse_retry_after
-from brokenlinks.soft404 import (
+from brokenlinks.checker.checks import origin_of, probe_url
+from brokenlinks.downloadermiddlewares.retry import parse_retry_after
+from brokenlinks.judge import parked
+from brokenlinks.judge.botwall import detect_bot_wall
+from brokenlinks.judge.soft404 import (
     PageSignals,
     is_home_path,
     is_redirect_to_home,
@@ -23,6 +22,7 @@ from brokenlinks.soft404 import (
     similarity,
     soft404_reason,
 )
+from brokenlinks.parsing.charsets import decode_html
 
 from .conftest import DATA, PROJECT
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from brokenlinks import db, store
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
-from brokenlinks.models import Check, Link, Page, Target
+from brokenlinks.storage import db, store
+from brokenlinks.storage.models import Check, Link, Page, Target
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T11:00:00+00:00"

@@ -1,4 +1,4 @@
-"""The literal prefilter of marker search (``brokenlinks.textsearch``) answers as the regex does."""
+"""The literal prefilter of marker search (``brokenlinks.judge.textsearch``) answers as the regex does."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import pytest_twisted
 from scrapy.utils.defer import deferred_from_coro
 
-from brokenlinks import botwall, parked, textsearch
+from brokenlinks.judge import botwall, parked, textsearch
 
 
 def test_fold_covers_every_character_ignorecase_equates_with_ascii():
@@ -85,9 +85,9 @@ def test_page_reader_reads_each_distinct_body_once():
 
 
 async def _read_bodies():
-    from brokenlinks.checks import PageReader
-    from brokenlinks.soft404 import page_signals
-    from brokenlinks.workers import WorkerPool
+    from brokenlinks.checker.checks import PageReader
+    from brokenlinks.checker.workers import WorkerPool
+    from brokenlinks.judge.soft404 import page_signals
 
     template = "<title>Page not found | Shop</title><main><p>Nothing here at all.</p></main>"
     lander = "<title>x.test</title><p>This domain may be for sale</p>"

@@ -1,6 +1,6 @@
 """Timed-out requests are retried ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` times, not ``RETRY_TIMES``.
 
-The limit is part of the one retry path, ``brokenlinks.retry.RetryAfterMiddleware``."""
+The limit is part of the one retry path, ``brokenlinks.downloadermiddlewares.retry.RetryAfterMiddleware``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.retry import RetryAfterMiddleware, stop_retrying
+from brokenlinks.downloadermiddlewares.retry import RetryAfterMiddleware, stop_retrying
 
 from .conftest import run_crawl, write_seeds
 

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from brokenlinks.sites import in_domains, is_outbound, site_of, site_of_host
-from brokenlinks.urls import (
+from brokenlinks.parsing.sites import in_domains, is_outbound, site_of, site_of_host
+from brokenlinks.parsing.urls import (
     drop_fragment,
     host_of,
     origin_of,

@@ -19,7 +19,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseNeverReceived
 
-from brokenlinks.verdicts import (
+from brokenlinks.checker.verdicts import (
     Kind,
     Reason,
     classify_exception,

@@ -1,4 +1,4 @@
-"""The bounded verdict memory (``brokenlinks.verdictspill``): eviction, lookup, round-trip, cleanup."""
+"""The bounded verdict memory (``brokenlinks.checker.spill``): eviction, lookup, round-trip, cleanup."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from brokenlinks import verdicts
-from brokenlinks.checks import LinkChecker
-from brokenlinks.verdicts import CheckResult, Kind, Reason, Verdict
-from brokenlinks.verdictspill import VerdictMemory, pack, unpack
+from brokenlinks.checker import verdicts
+from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.checker.spill import VerdictMemory, pack, unpack
+from brokenlinks.checker.verdicts import CheckResult, Kind, Reason, Verdict
 
 from .conftest import PROJECT
 
@@ -237,8 +237,8 @@ def test_the_spill_is_removed_when_an_exception_ends_the_process(tmp_path):
     """No close (an exception escaped the crawl): the interpreter's exit removes it."""
     script = textwrap.dedent(
         f"""
-        from brokenlinks.verdicts import CheckResult, Kind, Reason, Verdict
-        from brokenlinks.verdictspill import VerdictMemory
+        from brokenlinks.checker.verdicts import CheckResult, Kind, Reason, Verdict
+        from brokenlinks.checker.spill import VerdictMemory
 
         memory = VerdictMemory(1, directory={str(tmp_path)!r})
         for i in range(3):

@@ -1,4 +1,4 @@
-"""The worker processes of a crawl (``BROKENLINKS_WORKERS``, ``brokenlinks.workers``)."""
+"""The worker processes of a crawl (``BROKENLINKS_WORKERS``, ``brokenlinks.checker.workers``)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest_twisted
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.test import get_crawler
 
+from brokenlinks.checker.workers import WorkerPool, available_cores, processes_for
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.workers import WorkerPool, available_cores, processes_for
 
 from .conftest import PROJECT, resolve_map, run_crawl, write_seeds
 from .processes import descendants, wait_gone
@@ -85,10 +85,10 @@ async def _dead_worker(caplog):
     crawler.stats.open_spider()
     pool = WorkerPool(1, crawler.stats)
     assert await pool.ready()
-    with caplog.at_level(logging.WARNING, logger="brokenlinks.workers"):
+    with caplog.at_level(logging.WARNING, logger="brokenlinks.checker.workers"):
         assert await pool.run(_exit_in_worker, os.getpid()) == "read in the crawl process"
         assert await pool.run(_exit_in_worker, os.getpid()) == "read in the crawl process"
-    warnings = [r for r in caplog.records if r.name == "brokenlinks.workers"]
+    warnings = [r for r in caplog.records if r.name == "brokenlinks.checker.workers"]
     assert len(warnings) == 1, "one warning, not one per job"
     assert "A worker process died" in warnings[0].getMessage()
     assert crawler.stats.get_value("brokenlinks/workers/broken") == 1

@@ -15,8 +15,8 @@ that the job log says why the job ended. Nothing of ``scrapy.cmdline`` is copied
 :data:`brokenlinks.params.SPIDER_ARGUMENTS` (the same declarations that validate them).
 
 The project's ``BROKENLINKS_*`` settings, the store and the browser settings are checked
-the same way before the process exists (:func:`brokenlinks.preflight.preflight`). A crawl
-that ran but could not do its job (see :func:`brokenlinks.summary.job_failure`) exits 1
+the same way before the process exists (:func:`brokenlinks.ops.preflight.preflight`). A crawl
+that ran but could not do its job (see :func:`brokenlinks.extensions.summary.job_failure`) exits 1
 too: its crawler is kept from ``_create_crawler`` (ScrapyCommand's one factory of the
 crawler it runs) to read the ``brokenlinks/job_failed`` stat once it has run.
 """
@@ -33,8 +33,8 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.log import configure_logging
 
+from brokenlinks.ops.preflight import preflight
 from brokenlinks.params import arguments_help
-from brokenlinks.preflight import preflight
 
 if TYPE_CHECKING:
     from scrapy import Spider

@@ -1,7 +1,7 @@
 """What the commands that read the store share (``scrapy report``, ``scrapy prospects``).
 
 Builds the engine from ``BROKENLINKS_DATABASE_URL`` (``-s`` works as for ``scrapy crawl``),
-brings the schema up to date (:func:`brokenlinks.db.migrate`), and prints rows as a table
+brings the schema up to date (:func:`brokenlinks.storage.db.migrate`), and prints rows as a table
 on stdout or writes them with ``-o FILE`` (.csv or .json). A bad option or setting prints
 one ``error:`` line and exits 2 (usage) or 1.
 
@@ -19,9 +19,10 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import Settings
 from sqlalchemy.exc import SQLAlchemyError
 
-from brokenlinks import db, reports
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.params import ArgumentError, parse_domains
+from brokenlinks.reporting import reports
+from brokenlinks.storage import db
 
 if TYPE_CHECKING:
     import argparse

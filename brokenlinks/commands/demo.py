@@ -43,10 +43,10 @@ from scrapy.commands import ScrapyCommand
 from scrapy.utils.conf import closest_scrapy_cfg
 from sqlalchemy.exc import SQLAlchemyError
 
-from brokenlinks import db, store
 from brokenlinks.commands.database import with_database
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.summary import summary_lines
+from brokenlinks.extensions.summary import summary_lines
+from brokenlinks.storage import db, store
 from brokenlinks.testing.localweb import LocalWeb
 
 if TYPE_CHECKING:

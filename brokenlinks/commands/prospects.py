@@ -1,7 +1,7 @@
 """``scrapy prospects``: ranked prospects with their outreach status; ``--mark`` sets a status.
 
 One row per referring page × dead target still linked, ranked by
-:func:`brokenlinks.reports.prospect_score`, with the pitch context and the outreach status
+:func:`brokenlinks.reporting.reports.prospect_score`, with the pitch context and the outreach status
 (new, contacted, replied, won, lost, ignored) that
 ``scrapy prospects --mark STATUS SOURCE_URL TARGET_URL [--note TEXT]`` sets. A prospect
 whose target came back alive or whose link is gone is no longer listed.
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
-from brokenlinks import reports, store
 from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.outreach import pitches
+from brokenlinks.reporting import reports
+from brokenlinks.storage import store
 
 if TYPE_CHECKING:
     import argparse

@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from brokenlinks import reports, store
+from brokenlinks.checker.verdicts import DEAD_REASONS
 from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.outreach import pitches
+from brokenlinks.parsing.sites import in_domains
+from brokenlinks.reporting import reports
 from brokenlinks.reporting.data import collect
 from brokenlinks.reporting.html import write_report
-from brokenlinks.sites import in_domains
-from brokenlinks.verdicts import DEAD_REASONS
+from brokenlinks.storage import store
 
 if TYPE_CHECKING:
     import argparse

@@ -1,7 +1,7 @@
 """``scrapy schedule FILE``: ask Scrapyd to run the crawls of a schedule file that are due.
 
 Meant for cron or a systemd timer (examples in ``deploy/``). The schedule file and the due
-rule are described in :mod:`brokenlinks.schedule`; the state file (default: the schedule
+rule are described in :mod:`brokenlinks.ops.schedule`; the state file (default: the schedule
 file's name with ``.state.json``) remembers when each job was last scheduled. Credentials
 come from the file or from ``SCRAPYD_USERNAME`` / ``SCRAPYD_PASSWORD``. Prints one line per
 job; exits 1 when the file is bad or a job could not be scheduled.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from brokenlinks.schedule import ScheduleError, read_schedule, run_schedule
+from brokenlinks.ops.schedule import ScheduleError, read_schedule, run_schedule
 
 if TYPE_CHECKING:
     import argparse

@@ -2,7 +2,7 @@
 
 Reads any seeds file the backlinks spider reads (URL list or backlink export), keeps the
 distinct referring pages, and writes ``DIR/<name>-<i>-of-<N>.txt`` URL lists with every page
-of a site in the same file (:func:`brokenlinks.shards.split_by_site`). Prints one line per
+of a site in the same file (:func:`brokenlinks.seeds.shards.split_by_site`). Prints one line per
 file written.
 """
 
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from brokenlinks.seeds import SeedFileError, read_seeds
-from brokenlinks.shards import split_by_site
-from brokenlinks.sites import site_of
+from brokenlinks.parsing.sites import site_of
+from brokenlinks.seeds.read import SeedFileError, read_seeds
+from brokenlinks.seeds.shards import split_by_site
 
 if TYPE_CHECKING:
     import argparse

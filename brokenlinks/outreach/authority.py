@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from brokenlinks.outreach.items import ExportMetricsItem
-    from brokenlinks.seeds import SeedFile
+    from brokenlinks.seeds.read import SeedFile
 
 #: export column (normalised) → canonical metric name
 METRIC_COLUMNS: dict[str, str] = {
@@ -167,7 +167,7 @@ def authority(rows: Iterable[Mapping[str, Any]]) -> tuple[float | None, str]:
 def export_items(seed_file: SeedFile) -> list[ExportMetricsItem]:
     """One metrics record per referring page of a backlink export that carries metrics.
 
-    >>> from brokenlinks.seeds import parse_seeds
+    >>> from brokenlinks.seeds.read import parse_seeds
     >>> seeds = parse_seeds('''Page ascore,Source url,Target url,First seen
     ... 41,https://blog.example/tools,https://mine.example/guide,2023-02-11
     ... ''', path="exports/semrush.csv")

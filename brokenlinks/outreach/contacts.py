@@ -5,7 +5,7 @@
 (dot) com`` and Cloudflare's ``data-cfemail``), the author (``<meta name="author">``,
 ``rel="author"``, schema.org ``author`` in JSON-LD or microdata, bylines), the contact page
 (links named contact / about / write for us / advertise, in the languages the soft-404
-rules of :mod:`brokenlinks.soft404` know) and social profiles. Pure; reads no settings.
+rules of :mod:`brokenlinks.judge.soft404` know) and social profiles. Pure; reads no settings.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from parsel import Selector
 
-from brokenlinks.urls import host_of, resolve_href, url_parts
+from brokenlinks.parsing.urls import host_of, resolve_href, url_parts
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}(?![\w-])", re.IGNORECASE

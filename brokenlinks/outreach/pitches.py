@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from brokenlinks.outreach import records
 from brokenlinks.outreach.authority import METRICS, authority
 from brokenlinks.outreach.replacement import query, rank
-from brokenlinks.sites import site_of_host
-from brokenlinks.urls import host_of
+from brokenlinks.parsing.sites import site_of_host
+from brokenlinks.parsing.urls import host_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence

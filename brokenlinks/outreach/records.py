@@ -3,7 +3,7 @@
 :func:`write_items` writes the records of :mod:`brokenlinks.outreach.items` in one
 transaction with the dialect's upsert (a newer lookup replaces an older one); the readers
 feed the outreach spiders (what is left to look up) and the reports (what was found).
-Kept beside :mod:`brokenlinks.store` rather than inside it: the tables are keyed by URL,
+Kept beside :mod:`brokenlinks.storage.store` rather than inside it: the tables are keyed by URL,
 site or domain text, not by the store's row ids. Reads no settings.
 """
 
@@ -15,8 +15,18 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from brokenlinks import db, store
-from brokenlinks.models import (
+from brokenlinks.outreach.authority import METRICS
+from brokenlinks.outreach.items import (
+    CaptureItem,
+    ContactsItem,
+    DomainStatusItem,
+    ExportMetricsItem,
+    MyPageItem,
+)
+from brokenlinks.parsing.sites import site_of_host
+from brokenlinks.parsing.urls import host_of
+from brokenlinks.storage import db, store
+from brokenlinks.storage.models import (
     ArchivedTarget,
     DomainStatus,
     ExportMetrics,
@@ -26,16 +36,6 @@ from brokenlinks.models import (
     SiteContact,
     Target,
 )
-from brokenlinks.outreach.authority import METRICS
-from brokenlinks.outreach.items import (
-    CaptureItem,
-    ContactsItem,
-    DomainStatusItem,
-    ExportMetricsItem,
-    MyPageItem,
-)
-from brokenlinks.sites import site_of_host
-from brokenlinks.urls import host_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -2,7 +2,7 @@
 
 :func:`collect` applies the filters of ``scrapy report`` (``--domain``, ``--reason``,
 ``--since``, and ``--lost``/``--came-back`` for the tables) to the rows that
-:mod:`brokenlinks.reports` builds from :mod:`brokenlinks.store`'s readers, so the page and the
+:mod:`brokenlinks.reporting.reports` builds from :mod:`brokenlinks.storage.store`'s readers, so the page and the
 CSV/JSON output agree. :func:`run_timeline` is the pure part behind the chart across crawl
 runs. Columns another component adds to the report rows (the archived page, the
 replacement, the contacts) are shown when some row has a value for them, and left out
@@ -16,9 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from brokenlinks import reports, store
 from brokenlinks.outreach import pitches
-from brokenlinks.sites import in_domains
+from brokenlinks.parsing.sites import in_domains
+from brokenlinks.reporting import reports
+from brokenlinks.storage import store
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -193,7 +194,7 @@ def run_timeline(
 ) -> list[RunPoint]:
     """Per crawl run: targets found dead, links found lost, targets that came back alive.
 
-    *checks* are by target, oldest first (:func:`brokenlinks.store.check_events`); a check
+    *checks* are by target, oldest first (:func:`brokenlinks.storage.store.check_events`); a check
     that answers alive right after a dead one is a comeback. A loss counts for the run
     that had started last when the link was found gone.
 

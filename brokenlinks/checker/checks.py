@@ -1,0 +1,502 @@
+"""The single link-check mechanism every spider uses.
+
+Each distinct target URL is checked once per crawl: concurrent callers share one task
+(Scrapy's advice: cache the task, not only its result) and later callers get the stored
+result (past ``BROKENLINKS_VERDICTS_IN_MEMORY`` results, from a spill on disk:
+``brokenlinks.checker.spill``). A check sends HEAD first and confirms anything but a
+clear 2xx with GET; it follows redirects itself, so that it keeps the chain, resolves ``Location`` the way
+browsers do, and stops a loop on its third visit to a URL instead of after
+``REDIRECT_MAX_TIMES`` round trips. Requests go through ``engine.download_async``, so
+retries (``RETRY_TIMES``, ``RETRY_HTTP_CODES``), per-host concurrency, the network guard
+and stats all apply; robots.txt does not (one check of a link is a click, not a crawl).
+GET bodies are read only up to ``BROKENLINKS_MAX_BODY_BYTES``.
+
+A 2xx is not the end of it: soft 404s and parked domains answer 200 too. Each host is
+probed once per crawl with a URL that cannot exist (a shared task, like the checks). A
+host that answers the probe with a 4xx is honest: a 2xx HEAD there is trusted. Elsewhere
+(and wherever a deep URL was redirected to a home page) the target is read with GET and
+judged by ``brokenlinks.judge.botwall`` (challenge pages: blocked), ``brokenlinks.judge.parked``
+(markers, redirects to marketplaces, parking addresses: dead ``parked``) and
+``brokenlinks.judge.soft404`` (compared with the probe's answer: dead ``soft_404``). A redirect
+to a domain marketplace, or to the host's own ``/lander``, is decided on its ``Location``,
+without fetching the lander. A redirect to a non-web URL (``ftp:``, ``file:``) is dead
+(browsers fail it); a 3xx that is no redirect (300, or no ``Location``) is judged like a
+200 (browsers show its body). A deep URL redirected to a language home (``/en/``) is a
+soft 404 only if the site's ``/`` leads there too (looked up once per origin).
+
+Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
+``BROKENLINKS_SOFT404_PROBE``, ``BROKENLINKS_VERDICTS_IN_MEMORY``, ``REDIRECT_MAX_TIMES``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self
+
+from scrapy import Request, signals
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    StopDownload,
+)
+from scrapy.http import TextResponse
+from scrapy.http.request import NO_CALLBACK
+
+from brokenlinks.checker import verdicts
+from brokenlinks.checker.spill import VerdictMemory
+from brokenlinks.checker.verdicts import CheckResult, Kind, Reason, Verdict
+from brokenlinks.checker.workers import WorkerPool, processes_for, read_body
+from brokenlinks.config import BrokenlinksConfig, config_of
+from brokenlinks.downloadermiddlewares.retry import META_RETRY_AFTER
+from brokenlinks.judge import parked, soft404
+from brokenlinks.judge.botwall import detect_bot_wall
+from brokenlinks.net import guard
+from brokenlinks.parsing.urls import host_of, is_http, origin_of, resolve_href
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Headers, Response
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+#: meta key marking a link-check request (bool)
+META_CHECK = "brokenlinks_check"
+_META_BYTES = "_brokenlinks_body_bytes"
+#: a URL visited this many times within one chain is a loop (twice can be a cookie dance)
+_LOOP_VISITS = 3
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: failures a GET would repeat: no need to try it after a failed HEAD
+_CONCLUSIVE_FAILURES = (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+)
+_TEXT_TYPES = (b"text/", b"application/xhtml", b"application/xml", b"application/json")
+
+
+def now_iso() -> str:
+    """Return the current UTC time as ISO 8601 with seconds precision."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+#: redirects a probe follows before it stops looking
+_PROBE_REDIRECTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class HostProfile:
+    """How a host answers a URL that cannot exist (its probe), for the crawl."""
+
+    origin: str
+    #: the probe got a 4xx (not 401/403/407/429): a 2xx there means the page exists
+    honest: bool
+    #: the probe's final 2xx answer, to compare targets with (None if it got none)
+    probe: soft404.PageSignals | None = None
+
+
+def probe_url(origin: str) -> str:
+    """A URL of *origin* that cannot exist (random, so no site can have it)."""
+    return f"{origin}/{secrets.token_hex(6)}-brokenlinks-probe-{secrets.token_hex(4)}"
+
+
+def _lower_headers(response: Response) -> dict[str, str]:
+    return {
+        key.decode("latin-1").lower(): (response.headers.get(key) or b"").decode("latin-1")
+        for key in response.headers
+    }
+
+
+class PageReader:
+    """Reads answers into soft-404 signals and parked markers, once per distinct body.
+
+    A host's not-found template, its search page, a parking service's lander and a
+    home page that deep URLs are sent to are the same bytes every time: the reading of
+    a body depends on the markup alone (the URL and the redirect flag are put back
+    afterwards), so identical bodies are read once. Keyed by a BLAKE2 digest of the
+    markup, so the cache holds no bodies; bounded, least recently used dropped first
+    (a template that keeps coming back stays; a reading holds up to 600 words and the
+    page's text, so the bound is small). The reading itself runs in the crawl's
+    :class:`~brokenlinks.checker.workers.WorkerPool` (another process, or a thread); two answers
+    with the same new body at once are both read, and the second reading is kept.
+    """
+
+    def __init__(self, pool: WorkerPool, size: int = 128) -> None:
+        self.pool = pool
+        self.size = size
+        self.hits = 0
+        self._read: dict[bytes, tuple[soft404.PageSignals, parked.ParkedMatch | None]] = {}
+
+    async def __call__(
+        self, markup: str, url: str, redirected: bool
+    ) -> tuple[soft404.PageSignals, parked.ParkedMatch | None]:
+        key = hashlib.blake2b(markup.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        known = self._read.pop(key, None)
+        if known is not None:
+            self._read[key] = known  # now the most recently used
+            self.hits += 1
+            signals, lander = known
+            return replace(signals, url=url, redirected=redirected), lander
+        signals, lander = await self.pool.run(read_body, markup, url, redirected)
+        if len(self._read) >= self.size:
+            self._read.pop(next(iter(self._read), key), None)
+        self._read[key] = (signals, lander)
+        return signals, lander
+
+
+def _markup(response: Response) -> str:
+    if isinstance(response, TextResponse):
+        try:
+            return response.text
+        except (UnicodeDecodeError, LookupError):
+            return response.body.decode("utf-8", "replace")
+    return ""
+
+
+class LinkChecker:
+    """Checks link targets once per crawl.
+
+    An extension; spiders reach it with ``crawler.get_extension(LinkChecker)``.
+    """
+
+    def __init__(self, crawler: Crawler, config: BrokenlinksConfig) -> None:
+        self.crawler = crawler
+        self.config = config
+        assert crawler.stats is not None
+        self.stats: StatsCollector = crawler.stats
+        self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES")
+        #: one result per distinct target, the least recently used spilled to disk
+        self._results = VerdictMemory(config.verdicts_in_memory, stats=self.stats)
+        self._tasks: dict[str, asyncio.Task[CheckResult]] = {}
+        self._unreported: list[CheckResult] = []
+        self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
+        self._homes: dict[str, asyncio.Task[str | None]] = {}
+        self.workers = WorkerPool(processes_for(config.workers), self.stats)
+        self._read_page = PageReader(self.workers)
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> LinkChecker:
+        """Return the crawl's checker; spiders call it in ``start()``, after extensions exist."""
+        checker = crawler.get_extension(cls)
+        if checker is None:
+            msg = (
+                "the brokenlinks.checker.checks.LinkChecker extension is not enabled (EXTENSIONS)"
+            )
+            raise RuntimeError(msg)
+        return checker
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        checker = cls(crawler, config_of(crawler))
+        crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
+        crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(checker.workers.start, signal=signals.spider_opened)
+        crawler.signals.connect(checker.close, signal=signals.spider_closed)
+        return checker
+
+    def close(self) -> None:
+        """Stop the worker processes and remove the spilled verdicts' files (the crawl is over)."""
+        self.workers.close()
+        self._results.close()
+
+    # -- the public API -------------------------------------------------------------
+
+    async def check(self, url: str) -> CheckResult:
+        """Return the verdict of *url* (absolute, fragment-less), checking it at most once."""
+        if (done := self.known(url)) is not None:
+            return done
+        task = self._tasks.get(url)
+        if task is None:
+            task = asyncio.ensure_future(self._check(url))
+            self._tasks[url] = task
+        else:
+            self.stats.inc_value("brokenlinks/targets/reused")
+        return await asyncio.shield(task)
+
+    def known(self, url: str) -> CheckResult | None:
+        """Return the verdict of *url* if it is decided already (no task, no await)."""
+        done = self._results.get(url)
+        if done is not None:
+            self.stats.inc_value("brokenlinks/targets/reused")
+        return done
+
+    def record(self, url: str, verdict: Verdict) -> CheckResult:
+        """Store a verdict decided without a request (an unparseable href...)."""
+        if (done := self._results.get(url)) is not None:
+            return done
+        return self._finish(url, verdict)
+
+    def remember(self, url: str, verdict: Verdict, checked_at: str) -> CheckResult:
+        """Seed the verdict of *url* found fresh in the database: it is not checked again.
+
+        Not reported (the database has it already); counted as
+        ``brokenlinks/targets/cached``. A verdict already known in this crawl wins.
+        """
+        if (done := self._results.get(url)) is not None:
+            return done
+        result = CheckResult(url, verdict, checked_at)
+        self._results.put(result)
+        self.stats.inc_value("brokenlinks/targets/cached")
+        return result
+
+    def knows(self, url: str) -> bool:
+        """Tell whether *url* has a verdict, or a check under way, in this crawl."""
+        return url in self._tasks or url in self._results
+
+    def take_unreported(self) -> list[CheckResult]:
+        """Return the results finished since the last call (each is stored once)."""
+        out, self._unreported = self._unreported, []
+        return out
+
+    # -- signals: read bodies only as far as a verdict needs ------------------------
+
+    def headers_received(
+        self, headers: Headers, body_length: int | str, request: Request, spider: Any
+    ) -> None:
+        if not request.meta.get(META_CHECK) or request.method == "HEAD":
+            return
+        content_type = (headers.get(b"Content-Type") or b"").lower()
+        # a chunked answer has no length: Twisted passes its UNKNOWN_LENGTH marker, a str
+        too_long = isinstance(body_length, int) and body_length > self.config.max_body_bytes
+        if too_long or (content_type and not content_type.startswith(_TEXT_TYPES)):
+            raise StopDownload(fail=False)
+
+    def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
+        if not request.meta.get(META_CHECK):
+            return
+        seen = request.meta.get(_META_BYTES, 0) + len(data)
+        request.meta[_META_BYTES] = seen
+        if seen >= self.config.max_body_bytes:
+            raise StopDownload(fail=False)
+
+    # -- the check itself ---------------------------------------------------------------
+
+    def _finish(self, url: str, verdict: Verdict) -> CheckResult:
+        result = CheckResult(url, verdict, now_iso())
+        self._results.put(result)
+        self._tasks.pop(url, None)
+        self._unreported.append(result)
+        self.stats.inc_value("brokenlinks/targets/checked")
+        self.stats.inc_value(f"brokenlinks/verdict_count/{verdict.kind}")
+        if verdict.kind is not Kind.ALIVE:
+            self.stats.inc_value(f"brokenlinks/reason_count/{verdict.kind}/{verdict.reason}")
+        logger.debug(
+            "Checked %(url)s: %(kind)s (%(reason)s, status %(status)s)",
+            {"url": url, "kind": verdict.kind, "reason": verdict.reason, "status": verdict.status},
+        )
+        return result
+
+    async def _check(self, url: str) -> CheckResult:
+        try:
+            verdict = await self._follow(url)
+        except asyncio.CancelledError:
+            self._tasks.pop(url, None)
+            raise
+        return self._finish(url, verdict)
+
+    def _request(self, url: str, method: str) -> Request:
+        return Request(
+            url,
+            method=method,
+            callback=NO_CALLBACK,
+            dont_filter=True,
+            headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+            meta={
+                META_CHECK: True,
+                "dont_redirect": True,
+                "dont_obey_robotstxt": True,
+                "allow_offsite": True,
+                # bounds decompression too: a check reads a capped, possibly
+                # compressed body and must not inflate a bomb
+                "download_maxsize": self.config.max_body_bytes * 16,
+            },
+        )
+
+    async def _download(
+        self, url: str, method: str, *, probe: bool = False
+    ) -> Response | Exception:
+        """Download once; a failure is returned, to be classified."""
+        assert self.crawler.engine is not None
+        self.stats.inc_value(f"brokenlinks/requests/{'probe' if probe else method.lower()}")
+        try:
+            return await self.crawler.engine.download_async(self._request(url, method))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (every failure is classified)
+            return exc
+
+    async def _follow(self, url: str) -> Verdict:
+        if not is_http(url):
+            return verdicts.unsupported_scheme(url)
+        method = "HEAD" if self.config.head_first else "GET"
+        visits: Counter[str] = Counter({url: 1})
+        hops = 0
+        current = url
+        while True:
+            outcome = await self._download(current, method)
+            if isinstance(outcome, Exception):
+                if method == "HEAD" and not (
+                    isinstance(outcome, _CONCLUSIVE_FAILURES) or verdicts.is_tls_error(outcome)
+                ):
+                    # some servers drop or choke on HEAD requests; only GET can tell
+                    method = "GET"
+                    continue
+                refusal = guard.guard_refusal(outcome, host_of(current))
+                return verdicts.classify_exception(
+                    outcome, refused=refusal.reason if refusal is not None else None
+                )
+            response = outcome
+            status = response.status
+            location = response.headers.get(b"Location")
+            if status in _REDIRECT_STATUSES and location:
+                target = resolve_href(location.decode("latin-1"), response.url)
+                if target is None:
+                    return Verdict(
+                        Kind.DEAD,
+                        verdicts.Reason.HTTP_STATUS,
+                        status,
+                        response.url,
+                        "redirect to an unparseable Location",
+                    )
+                market = parked.parked_by_redirect(
+                    response.url, target
+                ) or parked.parked_by_lander(response.url, target)
+                if market is not None:
+                    # decided on the Location: the marketplace itself is not fetched
+                    return Verdict(Kind.DEAD, Reason.PARKED, status, target, market.detail)
+                hops += 1
+                visits[target] += 1
+                if visits[target] >= _LOOP_VISITS or hops > self.max_redirects:
+                    return verdicts.redirect_loop(
+                        target, status, hops, looped=visits[target] >= _LOOP_VISITS
+                    )
+                if not is_http(target):
+                    # Fetch: a redirect to a non-HTTP(S) URL is a network error; the
+                    # visitor who clicked gets no page
+                    return verdicts.redirect_off_web(target, status)
+                current = target
+                continue
+            if method == "HEAD" and not verdicts.head_is_conclusive(status):
+                method = "GET"
+                continue
+            verdict = await self._judge(url, response, redirected=hops > 0)
+            if verdict is None:  # a 2xx HEAD that needs its body read
+                method = "GET"
+                continue
+            return verdict
+
+    async def _judge(self, url: str, response: Response, *, redirected: bool) -> Verdict | None:
+        """The verdict of a final (non-redirect) answer; None asks for a GET of it."""
+        status = response.status
+        markup = _markup(response) if response.request and response.request.method == "GET" else ""
+        wall = detect_bot_wall(status, _lower_headers(response), markup)
+        if wall is not None:
+            return Verdict(Kind.BLOCKED, Reason.BOT_WALL, status, response.url, wall)
+        verdict = verdicts.classify_status(
+            status,
+            response.url,
+            retry_after_refused=META_RETRY_AFTER in response.meta,
+        )
+        if verdict.kind is not Kind.ALIVE:
+            return verdict
+        address = parked.parked_by_address(
+            str(response.ip_address) if response.ip_address is not None else None
+        )
+        if address is not None:
+            return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, address.detail)
+        if response.request is None or response.request.method != "GET":
+            if redirected and soft404.is_home_path(response.url):
+                return None
+            profile = await self._profile(url) if self.config.soft404_probe else None
+            return None if profile is not None and not profile.honest else verdict
+        if not isinstance(response, TextResponse):
+            return verdict
+        # parsing a capped body is CPU work: off the reactor thread
+        signals, lander = await self._read_page(markup, response.url, redirected)
+        self.stats.set_value("brokenlinks/bodies/read_once", self._read_page.hits)
+        if lander is not None:
+            return Verdict(Kind.DEAD, Reason.PARKED, status, response.url, lander.detail)
+        # what the page says of itself first: the probe is only needed to compare
+        home = None
+        if redirected and soft404.is_language_home(response.url):
+            # /en/ is the home page only if the site's own / leads there
+            home = await self._home(url)
+        why = soft404.soft404_reason(url, signals, home=home)
+        if why is None and self.config.soft404_probe and not soft404.is_home_path(url):
+            probe = (await self._profile(url)).probe
+            why = soft404.soft404_reason(url, signals, probe, home=home)
+        if why is not None:
+            return Verdict(Kind.DEAD, Reason.SOFT_404, status, response.url, why)
+        return verdict
+
+    # -- host probes ----------------------------------------------------------------------
+
+    async def _profile(self, url: str) -> HostProfile:
+        """The host's answer to a URL that cannot exist, probed once per origin."""
+        origin = origin_of(url)
+        task = self._profiles.get(origin)
+        if task is None:
+            task = asyncio.ensure_future(self._probe(origin))
+            self._profiles[origin] = task
+        return await asyncio.shield(task)
+
+    async def _home(self, url: str) -> str | None:
+        """Where the home page (``/``) of *url*'s origin leads, found once per origin."""
+        origin = origin_of(url)
+        task = self._homes.get(origin)
+        if task is None:
+            task = asyncio.ensure_future(self._land(origin + "/"))
+            self._homes[origin] = task
+        return await asyncio.shield(task)
+
+    async def _land(self, url: str) -> str | None:
+        """Follow *url*'s redirects (at most ``_PROBE_REDIRECTS``); the URL that answers."""
+        current = url
+        for _ in range(_PROBE_REDIRECTS + 1):
+            outcome = await self._download(current, "GET", probe=True)
+            if isinstance(outcome, Exception):
+                return None
+            location = outcome.headers.get(b"Location")
+            if outcome.status not in _REDIRECT_STATUSES or not location:
+                return outcome.url
+            target = resolve_href(location.decode("latin-1"), outcome.url)
+            if target is None or not is_http(target):
+                return None
+            current = target
+        return None
+
+    async def _probe(self, origin: str) -> HostProfile:
+        self.stats.inc_value("brokenlinks/probes/sent")
+        current = probe_url(origin)
+        redirected = False
+        for _ in range(_PROBE_REDIRECTS + 1):
+            outcome = await self._download(current, "GET", probe=True)
+            if isinstance(outcome, Exception):
+                break
+            location = outcome.headers.get(b"Location")
+            if outcome.status in _REDIRECT_STATUSES and location:
+                target = resolve_href(location.decode("latin-1"), outcome.url)
+                if target is None or not is_http(target):
+                    break
+                current, redirected = target, True
+                continue
+            status = outcome.status
+            honest = 400 <= status < 500 and status not in verdicts.BLOCKED_STATUSES  # noqa: PLR2004
+            probe = None
+            if 200 <= status < 300 and isinstance(outcome, TextResponse):  # noqa: PLR2004
+                probe, _ = await self._read_page(_markup(outcome), outcome.url, redirected)
+            self.stats.inc_value(f"brokenlinks/probes/{'honest' if honest else 'not_honest'}")
+            logger.debug(
+                "Probed %(origin)s: %(status)s (%(honest)s)",
+                {"origin": origin, "status": status, "honest": honest},
+            )
+            return HostProfile(origin, honest=honest, probe=probe)
+        self.stats.inc_value("brokenlinks/probes/not_honest")
+        return HostProfile(origin, honest=False)

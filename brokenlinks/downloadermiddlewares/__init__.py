@@ -1,0 +1,1 @@
+"""Downloader middlewares: retries with Retry-After, redirects of referring pages."""

@@ -1,0 +1,1 @@
+"""The network: the guard against private addresses, host overrides (the resolver) and the polite downloader."""

@@ -1,0 +1,1 @@
+"""Operations around crawls: preflight checks before a crawl, the Scrapyd schedule."""

@@ -1,0 +1,572 @@
+"""JavaScript rendering of referring pages with scrapy-playwright, and its network guard.
+
+``-a render=never|auto|always`` (both spiders, default auto). :func:`looks_client_rendered`
+is the auto policy: it tells from a page's raw HTML whether its links are probably inserted
+by JavaScript. :func:`configure_rendering` writes the settings that put scrapy-playwright's
+download handler on http/https (only when rendering can happen: it starts Playwright's
+driver, and falls back to Scrapy's own HTTP handler, resolver and guard included, for every
+request without ``meta["playwright"]``). The browser's only way out is the crawl's guarded
+egress proxy (:mod:`brokenlinks.render.egress`), which applies ``BROKENLINKS_RESOLVE`` and the
+network guard to every connection it opens; :class:`BrowserGuard`
+(``PLAYWRIGHT_ABORT_REQUEST``) aborts what it can see of that earlier, with stats.
+Only referring pages are rendered (:func:`render_meta`); link checks stay plain HTTP.
+
+Settings read: ``BROKENLINKS_RENDER_BROWSER_PATH``, ``BROKENLINKS_RESOLVE``,
+``BROKENLINKS_ALLOW_PRIVATE_ADDRESSES``; written (at spider priority, when not set higher):
+``DOWNLOAD_HANDLERS``, ``PLAYWRIGHT_LAUNCH_OPTIONS``, ``PLAYWRIGHT_ABORT_REQUEST``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
+from lxml import etree
+from scrapy import signals
+
+from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.net import guard
+from brokenlinks.parsing.sites import site_of
+from brokenlinks.parsing.urls import host_of, is_http, port_of, resolve_href
+from brokenlinks.render.egress import EgressProxy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import TextResponse
+    from scrapy.settings import BaseSettings, Settings
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+#: where Debian (and Ubuntu's snap-less derivatives) install Chromium
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+PLAYWRIGHT_HANDLER = "brokenlinks.render.handler.LazyPlaywrightHandler"
+#: the priority at which spider arguments write settings
+ARG_SETTING_PRIORITY = "spider"
+#: ids of the mount points of client-side frameworks (React, Vue, Next, Nuxt, Gatsby...)
+_APP_ROOT_IDS = frozenset({"root", "app", "__next", "__nuxt", "___gatsby", "svelte", "main"})
+_APP_ROOT_ATTRS = ("data-reactroot", "ng-app", "ng-version", "data-v-app", "data-server-rendered")
+#: an app shell has at most this many links of its own
+_FEW_LINKS = 3
+#: text (outside scripts) below which a page with scripts and no links is an app shell
+_LITTLE_TEXT = 200
+#: link-like URLs in inline scripts (not links of the page) from which scripts add links
+_SCRIPT_LINKS = 3
+_CONTAINER_TAGS = (
+    "div",
+    "main",
+    "section",
+    "article",
+    "aside",
+    "body",
+    "app-root",
+    "ul",
+    "ol",
+    "tbody",
+    "nav",
+)
+_KEYED_URL = re.compile(
+    r"""["']?(?:url|href|link|permalink)["']?\s*:\s*["']((?:https?:)?(?:\\?/){1,2}[^"'\s<>]*)["']""",
+    re.IGNORECASE,
+)
+_ASSET_URL = re.compile(
+    r"\.(?:js|mjs|css|png|jpe?g|gif|svg|webp|avif|ico|woff2?|ttf|eot|mp[34]|webm|json|xml|txt|map)"
+    r"(?:[?#]|$)",
+    re.IGNORECASE,
+)
+#: configuration URLs of inline scripts that are no page: endpoints, asset folders
+_ENDPOINT_URL = re.compile(
+    r"^https?://(?:localhost|127\.0\.0\.1)[:/]"
+    r"|/(?:wp-json|wp-admin|wp-content|wp-includes|api|ajax|images|img|static|assets|fonts|cdn-cgi)/"
+    r"|admin-ajax",
+    re.IGNORECASE,
+)
+_NAMES_ELEMENT = re.compile(
+    r"""(?:getElementById\(\s*["'](?P<id>[^"']+)["']"""
+    r"""|(?:querySelector(?:All)?|\$|jQuery)\(\s*["'](?P<selector>[#.][\w-]+)["'])"""
+)
+_FETCH = re.compile(
+    r"""(?:\bfetch|\$\.getJSON|\$\.ajax|\$\.get|axios\.get|\.open)\(\s*"""
+    r"""(?:["']GET["']\s*,\s*)?["'](?P<url>[^"']+)["']"""
+)
+_RESOLVE_TIMEOUT = 5.0
+
+
+def looks_client_rendered(html: str, url: str = "") -> bool:
+    """Tell whether a page's links are probably inserted by JavaScript (``render=auto``).
+
+    Only pages with at least one script qualify. Then any of:
+
+    * links only inside ``<noscript>``;
+    * an empty framework mount point (``<div id="root"></div>``, ``#app``, ``#__next``,
+      ``ng-app``, ``data-reactroot``...), whatever else the page holds (``<div
+      id="main"></div>`` only with at most three links elsewhere: the name is common);
+    * no link at all and under 200 characters of text;
+    * a script that fills an empty element it names (``getElementById("related")``,
+      ``querySelector(".cards")``, ``$("#list")``) while the page's inline scripts or
+      JSON blobs hold at least three link-like URLs (under ``url``, ``href``, ``link``
+      or ``permalink`` keys) that are no link of the page, or fetch JSON from the page's
+      own site (``fetch("/api/list.json")``, XHR, ``$.getJSON``). Needs the page *url*.
+
+    >>> looks_client_rendered('<div id="root"></div><script src="/app.js"></script>')
+    True
+    >>> looks_client_rendered('<p>Hi</p><noscript><a href="/a">a</a></noscript><script></script>')
+    True
+    >>> looks_client_rendered('<div id="root"><a href="/a">a</a></div><script></script>')
+    False
+    >>> looks_client_rendered('<div id="root"></div>')
+    False
+    >>> looks_client_rendered('<ul id="more"></ul><a href="/a">a</a><a href="/b">b</a>'
+    ...     '<a href="/c">c</a><a href="/d">d</a><script>fetch("/api/more.json").then('
+    ...     'r => r.json()).then(d => document.getElementById("more").append(...))</script>',
+    ...     "https://shop.test/guide")
+    True
+    """
+    try:
+        doc = lxml.html.document_fromstring(html or "<html></html>")
+    except (etree.ParserError, ValueError):
+        return False
+    scripts = doc.xpath("//script")
+    if not scripts:
+        return False
+    if not any("json" not in (script.get("type") or "") for script in scripts):
+        return False
+    links = len(doc.xpath("//a[@href][not(ancestor::noscript)]"))
+    if links == 0 and doc.xpath("//noscript//a[@href]"):
+        return True
+    empty = _empty_elements(doc)
+    for element in empty:
+        element_id = (element.get("id") or "").lower()
+        is_root = element_id in _APP_ROOT_IDS or any(
+            element.get(attr) is not None for attr in _APP_ROOT_ATTRS
+        )
+        if is_root and (element_id != "main" or links <= _FEW_LINKS):
+            return True
+    if url and _script_fills_links(doc, scripts, empty, url):
+        return True
+    if links == 0:
+        for element in doc.xpath("//script|//style|//noscript|//template"):
+            element.drop_tree()
+        return len(" ".join(doc.text_content().split())) < _LITTLE_TEXT
+    return False
+
+
+def _empty_elements(doc: Any) -> list[Any]:
+    """Containers with no child and no text: where a script may put content."""
+    return [
+        element
+        for element in doc.iter(*_CONTAINER_TAGS)
+        if len(element) == 0 and not (element.text or "").strip()
+    ]
+
+
+def _fills_empty_element(script: Any, selectors: set[str]) -> bool:
+    """Tell whether an inline *script* names an empty element (``#id``/``.class`` *selectors*)."""
+    for found in _NAMES_ELEMENT.finditer(script.text or ""):
+        name = found["id"]
+        if ("#" + name if name else found["selector"]) in selectors:
+            return True
+    return False
+
+
+def _selectors(empty: list[Any]) -> set[str]:
+    selectors: set[str] = set()
+    for element in empty:
+        if element.get("id"):
+            selectors.add("#" + element.get("id"))
+        selectors.update("." + name for name in (element.get("class") or "").split())
+    return selectors
+
+
+def _script_fills_links(doc: Any, scripts: list[Any], empty: list[Any], url: str) -> bool:
+    """Tell whether a script fills an empty element with links from data or a JSON request.
+
+    The data: at least ``_SCRIPT_LINKS`` link-like URLs that no link of the page points
+    at, in that script itself or in a JSON blob (``<script type="application/json">``);
+    the request: JSON from the page's own site.
+    """
+    selectors = _selectors(empty)
+    fillers = [s for s in scripts if s.get("src") is None and _fills_empty_element(s, selectors)]
+    if not fillers:
+        return False
+    if _fetches_own_json(fillers, url):
+        return True
+    present = {resolve_href(href, url) for href in doc.xpath("//a/@href | //area/@href") if href}
+    present.add(url)
+    blobs = [
+        s
+        for s in scripts
+        if "json" in (s.get("type") or "").lower() and "ld+json" not in s.get("type").lower()
+    ]
+    return any(
+        len(_script_links(script, url, present)) >= _SCRIPT_LINKS for script in (*fillers, *blobs)
+    )
+
+
+def _script_links(script: Any, url: str, present: set[str | None]) -> set[str]:
+    """The link-like URLs of one inline script that no link of the page points at."""
+    found: set[str] = set()
+    for match in _KEYED_URL.finditer(script.text or ""):
+        href = match[1].replace("\\/", "/")
+        if _ASSET_URL.search(href):
+            continue
+        target = resolve_href(href, url)
+        if (
+            target is not None
+            and target not in present
+            and is_http(target)
+            and not _ENDPOINT_URL.search(target.split("?", 1)[0])
+        ):
+            found.add(target)
+    return found
+
+
+def _fetches_own_json(scripts: list[Any], url: str) -> bool:
+    """Tell whether an inline script requests JSON (``.json``, ``/api/``) from *url*'s site."""
+    for script in scripts:
+        for match in _FETCH.finditer(script.text or ""):
+            target = resolve_href(match["url"], url)
+            if target is None or not is_http(target) or site_of(target) != site_of(url):
+                continue
+            path = target.split("?", 1)[0]
+            if path.endswith(".json") or "/api/" in path:
+                return True
+    return False
+
+
+def browser_path(config: BrokenlinksConfig) -> str | None:
+    """The browser executable to launch; ``None``: the one ``playwright install`` put."""
+    if config.render_browser_path:
+        return config.render_browser_path
+    return DEBIAN_CHROMIUM if Path(DEBIAN_CHROMIUM).is_file() else None
+
+
+#: Chromium switches that would give the browser another way out than the egress proxy
+_ROUTING_SWITCHES = (
+    "--proxy-server",
+    "--proxy-pac-url",
+    "--proxy-bypass-list",
+    "--no-proxy-server",
+    "--proxy-auto-detect",
+    "--host-resolver-rules",
+    "--force-webrtc-ip-handling-policy",
+)
+
+
+def egress_args(proxy_url: str) -> list[str]:
+    """The Chromium switches that make the egress proxy the browser's only way out.
+
+    Loopback is not bypassed (Chromium bypasses it by default), names are resolved by the
+    proxy only (any lookup of Chromium's own fails), and WebRTC sends no UDP outside it.
+
+    >>> egress_args("http://127.0.0.1:8080")  # doctest: +NORMALIZE_WHITESPACE
+    ['--proxy-server=http://127.0.0.1:8080', '--proxy-bypass-list=<-loopback>',
+     '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+     '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
+     '--disable-background-networking', '--disable-component-update']
+    """
+    return [
+        f"--proxy-server={proxy_url}",
+        "--proxy-bypass-list=<-loopback>",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        # no update checks, sign-in or safe-browsing fetches of the browser's own
+        "--disable-background-networking",
+        "--disable-component-update",
+    ]
+
+
+def launch_options(
+    config: BrokenlinksConfig, given: dict[str, Any], proxy_url: str
+) -> dict[str, Any]:
+    """Merge the project's browser launch options into the user's ``PLAYWRIGHT_LAUNCH_OPTIONS``.
+
+    The user's own proxy and name-resolution switches are dropped (with a warning): the
+    egress proxy at *proxy_url* must be the browser's only way out.
+
+    >>> launch_options(BrokenlinksConfig(render_browser_path="/opt/chrome"),
+    ...     {"args": ["--lang=en", "--proxy-server=http://elsewhere"]},
+    ...     "http://127.0.0.1:81")["args"][:3]
+    ['--lang=en', '--proxy-server=http://127.0.0.1:81', '--proxy-bypass-list=<-loopback>']
+    """
+    options = dict(given)
+    args = []
+    for arg in options.get("args") or []:
+        if str(arg).startswith(_ROUTING_SWITCHES):
+            logger.warning(
+                "Ignored %(arg)s in PLAYWRIGHT_LAUNCH_OPTIONS: the browser's only way out is "
+                "the crawl's guarded egress proxy",
+                {"arg": arg},
+            )
+        else:
+            args.append(arg)
+    if options.pop("proxy", None) is not None:
+        logger.warning(
+            "Ignored proxy in PLAYWRIGHT_LAUNCH_OPTIONS: the browser's only way out is the "
+            "crawl's guarded egress proxy"
+        )
+    options["args"] = [*args, *egress_args(proxy_url)]
+    options.setdefault("headless", True)
+    path = browser_path(config)
+    if path is not None:
+        options.setdefault("executable_path", path)
+    return options
+
+
+def check_browser_settings(settings: BaseSettings) -> None:
+    """Refuse Playwright settings that would let the browser bypass the egress proxy.
+
+    A browser reached over ``PLAYWRIGHT_CDP_URL``/``PLAYWRIGHT_CONNECT_URL`` was not
+    launched by the crawl, and a context's own ``proxy`` replaces the browser's.
+    """
+    for name in ("PLAYWRIGHT_CDP_URL", "PLAYWRIGHT_CONNECT_URL"):
+        if settings.get(name):
+            msg = (
+                f"{name}: a browser the crawl did not launch would bypass the network guard; "
+                "unset it or use -a render=never"
+            )
+            raise ValueError(msg)
+    for name, kwargs in (settings.getdict("PLAYWRIGHT_CONTEXTS") or {}).items():
+        if isinstance(kwargs, dict) and kwargs.get("proxy"):
+            msg = (
+                f"PLAYWRIGHT_CONTEXTS: context {name!r} sets a proxy, which would bypass the "
+                "network guard; remove it or use -a render=never"
+            )
+            raise ValueError(msg)
+
+
+def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) -> BrowserContexts:
+    """Route http/https through scrapy-playwright's handler when *mode* can render.
+
+    Also starts the browser's :class:`~brokenlinks.render.egress.EgressProxy` (stopped when the
+    spider closes). Returns the :class:`BrowserContexts` that gives rendered requests their
+    meta keys (and holds the proxy as ``egress``).
+    """
+    config = BrokenlinksConfig.from_settings(settings)
+    contexts = BrowserContexts(config.render_pages_per_context, crawler)
+    if mode == "never":
+        return contexts
+    check_browser_settings(settings)
+    handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
+    handlers.update({"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER})
+    settings.set("DOWNLOAD_HANDLERS", handlers, priority=ARG_SETTING_PRIORITY)
+    proxy = contexts.egress = EgressProxy(config, count=_stats_counter(crawler))
+    proxy.start()
+    if crawler is not None:
+        crawler.signals.connect(contexts.stop_egress, signal=signals.spider_closed)
+    options = launch_options(config, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), proxy.url)
+    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority=ARG_SETTING_PRIORITY)
+    if not settings.get("PLAYWRIGHT_ABORT_REQUEST"):
+        settings.set(
+            "PLAYWRIGHT_ABORT_REQUEST",
+            BrowserGuard(config, crawler),
+            priority=ARG_SETTING_PRIORITY,
+        )
+    return contexts
+
+
+def _stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
+    """Increment a stats key from another thread: on the reactor's, like every stats write."""
+    if crawler is None:
+        return None
+
+    def count(key: str) -> None:
+        from twisted.internet import reactor
+
+        if crawler.stats is not None:
+            reactor.callFromThread(crawler.stats.inc_value, key)
+
+    return count
+
+
+def render_meta() -> dict[str, Any]:
+    """The meta keys of a referring-page request that is rendered in the browser."""
+    # "networkidle": links inserted after a fetch() arrive after the load event
+    return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
+
+
+class BrowserContexts:
+    """Rotate browser contexts so that a long rendered crawl does not grow the browser.
+
+    Every ``BROKENLINKS_RENDER_PAGES_PER_CONTEXT`` rendered pages get a fresh context
+    (``playwright_context`` meta key); a retired context is closed as soon as its last
+    page is (with its cache, cookies and storage). With ``PLAYWRIGHT_MAX_CONTEXTS = 2``
+    one context drains while the next fills.
+    """
+
+    def __init__(self, pages_per_context: int, crawler: Crawler | None) -> None:
+        self.pages_per_context = pages_per_context
+        self.crawler = crawler
+        self.rendered = 0
+        self.current = ""
+        self.open: dict[str, Any] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+        #: the browser's egress proxy, when rendering can happen
+        self.egress: EgressProxy | None = None
+
+    def stop_egress(self) -> None:
+        """``spider_closed``: the browser is closed by then; stop its proxy."""
+        if self.egress is not None:
+            self.egress.stop()
+
+    def browser_request(
+        self, response: TextResponse, mode: str, stats: StatsCollector, text: str
+    ) -> Request | None:
+        """Return the request that reads *response*'s page again through the browser.
+
+        *text* is the page as decoded once for the crawl (``pages.read_page``).
+
+        That is when ``render=auto`` finds the raw HTML client-rendered; ``None`` means
+        the page is used as it is (already rendered, or it needs no browser).
+        """
+        if response.meta.get("playwright"):
+            stats.inc_value("brokenlinks/render/pages")
+            return None
+        if mode != "auto" or not looks_client_rendered(text, response.url):
+            return None
+        stats.inc_value("brokenlinks/render/auto")
+        assert response.request is not None
+        return response.request.replace(dont_filter=True, meta=self.meta())
+
+    def meta(self) -> dict[str, Any]:
+        """The meta keys of the next rendered request."""
+        self.current = f"brokenlinks-{self.rendered // self.pages_per_context}"
+        self.rendered += 1
+        return {
+            **render_meta(),
+            "playwright_context": self.current,
+            "playwright_page_init_callback": self.page_init,
+        }
+
+    async def page_init(self, page: Any, request: Any) -> None:
+        """``playwright_page_init_callback``: remember the page's context, watch the page."""
+        self.open.setdefault(request.meta.get("playwright_context", ""), page.context)
+        page.once("close", self._page_closed)
+
+    def _page_closed(self, _page: Any) -> None:
+        task = asyncio.ensure_future(self.close_retired())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close_retired(self) -> None:
+        """Close the contexts that are no longer handed out and have no page open."""
+        for name, context in list(self.open.items()):
+            if name == self.current or context.pages:
+                continue
+            del self.open[name]
+            await context.close()
+            stats = self.crawler.stats if self.crawler is not None else None
+            if stats is not None:
+                stats.inc_value("brokenlinks/render/contexts_closed")
+            logger.debug("Closed browser context %(name)s", {"name": name})
+
+
+def browser_refusal(
+    url: str, config: BrokenlinksConfig, addresses: list[str] | None = None
+) -> str | None:
+    """Tell why the browser must not load *url*, ``None`` if it may.
+
+    Names mapped by ``BROKENLINKS_RESOLVE`` are trusted, as in the crawler's resolver;
+    ``*.invalid`` and non-web schemes (``file:``, ``ftp:``) are refused; an IP-literal host
+    is judged by :func:`brokenlinks.net.guard.refusal_reason`, a name by the *addresses* it
+    resolves to (any refused address refuses it). ``data:``, ``blob:`` and ``about:``
+    never reach the network.
+
+    >>> config = BrokenlinksConfig(resolve={"*.test": "127.0.0.1:8080"})
+    >>> browser_refusal("http://js.test/app.js", config) is None
+    True
+    >>> browser_refusal("http://169.254.169.254/latest/meta-data/", config)
+    'link-local'
+    >>> browser_refusal("http://intranet.example/", config, ["10.1.2.3"])
+    'private'
+    >>> browser_refusal("file:///etc/passwd", config)
+    'scheme file'
+    """
+    scheme = url.partition(":")[0].lower()
+    if scheme in {"data", "blob", "about"}:
+        return None
+    if scheme not in {"http", "https", "ws", "wss"}:
+        return f"scheme {scheme}"
+    host = _host(url)
+    port = port_of(url)
+    if host.endswith(".invalid") or host == "invalid":
+        return "invalid name"
+    if guard.match_override(host, port, config.resolve) is not None:
+        return None
+    if config.allow_private_addresses:
+        return None
+    if _is_ip(host):
+        return guard.refusal_reason(host)
+    for address in addresses or ():
+        if (reason := guard.refusal_reason(address)) is not None:
+            return reason
+    return None
+
+
+def _host(url: str) -> str:
+    return host_of(url).rstrip(".")
+
+
+def _is_ip(host: str) -> bool:
+    return guard.refusal_reason(host) != "not an IP address"
+
+
+class BrowserGuard:
+    """``PLAYWRIGHT_ABORT_REQUEST``: abort browser requests the network guard refuses.
+
+    A name is resolved here first (the system resolver, off the event loop) and refused
+    when any of its addresses is. This is an early exit with stats, not the boundary: it
+    does not see what the browser does not route through Playwright (redirect hops after
+    the first URL, WebSocket frames, service workers' own fetches). The egress proxy
+    (:mod:`brokenlinks.render.egress`) sees every connection and is what enforces the guard.
+    """
+
+    def __init__(self, config: BrokenlinksConfig, crawler: Crawler | None) -> None:
+        self.config = config
+        # stats exist only once the crawl starts: looked up per aborted request
+        self.crawler = crawler
+
+    async def __call__(self, request: Any) -> bool:
+        url: str = request.url
+        reason = browser_refusal(url, self.config)
+        if reason is None and self._needs_lookup(url):
+            addresses = await self._addresses(_host(url), port_of(url))
+            reason = browser_refusal(url, self.config, addresses)
+        if reason is None:
+            return False
+        stats = self.crawler.stats if self.crawler is not None else None
+        if stats is not None:
+            stats.inc_value("brokenlinks/render/aborted")
+            stats.inc_value(f"brokenlinks/render/aborted/{reason.replace(' ', '_')}")
+        logger.debug(
+            "Browser request to %(url)s aborted: %(reason)s", {"url": url, "reason": reason}
+        )
+        return True
+
+    def _needs_lookup(self, url: str) -> bool:
+        if url.partition(":")[0].lower() not in {"http", "https", "ws", "wss"}:
+            return False
+        host = _host(url)
+        return (
+            not self.config.allow_private_addresses
+            and not _is_ip(host)
+            and guard.match_override(host, port_of(url), self.config.resolve) is None
+        )
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), _RESOLVE_TIMEOUT
+            )
+        except (OSError, TimeoutError):
+            return []  # the browser's own lookup fails the same way
+        return [str(info[4][0]) for info in infos]

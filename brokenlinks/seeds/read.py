@@ -1,0 +1,650 @@
+"""Read the referring pages a backlinks crawl starts from: URL lists and backlink CSV exports.
+
+Pure functions, no settings. A seeds file is either a plain list of URLs (one a line, blank
+lines and ``#`` comments ignored) or a CSV backlink export from Google Search Console,
+Semrush, Ahrefs, Majestic or Moz, recognised by its header row. Whatever the source, the
+result is one :class:`Seed` per distinct referring page, plus the lines that were skipped
+and why, so that the spider can log them and go on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from brokenlinks.outreach.authority import METRIC_COLUMNS
+from brokenlinks.parsing.urls import is_http, parse_absolute, scheme_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+__all__ = [
+    "InvalidSeed",
+    "Seed",
+    "SeedFile",
+    "SeedFileError",
+    "SeedFormat",
+    "detect_format",
+    "parse_seeds",
+    "parse_seeds_bytes",
+    "read_seeds",
+]
+
+
+class SeedFormat(StrEnum):
+    """What wrote a seeds file: a plain URL list or one tool's backlink export."""
+
+    URLS = "urls"
+    GSC = "gsc"
+    SEMRUSH = "semrush"
+    AHREFS = "ahrefs"
+    MAJESTIC = "majestic"
+    MOZ = "moz"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Seed:
+    """A referring page to crawl, with what the export says it links to."""
+
+    url: str
+    line: int
+    target_url: str | None = None
+    anchor_text: str | None = None
+    #: the export's link metrics: (canonical name, raw cell) pairs (see outreach.authority);
+    #: extra data, not part of what makes two seeds equal
+    metrics: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvalidSeed:
+    """A line (or CSV record) that names no crawlable referring page."""
+
+    line: int
+    value: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeedFile:
+    """The referring pages of one seeds file, unique by URL, in file order."""
+
+    path: str
+    format: SeedFormat
+    seeds: list[Seed]
+    invalid: list[InvalidSeed]
+    duplicates: int
+
+
+class SeedFileError(ValueError):
+    """One-line message naming the file and what is wrong."""
+
+
+#: the longest line a seeds file may have (the csv module's default field limit)
+MAX_LINE_CHARS = 131_072
+#: the largest seeds file read (a million-row export is well under it)
+MAX_FILE_BYTES = 256 * 1024 * 1024
+_HTML_START = re.compile(
+    r"\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+# ---------------------------------------------------------------------------
+# Export formats
+# ---------------------------------------------------------------------------
+
+_DELIMITERS = (",", ";", "\t")
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _norm(name: str) -> str:
+    """Normalise a column name: case, spaces and punctuation do not matter.
+
+    ``Source url`` (Semrush), ``Source URL`` (Majestic's site export) and ``SourceURL``
+    (Majestic's API form) are then one name.
+    """
+    return _NOT_WORD.sub("", name.casefold())
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    format: SeedFormat
+    label: str
+    # Candidate column names (normalised), in order of preference.
+    referring: tuple[str, ...]
+    target: tuple[str, ...] = ()
+    anchor: tuple[str, ...] = ()
+    # Columns only this tool writes; they tell exports with the same URL columns apart.
+    signature: re.Pattern[str] = re.compile(r"(?!)")
+    # Other columns of the real export, to break ties and to recognise a header line.
+    known: frozenset[str] = field(default_factory=frozenset)
+    # Moz writes URLs without their scheme in places (its Links API: "moz.com/blog/"), so a
+    # scheme-less "host.tld/path" gets http:// (the site's own redirect then picks https).
+    schemeless: bool = False
+
+
+def _names(*names: str) -> frozenset[str]:
+    return frozenset(_norm(name) for name in names)
+
+
+_GSC = _Spec(
+    SeedFormat.GSC,
+    "Google Search Console",
+    # "Linking page" in today's Links report exports ("Latest links", "More sample links");
+    # "Links" in the old "Links to your site" download.
+    referring=("linkingpage", "links"),
+    signature=re.compile(r"^(?:linkingpage|lastcrawled|firstdiscovered)$"),
+    known=_names("Linking page", "Last crawled", "Links", "First discovered"),
+)
+_SEMRUSH = _Spec(
+    SeedFormat.SEMRUSH,
+    "Semrush",
+    referring=("sourceurl",),
+    target=("targeturl",),
+    anchor=("anchor",),
+    signature=re.compile(
+        r"^(?:pageascore|pagescore|trustscore|domainscore|sourcetitle|sitewide|newlink|lostlink"
+        r"|externallinknumber|internallinknumber)$"
+    ),
+    known=_names(
+        "Page ascore", "Source title", "Source url", "Target url", "Anchor", "External links",
+        "Internal links", "Nofollow", "Sponsored", "Ugc", "Text", "Frame", "Form", "Image",
+        "Sitewide", "First seen", "Last seen", "New link", "Lost link", "Page score",
+        "Trust score", "Redirect",
+    ),
+)  # fmt: skip
+_AHREFS = _Spec(
+    SeedFormat.AHREFS,
+    "Ahrefs",
+    referring=("referringpageurl",),
+    # "Link URL", "TextPre", "Link Anchor", "TextPost": the Site Explorer export before 2023.
+    target=("targeturl", "linkurl"),
+    anchor=("anchor", "linkanchor", "anchortext"),
+    signature=re.compile(
+        r"^(?:referringpage(?:url|title|httpcode)|domainrating|ur|urlrating|domaintraffic"
+        r"|referringdomains|linkeddomains|pagetraffic|leftcontext|rightcontext|textpre|textpost"
+        r"|linkanchor|linkurl|loststatus|dropreason|discoveredstatus|linksingroup"
+        r"|backlinkstatus|daylost|lastcheck)$"
+    ),
+    known=_names(
+        "Referring page title", "Referring page URL", "Language", "Platform",
+        "Referring page HTTP code", "Domain rating", "UR", "Domain traffic", "Referring domains",
+        "Linked domains", "External links", "Page traffic", "Keywords", "Target URL",
+        "Left context", "Anchor", "Right context", "Type", "Content", "Nofollow", "UGC",
+        "Sponsored", "Rendered", "Raw", "Lost status", "Drop reason", "Discovered status",
+        "First seen", "Last seen", "Lost", "Links in group", "URL Rating", "Link URL", "TextPre",
+        "Link Anchor", "TextPost", "Backlink Status", "Last Check", "Day Lost", "Traffic",
+        "Keywords Count", "Internal Links Count", "External Links Count",
+    ),
+)  # fmt: skip
+_MAJESTIC = _Spec(
+    SeedFormat.MAJESTIC,
+    "Majestic",
+    referring=("sourceurl",),
+    target=("targeturl",),
+    anchor=("anchortext",),
+    signature=re.compile(
+        r"trustflow|citationflow|^flag|^(?:source|target)topical|^acrank$|^sourcecrawldate$"
+        r"|^sourcefirstfounddate$|^domainid$|^firstindexeddate$|^reasonlost$|^linksubtype$"
+    ),
+    known=_names(
+        "Source URL", "Target URL", "Anchor Text", "Source Crawl Date", "Source First Found Date",
+        "Flag No Follow", "Flag Image Link", "Flag Redirect", "Flag Frame", "Flag Old Crawl",
+        "Flag Alt Text", "Flag Mention", "Source Citation Flow", "Source Trust Flow",
+        "Target Citation Flow", "Target Trust Flow", "ACRank", "Date", "FlagImages",
+        "FlagDeleted", "DomainID", "FirstIndexedDate", "LastSeenDate", "DateLost", "ReasonLost",
+        "LinkType", "LinkSubType",
+    ),
+)  # fmt: skip
+_MOZ = _Spec(
+    SeedFormat.MOZ,
+    "Moz",
+    referring=("sourceurl", "url", "sourcepage"),
+    target=("targeturl", "targetpage"),
+    anchor=("anchortext",),
+    signature=re.compile(
+        r"pageauthority|domainauthority|spamscore|^linkequity$|^numberofdomainslinking|^mozrank"
+    ),
+    known=_names(
+        "URL", "Title", "Source URL", "Source Title", "Anchor Text", "Spam Score",
+        "Domain Authority", "Page Authority", "Target URL", "Link Type", "Link Equity",
+        "Number of Domains Linking to Page", "Number of Domains Linking to Domain",
+        "Date First Seen", "Date Last Seen", "Date Lost", "First Seen", "Last Seen", "Nofollow",
+    ),
+    schemeless=True,
+)  # fmt: skip
+_SPECS = (_GSC, _SEMRUSH, _AHREFS, _MAJESTIC, _MOZ)
+
+# A one-column list with a title row ("URL" then one URL a line).
+_LIST_HEADERS = _names("URL", "URLs", "Link", "Links", "Page", "Pages", "Page URL", "Address")
+_URLS = _Spec(SeedFormat.URLS, "URL list", referring=tuple(sorted(_LIST_HEADERS)))
+
+_KNOWN: frozenset[str] = _LIST_HEADERS.union(
+    *(spec.known.union(spec.referring, spec.target, spec.anchor) for spec in _SPECS)
+)
+# Site- or domain-level exports (Search Console "Top linking sites", "Referring domains"
+# reports): they name no page to crawl.
+_SITE_LEVEL = _names("Site", "Domain", "Top linking sites", "Linking pages", "Referring domain")
+
+_KNOWN_FORMATS = (
+    "known formats: "
+    + ", ".join(s.label for s in _SPECS)
+    + " (or a plain list of URLs, one per line)"
+)
+
+
+def _is_known(name: str) -> bool:
+    return name in _KNOWN or any(s.signature.search(name) for s in _SPECS)
+
+
+def _detect(header: list[str]) -> _Spec | None:
+    present = {_norm(cell) for cell in header} - {""}
+    if len(present) == 1 and present <= _LIST_HEADERS:
+        return _URLS
+    best: _Spec | None = None
+    best_score = (0, 0)
+    for spec in _SPECS:
+        if present.isdisjoint(spec.referring):
+            continue
+        signature = sum(1 for name in present if spec.signature.search(name))
+        known = len(present & spec.known)
+        # A referring-page column alone ("URL", "Links") is too common a name to mean a tool.
+        if signature == 0 and known < 2:  # noqa: PLR2004
+            continue
+        if (signature, known) > best_score:
+            best, best_score = spec, (signature, known)
+    return best
+
+
+def detect_format(header: list[str]) -> SeedFormat | None:
+    """Tell which tool wrote a CSV export from its header row; ``None`` if none is known.
+
+    Names match whatever their case, spacing and punctuation. Semrush, Majestic and Moz all
+    have a "Source URL" column: the columns only one of them writes decide.
+
+    >>> detect_format(["Linking page", "Last crawled"])
+    <SeedFormat.GSC: 'gsc'>
+    >>> detect_format(["Page ascore", "Source title", "Source url", "Target url", "Anchor"])
+    <SeedFormat.SEMRUSH: 'semrush'>
+    >>> detect_format(["Source URL", "Target URL", "Anchor Text", "Source Trust Flow"])
+    <SeedFormat.MAJESTIC: 'majestic'>
+    >>> detect_format(["URL", "Title", "Anchor Text", "Page Authority", "Target URL"])
+    <SeedFormat.MOZ: 'moz'>
+    >>> detect_format(["id", "name", "value"]) is None
+    True
+    """
+    spec = _detect(header)
+    return None if spec is None else spec.format
+
+
+# ---------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------
+
+
+def _error(path: str, what: str) -> SeedFileError:
+    return SeedFileError(f"seeds file {path!r}: {what}")
+
+
+def _show_header(cells: list[str], limit: int = 12) -> str:
+    cells = [cell.strip() for cell in cells]
+    if len(cells) <= limit:
+        return repr(cells)
+    return repr(cells[:limit])[:-1] + f", ... ({len(cells) - limit} more)]"
+
+
+def _sniff_header(line: str) -> tuple[_Spec, str] | None:
+    """Return the export format and delimiter of a header line, if it is one."""
+    candidates: list[tuple[int, int, str, list[str]]] = []
+    for rank, delimiter in enumerate(_DELIMITERS):
+        cells = next(csv.reader([line], delimiter=delimiter))
+        known = sum(1 for cell in cells if _is_known(_norm(cell)))
+        if known:
+            candidates.append((known, -rank, delimiter, cells))
+    # The delimiter that splits the line into the most known columns wins.
+    for _, _, delimiter, cells in sorted(candidates, reverse=True):
+        # Old Ahrefs exports start with a "#" column; any other "#" line is a comment.
+        if line.startswith("#") and cells[0].strip() != "#":
+            continue
+        spec = _detect(cells)
+        if spec is not None:
+            return spec, delimiter
+    return None
+
+
+def _unknown_header(line: str, path: str) -> SeedFileError:
+    cells = max(
+        (next(csv.reader([line], delimiter=d)) for d in _DELIMITERS),
+        key=len,
+    )
+    what = f"unknown CSV header {_show_header(cells)}; {_KNOWN_FORMATS}"
+    if not _SITE_LEVEL.isdisjoint(_norm(cell) for cell in cells):
+        what += "; this export lists sites or domains, not pages: export the backlinks instead"
+    return _error(path, what)
+
+
+_SCHEMELESS = re.compile(r"(?://)?[^\s/:?#@]+\.[^\s/:?#@]+(?::\d+)?(?:[/?#].*)?", re.DOTALL)
+_SPACE = re.compile(r"\s+")
+
+
+def _parse_http(value: str, *, schemeless: bool = False) -> tuple[str | None, str]:
+    """Return (parsed URL, "") or (None, why it is not a crawlable page URL)."""
+    if schemeless and "://" not in value and _SCHEMELESS.fullmatch(value):
+        value = "http://" + value.removeprefix("//")
+    parsed = parse_absolute(value)
+    if parsed is None:
+        return None, "not an absolute URL"
+    if not is_http(parsed):
+        return None, f"not an http(s) URL ({scheme_of(parsed)}:)"
+    return parsed, ""
+
+
+class _Collector:
+    """Keeps the first occurrence of each referring page, counts the rest."""
+
+    __slots__ = ("duplicates", "invalid", "seeds", "seen")
+
+    def __init__(self) -> None:
+        self.seeds: list[Seed] = []
+        self.invalid: list[InvalidSeed] = []
+        self.seen: set[str] = set()
+        self.duplicates = 0
+
+    def reject(self, line: int, value: str, why: str) -> None:
+        self.invalid.append(InvalidSeed(line=line, value=value, why=why))
+
+    def add(self, seed: Seed) -> None:
+        if seed.url in self.seen:
+            self.duplicates += 1
+            return
+        self.seen.add(seed.url)
+        self.seeds.append(seed)
+
+
+def _read_list(numbered_lines: Iterable[tuple[int, str]], out: _Collector) -> None:
+    for lineno, raw in numbered_lines:
+        value = raw.strip()
+        if not value or value.startswith("#"):
+            continue
+        first, *rest = _SPACE.split(value, maxsplit=1)
+        if rest:
+            if not rest[0].startswith("#"):
+                out.reject(lineno, value, "contains whitespace (one URL per line)")
+                continue
+            value = first  # "URL  # a note"
+        url, why = _parse_http(value)
+        if url is None:
+            out.reject(lineno, value, why)
+        else:
+            out.add(Seed(url=url, line=lineno))
+
+
+def _column(index: dict[str, int], names: tuple[str, ...]) -> int | None:
+    return next((index[name] for name in names if name in index), None)
+
+
+def _read_csv(
+    lines: Iterator[str],
+    *,
+    first_line: int,
+    spec: _Spec,
+    delimiter: str,
+    path: str,
+    out: _Collector,
+) -> None:
+    reader = csv.reader(lines, delimiter=delimiter)
+    offset = first_line - 1
+    try:
+        header = next(reader)
+        index: dict[str, int] = {}
+        for position, cell in enumerate(header):
+            index.setdefault(_norm(cell), position)
+        referring = _column(index, spec.referring)
+        if referring is None:  # pragma: no cover - _detect only accepts headers that have one
+            raise _error(path, f"no referring page column in {_show_header(header)}")
+        referring_name = header[referring].strip()
+        target = _column(index, spec.target)
+        anchor = _column(index, spec.anchor)
+        metric_columns: dict[str, int] = {}
+        for name, position in index.items():
+            if name in METRIC_COLUMNS:
+                metric_columns.setdefault(METRIC_COLUMNS[name], position)
+        previous = reader.line_num
+        for row in reader:
+            lineno = offset + previous + 1
+            previous = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if referring >= len(row):
+                out.reject(
+                    lineno,
+                    delimiter.join(row).strip(),
+                    f"too few fields ({len(row)}, the header has {len(header)})",
+                )
+                continue
+            value = row[referring].strip()
+            if not value:
+                out.reject(lineno, value, f"empty {referring_name!r} field")
+                continue
+            url, why = _parse_http(value, schemeless=spec.schemeless)
+            if url is None:
+                out.reject(lineno, value, why)
+                continue
+            target_url = None
+            if target is not None and target < len(row) and row[target].strip():
+                target_url = _parse_http(row[target].strip(), schemeless=spec.schemeless)[0]
+            anchor_text = None
+            if anchor is not None and anchor < len(row):
+                anchor_text = " ".join(row[anchor].split())
+            metrics = tuple(
+                (name, row[position].strip())
+                for name, position in metric_columns.items()
+                if position < len(row) and row[position].strip()
+            )
+            out.add(
+                Seed(
+                    url=url,
+                    line=lineno,
+                    target_url=target_url,
+                    anchor_text=anchor_text,
+                    metrics=metrics,
+                )
+            )
+    except csv.Error as exc:
+        # Only a runaway quoted field gets here (longer than csv.field_size_limit()).
+        msg = f"malformed CSV near line {offset + reader.line_num}: {exc}"
+        raise _error(path, msg) from exc
+
+
+def _bounded(lines: Iterable[str], path: str) -> Iterator[str]:
+    """Yield *lines*, refusing one longer than :data:`MAX_LINE_CHARS` by its number."""
+    for lineno, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_CHARS:
+            what = f"line {lineno} is longer than {MAX_LINE_CHARS} characters"
+            raise _error(path, what)
+        yield line
+
+
+def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
+    """Parse the text of a seeds file: a URL list or a CSV backlink export.
+
+    Referring pages are unique by URL (after parsing: host case, default port and fragment
+    do not matter); lines that name no http(s) page are reported in ``invalid`` with their
+    line number. Raises :class:`SeedFileError` when the text is no seeds file: binary, no
+    valid URL at all, or a CSV header of no known tool (*path* names the file in messages).
+
+    >>> seeds = parse_seeds('''# resource pages
+    ... https://Example.com/links#top
+    ... https://example.com/links
+    ... javascript:void(0)
+    ... ''')
+    >>> [(seed.url, seed.line) for seed in seeds.seeds], seeds.duplicates
+    ([('https://example.com/links', 2)], 1)
+    >>> seeds.invalid
+    [InvalidSeed(line=4, value='javascript:void(0)', why='not an http(s) URL (javascript:)')]
+    >>> seeds = parse_seeds('''Page ascore,Source title,Source url,Target url,Anchor
+    ... 12,Tools,http://blog.example/tools,https://mine.example/guide,"the  guide"
+    ... ''')
+    >>> seed = seeds.seeds[0]
+    >>> seeds.format, seed.url, seed.line
+    (<SeedFormat.SEMRUSH: 'semrush'>, 'http://blog.example/tools', 2)
+    >>> seed.target_url, seed.anchor_text
+    ('https://mine.example/guide', 'the guide')
+    """
+    text = text.removeprefix("\ufeff")
+    if "\0" in text:
+        raise _error(path, "looks binary (it contains NUL characters), not a text file")
+    if _HTML_START.match(text[:1024]):
+        raise _error(
+            path, "is an HTML page, not a seeds file (a URL list or a backlink CSV export)"
+        )
+    # newline="": the csv module needs the line ends as they are; lines end at \n, \r\n or \r.
+    lines = _bounded(io.StringIO(text, newline=""), path)
+    lineno = 0
+    comments = 0
+    out = _Collector()
+    for raw in lines:
+        lineno += 1
+        line = raw.strip()
+        if not line:
+            continue
+        header = _sniff_header(line)
+        if header is not None:
+            spec, delimiter = header
+            if spec is _URLS:
+                _read_list(enumerate(lines, start=lineno + 1), out)
+            else:
+                rows = itertools.chain([raw], lines)
+                _read_csv(
+                    rows, first_line=lineno, spec=spec, delimiter=delimiter, path=path, out=out
+                )
+            seed_format, label = spec.format, spec.label
+            break
+        if line.startswith("#"):
+            comments += 1
+            continue
+        if _parse_http(line)[0] is None and any(d in line for d in _DELIMITERS):
+            raise _unknown_header(line, path)
+        _read_list(itertools.chain([(lineno, raw)], enumerate(lines, start=lineno + 1)), out)
+        seed_format, label = SeedFormat.URLS, _URLS.label
+        break
+    else:
+        raise _error(path, "holds only comments and blank lines" if comments else "is empty")
+    if not out.seeds:
+        if not out.invalid:
+            raise _error(path, f"holds a {label} header but no rows")
+        first = out.invalid[0]
+        raise _error(
+            path,
+            f"no valid referring page URL ({len(out.invalid)} invalid; "
+            f"line {first.line}: {first.value!r}: {first.why})",
+        )
+    return SeedFile(
+        path=path,
+        format=seed_format,
+        seeds=out.seeds,
+        invalid=out.invalid,
+        duplicates=out.duplicates,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------
+
+
+def _decode(data: bytes, path: str) -> str:
+    """Decode a seeds file: UTF-8 (BOM or not), UTF-16 (BOM or not), else cp1252."""
+    encoding: str | None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Semrush and Ahrefs "for Excel" exports: UTF-16 with a BOM, tab-separated.
+        encoding = "utf-16"
+    elif data.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif b"\0" in data:
+        encoding = _utf16_without_bom(data)
+        if encoding is None:
+            raise _error(path, "looks binary (NUL bytes and no UTF-16 byte order mark)")
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = "cp1252"  # Excel's "CSV" on Western Windows
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        what = "UTF-8 or cp1252" if encoding == "cp1252" else exc.encoding
+        raise _error(path, f"is not valid {what} text (byte {exc.start})") from exc
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when *data* reads as mostly-ASCII UTF-16 text without a BOM.
+
+    >>> _utf16_without_bom("URL\\nhttp://a.example/".encode("utf-16-le"))
+    'utf-16-le'
+    >>> _utf16_without_bom(b"\\x00\\x01\\x02\\x03") is None
+    True
+    """
+    sample = data[:4096]
+    if len(sample) < 2 or len(data) % 2:  # noqa: PLR2004
+        return None
+    high_le, high_be = sample[1::2], sample[0::2]
+    for high, low, encoding in ((high_le, high_be, "utf-16-le"), (high_be, high_le, "utf-16-be")):
+        # ASCII text in UTF-16: every high byte is NUL, no low byte is
+        if high.count(0) >= 0.9 * len(high) and low.count(0) == 0:
+            return encoding
+    return None
+
+
+def parse_seeds_bytes(data: bytes, *, path: str) -> SeedFile:
+    """Parse the bytes of a seeds file, as read from disk or downloaded from *path* (a URL).
+
+    The text is decoded as :func:`read_seeds` decodes files (UTF-8, UTF-16 with a byte order
+    mark, else cp1252), then parsed by :func:`parse_seeds`.
+
+    >>> seeds = parse_seeds_bytes("URL\\nhttp://a.example/\\n".encode("utf-16"), path="s")
+    >>> [seed.url for seed in seeds.seeds]
+    ['http://a.example/']
+    >>> parse_seeds_bytes(b"", path="https://example.com/seeds.txt")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.seeds.read.SeedFileError: seeds file 'https://example.com/seeds.txt': is empty
+    """
+    if not data:
+        raise _error(path, "is empty")
+    return parse_seeds(_decode(data, path), path=path)
+
+
+def read_seeds(path: str | os.PathLike[str]) -> SeedFile:
+    """Read a seeds file (a URL list or a backlink CSV export); see :func:`parse_seeds`.
+
+    Every problem with the file itself is a :class:`SeedFileError` whose message is one
+    line naming the file.
+
+    >>> read_seeds("no-such-seeds.txt")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.seeds.read.SeedFileError: seeds file 'no-such-seeds.txt': no such file
+    """
+    name = os.fspath(path)
+    try:
+        with Path(name).open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError as exc:
+        raise _error(name, "no such file") from exc
+    except IsADirectoryError as exc:
+        raise _error(name, "is a directory, not a file") from exc
+    except OSError as exc:
+        raise _error(name, f"cannot be read ({exc.strerror or exc})") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise _error(name, f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB; split it")
+    return parse_seeds_bytes(data, path=name)

@@ -1,0 +1,1 @@
+"""Persistence: the engine, the models, the writes and reads, and the schema migrations."""
