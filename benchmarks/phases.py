@@ -29,23 +29,21 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 #: phases the issue asks about; a frame whose file (or ``function (file``) contains one
-#: of the fragments belongs to the phase
+#: of the fragments belongs to the phase. The project's own code is named by package
+#: (``brokenlinks/judge/``...): the layout is the map of its subsystems.
 PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "store (SQLAlchemy, sessions, SQL)",
         (
-            "brokenlinks/storage/store.py",
-            "pipelines/store.py",
-            "brokenlinks/storage/db.py",
+            "brokenlinks/storage/",
+            "pipelines/",
             "sqlalchemy/",
         ),
     ),
     (
         "body judgement (soft 404, parked, bot wall)",
         (
-            "brokenlinks/judge/soft404.py",
-            "brokenlinks/judge/parked.py",
-            "brokenlinks/judge/botwall.py",
+            "brokenlinks/judge/",
             "_read_page (brokenlinks/checker/checks.py",
             "_markup (brokenlinks/checker/checks.py",
             "_lower_headers (brokenlinks/checker/checks.py",
@@ -55,10 +53,9 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "page extraction",
         (
-            "brokenlinks/parsing/extract.py",
+            "brokenlinks/parsing/",
             "brokenlinks/checker/pages.py",
             "parsel/",
-            "brokenlinks/parsing/charsets.py",
         ),
     ),
     ("logging", ("logging/__init__.py", "scrapy/logformatter.py", "scrapy/utils/log.py")),
@@ -67,6 +64,7 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "scrapy/statscollectors.py",
             "brokenlinks/extensions/progress.py",
+            "brokenlinks/extensions/summary.py",
             "scrapy/extensions/corestats.py",
             "scrapy/extensions/logstats.py",
         ),
@@ -76,12 +74,13 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("imports", ("<frozen importlib._bootstrap", "importlib/__init__.py")),
 )
 GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("link checker logic", ("brokenlinks/checker/checks.py", "brokenlinks/checker/verdicts.py")),
-    # BROKENLINKS_WORKERS: jobs and results pickled and sent between the processes
+    # BROKENLINKS_WORKERS: jobs and results pickled and sent between the processes (before
+    # the checker's package: the pool lives in it)
     (
         "worker pool (pickling, pipes)",
         ("multiprocessing/", "concurrent/futures/process.py", "brokenlinks/checker/workers.py"),
     ),
+    ("link checker logic", ("brokenlinks/checker/",)),
     (
         "engine, scheduler, spider",
         (
@@ -110,11 +109,9 @@ GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scrapy/utils/asyncio.py",
             "twisted/",
             "asyncio/",
-            "brokenlinks/net/guard.py",
-            "brokenlinks/render/egress.py",
-            "brokenlinks/downloadermiddlewares/retry.py",
-            "brokenlinks/net/downloader.py",
-            "brokenlinks/downloadermiddlewares/redirects.py",
+            "brokenlinks/net/",
+            "brokenlinks/render/",
+            "brokenlinks/downloadermiddlewares/",
             "concurrent/futures/",
             "threading.py",
             "w3lib/",

@@ -15,7 +15,7 @@ The project's own code never needs it (``brokenlinks.parsing.sites`` passes
 
 import os
 
-from brokenlinks.addon import GUARDED_RESOLVER
+from brokenlinks import addon
 
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
@@ -31,6 +31,6 @@ ADDONS = {"brokenlinks.Addon": 0}
 DNSCACHE_ENABLED = True
 DNSCACHE_SIZE = 10000
 DNS_TIMEOUT = 10
-TWISTED_DNS_RESOLVER = GUARDED_RESOLVER
+TWISTED_DNS_RESOLVER = addon.GUARDED_RESOLVER
 
 LOG_LEVEL = "INFO"
