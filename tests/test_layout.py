@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from scrapy import Spider
@@ -24,9 +24,11 @@ from scrapy.utils.test import get_crawler
 import brokenlinks
 from brokenlinks import _moved
 from brokenlinks.addon import COMPONENTS, SETTINGS, Addon
-from brokenlinks.checker.checks import LinkChecker
 
 from .conftest import PROJECT, resolve_map, run_crawl, write_seeds
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: components by the paths settings.py named them with before 0.2
 OLD_COMPONENT_PATHS = {
