@@ -234,7 +234,7 @@ class SiteParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacklinksParams:
-    """``scrapy crawl backlinks -a seeds=FILE|URL [-a domain=D1,D2] [-a render=M]``."""
+    """``scrapy crawl backlinks -a seeds=FILE|URL [-a domain=D1,D2] [-a render=M] [-a url_column=NAME]``."""
 
     ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
         Argument(
@@ -249,11 +249,17 @@ class BacklinksParams:
             "only links to these domains (reclaim, competitor); default: all outbound",
         ),
         Argument("render", "never|auto|always", "render pages in a browser first (auto)"),
+        Argument(
+            "url_column",
+            "NAME",
+            "the column of referring page URLs in another tool's CSV export",
+        ),
     )
 
     seeds: str
     domains: frozenset[str] = frozenset()
     render: str = "auto"
+    url_column: str | None = None
 
     @property
     def seeds_is_url(self) -> bool:
@@ -273,13 +279,22 @@ class BacklinksParams:
             _check_seeds_file(seeds)
         domains = parse_domains(str(kwargs["domain"])) if "domain" in kwargs else frozenset()
         render = parse_render(str(kwargs.get("render", "auto")))
-        return cls(seeds=seeds, domains=domains, render=render)
+        url_column = None
+        if "url_column" in kwargs:
+            url_column = str(kwargs["url_column"]).strip()
+            if not url_column:
+                msg = (
+                    "url_column: empty value (give the name of the column of referring page URLs)"
+                )
+                raise ArgumentError(msg)
+        return cls(seeds=seeds, domains=domains, render=render, url_column=url_column)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "seeds": self.seeds,
             "domain": ",".join(sorted(self.domains)),
             "render": self.render,
+            "url_column": self.url_column,
         }
 
 

@@ -43,7 +43,11 @@ class BacklinksSpider(ReferringPagesSpider):
         try:
             self.params = BacklinksParams.from_kwargs(kwargs)
             # a seeds URL is downloaded in start(), through the engine
-            self.seed_file = None if self.params.seeds_is_url else read_seeds(self.params.seeds)
+            self.seed_file = (
+                None
+                if self.params.seeds_is_url
+                else read_seeds(self.params.seeds, url_column=self.params.url_column)
+            )
         except (ArgumentError, SeedFileError) as e:
             self.logger.error("%s", e)
             raise
@@ -54,7 +58,7 @@ class BacklinksSpider(ReferringPagesSpider):
         """Raise ``ValueError`` (one line) for bad arguments or an unreadable seeds file."""
         params = BacklinksParams.from_kwargs(kwargs)
         if not params.seeds_is_url:
-            read_seeds(params.seeds)
+            read_seeds(params.seeds, url_column=params.url_column)
 
     async def _download_seeds(self, url: str) -> SeedFile:
         """Download and parse the seeds file at *url*; one-line ``SeedFileError`` on failure."""
@@ -83,7 +87,7 @@ class BacklinksSpider(ReferringPagesSpider):
         if response.status != 200:  # noqa: PLR2004
             msg = f"seeds file {url!r}: download failed (HTTP {response.status})"
             raise SeedFileError(msg)
-        return parse_seeds_bytes(response.body, path=url)
+        return parse_seeds_bytes(response.body, path=url, url_column=self.params.url_column)
 
     @property
     def render_mode(self) -> str:
@@ -117,8 +121,8 @@ class BacklinksSpider(ReferringPagesSpider):
                 {"path": seeds.path, "more": more},
             )
         self.logger.info(
-            "Read %(count)d referring pages from %(path)s (%(format)s)",
-            {"count": len(seeds.seeds), "path": seeds.path, "format": seeds.format},
+            "Read %(count)d referring pages from %(path)s (%(layout)s)",
+            {"count": len(seeds.seeds), "path": seeds.path, "layout": seeds.layout},
         )
         # the export's own metrics, per referring page, for the database (never a prospect)
         for item in export_items(seeds):

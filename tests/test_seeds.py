@@ -859,7 +859,8 @@ def test_unknown_header_message_is_complete(tmp_path):
     with pytest.raises(SeedFileError) as excinfo:
         read_seeds(path)
     assert str(excinfo.value) == (
-        f"seeds file {str(path)!r}: unknown CSV header ['Foo', 'Bar']; {KNOWN_FORMATS}"
+        f"seeds file {str(path)!r}: unknown CSV header ['Foo', 'Bar']; {KNOWN_FORMATS}; "
+        "or name the column of referring page URLs with -a url_column=NAME"
     )
 
 

@@ -2,9 +2,11 @@
 
 Pure functions, no settings. A seeds file is either a plain list of URLs (one a line, blank
 lines and ``#`` comments ignored) or a CSV backlink export from Google Search Console,
-Semrush, Ahrefs, Majestic or Moz, recognised by its header row. Whatever the source, the
-result is one :class:`Seed` per distinct referring page, plus the lines that were skipped
-and why, so that the spider can log them and go on.
+Semrush, Ahrefs, Majestic or Moz, recognised by its header row. The export of any other tool
+is read by naming its URL column (``url_column``, ``-a url_column=NAME``), and a CSV without
+a header row by its first column of URLs. Whatever the source, the result is one
+:class:`Seed` per distinct referring page, how the file was read (:attr:`SeedFile.layout`),
+plus the lines that were skipped and why, so that the spider can log them and go on.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import io
 import itertools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +50,8 @@ class SeedFormat(StrEnum):
     AHREFS = "ahrefs"
     MAJESTIC = "majestic"
     MOZ = "moz"
+    #: another tool's export (its URL column named), or a CSV without a header row
+    CSV = "csv"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +85,8 @@ class SeedFile:
     seeds: list[Seed]
     invalid: list[InvalidSeed]
     duplicates: int
+    #: how the file was read, for people: "Ahrefs export, URL column 'Referring page URL'"
+    layout: str = ""
 
 
 class SeedFileError(ValueError):
@@ -228,6 +234,16 @@ _SPECS = (_GSC, _SEMRUSH, _AHREFS, _MAJESTIC, _MOZ)
 _LIST_HEADERS = _names("URL", "URLs", "Link", "Links", "Page", "Pages", "Page URL", "Address")
 _URLS = _Spec(SeedFormat.URLS, "URL list", referring=tuple(sorted(_LIST_HEADERS)))
 
+# Another tool's export, read by the URL column the user names: its target and anchor
+# columns are found by the names the known tools use.
+_ANY_CSV = _Spec(
+    SeedFormat.CSV,
+    "CSV",
+    referring=(),
+    target=tuple(dict.fromkeys(name for spec in _SPECS for name in spec.target)),
+    anchor=tuple(dict.fromkeys(name for spec in _SPECS for name in spec.anchor)),
+)
+
 _KNOWN: frozenset[str] = _LIST_HEADERS.union(
     *(spec.known.union(spec.referring, spec.target, spec.anchor) for spec in _SPECS)
 )
@@ -326,7 +342,10 @@ def _unknown_header(line: str, path: str) -> SeedFileError:
         (next(csv.reader([line], delimiter=d)) for d in _DELIMITERS),
         key=len,
     )
-    what = f"unknown CSV header {_show_header(cells)}; {_KNOWN_FORMATS}"
+    what = (
+        f"unknown CSV header {_show_header(cells)}; {_KNOWN_FORMATS}; "
+        "or name the column of referring page URLs with -a url_column=NAME"
+    )
     if not _SITE_LEVEL.isdisjoint(_norm(cell) for cell in cells):
         what += "; this export lists sites or domains, not pages: export the backlinks instead"
     return _error(path, what)
@@ -400,21 +419,33 @@ def _read_csv(
     delimiter: str,
     path: str,
     out: _Collector,
-) -> None:
+    headerless_column: int | None = None,
+) -> str:
+    """Read CSV records into *out*; return the URL column's name (the file's layout).
+
+    With *headerless_column*, the file has no header row and that column holds the URLs.
+    """
     reader = csv.reader(lines, delimiter=delimiter)
     offset = first_line - 1
+    index: dict[str, int] = {}
+    metric_columns: dict[str, int] = {}
     try:
-        header = next(reader)
-        index: dict[str, int] = {}
-        for position, cell in enumerate(header):
-            index.setdefault(_norm(cell), position)
-        referring = _column(index, spec.referring)
-        if referring is None:  # pragma: no cover - _detect only accepts headers that have one
-            raise _error(path, f"no referring page column in {_show_header(header)}")
-        referring_name = header[referring].strip()
-        target = _column(index, spec.target)
-        anchor = _column(index, spec.anchor)
-        metric_columns: dict[str, int] = {}
+        if headerless_column is not None:
+            header: list[str] = []
+            referring = headerless_column
+            referring_name = f"column {headerless_column + 1}"
+            target = anchor = None
+        else:
+            header = next(reader)
+            for position, cell in enumerate(header):
+                index.setdefault(_norm(cell), position)
+            found = _column(index, spec.referring)
+            if found is None:  # pragma: no cover - callers pass headers that have one
+                raise _error(path, f"no referring page column in {_show_header(header)}")
+            referring = found
+            referring_name = header[referring].strip()
+            target = _column(index, spec.target)
+            anchor = _column(index, spec.anchor)
         for name, position in index.items():
             if name in METRIC_COLUMNS:
                 metric_columns.setdefault(METRIC_COLUMNS[name], position)
@@ -425,10 +456,9 @@ def _read_csv(
             if not any(cell.strip() for cell in row):
                 continue
             if referring >= len(row):
+                width = f"the header has {len(header)}" if header else f"needs {referring + 1}"
                 out.reject(
-                    lineno,
-                    delimiter.join(row).strip(),
-                    f"too few fields ({len(row)}, the header has {len(header)})",
+                    lineno, delimiter.join(row).strip(), f"too few fields ({len(row)}, {width})"
                 )
                 continue
             value = row[referring].strip()
@@ -463,6 +493,56 @@ def _read_csv(
         # Only a runaway quoted field gets here (longer than csv.field_size_limit()).
         msg = f"malformed CSV near line {offset + reader.line_num}: {exc}"
         raise _error(path, msg) from exc
+    return referring_name
+
+
+#: records looked at to tell a header-less CSV from a URL list
+_SNIFF_RECORDS = 20
+
+
+def _sniff_headerless(sample: list[str]) -> tuple[str, int] | None:
+    """The delimiter and URL column of a CSV without a header row, if *sample* is one.
+
+    Two records or more, each splitting into the same number of fields (two or more), and
+    one column holding an http(s) URL in every record: the first such column is the
+    referring page. A URL list whose URLs hold commas splits into as many fields only by
+    chance, so a list rarely passes; a one-record file stays a list (a comma is allowed in
+    a URL).
+
+    >>> _sniff_headerless(["http://a.example/x,Home page,12", "https://b.example/,Blog,3"])
+    (',', 0)
+    >>> _sniff_headerless(["12;http://a.example/x", "3;https://b.example/"])
+    (';', 1)
+    >>> _sniff_headerless(["http://a.example/a,b", "http://a.example/c"]) is None
+    True
+    """
+    records = [line.strip() for line in sample]
+    records = [r for r in records if r and not r.startswith("#")]
+    if len(records) < 2:  # noqa: PLR2004
+        return None
+    for delimiter in _DELIMITERS:
+        rows = list(csv.reader(records, delimiter=delimiter))
+        width = len(rows[0])
+        if width < 2 or any(len(row) != width for row in rows):  # noqa: PLR2004
+            continue
+        for column in range(width):
+            if all(_parse_http(row[column].strip())[0] is not None for row in rows):
+                return delimiter, column
+    return None
+
+
+def _named_column(line: str, url_column: str, path: str) -> tuple[_Spec, str]:
+    """The spec and delimiter of a header line that has the column the user named."""
+    wanted = _norm(url_column)
+    for delimiter in _DELIMITERS:
+        cells = next(csv.reader([line], delimiter=delimiter))
+        if any(_norm(cell) == wanted for cell in cells):
+            known = _detect(cells)
+            base = known if known is not None and known is not _URLS else _ANY_CSV
+            return replace(base, referring=(wanted,)), delimiter
+    cells = max((next(csv.reader([line], delimiter=d)) for d in _DELIMITERS), key=len)
+    what = f"no column {url_column!r} (url_column) in its first line {_show_header(cells)}"
+    raise _error(path, what)
 
 
 def _bounded(lines: Iterable[str], path: str) -> Iterator[str]:
@@ -474,13 +554,15 @@ def _bounded(lines: Iterable[str], path: str) -> Iterator[str]:
         yield line
 
 
-def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
+def parse_seeds(text: str, *, path: str = "<string>", url_column: str | None = None) -> SeedFile:
     """Parse the text of a seeds file: a URL list or a CSV backlink export.
 
     Referring pages are unique by URL (after parsing: host case, default port and fragment
     do not matter); lines that name no http(s) page are reported in ``invalid`` with their
     line number. Raises :class:`SeedFileError` when the text is no seeds file: binary, no
     valid URL at all, or a CSV header of no known tool (*path* names the file in messages).
+    *url_column* names the column of referring pages in any CSV (its first non-blank line is
+    the header then); a CSV without a header row is read by its first column of URLs.
 
     >>> seeds = parse_seeds('''# resource pages
     ... https://Example.com/links#top
@@ -499,6 +581,13 @@ def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
     (<SeedFormat.SEMRUSH: 'semrush'>, 'http://blog.example/tools', 2)
     >>> seed.target_url, seed.anchor_text
     ('https://mine.example/guide', 'the guide')
+    >>> seeds = parse_seeds('''Page;Found on
+    ... http://blog.example/tools;2024-01-02
+    ... ''', url_column="page")
+    >>> [seed.url for seed in seeds.seeds], seeds.layout
+    (['http://blog.example/tools'], "CSV, URL column 'Page'")
+    >>> parse_seeds("http://a.example/x,Tools page\\nhttp://b.example/,Blog\\n").layout
+    'CSV without a header row, URL column 1'
     """
     text = text.removeprefix("\ufeff")
     if "\0" in text:
@@ -517,25 +606,49 @@ def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
         line = raw.strip()
         if not line:
             continue
-        header = _sniff_header(line)
+        header = _sniff_header(line) if url_column is None else None
+        if url_column is not None and not (
+            line.startswith("#") and _norm(url_column) not in _norm(line)
+        ):
+            header = _named_column(line, url_column, path)
         if header is not None:
             spec, delimiter = header
             if spec is _URLS:
                 _read_list(enumerate(lines, start=lineno + 1), out)
+                layout = f"URL list, title row {line!r}"
             else:
                 rows = itertools.chain([raw], lines)
-                _read_csv(
+                column = _read_csv(
                     rows, first_line=lineno, spec=spec, delimiter=delimiter, path=path, out=out
                 )
+                export = "CSV" if spec.format is SeedFormat.CSV else f"{spec.label} export"
+                layout = f"{export}, URL column {column!r}"
             seed_format, label = spec.format, spec.label
             break
         if line.startswith("#"):
             comments += 1
             continue
+        sample = [raw, *itertools.islice(lines, _SNIFF_RECORDS - 1)]
+        rest = itertools.chain(sample[1:], lines)
+        headerless = _sniff_headerless(sample)
+        if headerless is not None:
+            delimiter, position = headerless
+            _read_csv(
+                itertools.chain([raw], rest),
+                first_line=lineno,
+                spec=_ANY_CSV,
+                delimiter=delimiter,
+                path=path,
+                out=out,
+                headerless_column=position,
+            )
+            seed_format, label = SeedFormat.CSV, "CSV"
+            layout = f"CSV without a header row, URL column {position + 1}"
+            break
         if _parse_http(line)[0] is None and any(d in line for d in _DELIMITERS):
             raise _unknown_header(line, path)
-        _read_list(itertools.chain([(lineno, raw)], enumerate(lines, start=lineno + 1)), out)
-        seed_format, label = SeedFormat.URLS, _URLS.label
+        _read_list(itertools.chain([(lineno, raw)], enumerate(rest, start=lineno + 1)), out)
+        seed_format, label, layout = SeedFormat.URLS, _URLS.label, _URLS.label
         break
     else:
         raise _error(path, "holds only comments and blank lines" if comments else "is empty")
@@ -554,6 +667,7 @@ def parse_seeds(text: str, *, path: str = "<string>") -> SeedFile:
         seeds=out.seeds,
         invalid=out.invalid,
         duplicates=out.duplicates,
+        layout=layout,
     )
 
 
@@ -605,7 +719,7 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-def parse_seeds_bytes(data: bytes, *, path: str) -> SeedFile:
+def parse_seeds_bytes(data: bytes, *, path: str, url_column: str | None = None) -> SeedFile:
     """Parse the bytes of a seeds file, as read from disk or downloaded from *path* (a URL).
 
     The text is decoded as :func:`read_seeds` decodes files (UTF-8, UTF-16 with a byte order
@@ -621,10 +735,10 @@ def parse_seeds_bytes(data: bytes, *, path: str) -> SeedFile:
     """
     if not data:
         raise _error(path, "is empty")
-    return parse_seeds(_decode(data, path), path=path)
+    return parse_seeds(_decode(data, path), path=path, url_column=url_column)
 
 
-def read_seeds(path: str | os.PathLike[str]) -> SeedFile:
+def read_seeds(path: str | os.PathLike[str], *, url_column: str | None = None) -> SeedFile:
     """Read a seeds file (a URL list or a backlink CSV export); see :func:`parse_seeds`.
 
     Every problem with the file itself is a :class:`SeedFileError` whose message is one
@@ -647,4 +761,4 @@ def read_seeds(path: str | os.PathLike[str]) -> SeedFile:
         raise _error(name, f"cannot be read ({exc.strerror or exc})") from exc
     if len(data) > MAX_FILE_BYTES:
         raise _error(name, f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB; split it")
-    return parse_seeds_bytes(data, path=name)
+    return parse_seeds_bytes(data, path=name, url_column=url_column)
