@@ -37,7 +37,7 @@ def test_seeds_url_export_in_domain_mode(tmp_path, web):
         {"seeds": "http://seeds.test/mysite-links.csv", "domain": "mysite.test"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "(gsc)" in result.stderr
+    assert "(Google Search Console export, URL column 'Linking page')" in result.stderr
     pages = {row["url"] for row in result.rows["pages"]}
     assert pages == {"http://news.test/article.html", "http://news.test/other.html"}
     assert result.items

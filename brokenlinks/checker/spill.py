@@ -64,7 +64,7 @@ def _decode(data: bytes) -> str:
 def pack(result: CheckResult) -> Row:
     """The spill row of *result* (see :func:`unpack`).
 
-    >>> from brokenlinks import verdicts
+    >>> from brokenlinks.checker import verdicts
     >>> pack(CheckResult("http://a.test/", verdicts.classify_status(200, "http://a.test/"), "t"))
     (b'http://a.test/', 128, 200, None, b'', b't')
     """
