@@ -85,6 +85,7 @@ def content(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
         con.close()
 
 
+@pytest.mark.e2e
 def test_killed_again_and_again_then_finished_equals_a_clean_run(tmp_path, slow_web):
     seeds = write_seeds(tmp_path, PAGE_URLS)
     clean_db = tmp_path / "clean.sqlite3"

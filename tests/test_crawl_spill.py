@@ -29,6 +29,8 @@ from .conftest import PROJECT, CrawlResult, resolve_map, run_crawl, write_seeds
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.e2e
+
 SHARED = [
     "http://ok.test/a.html",
     "http://ok.test/b.html",

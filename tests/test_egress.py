@@ -129,6 +129,7 @@ def crawl_hostile(tmp_path, web, **settings):
     )
 
 
+@pytest.mark.e2e
 def test_browser_requests_to_refused_addresses_never_leave(tmp_path, hostile_web, trap):
     result = crawl_hostile(tmp_path, hostile_web)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -151,6 +152,7 @@ def test_browser_requests_to_refused_addresses_never_leave(tmp_path, hostile_web
     )
 
 
+@pytest.mark.e2e
 def test_control_run_with_private_addresses_allowed_reaches_the_trap(tmp_path, hostile_web, trap):
     result = crawl_hostile(tmp_path, hostile_web, BROKENLINKS_ALLOW_PRIVATE_ADDRESSES=True)
     assert result.returncode == 0, result.stderr[-3000:]

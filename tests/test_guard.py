@@ -754,6 +754,7 @@ CRAWL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e
 def test_scrapy_installs_the_guard_from_twisted_dns_resolver(tmp_path):
     root = str(Path(__file__).resolve().parents[1])
     pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))

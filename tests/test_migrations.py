@@ -88,6 +88,7 @@ def test_failed_migration_leaves_the_database_as_it_was(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.e2e
 def test_migrations_run_from_a_zipped_package(tmp_path):
     """Scrapyd runs the project as a zipped egg: the revisions are read from the zip."""
     egg = tmp_path / "project.egg"

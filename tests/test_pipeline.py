@@ -201,6 +201,7 @@ async def test_failed_write_raises_and_keeps_items(db_url, read_engine, monkeypa
 
 
 @deferred_f_from_coro_f
+@pytest.mark.e2e
 async def test_crawl(db_url, read_engine):
     """A real crawl (no HTTP: the spider yields its records from start)."""
 

@@ -23,6 +23,8 @@ from .test_durability import COMPLETE, PAGE_URLS, settings_for, slow_web, start_
 from .test_memory import scrapy
 from .test_migrations import schema_diff
 
+pytestmark = pytest.mark.e2e
+
 __all__ = ["slow_web"]  # a fixture used here
 
 

@@ -784,6 +784,22 @@ def unused_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def refusing_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A socket bound to a free port on *host* that never listens: connections are refused.
+
+    Unlike :func:`unused_port`, the port stays taken while the socket is open, so no other
+    server (another test process running beside this one) can start answering on it. Close
+    the socket when done.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 # --- server -----------------------------------------------------------------------------
 
 
