@@ -111,6 +111,8 @@ GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
             "twisted/",
             "asyncio/",
             "brokenlinks/net/guard.py",
+            "brokenlinks/net/policy.py",
+            "brokenlinks/net/resolver.py",
             "brokenlinks/render/egress.py",
             "brokenlinks/downloadermiddlewares/retry.py",
             "brokenlinks/net/downloader.py",
