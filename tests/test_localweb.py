@@ -21,7 +21,8 @@ import pytest
 from lxml import html as lxml_html
 
 from brokenlinks.parsing.urls import is_http, resolve_href
-from brokenlinks.testing.localweb import LocalWeb, parse_routes, refusing_socket, unused_port
+from brokenlinks.testing.localweb import LocalWeb, refusing_socket, unused_port
+from brokenlinks.testing.routes import parse_routes
 
 WEB = Path(__file__).parent / "web"
 EXPECTED = json.loads((WEB / "expected.json").read_text(encoding="utf-8"))
