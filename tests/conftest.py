@@ -58,6 +58,14 @@ def expected():
 _REFUSED: list[socket.socket] = []
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_refused_port():
+    yield
+    for sock in _REFUSED:
+        sock.close()
+    _REFUSED.clear()
+
+
 def refused_port() -> int:
     if not _REFUSED:
         _REFUSED.append(refusing_socket())
