@@ -275,13 +275,6 @@ class BacklinksParams:
         render = parse_render(str(kwargs.get("render", "auto")))
         return cls(seeds=seeds, domains=domains, render=render)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seeds": self.seeds,
-            "domain": ",".join(sorted(self.domains)),
-            "render": self.render,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecheckParams:

@@ -134,8 +134,9 @@ def test_crawl_with_workers_finds_what_one_process_finds_and_leaves_no_process(t
 
 @pytest.mark.e2e
 def test_killing_the_crawl_leaves_no_worker_behind(tmp_path, web):
-    # SIGKILL gives the crawl no chance to stop its workers: the fork server notices its
-    # parent is gone and exits, and its workers die with it (PR_SET_PDEATHSIG)
+    # SIGKILL gives the crawl no chance to stop its workers: the fork server exits when its
+    # parent's end of their pipe closes, and each worker watches the crawl process (a pidfd,
+    # brokenlinks.checker.workers._exit_with) and exits with it
     seeds = write_seeds(tmp_path, PAGES)
     cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
     settings = {
