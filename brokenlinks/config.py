@@ -64,6 +64,9 @@ class BrokenlinksConfig:
     #: how many items the store writes in one transaction (a page's item carries all its
     #: links: 500 pages of 55 links held 50 MB more at the peak than 100, for no CPU saved)
     store_batch_size: int = 100
+    #: seconds the store may stay unavailable (counted from the first failed write) before
+    #: the crawl gives up on it and ends as failed (pipelines/batching.py)
+    store_outage_limit: float = 300.0
     #: how many times a timed-out request is retried (others: RETRY_TIMES)
     timeout_retry_times: int = 1
     #: the store pipeline can be switched off (export only)
@@ -184,6 +187,7 @@ _RANGES: dict[str, tuple[float, float | None, str]] = {
     "max_body_bytes": (1024, None, "a number of bytes, at least 1024"),
     "retry_after_max": (0, 3600, "a number of seconds from 0 to 3600"),
     "store_batch_size": (1, None, "a whole number, at least 1"),
+    "store_outage_limit": (0, None, "a number of seconds, at least 0"),
     "timeout_retry_times": (0, None, "a whole number, at least 0"),
     "verdicts_in_memory": (0, None, "a whole number, at least 0 (0: no bound)"),
     "workers": (0, 256, "a whole number from 0 (one per CPU core) to 256"),

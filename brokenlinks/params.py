@@ -289,14 +289,6 @@ class BacklinksParams:
                 raise ArgumentError(msg)
         return cls(seeds=seeds, domains=domains, render=render, url_column=url_column)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seeds": self.seeds,
-            "domain": ",".join(sorted(self.domains)),
-            "render": self.render,
-            "url_column": self.url_column,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecheckParams:

@@ -1,39 +1,34 @@
-"""StorePipeline: batches crawl records and writes them to the database off the event loop.
+"""StorePipeline: writes the crawl's pages, links and checks, and records the crawl run.
 
-Buffers ``PageItem`` and ``CheckItem`` records and writes each batch through
-:func:`brokenlinks.storage.store.write_batch` in a thread (``run_in_thread``), so the reactor never
-waits on disk; every item is passed on unchanged. One crawl run row is opened in
-``open_spider`` and closed with the finish reason and the crawler stats. Settings read:
-``BROKENLINKS_STORE_ENABLED`` (``NotConfigured`` when false), ``BROKENLINKS_DATABASE_URL``,
-``BROKENLINKS_STORE_BATCH_SIZE``. A transaction that meets another writer (SQLite's lock
-held past its busy timeout, a PostgreSQL deadlock) is tried again a few times. Stats: ``brokenlinks/store/batches``,
-``brokenlinks/store/items``.
+Stores ``PageItem`` and ``CheckItem`` records through
+:func:`brokenlinks.storage.store.write_batch`, batched and riding out store outages as
+:class:`~brokenlinks.pipelines.batching.BatchingPipeline` does. One crawl run row is opened in
+``open_spider`` and closed with the finish reason and the crawler stats. Settings read: those
+of the base (``BROKENLINKS_STORE_ENABLED``, ``BROKENLINKS_DATABASE_URL``,
+``BROKENLINKS_STORE_BATCH_SIZE``, ``BROKENLINKS_STORE_OUTAGE_LIMIT``). A transaction that meets
+another writer (SQLite's lock held past its busy timeout, a PostgreSQL deadlock) is tried
+again a few times. Stats: ``brokenlinks/store/batches``, ``brokenlinks/store/items`` and the
+base's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
-from brokenlinks.config import config_of
 from brokenlinks.items import CheckItem, PageItem
 from brokenlinks.storage import db, store
+
+from .batching import OUTAGE_ERRORS, BatchingPipeline
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
     from sqlalchemy import Engine
-
-logger = logging.getLogger(__name__)
 
 
 def _spider_arguments(spider: object) -> dict[str, Any]:
@@ -56,91 +51,59 @@ def _open_store(database_url: str, spider: str, arguments: dict[str, Any]) -> tu
     return engine, run_id
 
 
-class StorePipeline:
+class StorePipeline(BatchingPipeline):
     """Write pages, links and checks to the database in batches, one transaction each."""
 
-    def __init__(self, database_url: str, batch_size: int, stats: StatsCollector) -> None:
-        self.database_url = database_url
-        self.batch_size = batch_size
-        self.stats = stats
-        self.crawler: Crawler | None = None
+    item_types = (PageItem, CheckItem)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.engine: Engine | None = None
         self.run_id: int | None = None
-        self._buffer: list[PageItem | CheckItem] = []
-        # one flush at a time: batches are written in order and never race for the file
-        self._lock = asyncio.Lock()
-        self._error_logged = False
+        self._finish_failed = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = config_of(crawler)
-        if not config.store_enabled:
-            # off by a setting: a bare NotConfigured, or Scrapy logs it as a WARNING
-            logger.debug("Store off: BROKENLINKS_STORE_ENABLED is False")
-            raise NotConfigured
-        pipeline = cls(config.database_url, config.store_batch_size, crawler.stats)
-        pipeline.crawler = crawler
+        pipeline = super().from_crawler(crawler)
         # the finish reason is only known once the item pipelines are closed
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
     async def open_spider(self) -> None:
-        spider = self.crawler.spider if self.crawler is not None else None
+        spider = self.crawler.spider
         name = getattr(spider, "name", None) or "unknown"
         self.engine, self.run_id = await run_in_thread(
             _open_store, self.database_url, name, _spider_arguments(spider)
         )
-        logger.info(
+        self.logger.info(
             "Storing crawl run %(run_id)s in %(url)s",
-            {"run_id": self.run_id, "url": self._shown_url()},
+            {"run_id": self.run_id, "url": self.shown_url()},
             extra={"spider": spider},
         )
 
-    async def process_item(self, item: Any) -> Any:
-        if isinstance(item, PageItem | CheckItem):
-            self._buffer.append(item)
-            if len(self._buffer) >= self.batch_size:
-                await self.flush()
-        return item
+    def write(self, batch: list[Any], *, retry: bool) -> None:
+        engine, run_id = self.engine, self.run_id
+        if engine is None or run_id is None:
+            msg = "StorePipeline.flush() before open_spider()"
+            raise RuntimeError(msg)
+        if retry:
+            store.retry_on_contention(store.write_batch, engine, run_id, batch)
+        else:
+            store.write_batch(engine, run_id, batch)
 
-    async def flush(self) -> None:
-        """Write the buffered records now; on failure keep them for the next flush and raise."""
-        async with self._lock:
-            if not self._buffer:
-                return
-            if self.engine is None or self.run_id is None:
-                msg = "StorePipeline.flush() before open_spider()"
-                raise RuntimeError(msg)
-            batch, self._buffer = self._buffer, []
-            try:
-                await run_in_thread(
-                    store.retry_on_contention, store.write_batch, self.engine, self.run_id, batch
-                )
-            except Exception:
-                # kept, not lost: the next flush (at the latest close_spider) tries again
-                self._buffer[:0] = batch
-                if not self._error_logged:
-                    self._error_logged = True
-                    logger.exception(
-                        "Could not write %(count)d records to %(url)s",
-                        {"count": len(batch), "url": self._shown_url()},
-                    )
-                raise
-            self.stats.inc_value("brokenlinks/store/batches")
-            self.stats.inc_value("brokenlinks/store/items", len(batch))
+    def written(self, batch: list[Any]) -> None:
+        self.stats.inc_value("brokenlinks/store/batches")
+        self.stats.inc_value("brokenlinks/store/items", len(batch))
 
-    async def close_spider(self) -> None:
-        try:
-            await self.flush()
-        finally:
-            await self._finish(self.stats.get_value("finish_reason"))
+    async def closed(self) -> None:
+        await self._finish(self.stats.get_value("finish_reason"))
 
     async def spider_closed(self, reason: str) -> None:
         # close_spider ran already: record the reason and the final stats
         await self._finish(reason)
 
     async def _finish(self, reason: str | None) -> None:
-        if self.engine is None or self.run_id is None:
+        if self.engine is None or self.run_id is None or self._finish_failed:
             return
         stats = dict(self.stats.get_stats())
         if reason is not None:
@@ -154,22 +117,13 @@ class StorePipeline:
                 reason,
                 stats,
             )
+        except OUTAGE_ERRORS as e:
+            # the store is down at the end: the run row keeps no finish time, which says so
+            self._finish_failed = True
+            self.logger.warning(
+                "Could not record the end of crawl run %(run_id)s in %(url)s: %(error)s",
+                {"run_id": self.run_id, "url": self.shown_url(), "error": e},
+            )
         finally:
             # a disposed engine can still be used: it opens a new pool when asked
             await run_in_thread(self.engine.dispose)
-
-    def _shown_url(self) -> str:
-        if self.engine is None:
-            return self.database_url
-        url = self.engine.url
-        shown = url.render_as_string(hide_password=True)
-        database = url.database or ""
-        if (
-            url.get_backend_name() == "sqlite"
-            and database not in {"", ":memory:"}
-            and not database.startswith("file:")
-            and not Path(database).is_absolute()
-        ):
-            # relative to the working directory, which under Scrapyd is Scrapyd's own
-            shown += f" ({Path.cwd() / database})"
-        return shown

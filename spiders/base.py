@@ -3,8 +3,8 @@
 :class:`BrokenlinksSpider` is every spider's base: each validates its own ``-a`` arguments
 in ``__init__`` and hands them on, and ``from_crawler`` routes pages through the browser as
 its ``render_mode`` says. :class:`ReferringPagesSpider` adds the reading of a referring
-page and of a page that failed, shared by ``backlinks`` (seeds from a file or URL) and
-``recheck`` (pages from the database); ``site`` follows links and reads pages its own way.
+page and of a page that failed, shared by ``backlinks`` (seeds from a file or URL),
+``recheck`` (pages from the database) and ``site`` (whole sites, through its hooks).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from brokenlinks.checker.checks import LinkChecker
     from brokenlinks.checker.freshness import FreshVerdicts
+    from brokenlinks.parsing.charsets import Decoded
     from brokenlinks.render.browser import BrowserContexts
 
 #: arguments Scrapyd adds to every job: accepted, never stored as the crawl's arguments
@@ -94,11 +95,50 @@ class OutreachSpider(Spider):
 
 
 class ReferringPagesSpider(BrokenlinksSpider):
-    """A spider that reads referring pages and checks their links."""
+    """A spider that reads referring pages and checks their links.
 
-    async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:
+    :meth:`parse_page` and :meth:`page_failed` are the callbacks of every referring page:
+    the steps all spiders share, with hooks for what differs (``site`` follows links, keys
+    pages by canonical URL and keeps other sites' pages out).
+    """
+
+    def page_key(self, url: str) -> str | None:
+        """What makes two fetched pages the same page (``None``: never a duplicate)."""
+        return url
+
+    def skip_response(self, response: Response, requested_url: str) -> bool:
+        """Whether *response* is none of this crawl's pages (nothing is recorded for it)."""
+        return False
+
+    def skip_failure(self, failure: Failure, requested_url: str) -> bool:
+        """Whether a failed page is none of this crawl's pages (nothing is recorded for it)."""
+        return False
+
+    def failure_is_normal(self, failure: Failure) -> bool:
+        """Whether a failed page is logged at ``INFO`` (else ``WARNING``)."""
+        return False
+
+    async def page_items(
+        self, response: TextResponse, decoded: Decoded, requested_url: str, **context: Any
+    ) -> AsyncIterator[Any]:
+        """The items (and requests) of a page read for the first time."""
+        for item in await process_response(
+            response,
+            decoded,
+            requested_url=requested_url,
+            scope=self.scope,
+            checker=self.checker,
+            fresh=self.fresh,
+        ):
+            yield item
+
+    async def parse_page(
+        self, response: Response, requested_url: str, **context: Any
+    ) -> AsyncIterator[Any]:
         stats = self.crawler.stats
         assert stats is not None
+        if self.skip_response(response, requested_url):
+            return
         if not isinstance(response, TextResponse):
             stats.inc_value("brokenlinks/pages/not_html")
             yield failed_page(
@@ -112,28 +152,25 @@ class ReferringPagesSpider(BrokenlinksSpider):
             # the raw HTML looks like an app shell: read it again through the browser
             yield again
             return
-        if response.url in self.read:
+        key = self.page_key(response.url)
+        if key is not None and key in self.read:
             stats.inc_value("brokenlinks/pages/duplicate")
             self.logger.info(
                 "%(requested)s leads to %(url)s, already read in this crawl",
                 {"requested": requested_url, "url": response.url},
             )
             return
-        self.read.add(response.url)
+        if key is not None:
+            self.read.add(key)
         stats.inc_value("brokenlinks/pages/crawled")
-        for item in await process_response(
-            response,
-            decoded,
-            requested_url=requested_url,
-            scope=self.scope,
-            checker=self.checker,
-            fresh=self.fresh,
-        ):
+        async for item in self.page_items(response, decoded, requested_url, **context):
             yield item
 
-    def page_failed(self, failure: Failure) -> Any:
+    def page_failed(self, failure: Failure) -> list[Any]:
         request = failure.request  # type: ignore[attr-defined]
         requested_url = request.cb_kwargs.get("requested_url", request.url)
+        if self.skip_failure(failure, requested_url):
+            return []
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value("brokenlinks/pages/failed")
@@ -143,7 +180,6 @@ class ReferringPagesSpider(BrokenlinksSpider):
         assert failure.value is not None
         url, status, error = page_failure(failure.value, request.url, maxsize)
         stats.inc_value(f"brokenlinks/pages/failed/{failure_kind(error)}")
-        self.logger.warning(
-            "Could not read %(url)s: %(error)s", {"url": requested_url, "error": error}
-        )
+        log = self.logger.info if self.failure_is_normal(failure) else self.logger.warning
+        log("Could not read %(url)s: %(error)s", {"url": requested_url, "error": error})
         return [failed_page(requested_url, url=url, status=status, error=error)]

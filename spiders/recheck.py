@@ -94,8 +94,10 @@ class RecheckSpider(ReferringPagesSpider):
         for result in self.checker.take_unreported():
             yield check_item(result)
 
-    async def parse_page(self, response: Response, requested_url: str) -> AsyncIterator[Any]:
-        async for item in super().parse_page(response, requested_url):
+    async def parse_page(
+        self, response: Response, requested_url: str, **context: Any
+    ) -> AsyncIterator[Any]:
+        async for item in super().parse_page(response, requested_url, **context):
             if isinstance(item, PageItem):
                 found = [link.target_url for link in item.links]
                 if item.error is None:

@@ -24,14 +24,7 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from scrapy.utils.url import url_has_any_extension
 
 from brokenlinks.checker.checks import LinkChecker
-from brokenlinks.checker.pages import (
-    Scope,
-    failed_page,
-    failure_kind,
-    page_failure,
-    process_page,
-    read_page,
-)
+from brokenlinks.checker.pages import Scope, process_page
 from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.downloadermiddlewares.redirects import META_SITES, OffsiteRedirect
 from brokenlinks.items import ProspectItem
@@ -41,14 +34,16 @@ from brokenlinks.parsing.sites import site_of
 from brokenlinks.parsing.siteurls import TrapLimits, canonical_url, split_list, trap_reason
 from brokenlinks.parsing.urls import is_http, origin_of
 
-from .base import BrokenlinksSpider
+from .base import ReferringPagesSpider
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
+
+    from brokenlinks.parsing.charsets import Decoded
 
 #: tags whose links lead to other pages (not images, scripts or stylesheets); a meta
 #: refresh sends the browser to its target page by itself
@@ -56,7 +51,7 @@ _PAGE_TAGS = frozenset({"a", "area", "meta"})
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class SiteSpider(BrokenlinksSpider):
+class SiteSpider(ReferringPagesSpider):
     name = "site"
     # breadth first (Scrapy's FAQ), so that a page is reached by its shortest path before
     # the depth limit can cut it off on a longer one. The depth limit is the spider's own
@@ -259,44 +254,27 @@ class SiteSpider(BrokenlinksSpider):
             return None
         return sitemap if sitemap.type in {"urlset", "sitemapindex"} else None
 
-    # -- pages --------------------------------------------------------------------------
+    # -- pages (the hooks of ReferringPagesSpider) ----------------------------------------
 
-    async def parse_page(
-        self, response: Response, requested_url: str, depth: int
+    def page_key(self, url: str) -> str | None:
+        return self.canonical(url)
+
+    def skip_response(self, response: Response, requested_url: str) -> bool:
+        if site_of(response.url) in self.sites:
+            return False
+        # (PageRedirectMiddleware stops such redirects; a browser may not)
+        self._offsite(requested_url, response.url)
+        return True
+
+    async def page_items(
+        self, response: TextResponse, decoded: Decoded, requested_url: str, **context: Any
     ) -> AsyncIterator[Any]:
         stats = self.crawler.stats
         assert stats is not None
-        if site_of(response.url) not in self.sites:
-            # (PageRedirectMiddleware stops such redirects; a browser may not)
-            self._offsite(requested_url, response.url)
-            return
+        depth: int = context["depth"]
         final = self.canonical(response.url)
-        if final is not None and final in self.read:
-            stats.inc_value("brokenlinks/pages/duplicate")
-            self.logger.info(
-                "%(requested)s leads to %(url)s, already read in this crawl",
-                {"requested": requested_url, "url": response.url},
-            )
-            return
-        if not isinstance(response, TextResponse):
-            stats.inc_value("brokenlinks/pages/not_html")
-            yield failed_page(
-                requested_url, url=response.url, status=response.status, error="not an HTML page"
-            )
-            return
-        decoded = read_page(response)
-        if (
-            again := self.contexts.browser_request(
-                response, self.params.render, stats, decoded.text
-            )
-        ) is not None:
-            # the raw HTML looks like an app shell: read it again through the browser
-            yield again
-            return
-        stats.inc_value("brokenlinks/pages/crawled")
         if final is not None:
             self.seen.add(final)
-            self.read.add(final)
         # extracted here, not in the worker pool: the order pages are found in decides
         # their depth and where they were found first (links or sitemap), and awaiting a
         # worker would let sitemap callbacks run in between
@@ -306,12 +284,11 @@ class SiteSpider(BrokenlinksSpider):
             encoding=decoded.encoding,
             references=self.config.site_references,
         )
-        if site_of(response.url) in self.sites:
-            for link in page.links:
-                if link.url is not None and link.tag in _PAGE_TAGS:
-                    request = self.page_request(link.url, depth=depth + 1, source="links")
-                    if request is not None:
-                        yield request
+        for link in page.links:
+            if link.url is not None and link.tag in _PAGE_TAGS:
+                request = self.page_request(link.url, depth=depth + 1, source="links")
+                if request is not None:
+                    yield request
         for item in await process_page(
             page,
             requested_url=requested_url,
@@ -333,31 +310,21 @@ class SiteSpider(BrokenlinksSpider):
             {"requested": requested_url, "url": url},
         )
 
-    def page_failed(self, failure: Failure) -> Iterator[Any]:
-        request = failure.request  # type: ignore[attr-defined]
-        requested_url = request.cb_kwargs.get("requested_url", request.url)
-        stats = self.crawler.stats
-        assert stats is not None
+    def skip_failure(self, failure: Failure, requested_url: str) -> bool:
         if isinstance(failure.value, OffsiteRedirect):
             self._offsite(requested_url, failure.value.url)
-            return
+            return True
         if (
             isinstance(failure.value, IgnoreRequest)
             and not isinstance(failure.value, HttpError)
             and "robots.txt" in str(failure.value)  # RobotsTxtMiddleware's message
         ):
-            self._cut("robots_txt", request.url)
-            return
-        stats.inc_value("brokenlinks/pages/failed")
-        maxsize = request.meta.get(
-            "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
-        )
-        assert failure.value is not None
-        url, status, error = page_failure(failure.value, request.url, maxsize)
-        stats.inc_value(f"brokenlinks/pages/failed/{failure_kind(error)}")
+            self._cut("robots_txt", failure.request.url)  # type: ignore[attr-defined]
+            return True
+        return False
+
+    def failure_is_normal(self, failure: Failure) -> bool:
         # a page of the site answering an HTTP error is a dead internal link, which the
         # crawl reports as such: normal, so not a WARNING; a page that could not be
         # downloaded at all is
-        log = self.logger.info if isinstance(failure.value, HttpError) else self.logger.warning
-        log("Could not read %(url)s: %(error)s", {"url": requested_url, "error": error})
-        yield failed_page(requested_url, url=url, status=status, error=error)
+        return isinstance(failure.value, HttpError)

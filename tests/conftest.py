@@ -11,14 +11,21 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from brokenlinks.testing.localweb import LocalWeb, unused_port
+from brokenlinks.testing.localweb import LocalWeb, refusing_socket
 
 from .pgserver import PgServer
 from .processes import run_watched
+
+if TYPE_CHECKING:
+    import socket
+
+#: a test that starts a process without the e2e mark fails (tests/e2eguard.py); pytester
+#: runs the guard's own test
+pytest_plugins = ["tests.e2eguard", "pytester"]
 
 PROJECT = Path(__file__).resolve().parents[1]
 WEB_ROOT = PROJECT / "tests" / "web"
@@ -46,10 +53,29 @@ def expected():
     return json.loads((WEB_ROOT / "expected.json").read_text(encoding="utf-8"))
 
 
+#: refused.test's port: bound and never listening for the whole session, so that no server of
+#: a test running beside this one (pytest-xdist) can take it and answer
+_REFUSED: list[socket.socket] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_refused_port():
+    yield
+    for sock in _REFUSED:
+        sock.close()
+    _REFUSED.clear()
+
+
+def refused_port() -> int:
+    if not _REFUSED:
+        _REFUSED.append(refusing_socket())
+    return int(_REFUSED[0].getsockname()[1])
+
+
 def resolve_map(web: LocalWeb) -> dict[str, str]:
     return {
         "*.test": f"127.0.0.1:{web.port}",
-        "refused.test": f"127.0.0.1:{unused_port()}",
+        "refused.test": f"127.0.0.1:{refused_port()}",
     }
 
 

@@ -48,24 +48,41 @@ class PgServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        self.port = unused_port()
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        self._run(
-            pg_ctl,
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self._start_server(None)
+
+    def start_again(self) -> None:
+        """Start the stopped server again: the same data directory, the same port."""
+        self._start_server(self.port)
+
+    def _start_server(self, port: int | None) -> None:
+        pg_ctl = find_bin("pg_ctl")
+        assert pg_ctl is not None
+        # the port is chosen free, then taken by pg_ctl: a server of a test running beside this
+        # one (pytest-xdist) can take it in between, so a failed start tries another port
+        for attempt in range(1 if port else 3):
+            self.port = port or unused_port()
+            options = (
+                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            )
+            try:
+                self._run(
+                    pg_ctl,
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.root / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                )
+                break
+            except RuntimeError:
+                if port or attempt == 2:
+                    raise
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
 
     def stop(self) -> None:

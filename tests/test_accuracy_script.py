@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import PROJECT
+
+pytestmark = pytest.mark.e2e
 
 
 def test_accuracy_on_the_test_web():

@@ -119,6 +119,7 @@ def test_query_in_the_document_encoding(href: str, codec: str, url: str) -> None
     assert resolve_href(href, "http://a.test/p", codec) == url
 
 
+@pytest.mark.e2e
 def test_crawl_decodes_undeclared_legacy_pages(tmp_path) -> None:
     root = tmp_path / "web"
     (root / "legacy.test").mkdir(parents=True)

@@ -173,6 +173,7 @@ def test_config_is_read_once_per_crawler():
     assert config_of(get_crawler(settings_dict={"BROKENLINKS_RETRY_AFTER_MAX": 5})) is not first
 
 
+@pytest.mark.e2e
 def test_importing_the_package_leaves_the_environment_alone():
     env = {k: v for k, v in os.environ.items() if k != "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"}
     code = (

@@ -2,7 +2,8 @@
 
 The final database must hold what a clean, uninterrupted run stores: the same pages, the
 same targets with the same verdicts, the same link occurrences and so the same prospects,
-each once. The kill points are random (seeded, and printed on failure) within the crawl.
+each once. The kill points are random within the crawl, drawn from a seed that every failure
+message names; ``BROKENLINKS_SOAK_SEED=<seed>`` replays that soak's kill points.
 """
 
 from __future__ import annotations
@@ -32,6 +33,26 @@ if TYPE_CHECKING:
 
 #: kills per soak: 2 by default (CI's time budget); BROKENLINKS_SOAK_KILLS=10 for a longer soak
 KILLS = int(os.environ.get("BROKENLINKS_SOAK_KILLS", "2"))
+
+
+def soak_seed() -> int:
+    """The seed of the kill points: BROKENLINKS_SOAK_SEED (to replay a failure), else random."""
+    text = os.environ.get("BROKENLINKS_SOAK_SEED", "").strip()
+    return int(text) if text else random.randrange(2**32)
+
+
+def kill_points(seed: int, kills: int = KILLS) -> list[int]:
+    """After how many stored pages each kill comes: increasing, so the crawl moves on."""
+    return sorted(random.Random(seed).sample(range(1, PAGES - 2), kills))
+
+
+def test_the_same_seed_gives_the_same_kill_points(monkeypatch):
+    monkeypatch.setenv("BROKENLINKS_SOAK_SEED", "12345")
+    assert soak_seed() == 12345
+    assert kill_points(soak_seed()) == kill_points(12345)
+    monkeypatch.delenv("BROKENLINKS_SOAK_SEED")
+    seeds = {soak_seed() for _ in range(5)}
+    assert len(seeds) > 1  # a fresh seed per soak when none is given
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +85,7 @@ def content(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
         con.close()
 
 
+@pytest.mark.e2e
 def test_killed_again_and_again_then_finished_equals_a_clean_run(tmp_path, slow_web):
     seeds = write_seeds(tmp_path, PAGE_URLS)
     clean_db = tmp_path / "clean.sqlite3"
@@ -75,17 +97,19 @@ def test_killed_again_and_again_then_finished_equals_a_clean_run(tmp_path, slow_
     assert {name: len(rows) for name, rows in expected.items() if name in COMPLETE} == COMPLETE
     assert len(expected["prospects"]) == PAGES  # one dead target per page
 
-    seed = random.randrange(2**32)
-    rng = random.Random(seed)
+    seed = soak_seed()
+    replay = f"replay with BROKENLINKS_SOAK_SEED={seed}"
+    # pytest shows a failed test's captured output: the seed reaches the report even when the
+    # failure is a helper's (wait_for_pages) with a message of its own
+    print(f"crash soak: {replay}")  # noqa: T201
     soaked_db = tmp_path / "soaked.sqlite3"
-    # each kill comes later than the last one's stored pages: the crawl moves on
-    points = sorted(rng.sample(range(1, PAGES - 2), KILLS))
+    points = kill_points(seed)
     for point in points:
         proc = start_crawl(tmp_path, seeds, settings_for(slow_web, soaked_db))
         wait_for_pages(soaked_db, point, proc)
         proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL, f"seed {seed}"
-        assert integrity(soaked_db) == "ok", f"seed {seed}, killed after {point} pages"
+        assert proc.wait(timeout=30) == -signal.SIGKILL, replay
+        assert integrity(soaked_db) == "ok", f"killed after {point} pages; {replay}"
     final = run_crawl(
         tmp_path,
         slow_web,
@@ -93,9 +117,9 @@ def test_killed_again_and_again_then_finished_equals_a_clean_run(tmp_path, slow_
         db_path=soaked_db,
         settings=settings_for(slow_web, soaked_db),
     )
-    assert final.returncode == 0, final.stderr[-3000:]
-    assert integrity(soaked_db) == "ok"
-    assert content(soaked_db) == expected, f"seed {seed}, kill points {points}"
+    assert final.returncode == 0, f"{replay}\n{final.stderr[-3000:]}"
+    assert integrity(soaked_db) == "ok", replay
+    assert content(soaked_db) == expected, f"kill points {points}; {replay}"
     runs = final.rows["crawl_runs"]
-    assert len(runs) == KILLS + 1
-    assert [run["finished_at"] is None for run in runs] == [True] * KILLS + [False]
+    assert len(runs) == KILLS + 1, replay
+    assert [run["finished_at"] is None for run in runs] == [True] * KILLS + [False], replay

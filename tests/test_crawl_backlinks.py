@@ -18,6 +18,8 @@ from brokenlinks.parsing.urls import is_http
 
 from .conftest import CrawlResult, run_crawl, write_seeds
 
+pytestmark = pytest.mark.e2e
+
 CONTRACT = [
     "source_url",
     "source_title",

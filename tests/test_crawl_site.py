@@ -14,6 +14,8 @@ from brokenlinks.testing.localweb import LocalWeb
 from tests.conftest import PROJECT, run_crawl, write_seeds
 from tests.test_localweb import fetch
 
+pytestmark = pytest.mark.e2e
+
 SITE_WEB = PROJECT / "tests" / "siteweb"
 EXPECTED = json.loads((SITE_WEB / "expected.json").read_text(encoding="utf-8"))
 JS_SEEDS = ["http://js.test/app.html", "http://js.test/noscript.html", "http://js.test/plain.html"]

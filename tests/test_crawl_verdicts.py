@@ -14,6 +14,8 @@ import pytest
 
 from .conftest import run_crawl, write_seeds
 
+pytestmark = pytest.mark.e2e
+
 TRICKY = "http://blog.test/tricky.html"
 
 

@@ -26,6 +26,8 @@ from .conftest import PROJECT, read_tables, run_crawl, write_seeds
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.e2e
+
 PAGES = 30
 PAGE_URLS = [f"http://ref.test/p{i}.html" for i in range(PAGES)]
 ROUTES = {

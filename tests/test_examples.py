@@ -84,6 +84,7 @@ def demo_web():
     [path for path in DOCUMENTS if runnable(path)],
     ids=lambda path: path.relative_to(PROJECT).as_posix(),
 )
+@pytest.mark.e2e
 def test_runnable_examples(document, demo_web, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
@@ -132,6 +133,7 @@ def test_readme_links_resolve():
     assert missing == []
 
 
+@pytest.mark.e2e
 def test_docs_build_strictly(tmp_path):
     mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or "mkdocs"
     proc = subprocess.run(
@@ -148,6 +150,7 @@ def test_docs_build_strictly(tmp_path):
     assert (tmp_path / "site" / "index.html").exists()
 
 
+@pytest.mark.e2e
 def test_docs_build_fails_on_a_broken_link(tmp_path):
     # the check above must be able to fail: a copy of the docs with one broken link
     shutil.copy(PROJECT / "mkdocs.yml", tmp_path)

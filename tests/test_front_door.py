@@ -15,6 +15,8 @@ import pytest
 
 from brokenlinks.params import SPIDER_ARGUMENTS
 
+pytestmark = pytest.mark.e2e
+
 PROJECT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
 

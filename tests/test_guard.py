@@ -35,7 +35,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from zope.interface import implementer
 
-from brokenlinks.net import guard
+from brokenlinks.net import resolver
 from brokenlinks.net.guard import (
     GuardedResolver,
     GuardRefused,
@@ -274,12 +274,12 @@ def _clean_registry():
     ],
 )
 def test_refused_host_normalises_names(recorded, asked):
-    guard._record_refused(recorded, "loopback address 127.0.0.1")
+    resolver._record_refused(recorded, "loopback address 127.0.0.1")
     assert refused_host(asked) == "loopback address 127.0.0.1"
 
 
 def test_guard_refusal_wraps_only_dns_errors_of_refused_hosts():
-    guard._record_refused("10.1.2.3", "private address 10.1.2.3")
+    resolver._record_refused("10.1.2.3", "private address 10.1.2.3")
     refusal = guard_refusal(CannotResolveHostError("no address"), "10.1.2.3")
     assert isinstance(refusal, GuardRefused)
     assert (refusal.host, refusal.reason) == ("10.1.2.3", "private address 10.1.2.3")
@@ -288,8 +288,8 @@ def test_guard_refusal_wraps_only_dns_errors_of_refused_hosts():
 
 
 def test_registry_is_bounded():
-    assert guard._refused.limit is not None
-    assert guard._refused.limit > 0
+    assert resolver._refused.limit is not None
+    assert resolver._refused.limit > 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -754,6 +754,7 @@ CRAWL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e
 def test_scrapy_installs_the_guard_from_twisted_dns_resolver(tmp_path):
     root = str(Path(__file__).resolve().parents[1])
     pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))

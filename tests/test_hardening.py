@@ -16,6 +16,8 @@ from brokenlinks.testing.localweb import LocalWeb
 
 from .conftest import DATA, read_tables, run_crawl, write_seeds
 
+pytestmark = pytest.mark.e2e
+
 SAMPLES = DATA / "scrapy-sample-data"
 
 #: (path on pages.test, sample file, Content-Encoding)

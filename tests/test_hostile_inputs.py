@@ -279,6 +279,7 @@ PRE_CRAWL = [
 
 
 @pytest.mark.parametrize(("case", "settings", "line"), PRE_CRAWL)
+@pytest.mark.e2e
 def test_bad_seeds_and_settings_fail_before_the_crawl(
     tmp_path, hostile_crawl, case, settings, line
 ):
@@ -352,6 +353,7 @@ def _store(tmp_path: Path, stored: Path, case: str) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize(("case", "line"), STORE_CASES)
+@pytest.mark.e2e
 def test_unusable_store_fails_before_the_crawl(tmp_path, hostile_crawl, case, line):
     db_path, url = _store(tmp_path, hostile_crawl.db_path, case)
     before = db_path.read_bytes()
@@ -365,6 +367,7 @@ def test_unusable_store_fails_before_the_crawl(tmp_path, hostile_crawl, case, li
     ("case", "settings", "line"),
     [PRE_CRAWL[6], ("read-only", {}, STORE_CASES[2][1])],
 )
+@pytest.mark.e2e
 def test_real_scrapy_crawl_gives_the_same_line(
     tmp_path, hostile, hostile_crawl, case, settings, line
 ):
@@ -439,6 +442,7 @@ def hostile_crawl(tmp_path_factory, hostile):
     )
 
 
+@pytest.mark.e2e
 def test_hostile_pages_and_servers_in_one_crawl(hostile_crawl):
     result = hostile_crawl
     assert result.returncode == 0, result.stderr[-3000:]
@@ -469,6 +473,7 @@ def test_hostile_pages_and_servers_in_one_crawl(hostile_crawl):
     assert check == "ok"
 
 
+@pytest.mark.e2e
 def test_seeds_url_answering_an_html_page(tmp_path, hostile):
     web, raw = hostile
     result = run_crawl(
@@ -504,6 +509,7 @@ def test_hundred_thousand_deep_nesting():
     assert [link.url for link in page.links] == ["http://gone.test/404"]
 
 
+@pytest.mark.e2e
 def test_no_referring_page_read_is_a_failed_run(tmp_path, hostile):
     web, raw = hostile
     seeds = write_seeds(

@@ -21,7 +21,8 @@ import pytest
 from lxml import html as lxml_html
 
 from brokenlinks.parsing.urls import is_http, resolve_href
-from brokenlinks.testing.localweb import LocalWeb, parse_routes, unused_port
+from brokenlinks.testing.localweb import LocalWeb, refusing_socket, unused_port
+from brokenlinks.testing.routes import parse_routes
 
 WEB = Path(__file__).parent / "web"
 EXPECTED = json.loads((WEB / "expected.json").read_text(encoding="utf-8"))
@@ -375,6 +376,16 @@ def test_unused_port_refuses():
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
+def test_refusing_socket_refuses_and_keeps_its_port():
+    with refusing_socket() as sock:
+        port = sock.getsockname()[1]
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        # nobody else can bind the port meanwhile: a server started beside it cannot answer
+        with socket.socket() as other, pytest.raises(OSError, match="in use"):
+            other.bind(("127.0.0.1", port))
+
+
 def test_context_manager_and_base(tmp_path):
     local = LocalWeb(tmp_path)
     assert local.port == 0
@@ -387,6 +398,7 @@ def test_context_manager_and_base(tmp_path):
     local.stop()  # a second stop is harmless
 
 
+@pytest.mark.e2e
 def test_command_line_serves_until_killed():
     process = subprocess.Popen(
         [sys.executable, "-m", "brokenlinks.testing.localweb", str(WEB)],

@@ -25,6 +25,8 @@ from .conftest import PROJECT, run_crawl, write_seeds
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.e2e
+
 REF1 = "http://ref1.test/links.html"
 REF2 = "http://ref2.test/list.html"
 OLD = "http://mine.test/old.html"

@@ -22,6 +22,8 @@ from .conftest import PROJECT, resolve_map, write_seeds
 from .redis_support import RedisServer
 from .scrapyd_support import PROJECT_NAME, ScrapydServer, copy_project, deploy
 
+pytestmark = pytest.mark.e2e
+
 USERNAME = "agency"
 PASSWORD = "two-nodes"
 PAGES = [

@@ -12,6 +12,8 @@ import pytest
 
 from .conftest import run_crawl, write_seeds
 
+pytestmark = pytest.mark.e2e
+
 ODD = "http://blog.test/odd-answers.html"
 MOVED = "http://blog.test/moved.html"
 REFRESH_LOOP = "http://blog.test/refresh-loop.html"

@@ -12,6 +12,8 @@ from .conftest import run_crawl
 from .outreach_data import dead, link, make_db, page
 from .serviceweb import Reply, ServiceWeb
 
+pytestmark = pytest.mark.e2e
+
 CDX_FIELDS = ["timestamp", "original", "mimetype", "statuscode"]
 TOOLS = "http://gone.test/seo-tools"
 EMPTY = "http://gone.test/never-archived"

@@ -154,6 +154,7 @@ OTHER = "http://news.test/other.html"
 DEAD = "http://mysite.test/old-guide.html"
 
 
+@pytest.mark.e2e
 def test_two_exports_of_one_page_are_both_kept_and_rank_prospects(tmp_path, web):
     semrush = tmp_path / "semrush.csv"
     semrush.write_text(

@@ -10,7 +10,11 @@ from __future__ import annotations
 import csv
 import re
 
+import pytest
+
 from .test_front_door import checkout, scrapy
+
+pytestmark = pytest.mark.e2e
 
 __all__ = ["checkout"]  # the fixture, imported to be used here
 

@@ -9,6 +9,8 @@ import pytest
 from .conftest import run_crawl
 from .serviceweb import Reply, ServiceWeb
 
+pytestmark = pytest.mark.e2e
+
 
 def html(title: str, body: str = "") -> Reply:
     return Reply(200, f"<html><head><title>{title}</title></head><body>{body}</body></html>")

@@ -19,6 +19,8 @@ from .serviceweb import ServiceWeb
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def services():

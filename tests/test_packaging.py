@@ -30,6 +30,7 @@ def egg(tmp_path_factory):
         yield z
 
 
+@pytest.mark.e2e
 def test_egg_holds_the_project_packages_only(egg):
     names = egg.namelist()
     tops = {PurePosixPath(name).parts[0] for name in names}
@@ -52,6 +53,7 @@ def test_egg_holds_the_project_packages_only(egg):
     assert not [n for n in names if n.endswith((".sqlite3", ".pyc"))]
 
 
+@pytest.mark.e2e
 def test_egg_declares_the_settings_entry_point(egg):
     entry_points = egg.read("EGG-INFO/entry_points.txt").decode()
     assert "[scrapy]\nsettings = brokenlinks.settings" in entry_points
@@ -59,6 +61,7 @@ def test_egg_declares_the_settings_entry_point(egg):
     assert "Name: brokenlinks\n" in info
 
 
+@pytest.mark.e2e
 def test_wheel_installs_one_top_level_package(tmp_path):
     """``pip install`` adds ``brokenlinks`` to site-packages, no generic ``spiders``/``pipelines``."""
     project = copy_project(tmp_path / "project")

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from typing import Any
 
 import pytest
+from brokenlinks.pipelines.batching import BatchingPipeline
+from brokenlinks.pipelines.outreach import OutreachStorePipeline
 from brokenlinks.pipelines.store import StorePipeline
 from scrapy import Spider, signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
+from sqlalchemy.exc import OperationalError
 
+from brokenlinks.extensions.summary import job_failure, summary_lines
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
 from brokenlinks.storage import db, store
 
@@ -201,6 +206,7 @@ async def test_failed_write_raises_and_keeps_items(db_url, read_engine, monkeypa
 
 
 @deferred_f_from_coro_f
+@pytest.mark.e2e
 async def test_crawl(db_url, read_engine):
     """A real crawl (no HTTP: the spider yields its records from start)."""
 
@@ -236,3 +242,131 @@ async def test_crawl(db_url, read_engine):
     assert run["stats"]["brokenlinks/store/items"] == 6
     assert run["stats"]["item_scraped_count"] == 6
     assert crawler.stats.get_value("brokenlinks/store/items") == 6
+
+
+def outage_error() -> OperationalError:
+    """What SQLAlchemy raises when SQLite cannot write its file (no contention: no retries)."""
+    orig = sqlite3.OperationalError("disk I/O error")
+    orig.sqlite_errorname = "SQLITE_IOERR"
+    return OperationalError("INSERT INTO pages ...", {}, orig)
+
+
+class Outage:
+    """store.write_batch while the store is down: every call fails and is counted."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        raise outage_error()
+
+
+def outage_pipeline(db_url: str, **settings: Any) -> StorePipeline:
+    pipeline = make_pipeline(db_url, **settings)
+    # retries at once: the test decides when the store comes back, not the clock
+    pipeline.first_retry_delay = pipeline.max_retry_delay = 0.0
+    return pipeline
+
+
+@deferred_f_from_coro_f
+async def test_outage_one_error_retries_per_batch_then_everything_stored(
+    db_url, read_engine, monkeypatch, caplog
+):
+    pipeline = outage_pipeline(db_url)
+    await pipeline.open_spider()
+    await pipeline.process_item(page_item(0))
+    await pipeline.process_item(page_item(1))  # written
+    real_write = store.write_batch
+    down = Outage()
+    monkeypatch.setattr(store, "write_batch", down)
+    with caplog.at_level(logging.DEBUG, logger="brokenlinks.pipelines.store"):
+        for n in range(2, 12):
+            await pipeline.process_item(page_item(n))
+        # a retry per batch's worth (2) of new items, not per item; no contention retries
+        assert down.calls == 10 // 2
+        assert store.count_rows(read_engine)["pages"] == 2
+        monkeypatch.setattr(store, "write_batch", real_write)
+        await pipeline.process_item(page_item(12))
+        await pipeline.process_item(page_item(13))  # back: every waiting record written
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [
+        (
+            f"Store unavailable (disk I/O error): 2 records waiting to be written to {db_url} "
+            "(page 2); trying again with backoff for up to 300 s "
+            "(BROKENLINKS_STORE_OUTAGE_LIMIT), holding at most 20 records"
+        )
+    ]
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(r.getMessage().startswith("Store back after") for r in caplog.records)
+    assert store.count_rows(read_engine)["pages"] == 14
+    await pipeline.close_spider()
+    stats = pipeline.stats.get_stats()
+    assert stats["brokenlinks/store/outages"] == 1
+    assert stats["brokenlinks/store/items"] == 14
+    assert "brokenlinks/store/unstored" not in stats
+    assert job_failure(stats, "finished") is None
+
+
+@deferred_f_from_coro_f
+async def test_outage_past_the_limit_gives_up_and_fails_the_job(db_url, read_engine, monkeypatch):
+    pipeline = outage_pipeline(db_url, BROKENLINKS_STORE_OUTAGE_LIMIT=0.2)
+    await pipeline.open_spider()
+    await pipeline.process_item(page_item(0))
+    await pipeline.process_item(page_item(1))
+    monkeypatch.setattr(store, "write_batch", Outage())
+    for n in range(2, 5):
+        assert (await pipeline.process_item(page_item(n))).url == f"https://p{n}.example/"
+    await pipeline.close_spider()  # tries until the limit, then gives up
+    await pipeline.process_item(page_item(5))  # after giving up: passed on, counted
+    stats = pipeline.stats.get_stats()
+    assert stats["brokenlinks/store/unstored"] == 4
+    assert job_failure(stats, "store_unavailable") == (
+        "the store was unavailable for longer than 0.2 s (BROKENLINKS_STORE_OUTAGE_LIMIT): "
+        "4 records could not be stored"
+    )
+    assert "store outages: 1, records not stored: 4" in summary_lines(stats)
+    # what was written before the outage stays
+    assert store.count_rows(read_engine)["pages"] == 2
+
+
+@deferred_f_from_coro_f
+async def test_a_full_buffer_waits_for_the_store(db_url, read_engine, monkeypatch):
+    pipeline = outage_pipeline(db_url, BROKENLINKS_STORE_BATCH_SIZE=1)
+    await pipeline.open_spider()
+    real_write = store.write_batch
+    monkeypatch.setattr(store, "write_batch", Outage())
+    for n in range(pipeline.max_buffered):
+        await pipeline.process_item(page_item(n))
+    assert len(pipeline._buffer) == pipeline.max_buffered
+    waiting = asyncio.ensure_future(pipeline.process_item(page_item(99)))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()  # held back, not buffered, not dropped
+    assert len(pipeline._buffer) == pipeline.max_buffered
+    monkeypatch.setattr(store, "write_batch", real_write)
+    await waiting
+    await pipeline.close_spider()
+    assert store.count_rows(read_engine)["pages"] == pipeline.max_buffered + 1
+
+
+@deferred_f_from_coro_f
+async def test_a_refused_batch_is_no_outage(db_url, monkeypatch):
+    pipeline = outage_pipeline(db_url, BROKENLINKS_STORE_BATCH_SIZE=1)
+    await pipeline.open_spider()
+    orig = sqlite3.OperationalError("no such table: pages")
+    orig.sqlite_errorname = "SQLITE_ERROR"
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("INSERT", {}, orig)
+
+    monkeypatch.setattr(store, "write_batch", refused)
+    with pytest.raises(OperationalError, match="no such table"):
+        await pipeline.process_item(page_item(0))
+    assert "brokenlinks/store/outages" not in pipeline.stats.get_stats()
+
+
+def test_both_store_pipelines_share_the_batching_base():
+    assert issubclass(StorePipeline, BatchingPipeline)
+    assert issubclass(OutreachStorePipeline, BatchingPipeline)
+    assert "process_item" not in vars(StorePipeline)
+    assert "process_item" not in vars(OutreachStorePipeline)

@@ -21,7 +21,9 @@ from brokenlinks.testing.localweb import LocalWeb
 from .conftest import run_crawl, write_seeds
 from .test_durability import COMPLETE, PAGE_URLS, settings_for, slow_web, start_crawl
 from .test_memory import scrapy
-from .test_migrations import schema_diff
+from .test_migrations import revision, schema_diff
+
+pytestmark = pytest.mark.e2e
 
 __all__ = ["slow_web"]  # a fixture used here
 
@@ -35,7 +37,7 @@ def test_migrations_on_postgres(pg_url):
     engine = db.create_engine_from_url(pg_url)
     db.migrate(engine)
     db.migrate(engine)
-    assert db.current_revision(engine) == "0005"
+    assert revision(engine) == "0005"
     assert schema_diff(engine) == []
     with engine.connect() as con:
         kind = con.execute(

@@ -58,6 +58,7 @@ def test_switched_off():
         build_from_crawler(CrawlProgress, crawler)
 
 
+@pytest.mark.e2e
 def test_log_line_without_terminal(tmp_path, web):
     """Not a terminal (a pipe, as under Scrapyd or cron): a progress log line every interval."""
     seeds = write_seeds(tmp_path, PAGES)
@@ -106,6 +107,7 @@ def _run_on_pty(cmd: list[str], timeout: float) -> tuple[int, str]:
     return returncode, b"".join(chunks).decode("utf-8", "replace")
 
 
+@pytest.mark.e2e
 def test_terminal_line_does_not_mix_with_the_log(tmp_path, web):
     seeds = write_seeds(tmp_path, PAGES)
     settings = {

@@ -24,7 +24,7 @@ from brokenlinks.checker.verdicts import (
 )
 from brokenlinks.extensions.feeds import SafeCsvItemExporter
 from brokenlinks.items import PROSPECT_FIELDS, ProspectItem
-from brokenlinks.net.guard import HostPolicy, _split_port, refusal_reason
+from brokenlinks.net.guard import HostPolicy, refusal_reason, split_port
 from brokenlinks.parsing.extract import extract_page
 from brokenlinks.parsing.urls import is_http, parse_absolute, resolve_href
 from brokenlinks.reporting.reports import printable
@@ -186,7 +186,7 @@ def test_policy_never_keeps_a_refused_address(ip):
 @given(st.text(max_size=40))
 def test_split_port_raises_only_value_error(text):
     try:
-        _host, port = _split_port(text, "fuzz")
+        _host, port = split_port(text, "fuzz")
     except ValueError:
         return
     assert port is None or 0 < port <= 65535

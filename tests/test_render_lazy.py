@@ -7,8 +7,12 @@ any page is rendered. These crawls watch the processes ``scrapy crawl`` starts.
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import run_crawl, write_seeds
 from .processes import wait_gone
+
+pytestmark = pytest.mark.e2e
 
 
 def _browser_processes(processes: dict[int, str]) -> set[str]:

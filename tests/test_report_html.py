@@ -205,6 +205,7 @@ def scores(page: Any, rows: str) -> list[int]:
     return [int(t) for t in page.locator(f"{rows} td:nth-child(1)").all_inner_texts()]
 
 
+@pytest.mark.e2e
 def test_report_in_chromium(report, demo_db, tmp_path):
     table = read_report(demo_db).tables[1]
     prospects = table.rows
@@ -247,6 +248,7 @@ def test_report_in_chromium(report, demo_db, tmp_path):
     assert len(pdf) > 20_000
 
 
+@pytest.mark.e2e
 def test_report_html_markup(demo_db):
     page = render(read_report(demo_db))
     assert "<script>window.__xss" not in page
@@ -260,6 +262,7 @@ def test_report_html_markup(demo_db):
     assert "Your replacement" not in page  # no such column in this database
 
 
+@pytest.mark.e2e
 def test_report_command_filters(demo_db, tmp_path):
     everything = read_report(demo_db).tables[0].rows
     reason = min(r["reason"] for r in everything)

@@ -23,6 +23,8 @@ from brokenlinks.ops.schedule import Job, ScheduleError, ScrapydClient
 from .conftest import PROJECT, WEB_ROOT, resolve_map
 from .scrapyd_support import PROJECT_NAME, ScrapydServer, clean_env, copy_project, deploy
 
+pytestmark = pytest.mark.e2e
+
 USERNAME = "agency"
 PASSWORD = "s3cret-for-tests"
 RESOURCE_PAGES = {"http://blog.test/resources.html", "http://news.test/article.html"}

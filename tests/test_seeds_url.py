@@ -13,6 +13,7 @@ from brokenlinks.params import ArgumentError, BacklinksParams
 from .conftest import run_crawl
 
 
+@pytest.mark.e2e
 def test_seeds_url_list(tmp_path, web):
     result = run_crawl(tmp_path, web, {"seeds": "http://seeds.test/resources.txt"})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -30,6 +31,7 @@ def test_seeds_url_list(tmp_path, web):
     assert [(r.method, r.path) for r in fetched] == [("GET", "/resources.txt")]
 
 
+@pytest.mark.e2e
 def test_seeds_url_export_in_domain_mode(tmp_path, web):
     result = run_crawl(
         tmp_path,
@@ -52,6 +54,7 @@ def test_seeds_url_export_in_domain_mode(tmp_path, web):
         ("http://gone.test/410", "download failed (HTTP 410)"),
     ],
 )
+@pytest.mark.e2e
 def test_seeds_url_that_fails_closes_cleanly(tmp_path, web, url, why):
     result = run_crawl(tmp_path, web, {"seeds": url}, settings={"RETRY_TIMES": 0})
     errors = [line for line in result.stderr.splitlines() if "] ERROR: " in line]
@@ -66,6 +69,7 @@ def test_seeds_url_that_fails_closes_cleanly(tmp_path, web, url, why):
     assert result.items == []
 
 
+@pytest.mark.e2e
 def test_seeds_url_on_a_private_address_is_refused_by_the_guard(tmp_path, web):
     url = f"http://127.0.0.1:{web.port}/seeds.txt"
     result = run_crawl(tmp_path, web, {"seeds": url})
@@ -77,6 +81,7 @@ def test_seeds_url_on_a_private_address_is_refused_by_the_guard(tmp_path, web):
     assert web.requests() == []
 
 
+@pytest.mark.e2e
 def test_seeds_url_that_is_no_seeds_file(tmp_path, web):
     result = run_crawl(tmp_path, web, {"seeds": "http://blog.test/resources.html"})
     errors = [line for line in result.stderr.splitlines() if "] ERROR: " in line]
@@ -92,6 +97,7 @@ def test_seeds_url_that_is_no_seeds_file(tmp_path, web):
         ("no/such/seeds.txt", "seeds: file 'no/such/seeds.txt' does not exist (relative to "),
     ],
 )
+@pytest.mark.e2e
 def test_bad_seeds_argument_fails_before_crawling(tmp_path, web, value, message):
     result = run_crawl(tmp_path, web, {"seeds": value})
     assert result.returncode == 1

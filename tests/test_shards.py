@@ -70,6 +70,7 @@ def test_split_is_balanced_and_keeps_every_page():
     assert set(owners.values()) == {1}
 
 
+@pytest.mark.e2e
 def test_splitseeds_command(tmp_path):
     export = PROJECT / "tests" / "web" / "seeds.test" / "mysite-links.csv"
     seeds = tmp_path / "backlinks.csv"
@@ -100,6 +101,7 @@ def test_splitseeds_command(tmp_path):
     assert [s.url for s in read_seeds(second).seeds] == ["http://blog.test/resources.html"]
 
 
+@pytest.mark.e2e
 def test_splitseeds_bad_file(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "scrapy", "splitseeds", str(tmp_path / "none.txt"), "-n", "2"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +13,8 @@ from sqlalchemy.orm import Session
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
 from brokenlinks.storage import db, store
 from brokenlinks.storage.models import Check, Link, Page, Target
+
+from .test_migrations import revision
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T11:00:00+00:00"
@@ -137,7 +138,7 @@ def test_init_db_twice(engine, run_id):
     before = dump(engine)
     db.init_db(engine)
     # a second migration is a no-op: same revision, same rows, foreign keys back on
-    assert db.current_revision(engine) == "0005"
+    assert revision(engine) == "0005"
     assert dump(engine) == before
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
@@ -536,30 +537,3 @@ def test_parse_time(value, expected):
     parsed = store.parse_time(value)
     assert parsed == expected
     assert parsed.utcoffset().total_seconds() == 0
-
-
-def test_large_batch_timing(engine, run_id, record_property):
-    items: list[Any] = [
-        page(
-            f"https://page{p}.example/article",
-            [
-                link(f"https://t{(p * 7 + n) % 5000}.test/path/{n}", f"anchor {n}")
-                for n in range(100)
-            ],
-        )
-        for p in range(500)
-    ]
-    items += [check(f"https://t{n}.test/path/{n}") for n in range(0, 5000, 3)]
-    started = time.perf_counter()
-    store.write_batch(engine, run_id, items)
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    store.write_batch(engine, run_id, items)
-    second = time.perf_counter() - started
-    record_property("first_write_seconds", round(first, 3))
-    record_property("rewrite_seconds", round(second, 3))
-    print(f"500 pages x 100 links: first write {first:.2f}s, rewrite {second:.2f}s")  # noqa: T201
-    counts = store.count_rows(engine)
-    assert counts["pages"] == 500
-    assert counts["links"] == 50_000
-    assert first < 30  # a generous bound: the point is the printed figure

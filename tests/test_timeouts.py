@@ -78,6 +78,7 @@ def test_negative_limit_is_one_clear_error():
         BrokenlinksConfig.from_settings(crawler.settings)
 
 
+@pytest.mark.e2e
 def test_a_hung_target_is_tried_twice_end_to_end(tmp_path, web):
     """RETRY_TIMES = 2 still applies to 5xx; the hung target costs two timeouts, not three."""
     seeds = write_seeds(tmp_path, ["http://blog.test/resources.html"])

@@ -233,6 +233,7 @@ def test_close_removes_the_spill_and_is_idempotent(tmp_path):
     assert spill_dirs(tmp_path) == []
 
 
+@pytest.mark.e2e
 def test_the_spill_is_removed_when_an_exception_ends_the_process(tmp_path):
     """No close (an exception escaped the crawl): the interpreter's exit removes it."""
     script = textwrap.dedent(

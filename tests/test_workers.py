@@ -54,6 +54,7 @@ def test_bad_workers_setting_is_named(value):
 
 
 @pytest_twisted.inlineCallbacks
+@pytest.mark.e2e
 def test_pool_runs_jobs_in_another_process_until_closed():
     yield deferred_from_coro(_pool_runs_elsewhere())
 
@@ -76,6 +77,7 @@ async def _pool_runs_elsewhere():
 
 
 @pytest_twisted.inlineCallbacks
+@pytest.mark.e2e
 def test_a_dead_worker_leaves_the_work_to_the_crawl_process(caplog):
     yield deferred_from_coro(_dead_worker(caplog))
 
@@ -108,6 +110,7 @@ def _crawl(tmp_path, web, workers: int):
     return result.items, result.stats, set(result.processes)
 
 
+@pytest.mark.e2e
 def test_crawl_with_workers_finds_what_one_process_finds_and_leaves_no_process(tmp_path, web):
     alone, alone_stats, _ = _crawl(tmp_path, web, workers=1)
     shared, stats, descendants = _crawl(tmp_path, web, workers=3)
@@ -129,9 +132,11 @@ def test_crawl_with_workers_finds_what_one_process_finds_and_leaves_no_process(t
     assert wait_gone(descendants) == set()
 
 
+@pytest.mark.e2e
 def test_killing_the_crawl_leaves_no_worker_behind(tmp_path, web):
-    # SIGKILL gives the crawl no chance to stop its workers: the fork server notices its
-    # parent is gone and exits, and its workers die with it (PR_SET_PDEATHSIG)
+    # SIGKILL gives the crawl no chance to stop its workers: the fork server exits when its
+    # parent's end of their pipe closes, and each worker watches the crawl process (a pidfd,
+    # brokenlinks.checker.workers._exit_with) and exits with it
     seeds = write_seeds(tmp_path, PAGES)
     cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
     settings = {

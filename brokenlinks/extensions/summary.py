@@ -4,9 +4,10 @@ An extension that counts exported prospects (``brokenlinks/prospects``) and, whe
 spider closes, logs a short summary built from the crawl's stats by
 :func:`summary_lines` (also used by ``scrapy demo``), followed by :func:`next_steps`:
 the export written and the command that shows the database as an HTML report. A run that
-could not do its job (:func:`job_failure`: the seeds file could not be read, or not one
-referring page could) also gets an ``ERROR`` line ``Crawl failed: ...`` and the stats key
-``brokenlinks/job_failed``, from which ``scrapy crawl`` makes its exit status 1.
+could not do its job (:func:`job_failure`: the seeds file could not be read, not one
+referring page could, or the store stayed unavailable past its limit) also gets an
+``ERROR`` line ``Crawl failed: ...`` and the stats key ``brokenlinks/job_failed``, from
+which ``scrapy crawl`` makes its exit status 1.
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
         if reasons:
             lines.append(f"{kind} by reason: " + ", ".join(f"{r} {n}" for r, n in reasons))
     lines.append(f"prospects (dead link occurrences): {count('prospects')}")
+    if count("store/outages"):
+        lines.append(
+            f"store outages: {count('store/outages')}, records not stored: "
+            f"{count('store/unstored')}"
+        )
     if "brokenlinks/prospects/internal" in stats or "brokenlinks/prospects/external" in stats:
         lines.append(
             f"  internal {count('prospects/internal')}, external {count('prospects/external')}"
@@ -123,12 +129,22 @@ def job_failure(stats: dict[str, Any], finish_reason: str) -> str | None:
     >>> job_failure({"brokenlinks/pages/crawled": 1, "brokenlinks/pages/failed": 9}, "finished")
     >>> job_failure({}, "seeds_unavailable")
     'the seeds file could not be read (finish reason seeds_unavailable)'
+    >>> job_failure({"brokenlinks/pages/crawled": 5, "brokenlinks/store/unstored": 40,
+    ...              "brokenlinks/store/outage_limit": 60.0}, "store_unavailable")
+    'the store was unavailable for longer than 60 s (BROKENLINKS_STORE_OUTAGE_LIMIT): 40 records could not be stored'
     >>> job_failure({"brokenlinks/pages/failed": 2, "brokenlinks/pages/failed/http_404": 1,
     ...              "brokenlinks/pages/failed/guard_refused": 1}, "finished")
     'no referring page could be read: 2 failed (guard_refused 1, http_404 1)'
     """
     if finish_reason == "seeds_unavailable":
         return f"the seeds file could not be read (finish reason {finish_reason})"
+    unstored = int(stats.get("brokenlinks/store/unstored", 0))
+    if unstored:
+        limit = float(stats.get("brokenlinks/store/outage_limit", 0))
+        return (
+            f"the store was unavailable for longer than {limit:g} s "
+            f"(BROKENLINKS_STORE_OUTAGE_LIMIT): {unstored} records could not be stored"
+        )
     crawled = int(stats.get("brokenlinks/pages/crawled", 0))
     failed = int(stats.get("brokenlinks/pages/failed", 0)) + int(
         stats.get("brokenlinks/pages/not_html", 0)

@@ -37,7 +37,7 @@ import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from brokenlinks.net.guard import HostPolicy, _split_port
+from brokenlinks.net.guard import HostPolicy, split_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -253,7 +253,7 @@ class EgressProxy:
         opened: list[asyncio.StreamWriter],
     ) -> None:
         try:
-            host, port = _split_port(target, "CONNECT target")
+            host, port = split_port(target, "CONNECT target")
         except ValueError:
             port = None
         if port is None:

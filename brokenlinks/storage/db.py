@@ -172,14 +172,6 @@ def _copy_tree(source: resources.abc.Traversable, dest: Path) -> None:
             shutil.copyfileobj(src, out)
 
 
-def current_revision(engine: Engine) -> str | None:
-    """Return the database's Alembic revision (None: not migrated, or empty)."""
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to *revision* (the newest by default); a no-op when it is there.
 

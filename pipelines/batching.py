@@ -1,0 +1,368 @@
+"""BatchingPipeline: the base of the pipelines that write items to the database in batches.
+
+Buffers the items of the kinds a subclass stores and writes each batch in a thread
+(``run_in_thread``), so the reactor never waits on the database; every item is passed on
+unchanged, stored or not (the feed export keeps working). A subclass says what it stores
+(``item_types``) and how one batch is written (``write``, blocking).
+
+A store outage (the database unreachable, shut down, locked past its busy timeout, full or
+unwritable: see :func:`is_outage`) does not stop the crawl at once and does not cost a
+traceback per item:
+
+- one ``ERROR`` line when the outage starts, saying how many records of which kinds wait;
+- the waiting records stay in a bounded buffer (``OUTAGE_BUFFER_BATCHES`` batches); when it is
+  full, the next item waits for the store (which slows the crawl down instead of losing data);
+- the write is tried again once a batch's worth of new items has arrived and the backoff
+  (1 s, doubling, at most 30 s) has passed, and at the end of the crawl;
+- when the store is back, one ``INFO`` line, and every waiting record is written;
+- when it is not back ``BROKENLINKS_STORE_OUTAGE_LIMIT`` seconds after the first failed
+  write, the pipeline gives up: the crawl is closed (finish reason ``store_unavailable``),
+  the records it could not write are counted in ``brokenlinks/store/unstored`` and
+  :func:`brokenlinks.extensions.summary.job_failure` makes ``scrapy crawl`` exit 1.
+
+Each batch is one transaction, so what was written before the outage stays written. Any
+other failure (a batch the database refuses, a bug) keeps the batch for the next flush,
+is logged once and raised.
+Settings read: ``BROKENLINKS_STORE_ENABLED`` (``NotConfigured`` when false),
+``BROKENLINKS_DATABASE_URL``, ``BROKENLINKS_STORE_BATCH_SIZE``,
+``BROKENLINKS_STORE_OUTAGE_LIMIT``. Stats: ``brokenlinks/store/outages``,
+``brokenlinks/store/unstored``, ``brokenlinks/store/outage_limit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import run_in_thread
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+
+from brokenlinks.config import config_of
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+    from brokenlinks.config import BrokenlinksConfig
+
+#: the exceptions a write that failed because of the store may raise (see is_outage)
+OUTAGE_ERRORS = (OperationalError, InterfaceError, OSError)
+#: SQLite result codes of a store that cannot be written now (locked, full, read-only,
+#: gone), as opposed to a statement it refuses
+_SQLITE_OUTAGES = frozenset(
+    {
+        "SQLITE_BUSY",
+        "SQLITE_LOCKED",
+        "SQLITE_IOERR",
+        "SQLITE_FULL",
+        "SQLITE_READONLY",
+        "SQLITE_CANTOPEN",
+        "SQLITE_PERM",
+        "SQLITE_PROTOCOL",
+    }
+)
+#: SQLSTATE classes of the same on PostgreSQL: connection exception, insufficient resources,
+#: operator intervention (shut down), system error
+_SQLSTATE_OUTAGES = frozenset({"08", "53", "57", "58"})
+#: during an outage, at most this many batches of records wait in memory
+OUTAGE_BUFFER_BATCHES = 10
+#: seconds before the first retry; doubled after each failed one, up to the second
+FIRST_RETRY_DELAY = 1.0
+MAX_RETRY_DELAY = 30.0
+#: the finish reason of a crawl closed because the store did not come back
+STORE_UNAVAILABLE = "store_unavailable"
+
+
+@dataclass(slots=True)
+class _Outage:
+    started: float
+    error: str
+    delay: float
+    next_attempt: float = 0.0
+    #: items buffered since the last attempt
+    new_items: int = 0
+
+
+def is_outage(error: BaseException) -> bool:
+    """Tell whether a failed write means "the store is unavailable", worth waiting for.
+
+    A batch the database refuses (a value too large for an index, a missing table) is not
+    an outage: retrying it would only fail again.
+
+    >>> import sqlite3
+    >>> locked = sqlite3.OperationalError("database is locked")
+    >>> locked.sqlite_errorname = "SQLITE_BUSY"
+    >>> is_outage(OperationalError("INSERT", {}, locked))
+    True
+    >>> missing = sqlite3.OperationalError("no such table: pages")
+    >>> missing.sqlite_errorname = "SQLITE_ERROR"
+    >>> is_outage(OperationalError("INSERT", {}, missing))
+    False
+    >>> is_outage(OSError(28, "No space left on device"))
+    True
+    """
+    if isinstance(error, OSError | InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str):
+        # extended codes (SQLITE_IOERR_WRITE) carry their primary code's name first
+        return any(name == code or name.startswith(code + "_") for code in _SQLITE_OUTAGES)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in _SQLSTATE_OUTAGES
+    # no server answer to classify (a connection that could not be made): the store is away
+    return True
+
+
+def waiting_kinds(items: list[Any]) -> str:
+    """Count *items* by kind for a log line.
+
+    >>> from brokenlinks.items import CheckItem
+    >>> waiting_kinds([CheckItem.__new__(CheckItem)] * 2 + [object()])
+    'check 2, object 1'
+    """
+    kinds = Counter(type(item).__name__.removesuffix("Item").lower() for item in items)
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+
+
+class BatchingPipeline:
+    """Write items in batches, one transaction each, and ride out store outages."""
+
+    #: the item classes this pipeline stores (others are passed on untouched)
+    item_types: ClassVar[tuple[type, ...]] = ()
+
+    def __init__(self, config: BrokenlinksConfig, crawler: Crawler) -> None:
+        assert crawler.stats is not None
+        self.crawler = crawler
+        self.stats: StatsCollector = crawler.stats
+        self.database_url = config.database_url
+        self.batch_size = config.store_batch_size
+        self.outage_limit = config.store_outage_limit
+        self.max_buffered = self.batch_size * OUTAGE_BUFFER_BATCHES
+        self.first_retry_delay = FIRST_RETRY_DELAY
+        self.max_retry_delay = MAX_RETRY_DELAY
+        # the subclass's module logger: its name is what users filter on
+        self.logger = logging.getLogger(type(self).__module__)
+        self._buffer: list[Any] = []
+        # one flush at a time: batches are written in order and never race for the database
+        self._lock = asyncio.Lock()
+        self._outage: _Outage | None = None
+        self._gave_up = False
+        self._closing = False
+        self._error_logged = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        config = config_of(crawler)
+        if not config.store_enabled:
+            # off by a setting is normal: a bare NotConfigured, or Scrapy logs it as a
+            # WARNING in every crawl run with the store off
+            logging.getLogger(cls.__module__).debug(
+                "%s off: BROKENLINKS_STORE_ENABLED is False", cls.__name__
+            )
+            raise NotConfigured
+        return cls(config, crawler)
+
+    # --- what a subclass provides ---------------------------------------------------------
+
+    def write(self, batch: list[Any], *, retry: bool) -> None:
+        """Write *batch* in one transaction (blocking: runs in a thread).
+
+        With *retry*, a transaction that meets another writer is tried again a few times
+        (:func:`brokenlinks.storage.store.retry_on_contention`); during an outage the
+        pipeline does its own retrying and asks for one attempt.
+        """
+        raise NotImplementedError
+
+    def written(self, batch: list[Any]) -> None:
+        """Count *batch* as written (stats)."""
+
+    # --- the batching -----------------------------------------------------------------------
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, self.item_types):
+            return item
+        if self._outage is not None:
+            # a full buffer waits for the store: the crawl slows down, nothing is dropped
+            while len(self._buffer) >= self.max_buffered and not self._gave_up:
+                await self._sleep_until_next_attempt()
+                await self.flush()
+        if self._gave_up:
+            self._not_stored(1)
+            return item
+        self._buffer.append(item)
+        outage = self._outage
+        if outage is None:
+            if len(self._buffer) >= self.batch_size:
+                await self.flush()
+            return item
+        outage.new_items += 1
+        if outage.new_items >= self.batch_size and time.monotonic() >= outage.next_attempt:
+            await self.flush()
+        return item
+
+    async def flush(self) -> bool:
+        """Write the buffered records, a batch per transaction; True when all are written.
+
+        A store outage keeps the records waiting (see the module docstring) and returns
+        False; any other failure keeps them for the next flush and is raised.
+        """
+        async with self._lock:
+            outage = self._outage
+            if outage is not None:
+                now = time.monotonic()
+                # callers that queued on the lock behind a failed attempt wait for the backoff
+                if now < outage.next_attempt and now < outage.started + self.outage_limit:
+                    return False
+            while self._buffer and not self._gave_up:
+                batch = self._buffer[: self.batch_size]
+                try:
+                    await run_in_thread(self.write, batch, retry=self._outage is None)
+                except OUTAGE_ERRORS as e:
+                    if not is_outage(e):
+                        self._refused(len(batch), e)
+                        raise
+                    self._failed(e)
+                    return False
+                except Exception as e:
+                    self._refused(len(batch), e)
+                    raise
+                # items buffered meanwhile were appended behind the batch
+                del self._buffer[: len(batch)]
+                self.written(batch)
+            if self._outage is not None and not self._gave_up:
+                self.logger.info(
+                    "Store back after %(seconds).0f s: every waiting record written to %(url)s",
+                    {"seconds": time.monotonic() - self._outage.started, "url": self.shown_url()},
+                )
+                self._outage = None
+            return not self._buffer
+
+    async def close_spider(self) -> None:
+        self._closing = True
+        try:
+            while not await self.flush() and not self._gave_up:
+                await self._sleep_until_next_attempt()
+        finally:
+            await self.closed()
+
+    async def closed(self) -> None:
+        """After the last flush (written or given up): release the database."""
+
+    # --- outages ----------------------------------------------------------------------------
+
+    def _failed(self, error: BaseException) -> None:
+        now = time.monotonic()
+        outage = self._outage
+        if outage is None:
+            outage = self._outage = _Outage(
+                started=now, error=_one_line(error), delay=self.first_retry_delay
+            )
+            self.stats.inc_value("brokenlinks/store/outages")
+            self.logger.error(
+                "Store unavailable (%(error)s): %(count)d records waiting to be written to "
+                "%(url)s (%(kinds)s); trying again with backoff for up to %(limit)g s "
+                "(BROKENLINKS_STORE_OUTAGE_LIMIT), holding at most %(bound)d records",
+                {
+                    "error": outage.error,
+                    "count": len(self._buffer),
+                    "url": self.shown_url(),
+                    "kinds": waiting_kinds(self._buffer),
+                    "limit": self.outage_limit,
+                    "bound": self.max_buffered,
+                },
+            )
+        else:
+            outage.delay = min(outage.delay * 2, self.max_retry_delay)
+            self.logger.debug(
+                "Store still unavailable (%(error)s): %(count)d records waiting",
+                {"error": _one_line(error), "count": len(self._buffer)},
+            )
+        outage.next_attempt = now + outage.delay
+        outage.new_items = 0
+        if now - outage.started >= self.outage_limit:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        self._gave_up = True
+        self.stats.set_value("brokenlinks/store/outage_limit", self.outage_limit)
+        self.logger.warning(
+            "Store not back within %(limit)g s (BROKENLINKS_STORE_OUTAGE_LIMIT): giving up "
+            "on %(count)d waiting records (%(kinds)s); closing the crawl",
+            {
+                "limit": self.outage_limit,
+                "count": len(self._buffer),
+                "kinds": waiting_kinds(self._buffer),
+            },
+        )
+        self._not_stored(len(self._buffer))
+        self._buffer = []
+        if not self._closing and self.crawler.crawling:
+            # not awaited: closing waits for the items in the pipelines, this one included
+            task = asyncio.get_running_loop().create_task(
+                self.crawler.engine.close_spider_async(reason=STORE_UNAVAILABLE)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _refused(self, count: int, error: BaseException) -> None:
+        # kept, not lost: the next flush (at the latest close_spider) tries again; logged
+        # once, as every later flush of the same batch fails the same way
+        if not self._error_logged:
+            self._error_logged = True
+            self.logger.error(
+                "Could not write %(count)d records to %(url)s",
+                {"count": count, "url": self.shown_url()},
+                exc_info=error,
+            )
+
+    def _not_stored(self, count: int) -> None:
+        if count:
+            self.stats.inc_value("brokenlinks/store/unstored", count)
+
+    async def _sleep_until_next_attempt(self) -> None:
+        outage = self._outage
+        if outage is None:
+            return
+        # not past the limit: the attempt that finds the store still down there gives up
+        wake = min(outage.next_attempt, outage.started + self.outage_limit)
+        await asyncio.sleep(max(0.0, wake - time.monotonic()))
+
+    def shown_url(self) -> str:
+        """The database for log lines: its URL without password, a SQLite file's full path."""
+        try:
+            url = make_url(self.database_url)
+        except ArgumentError:
+            return self.database_url
+        shown = url.render_as_string(hide_password=True)
+        database = url.database or ""
+        if (
+            url.get_backend_name() == "sqlite"
+            and database not in {"", ":memory:"}
+            and not database.startswith("file:")
+            and not Path(database).is_absolute()
+        ):
+            # relative to the working directory, which under Scrapyd is Scrapyd's own
+            shown += f" ({Path.cwd() / database})"
+        return shown
+
+
+def _one_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None)  # SQLAlchemy's wrapper: the driver's own message
+    text = str(orig if orig is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
