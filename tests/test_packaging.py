@@ -43,6 +43,7 @@ def test_egg_holds_the_project_packages_only(egg):
         "brokenlinks/pipelines/store.py",
         "brokenlinks/testing/localweb.py",
         "brokenlinks/data/parking.json",
+        "brokenlinks/data/iso_codes.json",
         "brokenlinks/reporting/templates/report.html.j2",
         "brokenlinks/reporting/templates/report.js",
         "brokenlinks/reporting/templates/report.css",
