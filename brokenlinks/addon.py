@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from brokenlinks import __version__
+from brokenlinks.extensions.feeds import export_prospects_only
 from brokenlinks.items import PROSPECT_FIELDS
 
 if TYPE_CHECKING:
@@ -126,3 +127,6 @@ class Addon:
             | settings.getdict("FEED_EXPORTERS"),
             settings.getpriority("FEED_EXPORTERS") or 0,
         )
+        # feeds export prospects unless they say otherwise: -O, Scrapyd and the spider have
+        # set theirs by now (Scrapy has no setting for a default item class)
+        export_prospects_only(settings)

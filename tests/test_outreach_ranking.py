@@ -9,6 +9,8 @@ context can tell (``/p?id=123``, "click here").
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from brokenlinks.outreach.replacement import query, rank, tokens, url_words
@@ -125,3 +127,23 @@ def test_nothing_in_common_ranks_nothing():
         "http://gone.test/x": []
     }
     assert rank({"http://gone.test/x": "compost"}, []) == {"http://gone.test/x": []}
+
+
+def test_scores_are_rank_bm25s():
+    # recorded with rank-bm25 0.2.2's BM25Plus (before it was replaced by BM25Plus here):
+    # the same formula gives the same scores
+    ranked = rank(
+        {"http://gone.test/t": "tomatoes", "http://gone.test/c": "compost bins garden"},
+        my_pages(),
+    )
+    assert [(m.url, m.score) for m in ranked["http://gone.test/t"]] == [
+        ("http://mine.test/growing-tomatoes", 3.016),
+        ("http://mine.test/saving-seeds", 1.597),
+        ("http://mine.test/tomato-blight", 1.517),
+    ]
+    assert [(m.url, m.score) for m in ranked["http://gone.test/c"]] == [
+        ("http://mine.test/compost-bins-guide", 9.668),
+        ("http://mine.test/watering", 2.473),
+        ("http://mine.test/no-dig", 1.984),
+    ]
+    assert "rank_bm25" not in sys.modules

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import PurePosixPath
 
@@ -44,6 +45,7 @@ def test_egg_holds_the_project_packages_only(egg):
         "brokenlinks/pipelines/store.py",
         "brokenlinks/testing/localweb.py",
         "brokenlinks/data/parking.json",
+        "brokenlinks/data/iso_codes.json",
         "brokenlinks/reporting/templates/report.html.j2",
         "brokenlinks/reporting/templates/report.js",
         "brokenlinks/reporting/templates/report.css",
@@ -105,3 +107,14 @@ def test_no_command_module_is_a_stray_command():
 
     names = set(_get_commands_from_module(COMMANDS_MODULE, inproject=True))
     assert names == {"crawl", "demo", "pitches", "prospects", "report", "schedule", "splitseeds"}
+
+
+def test_scrapyd_node_requirements_match_the_project():
+    # deploy/requirements.txt installs the egg's dependencies on a Scrapyd node: the same
+    # as pyproject's, plus Scrapyd and the setuptools its egg runner needs
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text("utf-8"))["project"]
+    lines = (PROJECT / "deploy" / "requirements.txt").read_text("utf-8").splitlines()
+    node = [line for line in lines if line and not line.startswith("#")]
+    assert node[:2] == ["scrapyd>=1.6,<1.7", "setuptools<81"]
+    assert node[2:] == project["dependencies"]
+    assert not [d for d in project["optional-dependencies"]["deploy"] if "<81" in d]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +18,7 @@ from brokenlinks.judge.botwall import detect_bot_wall
 from brokenlinks.judge.soft404 import (
     PageSignals,
     is_home_path,
+    is_locale_code,
     is_redirect_to_home,
     page_signals,
     says_not_found,
@@ -601,3 +604,24 @@ def test_real_live_pages_raise_no_flag():
             flagged.extend(("bot wall", meta["url"], wall) for wall in walls - {None})
     assert count == 181
     assert not flagged
+
+
+def test_language_and_region_codes_come_from_the_bundled_table():
+    # the ISO lists are a 4 KB table copied from pycountry (Debian's iso-codes), not the
+    # 23 MB package itself
+    table = json.loads((PROJECT / "brokenlinks" / "data" / "iso_codes.json").read_text("utf-8"))
+    assert "LGPL-2.1" in table["_source"]
+    assert (len(table["languages"]), len(table["regions"])) == (184, 249)
+    for code in (*table["languages"], *table["regions"]):
+        assert len(code) == 2
+        assert code.isascii()
+        assert code.islower()
+    assert {"en", "de", "pt", "zh"} <= set(table["languages"])
+    assert {"us", "gb", "at", "br"} <= set(table["regions"])
+    assert is_locale_code("pt", "br")
+    assert not is_locale_code("ok")
+    probe = "import sys, brokenlinks.judge.soft404 as s; s.is_locale_code('en'); print(sorted(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=PROJECT
+    ).stdout
+    assert "'pycountry'" not in loaded

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 import pytest_twisted
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scrapy.utils.defer import deferred_from_coro
 
 from brokenlinks.judge import botwall, parked, textsearch
@@ -24,10 +26,12 @@ def test_fold_covers_every_character_ignorecase_equates_with_ascii():
         assert re.fullmatch(re.escape(folded), char, re.IGNORECASE)
 
 
-PATTERNS = [
-    *(m.regex.pattern for m in parked.default_fingerprints().markers),
-    *(rule.markup.regex.pattern for rule in botwall._BODY_RULES),
+#: every bundled marker: (pattern, declared literals folded), parked pages' and bot walls'
+MARKERS = [
+    *((m.regex.pattern, m.literals) for m in parked.default_fingerprints().markers),
+    *((rule.markup.regex.pattern, rule.markup.literals) for rule in botwall._BODY_RULES),
 ]
+PATTERNS = [pattern for pattern, _ in MARKERS]
 TEXTS = [
     "",
     "<title>Shop</title><p>coffee grinders</p>",
@@ -48,34 +52,60 @@ TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("pattern", PATTERNS)
-def test_marker_search_equals_the_regex(pattern):
-    marker = textsearch.Marker.compile(pattern)
+@pytest.mark.parametrize(("pattern", "literals"), MARKERS)
+def test_marker_search_equals_the_regex(pattern, literals):
+    marker = textsearch.Marker(re.compile(pattern, re.IGNORECASE), literals)
     for text in TEXTS:
         expected = re.search(pattern, text, re.IGNORECASE) is not None
         assert marker.search(text, textsearch.fold(text)) is expected, (pattern, text)
 
 
-def test_nearly_every_marker_has_a_literal():
-    # the speed comes from these; a marker without one runs its regex on every body
-    literals = [textsearch.required_literals(p) for p in PATTERNS]
-    assert sum(lit is None for lit in literals) == 0
+#: IGNORECASE's odd equivalences, put in generated matches (see textsearch.fold)
+_ODD_CASES = str.maketrans({"i": "\u0131", "I": "\u0130", "s": "\u017f", "k": "\u212a"})
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_match_contains_a_declared_literal(data):
+    # the prefilter's promise: a body the regex matches holds one of the declared literals,
+    # so skipping bodies without any never changes an answer (one drawn match per marker;
+    # no parametrize: pytest-twisted does not run parametrized @given tests)
+    for pattern, literals in MARKERS:
+        assert literals is not None, f"{pattern!r} declares no literals"
+        regex = re.compile(pattern, re.IGNORECASE)
+        text = data.draw(st.from_regex(regex), label=pattern)
+        if data.draw(st.booleans()):
+            odd = text.translate(_ODD_CASES)
+            if regex.search(odd):
+                text = odd
+        assert regex.search(text)
+        folded = textsearch.fold(text)
+        assert any(n in folded for n in literals), (pattern, text, literals)
 
 
 @pytest.mark.parametrize(
-    ("pattern", "literals"),
+    ("entry", "message"),
     [
-        (r"abc(?:d)?efgh", ("efgh",)),
-        (r"(?:abcd)+x", ("abcd",)),
-        (r"(?:abcd)*xy", None),  # the repeat may be absent; "xy" is too short
-        (r"foo\w+barbaz|quux", ("barbaz", "quux")),
-        (r"foo\w+barbaz|qu", None),  # one branch has no usable literal
-        (r"(?:one|two)three", ("three",)),
-        (r"caf[eé] crème", ("caf",)),  # non-ASCII literals are not used
+        ({"literals": "for sale"}, "'literals' must be a list of strings"),
+        ({"literals": ["ok"]}, "literal 'ok': shorter than 3 characters"),
+        ({"literals": ["caf\u00e9"]}, "not an ASCII string"),
     ],
 )
-def test_required_literals(pattern, literals):
-    assert textsearch.required_literals(pattern) == literals
+def test_parking_data_literals_are_validated(entry, message):
+    data = {
+        "markers": [
+            {"service": "X", "in": "text", "pattern": "x+", "regex": True, "source": "s"} | entry
+        ]
+    }
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parked.load_fingerprints(data)
+
+
+def test_plain_markers_are_their_own_literal():
+    fp = parked.load_fingerprints(
+        {"markers": [{"service": "X", "in": "html", "pattern": "sedoParkingUrl", "source": "s"}]}
+    )
+    assert fp.markers[0].literals == ("sedoparkingurl",)
 
 
 @pytest_twisted.inlineCallbacks

@@ -17,8 +17,9 @@ that the job log says why the job ended. Nothing of ``scrapy.cmdline`` is copied
 The project's ``BROKENLINKS_*`` settings, the store and the browser settings are checked
 the same way before the process exists (:func:`brokenlinks.ops.preflight.preflight`). A crawl
 that ran but could not do its job (see :func:`brokenlinks.extensions.summary.job_failure`) exits 1
-too: its crawler is kept from ``_create_crawler`` (ScrapyCommand's one factory of the
-crawler it runs) to read the ``brokenlinks/job_failed`` stat once it has run.
+too: :meth:`Command.run` makes its crawler with the public
+``CrawlerProcess.create_crawler`` (Scrapy's own ``run`` keeps it inside the private
+``_create_crawler``) and reads the ``brokenlinks/job_failed`` stat once it has run.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.commands import ScrapyHelpFormatter
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.extensions.feedexport import FeedExporter
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.log import configure_logging
 
@@ -37,7 +40,6 @@ from brokenlinks.ops.preflight import preflight
 from brokenlinks.params import arguments_help
 
 if TYPE_CHECKING:
-    from scrapy import Spider
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -54,10 +56,6 @@ class Command(ScrapyCrawlCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.formatter_class = _HelpFormatter
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._crawlers: list[Crawler] = []
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)  # -s into settings, -a into opts.spargs, -o/-O
@@ -85,13 +83,24 @@ class Command(ScrapyCrawlCommand):
         # before the crawler process exists: no banner, no reactor, no traceback
         raise SystemExit(1)
 
-    def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
-        crawler = super()._create_crawler(spidercls)
-        self._crawlers.append(crawler)  # to read its outcome once it has run
-        return crawler
-
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().run(args, opts)
-        for crawler in self._crawlers:
-            if crawler.stats is not None and crawler.stats.get_value("brokenlinks/job_failed"):
-                self.exitcode = 1
+        if len(args) != 1:
+            super().run(args, opts)  # Scrapy's usage errors
+            return
+        assert self.crawler_process is not None
+        crawler = self.crawler_process.create_crawler(args[0])
+        crawler.signals.connect(self._warn_if_no_feed_exporter, signal=signals.engine_started)
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        if crawler.stats is not None and crawler.stats.get_value("brokenlinks/job_failed"):
+            self.exitcode = 1
+
+    def _warn_if_no_feed_exporter(self, sender: Crawler) -> None:
+        # Scrapy's crawl command warns so from its private crawler factory, not used here
+        if sender.settings.getdict("FEEDS") and sender.get_extension(FeedExporter) is None:
+            logger.warning(
+                "The FeedExporter extension is not enabled, so no item will be "
+                "exported to the configured feeds (FEEDS, -o, -O)."
+            )

@@ -18,15 +18,16 @@ Settings: ``REDIRECT_ENABLED``, ``REDIRECT_MAX_TIMES`` (Scrapy's own).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from scrapy import Request
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest
 
 from brokenlinks.parsing.sites import site_of
 
 if TYPE_CHECKING:
-    from scrapy import Request
+    from scrapy.http import Response
 
 #: a URL visited this many times within one chain is a loop (as in brokenlinks.checker.checks)
 LOOP_VISITS = 3
@@ -43,19 +44,27 @@ class OffsiteRedirect(IgnoreRequest):
 
 
 class PageRedirectMiddleware(RedirectMiddleware):
-    """Scrapy's ``RedirectMiddleware``, with redirects past the duplicate filter and loops cut."""
+    """Scrapy's ``RedirectMiddleware``, with redirects past the duplicate filter and loops cut.
 
-    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+    Only public API: the redirect Scrapy's ``process_response`` builds (with its documented
+    ``redirect_urls`` meta key) is checked and let through the filter afterwards.
+    """
+
+    def process_response(  # type: ignore[override]  # the 2.14+ signature, without spider
+        self, request: Request, response: Response
+    ) -> Request | Response:
+        out = super().process_response(request, response)
+        if not isinstance(out, Request):
+            return out
         sites = request.meta.get(META_SITES)
-        if sites and site_of(redirected.url) not in sites:
-            raise OffsiteRedirect(redirected.url)
-        chain = [*request.meta.get("redirect_urls", []), request.url]
-        if chain.count(redirected.url) + 1 >= LOOP_VISITS:
+        if sites and site_of(out.url) not in sites:
+            raise OffsiteRedirect(out.url)
+        chain = out.meta.get("redirect_urls", [])
+        if chain.count(out.url) + 1 >= LOOP_VISITS:
             stats = self.crawler.stats
             assert stats is not None
             stats.inc_value("brokenlinks/pages/redirect_loop")
-            msg = f"redirect loop at {redirected.url} after {len(chain)} redirects"
+            msg = f"redirect loop at {out.url} after {len(chain)} redirects"
             raise IgnoreRequest(msg)
-        out = super()._redirect(redirected, request, reason)
         out.dont_filter = True
         return out

@@ -10,10 +10,12 @@ writer: the feeds and the commands' ``-o file.csv`` (``brokenlinks.reporting.rep
 
 The Scrapy behaviour worked around: a feed's item filter is built in
 ``FeedExporter.__init__`` from its ``item_classes`` option, and there is no setting for a
-default item class of every feed (Scrapy 2.19). The exporter sets the option and builds
-the filter Scrapy's way for a feed without ``item_filter``: with the public
-``scrapy.extensions.feedexport.ItemFilter`` (the documented default of ``item_filter``),
-not the private ``FeedExporter._load_filter``.
+default item class of every feed (Scrapy 2.19). :func:`export_prospects_only` gives every
+feed without ``item_classes`` or ``item_filter`` of its own ``item_classes = [ProspectItem]``
+in the ``FEEDS`` setting itself, at that setting's priority: the add-on calls it
+(``brokenlinks.Addon.update_settings``), after the command line, Scrapyd and the spider
+have set their feeds and before Scrapy's ``FeedExporter`` reads them. Only public API: the
+documented ``FEEDS`` options, no ``FeedExporter.feeds``/``filters`` attributes.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy.exporters import CsvItemExporter
-from scrapy.extensions.feedexport import FeedExporter, ItemFilter
+from scrapy.extensions.feedexport import FeedExporter
 
 from brokenlinks.items import ProspectItem
 
 if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 PROSPECT_ITEM = "brokenlinks.items.ProspectItem"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -47,15 +49,33 @@ def csv_safe(value: str) -> str:
     return value
 
 
-class ProspectFeedExporter(FeedExporter):
-    """Scrapy's FeedExporter, exporting prospects only unless a feed says otherwise."""
+def export_prospects_only(settings: BaseSettings) -> None:
+    """Make every feed that names no item classes (nor a filter) export prospects only.
 
-    def __init__(self, crawler: Crawler) -> None:
-        super().__init__(crawler)
-        for uri, options in self.feeds.items():
-            if not options.get("item_classes") and not options.get("item_filter"):
-                options["item_classes"] = [PROSPECT_ITEM]
-                self.filters[uri] = ItemFilter(options)
+    >>> from scrapy.settings import Settings
+    >>> s = Settings({"FEEDS": {"a.csv": {"format": "csv"},
+    ...                         "pages.jl": {"format": "jsonlines", "item_classes": ["x.P"]}}})
+    >>> export_prospects_only(s)
+    >>> s.getdict("FEEDS")["a.csv"]["item_classes"], s.getdict("FEEDS")["pages.jl"]["item_classes"]
+    (['brokenlinks.items.ProspectItem'], ['x.P'])
+    """
+    feeds = settings.getdict("FEEDS")
+    if not feeds:
+        return
+    changed = {
+        uri: options
+        if options.get("item_classes") or options.get("item_filter")
+        else {**options, "item_classes": [PROSPECT_ITEM]}
+        for uri, options in feeds.items()
+    }
+    settings.set("FEEDS", changed, settings.getpriority("FEEDS") or 0)
+
+
+class ProspectFeedExporter(FeedExporter):
+    """Scrapy's FeedExporter under the name the add-on installs (settings may name it).
+
+    The prospects-only default is in the feeds' options (:func:`export_prospects_only`).
+    """
 
 
 class SafeCsvItemExporter(CsvItemExporter):
@@ -65,9 +85,15 @@ class SafeCsvItemExporter(CsvItemExporter):
     a script reading the file can tell "no prospects" from "no export".
     """
 
+    #: whether Scrapy has written the header row: it does with the first item
+    _exported_an_item = False
+
+    def export_item(self, item: Any) -> None:
+        self._exported_an_item = True
+        super().export_item(item)
+
     def finish_exporting(self) -> None:
-        if self._headers_not_written and self.include_headers_line:
-            self._headers_not_written = False
+        if not self._exported_an_item and self.include_headers_line:
             fields = self.fields_to_export or ItemAdapter.get_field_names_from_class(ProspectItem)
             names = fields.values() if isinstance(fields, Mapping) else fields
             self.csv_writer.writerow(list(names or ()))

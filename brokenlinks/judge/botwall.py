@@ -43,8 +43,9 @@ def _re(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def _marker(pattern: str) -> textsearch.Marker:
-    return textsearch.Marker.compile(pattern)
+def _marker(pattern: str, *literals: str) -> textsearch.Marker:
+    """A body pattern and the literals (one is in every match) that prefilter it."""
+    return textsearch.Marker.compile(pattern, *literals)
 
 
 _CHALLENGE_STATUSES = frozenset({200, 202, 403, 429, 503})
@@ -58,39 +59,82 @@ _HEADER_RULES = (
 
 _BODY_RULES = (
     # Cloudflare: the interstitial ("Just a moment...") and the block page
-    _BodyRule("Cloudflare challenge", _marker(r"window\._cf_chl_opt|cf-browser-verification")),
     _BodyRule(
         "Cloudflare challenge",
-        _marker(r"<title>\s*(?:just a moment\.\.\.|attention required! \| cloudflare)\s*</title>"),
+        _marker(
+            r"window\._cf_chl_opt|cf-browser-verification",
+            "window._cf_chl_opt",
+            "cf-browser-verification",
+        ),
+    ),
+    _BodyRule(
+        "Cloudflare challenge",
+        _marker(
+            r"<title>\s*(?:just a moment\.\.\.|attention required! \| cloudflare)\s*</title>",
+            "just a moment...",
+            "attention required! | cloudflare",
+        ),
         header=("server", _re(r"cloudflare")),
     ),
     _BodyRule(
         "Cloudflare block",
-        _marker(r"sorry, you have been blocked|cf-error-details"),
+        _marker(
+            r"sorry, you have been blocked|cf-error-details",
+            "sorry, you have been blocked",
+            "cf-error-details",
+        ),
         header=("server", _re(r"cloudflare")),
         statuses=frozenset({403}),
     ),
     _BodyRule(
         "DDoS-Guard",
-        _marker(r"ddos-guard|checking your browser before accessing"),
+        _marker(
+            r"ddos-guard|checking your browser before accessing",
+            "ddos-guard",
+            "checking your browser before accessing",
+        ),
         header=("server", _re(r"ddos-guard")),
     ),
-    _BodyRule("Sucuri firewall", _marker(r"Sucuri WebSite Firewall - Access Denied")),
-    _BodyRule("Imperva Incapsula", _marker(r"_Incapsula_Resource|Incapsula incident ID")),
     _BodyRule(
-        "DataDome captcha", _marker(r"geo\.captcha-delivery\.com|ct\.captcha-delivery\.com")
+        "Sucuri firewall",
+        _marker(
+            r"Sucuri WebSite Firewall - Access Denied", "Sucuri WebSite Firewall - Access Denied"
+        ),
     ),
-    _BodyRule("PerimeterX captcha", _marker(r"id=[\"']px-captcha[\"']")),
+    _BodyRule(
+        "Imperva Incapsula",
+        _marker(
+            r"_Incapsula_Resource|Incapsula incident ID",
+            "_Incapsula_Resource",
+            "Incapsula incident ID",
+        ),
+    ),
+    _BodyRule(
+        "DataDome captcha",
+        _marker(
+            r"geo\.captcha-delivery\.com|ct\.captcha-delivery\.com",
+            "geo.captcha-delivery.com",
+            "ct.captcha-delivery.com",
+        ),
+    ),
+    _BodyRule("PerimeterX captcha", _marker(r"id=[\"']px-captcha[\"']", "px-captcha")),
     _BodyRule(
         "Akamai access denied",
-        _marker(r"(?s)<title>\s*Access Denied\s*</title>.*Reference&#32;#\d"),
+        _marker(
+            r"(?s)<title>\s*Access Denied\s*</title>.*Reference&#32;#\d",
+            "Reference&#32;#",
+        ),
         statuses=frozenset({403}),
     ),
     _BodyRule(
         "browser check",
         _marker(
             r"<title>\s*(?:checking your browser|verifying you are human|"
-            r"please verify you are a human|ddos protection by)[^<]*</title>"
+            r"please verify you are a human|ddos protection by)[^<]*</title>",
+            "checking your browser",
+            "verifying you are human",
+            "please verify you are a human",
+            "ddos protection by",
         ),
         statuses=_CHALLENGE_STATUSES,
     ),

@@ -106,20 +106,17 @@ def load_fingerprints(data: Mapping[str, Any]) -> Fingerprints:
         if entry.get("in") not in _WHERE:
             raise _entry_error("markers", i, "'in' must be one of html, text, title")
         _need(entry, "markers", i, ("service", "pattern", "source"), sources)
-        pattern = entry["pattern"] if entry.get("regex") else re.escape(entry["pattern"])
+        if entry.get("regex"):
+            pattern = entry["pattern"]
+            literals = _declared_literals(entry, i)
+        else:
+            pattern = re.escape(entry["pattern"])
+            literals = textsearch.plain_literals(entry["pattern"])
         try:
             compiled = re.compile(pattern, re.IGNORECASE)
         except re.error as e:
             raise _entry_error("markers", i, f"bad regex: {e}") from e
-        markers.append(
-            Marker(
-                entry["service"],
-                entry["in"],
-                compiled,
-                entry["source"],
-                textsearch.required_literals(pattern),
-            )
-        )
+        markers.append(Marker(entry["service"], entry["in"], compiled, entry["source"], literals))
     marketplaces: list[Marketplace] = []
     for i, entry in enumerate(data.get("marketplaces", [])):
         _need(entry, "marketplaces", i, ("service", "host", "source"), sources)
@@ -136,6 +133,17 @@ def load_fingerprints(data: Mapping[str, Any]) -> Fingerprints:
             raise _entry_error("networks", i, str(e)) from e
         networks.append(Network(entry["service"], network, entry["source"]))
     return Fingerprints(tuple(markers), tuple(marketplaces), tuple(networks))
+
+
+def _declared_literals(entry: Mapping[str, Any], index: int) -> tuple[str, ...] | None:
+    """A regex marker's ``literals``: one of them is in every match (none: no prefilter)."""
+    literals = entry.get("literals", [])
+    if not isinstance(literals, list) or not all(isinstance(n, str) for n in literals):
+        raise _entry_error("markers", index, "'literals' must be a list of strings")
+    try:
+        return textsearch.checked_literals(literals)
+    except ValueError as e:
+        raise _entry_error("markers", index, str(e)) from e
 
 
 def _need(

@@ -12,7 +12,8 @@ this order:
 2. a deep URL redirected to the home page of its own site is one (a redirect to another
    site's home page is how shorteners and affiliate links work, so it is not). A
    language home (``/en/``, ``/de-at/``) counts only when its first segment is a real
-   ISO 639-1 language or ISO 3166-1 region code (pycountry's data) *and* the site's
+   ISO 639-1 language or ISO 3166-1 region code (``brokenlinks/data/iso_codes.json``,
+   from Debian's iso-codes) *and* the site's
    own ``/`` redirects there (*home*, found by the checker): ``/ok``, ``/go`` or ``/tv``
    are ordinary pages on most sites;
 3. a redirected URL that lands where the probe landed too (the generic search or listing
@@ -28,6 +29,8 @@ A page that merely mentions "404" in its text is none of these.
 
 from __future__ import annotations
 
+import json
+import pkgutil
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,7 +39,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import pycountry
 from lxml import etree  # type: ignore[import-untyped]  # no stubs, as in brokenlinks.parsing.extract
 from lxml import html as lxml_html
 
@@ -223,12 +225,16 @@ def says_not_found(title: str, headings: Iterable[str] = ()) -> bool:
 
 @lru_cache(maxsize=1)
 def _codes() -> tuple[frozenset[str], frozenset[str]]:
-    """ISO 639-1 language codes and ISO 3166-1 alpha-2 region codes, lower-cased."""
-    languages = frozenset(
-        code.lower() for lang in pycountry.languages if (code := getattr(lang, "alpha_2", None))
-    )
-    regions = frozenset(country.alpha_2.lower() for country in pycountry.countries)
-    return languages, regions
+    """ISO 639-1 language codes and ISO 3166-1 alpha-2 region codes, lower-cased.
+
+    Read through pkgutil from the bundled table, so that it works from a zipped egg too.
+    """
+    raw = pkgutil.get_data("brokenlinks", "data/iso_codes.json")
+    if raw is None:  # pragma: no cover  (a loader without get_data)
+        msg = "brokenlinks/data/iso_codes.json is missing"
+        raise FileNotFoundError(msg)
+    table = json.loads(raw)
+    return frozenset(table["languages"]), frozenset(table["regions"])
 
 
 def is_locale_code(lang: str, region: str | None = None) -> bool:

@@ -5,20 +5,21 @@ patterns. Each ``re.search`` with ``IGNORECASE`` walks the whole body (sre canno
 literal-prefix scan under ``IGNORECASE``), which made marker search most of the CPU of
 judging a body (benchmarks: 62% of body judgement, 13% of a crawl's CPU). Nearly every
 pattern contains a literal that every match must contain ("may be for sale",
-``sedoParkingUrl``); :class:`Marker` finds it once, when the pattern is compiled, and
-:func:`fold` lower-cases a body once, so that a search is a fast substring test that
-runs the regex only when the literal is there. The answer is the same as the regex's
-alone: a match implies its literal in the folded body (see :func:`fold` for the
-characters ``IGNORECASE`` equates with ASCII letters).
+``sedoParkingUrl``); each marker *declares* those literals beside its pattern
+(``brokenlinks/data/parking.json``, ``brokenlinks.judge.botwall``), and :func:`fold`
+lower-cases a body once, so that a search is a fast substring test that runs the regex
+only when a literal is there. The answer is the same as the regex's alone as long as a
+match implies one of its literals in the folded body (see :func:`fold` for the characters
+``IGNORECASE`` equates with ASCII letters); ``tests/test_textsearch.py`` checks every
+bundled marker's literals against strings generated from its pattern. The literals were
+once derived from the stdlib's private regex parser (``re._parser``), which may change in
+any Python release: declared literals need no private module.
 """
 
 from __future__ import annotations
 
 import re
-import re._constants as sre_constants  # type: ignore[import-not-found]  # the parser's opcodes
-import re._parser as sre_parse  # type: ignore[import-not-found]  # the stdlib's regex parser
 from dataclasses import dataclass, field
-from typing import Any
 
 #: literals shorter than this filter too little to be worth a pass over the body
 MIN_LITERAL = 3
@@ -41,58 +42,39 @@ def fold(text: str) -> str:
     return text.casefold()
 
 
-def _runs(items: Any) -> list[tuple[str, ...]]:
-    """Literal alternatives found in a parsed sequence: one of each tuple is in every match."""
-    found: list[tuple[str, ...]] = []
-    run: list[str] = []
+def checked_literals(literals: tuple[str, ...] | list[str]) -> tuple[str, ...] | None:
+    """Declared literals as the prefilter uses them: folded, or ValueError naming a bad one.
 
-    def close() -> None:
-        if run:
-            found.append(("".join(run),))
-            run.clear()
+    None when there are none (the regex then runs on every body).
 
-    for op, av in items:
-        if op is sre_constants.LITERAL:
-            run.append(chr(av))
-            continue
-        close()
-        if op is sre_constants.SUBPATTERN:
-            found.extend(_runs(av[-1]))
-        elif op in {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT} and av[0] >= 1:
-            found.extend(_runs(av[2]))
-        elif op is sre_constants.BRANCH:
-            branches = [_best(_runs(branch)) for branch in av[1]]
-            if all(b is not None for b in branches):
-                found.append(tuple(n for b in branches if b is not None for n in b))
-    close()
-    return found
-
-
-def _best(candidates: list[tuple[str, ...]]) -> tuple[str, ...] | None:
-    usable = [c for c in candidates if all(len(n) >= MIN_LITERAL and n.isascii() for n in c)]
-    if not usable:
-        return None
-    return max(usable, key=lambda c: min(len(n) for n in c))
-
-
-def required_literals(pattern: str) -> tuple[str, ...] | None:
-    """Folded literals one of which every case-insensitive match of *pattern* contains.
-
-    None when there is none worth testing (the regex must then run on every body).
-
-    >>> required_literals(r"this domain (?:name )?may be for sale")
-    ('may be for sale',)
-    >>> required_literals(r"window\\._cf_chl_opt|cf-browser-verification")
-    ('window._cf_chl_opt', 'cf-browser-verification')
-    >>> required_literals(r"^\\s*domain parked\\s*$"), required_literals(r"\\w+") is None
-    (('domain parked',), True)
+    >>> checked_literals(("May Be For Sale",)), checked_literals(()) is None
+    (('may be for sale',), True)
+    >>> checked_literals(["ok", "fine"])
+    Traceback (most recent call last):
+    ...
+    ValueError: literal 'ok': shorter than 3 characters
     """
-    try:
-        parsed = sre_parse.parse(pattern, re.IGNORECASE)
-    except re.error:
+    folded: list[str] = []
+    for literal in literals:
+        if not isinstance(literal, str) or not literal.isascii():
+            msg = f"literal {literal!r}: not an ASCII string"
+            raise ValueError(msg)
+        if len(literal) < MIN_LITERAL:
+            msg = f"literal {literal!r}: shorter than {MIN_LITERAL} characters"
+            raise ValueError(msg)
+        folded.append(fold(literal))
+    return tuple(folded) or None
+
+
+def plain_literals(text: str) -> tuple[str, ...] | None:
+    """The literal of a plain (not regex) case-insensitive pattern: the text itself, folded.
+
+    >>> plain_literals("sedoParkingUrl"), plain_literals("ab"), plain_literals("café")
+    (('sedoparkingurl',), None, None)
+    """
+    if len(text) < MIN_LITERAL or not text.isascii():
         return None
-    best = _best(_runs(parsed))
-    return tuple(fold(n) for n in best) if best is not None else None
+    return (fold(text),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +85,9 @@ class Marker:
     literals: tuple[str, ...] | None = field(default=None)
 
     @classmethod
-    def compile(cls, pattern: str) -> Marker:
-        return cls(re.compile(pattern, re.IGNORECASE), required_literals(pattern))
+    def compile(cls, pattern: str, *literals: str) -> Marker:
+        """Compile *pattern*; *literals*: one of them is in every match (case-insensitively)."""
+        return cls(re.compile(pattern, re.IGNORECASE), checked_literals(literals))
 
     def search(self, text: str, folded: str) -> bool:
         """Tell whether the pattern matches *text*; *folded* is ``fold(text)``."""

@@ -9,10 +9,9 @@ This handler starts Playwright on the first request that asks for the browser, u
 lock, and otherwise behaves exactly as scrapy-playwright's (plain requests go to Scrapy's
 HTTP/1.1 handler, as before).
 
-It relies on two names of scrapy-playwright that are not public API: the
-``engine_started`` receiver ``_maybe_launch_in_thread`` and the start-up coroutine
-``_launch`` (with ``_maybe_future_from_coro`` for its threaded-loop mode);
-``tests/test_render_lazy.py`` fails if either changes.
+scrapy-playwright has no public way to start later: the private names it takes are
+reached through ``brokenlinks._compat.PlaywrightHandlerBase`` (checked on import; canary
+in ``tests/test_compat.py``, behaviour in ``tests/test_render_lazy.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from brokenlinks._compat import PlaywrightHandlerBase
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 
-class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]  # untyped base
+class LazyPlaywrightHandler(PlaywrightHandlerBase):
     """Starts Playwright on the first rendered request instead of at engine start."""
 
     def __init__(self, crawler: Crawler) -> None:
@@ -36,13 +35,13 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[mi
         self._started = False
         self._start_lock = asyncio.Lock()
 
-    async def _maybe_launch_in_thread(self) -> None:
-        """The ``engine_started`` receiver: start nothing yet."""
+    async def at_engine_start(self) -> None:
+        """Start nothing yet."""
 
     async def _start_playwright(self) -> None:
         async with self._start_lock:
             if not self._started:
-                await self._maybe_future_from_coro(self._launch())
+                await self.start_playwright()
                 self._started = True
 
     async def download_request(self, request: Request) -> Response:
