@@ -299,7 +299,21 @@ class LinkChecker:
         except asyncio.CancelledError:
             self._tasks.pop(url, None)
             raise
+        except Exception as e:  # noqa: BLE001  (a bug of ours must not cost the pages their items)
+            # A failure cached in the task would re-raise for every page that links here
+            # and fail its gather: it ends as a verdict instead, decided once.
+            verdict = self._failed(url, e)
         return self._finish(url, verdict)
+
+    def _failed(self, url: str, error: Exception) -> Verdict:
+        """The verdict of a check that raised: blocked ``error`` (not verified, never dead)."""
+        self.stats.inc_value("brokenlinks/targets/check_errors")
+        logger.error(
+            "Check of %(url)s failed unexpectedly (%(error)s): verdict blocked/error",
+            {"url": url, "error": f"{type(error).__name__}: {error}"},
+        )
+        logger.debug("Check of %(url)s failed", {"url": url}, exc_info=error)
+        return verdicts.check_error(error)
 
     def _request(self, url: str, method: str) -> Request:
         return Request(
@@ -458,6 +472,15 @@ class LinkChecker:
 
     async def _land(self, url: str) -> str | None:
         """Follow *url*'s redirects (at most ``_PROBE_REDIRECTS``); the URL that answers."""
+        try:
+            return await self._follow_home(url)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # cached per origin, like a probe: a failure proves nothing
+            logger.debug("Following %(url)s failed", {"url": url}, exc_info=True)
+            return None
+
+    async def _follow_home(self, url: str) -> str | None:
         current = url
         for _ in range(_PROBE_REDIRECTS + 1):
             outcome = await self._download(current, "GET", probe=True)
@@ -473,6 +496,17 @@ class LinkChecker:
         return None
 
     async def _probe(self, origin: str) -> HostProfile:
+        try:
+            return await self._send_probe(origin)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed probe proves nothing about the host
+            # cached for the origin: a raising probe would fail every check of the host
+            logger.debug("Probe of %(origin)s failed", {"origin": origin}, exc_info=True)
+            self.stats.inc_value("brokenlinks/probes/not_honest")
+            return HostProfile(origin, honest=False)
+
+    async def _send_probe(self, origin: str) -> HostProfile:
         self.stats.inc_value("brokenlinks/probes/sent")
         current = probe_url(origin)
         redirected = False

@@ -229,6 +229,21 @@ def classify_exception(exc: BaseException, *, refused: str | None = None) -> Ver
     return Verdict(Kind.BLOCKED, Reason.ERROR, detail=detail)
 
 
+def check_error(error: BaseException) -> Verdict:
+    """The verdict of a check that failed in the checker itself (a bug, not the target).
+
+    Blocked, not dead: the link was not verified, and a link builder must never write to
+    a site owner because of a fault of ours. Not kept as fresh (re-checked next crawl).
+
+    >>> v = check_error(KeyError("x"))
+    >>> v.kind, v.reason, v.detail
+    (<Kind.BLOCKED: 'blocked'>, <Reason.ERROR: 'error'>, "check failed: KeyError: 'x'")
+    """
+    return Verdict(
+        Kind.BLOCKED, Reason.ERROR, detail=f"check failed: {type(error).__name__}: {error}"[:300]
+    )
+
+
 def redirect_loop(final_url: str, status: int | None, hops: int, *, looped: bool) -> Verdict:
     """The verdict for a redirect chain the checker gave up on.
 
