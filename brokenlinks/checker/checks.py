@@ -48,6 +48,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.asyncio import create_looping_call
 
 from brokenlinks.checker import verdicts
 from brokenlinks.checker.spill import VerdictMemory
@@ -80,6 +81,12 @@ _CONCLUSIVE_FAILURES = (
     DownloadTimeoutError,
 )
 _TEXT_TYPES = (b"text/", b"application/xhtml", b"application/xml", b"application/json")
+#: seconds between two looks at whether the crawl is being stopped
+_STOP_POLL = 0.2
+
+
+class ChecksStopped(Exception):
+    """The crawl is stopping (SIGINT/SIGTERM): checks under way were abandoned, no verdict."""
 
 
 def now_iso() -> str:
@@ -180,6 +187,8 @@ class LinkChecker:
         self._homes: dict[str, asyncio.Task[str | None]] = {}
         self.workers = WorkerPool(processes_for(config.workers), self.stats)
         self._read_page = PageReader(self.workers)
+        self.stopping = False
+        self._watch: Any = None
 
     @classmethod
     def of(cls, crawler: Crawler) -> LinkChecker:
@@ -198,27 +207,76 @@ class LinkChecker:
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(checker.workers.start, signal=signals.spider_opened)
+        crawler.signals.connect(checker.watch_stop, signal=signals.spider_opened)
         crawler.signals.connect(checker.close, signal=signals.spider_closed)
         return checker
 
     def close(self) -> None:
         """Stop the worker processes and remove the spilled verdicts' files (the crawl is over)."""
+        if self._watch is not None and self._watch.running:
+            self._watch.stop()
         self.workers.close()
         self._results.close()
+
+    # -- stopping: a graceful stop must not wait for every check ----------------------
+
+    def watch_stop(self) -> None:
+        """Look every ``_STOP_POLL`` s whether the crawl is being stopped (SIGINT/SIGTERM).
+
+        Scrapy's graceful stop waits for every request in progress, and every check is one
+        (with its GET, probe and retries still to come): with thousands of targets queued
+        the first signal seemed ignored. Scrapy sends no signal when a stop begins; the
+        engine's public ``running`` turns false, so it is polled.
+        """
+        self._watch = create_looping_call(self._look_for_stop)
+        self._watch.start(_STOP_POLL, now=False)
+
+    def _look_for_stop(self) -> None:
+        engine = self.crawler.engine
+        if engine is not None and not engine.running and not self.stopping:
+            self.stop_checks()
+
+    def stop_checks(self) -> None:
+        """Abandon every check under way (no verdict is made up); later checks raise."""
+        self.stopping = True
+        pending = [
+            task
+            for tasks in (self._tasks, self._profiles, self._homes)
+            for task in tasks.values()
+            if not task.done()
+        ]
+        for task in pending:
+            task.cancel()
+        abandoned = sum(1 for task in self._tasks.values() if not task.done())
+        self.stats.set_value("brokenlinks/targets/abandoned", abandoned)
+        logger.info(
+            "Stopping: %(n)d checks under way abandoned (checked again by the next crawl)",
+            {"n": abandoned},
+        )
 
     # -- the public API -------------------------------------------------------------
 
     async def check(self, url: str) -> CheckResult:
-        """Return the verdict of *url* (absolute, fragment-less), checking it at most once."""
+        """Return the verdict of *url* (absolute, fragment-less), checking it at most once.
+
+        Raises :class:`ChecksStopped` once the crawl is being stopped.
+        """
         if (done := self.known(url)) is not None:
             return done
+        if self.stopping:
+            raise ChecksStopped(url)
         task = self._tasks.get(url)
         if task is None:
             task = asyncio.ensure_future(self._check(url))
             self._tasks[url] = task
         else:
             self.stats.inc_value("brokenlinks/targets/reused")
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if self.stopping and task.cancelled():
+                raise ChecksStopped(url) from None
+            raise
 
     def known(self, url: str) -> CheckResult | None:
         """Return the verdict of *url* if it is decided already (no task, no await)."""

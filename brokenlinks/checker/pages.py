@@ -19,7 +19,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.encoding import http_content_type_encoding
 
 from brokenlinks.checker import verdicts
-from brokenlinks.checker.checks import LinkChecker, now_iso
+from brokenlinks.checker.checks import ChecksStopped, LinkChecker, now_iso
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
 from brokenlinks.net.guard import guard_refusal
 from brokenlinks.parsing.charsets import Decoded, decode_html
@@ -296,8 +296,15 @@ async def process_page(
     checker: LinkChecker,
     fresh: FreshVerdicts | None = None,
 ) -> list[Any]:
-    """Check and build the items of an already extracted page (a site crawl follows its links)."""
-    results = await check_links(page, scope, checker, fresh)
+    """Check and build the items of an already extracted page (a site crawl follows its links).
+
+    A page whose checks were abandoned because the crawl is stopping gives no items: it is
+    read again by the next crawl.
+    """
+    try:
+        results = await check_links(page, scope, checker, fresh)
+    except ChecksStopped:
+        return []
     return build_items(
         page,
         requested_url=requested_url,
