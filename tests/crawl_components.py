@@ -6,6 +6,8 @@ importable from there); never part of the package.
 
 from __future__ import annotations
 
+import time
+
 from scrapy.http import HtmlResponse
 
 #: a GET of this URL comes back as a response that cannot be read (a bug's stand-in)
@@ -33,4 +35,13 @@ class ExplodingBodyMiddleware:
                 body=response.body,
                 request=request,
             )
+        return response
+
+
+class LoopBlockingMiddleware:
+    """Holds the event loop for a while on each answer of ``busy.test``, as a starved process would."""
+
+    def process_response(self, request, response):
+        if request.url.startswith("http://busy.test/"):
+            time.sleep(0.8)  # the point: the loop lags
         return response

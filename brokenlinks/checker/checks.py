@@ -24,8 +24,17 @@ without fetching the lander. A redirect to a non-web URL (``ftp:``, ``file:``) i
 200 (browsers show its body). A deep URL redirected to a language home (``/en/``) is a
 soft 404 only if the site's ``/`` leads there too (looked up once per origin).
 
+A dead verdict whose reason can be the crawl's own doing (a timeout, a refused or reset
+connection, a 5xx, a TLS handshake that timed out: ``verdicts.needs_confirmation``) is not
+final yet: the target waits for a *confirmation pass*. Once the crawl is quiet (nothing in
+the downloader), the engine is paused and each waiting target is checked once more, one at
+a time per host (``BROKENLINKS_CONFIRM_CONCURRENCY`` hosts at once), without retries; that
+second verdict is the target's. The pages linking to it wait for it.
+
 Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
-``BROKENLINKS_SOFT404_PROBE``, ``BROKENLINKS_VERDICTS_IN_MEMORY``, ``REDIRECT_MAX_TIMES``.
+``BROKENLINKS_SOFT404_PROBE``, ``BROKENLINKS_VERDICTS_IN_MEMORY``,
+``BROKENLINKS_CONFIRM_ENABLED``, ``BROKENLINKS_CONFIRM_CONCURRENCY``, ``REDIRECT_MAX_TIMES``.
+Stats: ``brokenlinks/confirm/{queued,passes,checked,confirmed,overturned}``.
 """
 
 from __future__ import annotations
@@ -83,6 +92,10 @@ _CONCLUSIVE_FAILURES = (
 _TEXT_TYPES = (b"text/", b"application/xhtml", b"application/xml", b"application/json")
 #: seconds between two looks at whether the crawl is being stopped
 _STOP_POLL = 0.2
+#: seconds between two looks at the downloader, waiting for the crawl to be quiet
+_QUIET_POLL = 0.2
+#: looks in a row that must find the downloader empty before a confirmation pass
+_QUIET_LOOKS = 2
 
 
 class ChecksStopped(Exception):
@@ -189,6 +202,9 @@ class LinkChecker:
         self._read_page = PageReader(self.workers)
         self.stopping = False
         self._watch: Any = None
+        #: targets dead for a reason that can be transient: (first verdict, final verdict)
+        self._unconfirmed: dict[str, tuple[Verdict, asyncio.Future[Verdict]]] = {}
+        self._confirming: asyncio.Task[None] | None = None
 
     @classmethod
     def of(cls, crawler: Crawler) -> LinkChecker:
@@ -245,6 +261,8 @@ class LinkChecker:
             for task in tasks.values()
             if not task.done()
         ]
+        if self._confirming is not None and not self._confirming.done():
+            pending.append(self._confirming)
         for task in pending:
             task.cancel()
         abandoned = sum(1 for task in self._tasks.values() if not task.done())
@@ -354,6 +372,8 @@ class LinkChecker:
     async def _check(self, url: str) -> CheckResult:
         try:
             verdict = await self._follow(url)
+            if self.config.confirm_enabled and verdicts.needs_confirmation(verdict):
+                verdict = await self._confirm_later(url, verdict)
         except asyncio.CancelledError:
             self._tasks.pop(url, None)
             raise
@@ -373,7 +393,8 @@ class LinkChecker:
         logger.debug("Check of %(url)s failed", {"url": url}, exc_info=error)
         return verdicts.check_error(error)
 
-    def _request(self, url: str, method: str) -> Request:
+    def _request(self, url: str, method: str, *, confirming: bool = False) -> Request:
+        meta: dict[str, Any] = {"max_retry_times": 0} if confirming else {}
         return Request(
             url,
             method=method,
@@ -381,6 +402,7 @@ class LinkChecker:
             dont_filter=True,
             headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
             meta={
+                **meta,
                 META_CHECK: True,
                 "dont_redirect": True,
                 "dont_obey_robotstxt": True,
@@ -392,19 +414,20 @@ class LinkChecker:
         )
 
     async def _download(
-        self, url: str, method: str, *, probe: bool = False
+        self, url: str, method: str, *, probe: bool = False, confirming: bool = False
     ) -> Response | Exception:
         """Download once; a failure is returned, to be classified."""
         assert self.crawler.engine is not None
         self.stats.inc_value(f"brokenlinks/requests/{'probe' if probe else method.lower()}")
+        request = self._request(url, method, confirming=confirming)
         try:
-            return await self.crawler.engine.download_async(self._request(url, method))
+            return await self.crawler.engine.download_async(request)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001  (every failure is classified)
             return exc
 
-    async def _follow(self, url: str) -> Verdict:
+    async def _follow(self, url: str, *, confirming: bool = False) -> Verdict:
         if not is_http(url):
             return verdicts.unsupported_scheme(url)
         method = "HEAD" if self.config.head_first else "GET"
@@ -412,7 +435,7 @@ class LinkChecker:
         hops = 0
         current = url
         while True:
-            outcome = await self._download(current, method)
+            outcome = await self._download(current, method, confirming=confirming)
             if isinstance(outcome, Exception):
                 if method == "HEAD" and not (
                     isinstance(outcome, _CONCLUSIVE_FAILURES) or verdicts.is_tls_error(outcome)
@@ -507,6 +530,82 @@ class LinkChecker:
         if why is not None:
             return Verdict(Kind.DEAD, Reason.SOFT_404, status, response.url, why)
         return verdict
+
+    # -- the confirmation pass -------------------------------------------------------------
+
+    async def _confirm_later(self, url: str, first: Verdict) -> Verdict:
+        """The verdict of *url* after the next confirmation pass (*first* was transient)."""
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self._unconfirmed[url] = (first, future)
+        self.stats.inc_value("brokenlinks/confirm/queued")
+        if self._confirming is None or self._confirming.done():
+            self._confirming = asyncio.ensure_future(self._confirmation_passes())
+        return await future
+
+    async def _confirmation_passes(self) -> None:
+        while self._unconfirmed:
+            await self._until_quiet()
+            batch, self._unconfirmed = self._unconfirmed, {}
+            engine = self.crawler.engine
+            assert engine is not None
+            # no new referring page while the pass runs: the hosts see the check alone
+            engine.pause()
+            self.stats.inc_value("brokenlinks/confirm/passes")
+            logger.info(
+                "Confirmation pass: checking %(n)d targets again that failed for a reason "
+                "that can be transient",
+                {"n": len(batch)},
+            )
+            try:
+                await self._confirm_batch(batch)
+            finally:
+                engine.unpause()
+
+    async def _until_quiet(self) -> None:
+        """Return once the downloader has been found empty ``_QUIET_LOOKS`` times in a row."""
+        looks = 0
+        while looks < _QUIET_LOOKS:
+            await asyncio.sleep(_QUIET_POLL)
+            engine = self.crawler.engine
+            busy = engine is not None and bool(engine.downloader.active)
+            looks = 0 if busy else looks + 1
+
+    async def _confirm_batch(
+        self, batch: dict[str, tuple[Verdict, asyncio.Future[Verdict]]]
+    ) -> None:
+        hosts: dict[str, list[str]] = {}
+        for url in batch:
+            hosts.setdefault(host_of(url) or url, []).append(url)
+        room = asyncio.Semaphore(self.config.confirm_concurrency)
+
+        async def confirm_host(urls: list[str]) -> None:
+            async with room:
+                for url in urls:  # one at a time: the host answers this check alone
+                    first, future = batch[url]
+                    try:
+                        second = await self._follow(url, confirming=True)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as e:  # noqa: BLE001  (as in _check: a verdict, not a crash)
+                        second = self._failed(url, e)
+                    if not future.done():
+                        future.set_result(self._settle(url, first, second))
+
+        await asyncio.gather(*(confirm_host(urls) for urls in hosts.values()))
+
+    def _settle(self, url: str, first: Verdict, second: Verdict) -> Verdict:
+        """Count the confirmation of *url*; its verdict is the second check's."""
+        self.stats.inc_value("brokenlinks/confirm/checked")
+        if second.kind is Kind.DEAD:
+            self.stats.inc_value("brokenlinks/confirm/confirmed")
+        else:
+            self.stats.inc_value("brokenlinks/confirm/overturned")
+            self.stats.inc_value(f"brokenlinks/confirm/overturned/{first.reason}")
+            logger.info(
+                "%(url)s came back on a second check: %(kind)s, not dead (%(reason)s)",
+                {"url": url, "kind": second.kind, "reason": first.reason},
+            )
+        return second
 
     # -- host probes ----------------------------------------------------------------------
 

@@ -54,6 +54,9 @@ class PoliteDownloader(Downloader):
         super().__init__(crawler)
         #: requests sent and not yet answered, in every slot: the global budget's count
         self.sending: set[Request] = set()
+        #: how many may be sending at once: CONCURRENT_REQUESTS, lowered while the event
+        #: loop lags (brokenlinks.net.lag)
+        self.budget = self.total_concurrency
         #: the most requests that were sending at once (stat ``brokenlinks/downloader/max_sending``)
         self.max_sending = 0
         #: slots with queued requests that found the budget spent, oldest first
@@ -65,7 +68,7 @@ class PoliteDownloader(Downloader):
 
     def budget_left(self) -> bool:
         """Tell whether one more request may be sent now (``CONCURRENT_REQUESTS``; 0: no limit)."""
-        return not self.total_concurrency or len(self.sending) < self.total_concurrency
+        return not self.total_concurrency or len(self.sending) < self.budget
 
     def hold(self, request: Request, until: float) -> None:
         """Send nothing more to *request*'s slot before the monotonic time *until*."""
@@ -104,7 +107,7 @@ class PoliteDownloader(Downloader):
         if self.crawler.stats is not None:
             self.crawler.stats.max_value("brokenlinks/downloader/max_sending", self.max_sending)
 
-    def _feed_starved(self) -> None:
+    def feed(self) -> None:
         """Give room in the budget to the slots that waited for it, oldest first."""
         while self._starved and self.budget_left():
             slot = next(iter(self._starved))
@@ -164,4 +167,4 @@ class PoliteDownloader(Downloader):
             # Scrapy's own finally has freed the slot and processed its queue (which, the
             # budget still counting this request, may have starved it): now the budget
             self.sending.discard(request)
-            self._feed_starved()
+            self.feed()
