@@ -248,8 +248,11 @@ class LinkChecker:
         self._watch.start(_STOP_POLL, now=False)
 
     def _look_for_stop(self) -> None:
-        engine = self.crawler.engine
-        if engine is not None and not engine.running and not self.stopping:
+        try:
+            running = self.crawler.engine.running
+        except RuntimeError:  # no engine: a component test sent spider_opened itself
+            return
+        if not running and not self.stopping:
             self.stop_checks()
 
     def stop_checks(self) -> None:
