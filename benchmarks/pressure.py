@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,7 @@ def starved(scale: float, busy: int, timeout: float) -> str:
         stop_busy(spinners)
         server.stop()
     found, _ = bench.read_ours(out)
+    shutil.rmtree(work, ignore_errors=True)
     truth = web.dead_targets()
     live_called_dead = sorted(found - truth)
     lines = [
