@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy import Spider
 from scrapy.http import TextResponse
 
+from brokenlinks.checker.checks import ChecksStopped
 from brokenlinks.checker.pages import (
     Scope,
     failed_page,
     failure_kind,
+    page_again,
     page_failure,
     process_response,
     read_page,
@@ -121,14 +123,20 @@ class ReferringPagesSpider(BrokenlinksSpider):
             return
         self.read.add(response.url)
         stats.inc_value("brokenlinks/pages/crawled")
-        for item in await process_response(
-            response,
-            decoded,
-            requested_url=requested_url,
-            scope=self.scope,
-            checker=self.checker,
-            fresh=self.fresh,
-        ):
+        try:
+            items = await process_response(
+                response,
+                decoded,
+                requested_url=requested_url,
+                scope=self.scope,
+                checker=self.checker,
+                fresh=self.fresh,
+            )
+        except ChecksStopped:
+            self.read.discard(response.url)
+            yield page_again(response, stats)
+            return
+        for item in items:
             yield item
 
     def page_failed(self, failure: Failure) -> Any:

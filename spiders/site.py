@@ -23,11 +23,12 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from scrapy.utils.url import url_has_any_extension
 
-from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.checker.checks import ChecksStopped, LinkChecker
 from brokenlinks.checker.pages import (
     Scope,
     failed_page,
     failure_kind,
+    page_again,
     page_failure,
     process_page,
     read_page,
@@ -312,13 +313,20 @@ class SiteSpider(BrokenlinksSpider):
                     request = self.page_request(link.url, depth=depth + 1, source="links")
                     if request is not None:
                         yield request
-        for item in await process_page(
-            page,
-            requested_url=requested_url,
-            status=response.status,
-            scope=self.scope,
-            checker=self.checker,
-        ):
+        try:
+            items = await process_page(
+                page,
+                requested_url=requested_url,
+                status=response.status,
+                scope=self.scope,
+                checker=self.checker,
+            )
+        except ChecksStopped:
+            if final is not None:
+                self.read.discard(final)
+            yield page_again(response, stats)
+            return
+        for item in items:
             if isinstance(item, ProspectItem):
                 where = "internal" if item.target_domain in self.sites else "external"
                 stats.inc_value(f"brokenlinks/prospects/{where}")
