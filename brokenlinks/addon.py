@@ -81,6 +81,7 @@ COMPONENTS: list[tuple[str, str, int | None]] = [
     ("EXTENSIONS", "brokenlinks.checker.checks.LinkChecker", 100),
     ("EXTENSIONS", "brokenlinks.checker.freshness.FreshVerdicts", 110),
     ("EXTENSIONS", "brokenlinks.extensions.feeds.ProspectFeedExporter", 0),
+    ("EXTENSIONS", "brokenlinks.net.lag.LoopLag", 120),
     ("EXTENSIONS", "brokenlinks.extensions.progress.CrawlProgress", 490),
     ("EXTENSIONS", "brokenlinks.extensions.summary.CrawlSummary", 500),
     ("EXTENSIONS", "brokenlinks.extensions.quietlogs.QuietRobotsErrors", 510),

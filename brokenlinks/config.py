@@ -74,6 +74,13 @@ class BrokenlinksConfig:
     #: most check results the crawl keeps in memory; the least recently used beyond it
     #: move to a temporary SQLite file (brokenlinks/checker/spill.py). 0: no bound
     verdicts_in_memory: int = 50_000
+    #: check again, alone on its host once the crawl is quiet, every target that failed for
+    #: a reason that can be transient (timeout, connection, 5xx, TLS timeout) before it is dead
+    confirm_enabled: bool = True
+    #: most hosts confirmed at once during a confirmation pass (one request per host)
+    confirm_concurrency: int = 8
+    #: event-loop lag (seconds) above which the crawl sends fewer requests at once (0: off)
+    lag_max: float = 0.5
     #: processes sharing a crawl's CPU work (page extraction, body reading), the crawl's
     #: own included: 1 does all of it in the crawl process; 0: one per CPU core
     workers: int = 0
@@ -191,6 +198,8 @@ _RANGES: dict[str, tuple[float, float | None, str]] = {
     "timeout_retry_times": (0, None, "a whole number, at least 0"),
     "verdicts_in_memory": (0, None, "a whole number, at least 0 (0: no bound)"),
     "workers": (0, 256, "a whole number from 0 (one per CPU core) to 256"),
+    "confirm_concurrency": (1, None, "a whole number, at least 1"),
+    "lag_max": (0, 60, "a number of seconds from 0 (off) to 60"),
     "site_max_pages": (1, None, "a whole number, at least 1"),
     "site_max_depth": (0, None, "a whole number, at least 0"),
     "site_max_url_length": (0, None, "a whole number, at least 0"),

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy import Spider
 from scrapy.http import TextResponse
 
+from brokenlinks.checker.checks import ChecksStopped
 from brokenlinks.checker.pages import (
     Scope,
     failed_page,
     failure_kind,
+    page_again,
     page_failure,
     process_response,
     read_page,
@@ -163,7 +165,17 @@ class ReferringPagesSpider(BrokenlinksSpider):
         if key is not None:
             self.read.add(key)
         stats.inc_value("brokenlinks/pages/crawled")
-        async for item in self.page_items(response, decoded, requested_url, **context):
+        try:
+            # whole before any is yielded: a page whose checks were stopped is read again
+            items = [
+                item async for item in self.page_items(response, decoded, requested_url, **context)
+            ]
+        except ChecksStopped:
+            if key is not None:
+                self.read.discard(key)
+            yield page_again(response, stats)
+            return
+        for item in items:
             yield item
 
     def page_failed(self, failure: Failure) -> list[Any]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 from scrapy.utils.asyncio import run_in_thread
 
-from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.checker.checks import ChecksStopped, LinkChecker
 from brokenlinks.checker.pages import Scope, check_item
 from brokenlinks.checker.verdicts import Kind
 from brokenlinks.config import config_of
@@ -84,9 +84,12 @@ class RecheckSpider(ReferringPagesSpider):
                 errback=self.page_failed,
                 cb_kwargs={"requested_url": url},
             )
-        results = await asyncio.gather(
-            *(self.checker.check(url) for url in self.plan.dead_targets)
-        )
+        try:
+            results = await asyncio.gather(
+                *(self.checker.check(url) for url in self.plan.dead_targets)
+            )
+        except ChecksStopped:
+            return  # the crawl is being stopped: the next recheck checks them
         for result in results:
             if result.verdict.kind is Kind.ALIVE:
                 stats.inc_value("brokenlinks/targets/came_back")

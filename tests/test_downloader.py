@@ -7,6 +7,7 @@ counts a dequeued request before its task starts and the seam (and the pin) can 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from scrapy import Request, Spider
 from scrapy.core.downloader import Downloader, Slot
@@ -62,4 +63,41 @@ async def test_scrapy_downloader_starts_every_queued_request():
     assert (len(slot.transferring), len(slot.queue)) == (0, 0)
     await asyncio.sleep(0)
     assert len(slot.transferring) == 5
+    await _cancel_others()
+
+
+@deferred_f_from_coro_f
+async def test_polite_downloader_keeps_one_global_budget():
+    crawler = get_crawler(Spider, settings_dict={"CONCURRENT_REQUESTS": 3})
+    downloader = _never_downloading(PoliteDownloader)(crawler)
+    slots = [Slot(concurrency=2, delay=0, jitter=0) for _ in range(3)]
+    for n, slot in enumerate(slots):
+        for i in range(2):
+            slot.queue.append((Request(f"http://h{n}.test/{i}"), Deferred()))
+        downloader._process_queue(slot)
+    # two from the first slot, one from the second: the third waits for room
+    assert [len(s.transferring) for s in slots] == [2, 1, 0]
+    assert len(downloader.sending) == 3
+    assert list(downloader._starved) == [slots[1], slots[2]]
+    await _cancel_others()
+
+
+@deferred_f_from_coro_f
+async def test_a_held_slot_sends_nothing_and_does_not_count_for_backout():
+    crawler = get_crawler(Spider, settings_dict={"CONCURRENT_REQUESTS": 2})
+    downloader = _never_downloading(PoliteDownloader)(crawler)
+    slot = downloader.slots["held.test"] = Slot(concurrency=8, delay=0, jitter=0)
+    requests = [
+        Request(f"http://held.test/{i}", meta={"download_slot": "held.test"}) for i in range(4)
+    ]
+    downloader.hold(requests[0], time.monotonic() + 60)
+    for request in requests:
+        downloader.active.add(request)
+        slot.queue.append((request, Deferred()))
+    downloader._process_queue(slot)
+    assert (len(slot.transferring), len(slot.queue)) == (0, 4)
+    assert slot.latercall is not None  # woken when the hold ends
+    # four requests active, all of them waiting on a held host: the engine may go on
+    assert not downloader.needs_backout()
+    slot.close()
     await _cancel_others()

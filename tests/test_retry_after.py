@@ -85,3 +85,14 @@ async def test_process_request_waits_per_host():
     # asyncio runs a timer up to its clock resolution (1 ns on Linux) early
     assert done[1][1] >= until - 1e-3
     assert crawler.stats.get_value("brokenlinks/retry_after/waits") == 1
+
+
+def test_a_host_is_forgotten_once_it_answers_after_its_wait():
+    mw, _ = middleware()
+    request = Request("http://a.test/x")
+    mw.not_before["a.test"] = time.monotonic() + 60
+    mw.process_response(request, answer(request, 200))
+    assert "a.test" in mw.not_before  # still waiting: an answer sent earlier changes nothing
+    mw.not_before["a.test"] = time.monotonic() - 1
+    mw.process_response(request, answer(request, 200))
+    assert "a.test" not in mw.not_before

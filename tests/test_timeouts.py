@@ -85,10 +85,11 @@ def test_a_hung_target_is_tried_twice_end_to_end(tmp_path, web):
     result = run_crawl(tmp_path, web, {"seeds": str(seeds)}, settings={"RETRY_TIMES": 2})
     assert result.returncode == 0, result.stderr[-3000:]
     hang = [r.method for r in web.requests() if r.host == "hang.test" and r.path == "/never"]
-    assert hang == ["HEAD", "HEAD"]
+    # two timeouts, then the confirmation pass's one try with the crawl quiet
+    assert hang == ["HEAD", "HEAD", "HEAD"]
     (prospect,) = [i for i in result.items if i["target_url"] == "http://hang.test/never"]
     assert prospect["reason"] == "timeout"
     assert result.stats["brokenlinks/retry/timeout_limited"] == 1
     # other failures keep Scrapy's RETRY_TIMES: a persistent 500 is tried three times
     error = [r.method for r in web.requests() if r.host == "error.test" and r.path == "/500"]
-    assert error == ["HEAD"] * 3 + ["GET"] * 3
+    assert error == ["HEAD"] * 3 + ["GET"] * 3 + ["HEAD", "GET"]  # + confirmation, no retries

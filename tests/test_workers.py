@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -15,7 +16,13 @@ import pytest_twisted
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.test import get_crawler
 
-from brokenlinks.checker.workers import WorkerPool, available_cores, processes_for
+from brokenlinks.checker.workers import (
+    SCRAPYD_CRAWLS,
+    WorkerPool,
+    available_cores,
+    crawls_sharing_cores,
+    processes_for,
+)
 from brokenlinks.config import BrokenlinksConfig
 
 from .conftest import PROJECT, resolve_map, run_crawl, write_seeds
@@ -40,7 +47,7 @@ def test_processes_for_counts_the_crawl_process():
     assert processes_for(1) == 0
     assert processes_for(2) == 1
     assert processes_for(8) == 7
-    assert processes_for(0) == available_cores() - 1
+    assert processes_for(0, crawls=1) == available_cores() - 1
     assert available_cores() >= 1
 
 
@@ -78,22 +85,76 @@ async def _pool_runs_elsewhere():
 
 @pytest_twisted.inlineCallbacks
 @pytest.mark.e2e
-def test_a_dead_worker_leaves_the_work_to_the_crawl_process(caplog):
-    yield deferred_from_coro(_dead_worker(caplog))
+def test_a_broken_pool_is_rebuilt_once_then_the_crawl_process_works(caplog):
+    yield deferred_from_coro(_dead_workers(caplog))
 
 
-async def _dead_worker(caplog):
+async def _dead_workers(caplog):
     crawler = get_crawler()
     crawler.stats.open_spider()
     pool = WorkerPool(1, crawler.stats)
+    here = os.getpid()
     assert await pool.ready()
     with caplog.at_level(logging.WARNING, logger="brokenlinks.checker.workers"):
-        assert await pool.run(_exit_in_worker, os.getpid()) == "read in the crawl process"
-        assert await pool.run(_exit_in_worker, os.getpid()) == "read in the crawl process"
-    warnings = [r for r in caplog.records if r.name == "brokenlinks.checker.workers"]
-    assert len(warnings) == 1, "one warning, not one per job"
-    assert "A worker process died" in warnings[0].getMessage()
-    assert crawler.stats.get_value("brokenlinks/workers/broken") == 1
+        assert await pool.run(_exit_in_worker, here) == "read in the crawl process"
+        # built again: jobs go to a new worker
+        assert await pool.ready()
+        assert await pool.run(os.getpid) != here
+        assert await pool.run(_exit_in_worker, here) == "read in the crawl process"
+        # broken twice: the crawl's own process from now on
+        assert not await pool.ready()
+        assert await pool.run(_exit_in_worker, here) == "read in the crawl process"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "brokenlinks.checker.workers"]
+    assert len(warnings) == 2, "one warning per break, not one per job"
+    assert "starting the workers again" in warnings[0]
+    assert "from now on" in warnings[1]
+    assert crawler.stats.get_value("brokenlinks/workers/broken") == 2
+    assert crawler.stats.get_value("brokenlinks/workers/rebuilt") == 1
+
+
+@pytest.mark.parametrize(
+    ("cores", "environ", "processes"),
+    [
+        (8, {}, 7),
+        (8, {"SCRAPY_JOB": "a1b2"}, 1),  # four Scrapyd jobs: 4 x 2 processes on 8 cores
+        (16, {"SCRAPY_JOB": "a1b2"}, 3),
+        (2, {"SCRAPY_JOB": "a1b2"}, 0),
+        (1, {}, 0),
+    ],
+)
+def test_default_shares_the_cores_among_scrapyd_jobs(cores, environ, processes):
+    crawls = crawls_sharing_cores(environ)
+    assert crawls == (SCRAPYD_CRAWLS if environ else 1)
+    assert processes_for(0, cores=cores, crawls=crawls) == processes
+    # an explicit setting is taken as it is
+    assert processes_for(3, cores=cores, crawls=crawls) == 2
+
+
+def test_scrapyd_crawls_is_the_shipped_max_proc():
+    conf = (PROJECT / "deploy" / "scrapyd.conf").read_text(encoding="utf-8")
+    assert f"max_proc     = {SCRAPYD_CRAWLS}" in conf
+
+
+@pytest_twisted.inlineCallbacks
+def test_closing_while_the_workers_start_leaves_no_worker():
+    yield deferred_from_coro(_close_during_start())
+
+
+async def _close_during_start():
+    before = descendants(os.getpid())
+    pools = [WorkerPool(1) for _ in range(3)]
+    for pool in pools:
+        pool.start()
+    # the loop closes them while their threads are starting the executors
+    await asyncio.sleep(0)
+    for pool in pools:
+        pool.close()
+    for pool in pools:
+        assert not await pool.ready()
+        assert pool._executor is None
+    new = {pid for pid in descendants(os.getpid()) - before if "forkserver" not in _cmdline(pid)}
+    workers = {pid for pid in new if "resource_tracker" not in _cmdline(pid)}
+    assert wait_gone(workers, wait=15) == set()
 
 
 def _crawl(tmp_path, web, workers: int):

@@ -24,8 +24,17 @@ without fetching the lander. A redirect to a non-web URL (``ftp:``, ``file:``) i
 200 (browsers show its body). A deep URL redirected to a language home (``/en/``) is a
 soft 404 only if the site's ``/`` leads there too (looked up once per origin).
 
+A dead verdict whose reason can be the crawl's own doing (a timeout, a refused or reset
+connection, a 5xx, a TLS handshake that timed out: ``verdicts.needs_confirmation``) is not
+final yet: the target waits for a *confirmation pass*. Once the crawl is quiet (nothing in
+the downloader), the engine is paused and each waiting target is checked once more, one at
+a time per host (``BROKENLINKS_CONFIRM_CONCURRENCY`` hosts at once), without retries; that
+second verdict is the target's. The pages linking to it wait for it.
+
 Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
-``BROKENLINKS_SOFT404_PROBE``, ``BROKENLINKS_VERDICTS_IN_MEMORY``, ``REDIRECT_MAX_TIMES``.
+``BROKENLINKS_SOFT404_PROBE``, ``BROKENLINKS_VERDICTS_IN_MEMORY``,
+``BROKENLINKS_CONFIRM_ENABLED``, ``BROKENLINKS_CONFIRM_CONCURRENCY``, ``REDIRECT_MAX_TIMES``.
+Stats: ``brokenlinks/confirm/{queued,passes,checked,confirmed,overturned}``.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.asyncio import create_looping_call
 
 from brokenlinks.checker import verdicts
 from brokenlinks.checker.spill import VerdictMemory
@@ -80,6 +90,16 @@ _CONCLUSIVE_FAILURES = (
     DownloadTimeoutError,
 )
 _TEXT_TYPES = (b"text/", b"application/xhtml", b"application/xml", b"application/json")
+#: seconds between two looks at whether the crawl is being stopped
+_STOP_POLL = 0.2
+#: seconds between two looks at the downloader, waiting for the crawl to be quiet
+_QUIET_POLL = 0.2
+#: looks in a row that must find the downloader empty before a confirmation pass
+_QUIET_LOOKS = 2
+
+
+class ChecksStopped(Exception):
+    """The crawl is stopping (SIGINT/SIGTERM): checks under way were abandoned, no verdict."""
 
 
 def now_iso() -> str:
@@ -180,6 +200,11 @@ class LinkChecker:
         self._homes: dict[str, asyncio.Task[str | None]] = {}
         self.workers = WorkerPool(processes_for(config.workers), self.stats)
         self._read_page = PageReader(self.workers)
+        self.stopping = False
+        self._watch: Any = None
+        #: targets dead for a reason that can be transient: (first verdict, final verdict)
+        self._unconfirmed: dict[str, tuple[Verdict, asyncio.Future[Verdict]]] = {}
+        self._confirming: asyncio.Task[None] | None = None
 
     @classmethod
     def of(cls, crawler: Crawler) -> LinkChecker:
@@ -198,27 +223,81 @@ class LinkChecker:
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(checker.workers.start, signal=signals.spider_opened)
+        crawler.signals.connect(checker.watch_stop, signal=signals.spider_opened)
         crawler.signals.connect(checker.close, signal=signals.spider_closed)
         return checker
 
     def close(self) -> None:
         """Stop the worker processes and remove the spilled verdicts' files (the crawl is over)."""
+        if self._watch is not None and self._watch.running:
+            self._watch.stop()
         self.workers.close()
         self._results.close()
+
+    # -- stopping: a graceful stop must not wait for every check ----------------------
+
+    def watch_stop(self) -> None:
+        """Look every ``_STOP_POLL`` s whether the crawl is being stopped (SIGINT/SIGTERM).
+
+        Scrapy's graceful stop waits for every request in progress, and every check is one
+        (with its GET, probe and retries still to come): with thousands of targets queued
+        the first signal seemed ignored. Scrapy sends no signal when a stop begins; the
+        engine's public ``running`` turns false, so it is polled.
+        """
+        self._watch = create_looping_call(self._look_for_stop)
+        self._watch.start(_STOP_POLL, now=False)
+
+    def _look_for_stop(self) -> None:
+        try:
+            running = self.crawler.engine.running
+        except RuntimeError:  # no engine: a component test sent spider_opened itself
+            return
+        if not running and not self.stopping:
+            self.stop_checks()
+
+    def stop_checks(self) -> None:
+        """Abandon every check under way (no verdict is made up); later checks raise."""
+        self.stopping = True
+        pending = [
+            task
+            for tasks in (self._tasks, self._profiles, self._homes)
+            for task in tasks.values()
+            if not task.done()
+        ]
+        if self._confirming is not None and not self._confirming.done():
+            pending.append(self._confirming)
+        for task in pending:
+            task.cancel()
+        abandoned = sum(1 for task in self._tasks.values() if not task.done())
+        self.stats.set_value("brokenlinks/targets/abandoned", abandoned)
+        logger.info(
+            "Stopping: %(n)d checks under way abandoned (checked again by the next crawl)",
+            {"n": abandoned},
+        )
 
     # -- the public API -------------------------------------------------------------
 
     async def check(self, url: str) -> CheckResult:
-        """Return the verdict of *url* (absolute, fragment-less), checking it at most once."""
+        """Return the verdict of *url* (absolute, fragment-less), checking it at most once.
+
+        Raises :class:`ChecksStopped` once the crawl is being stopped.
+        """
         if (done := self.known(url)) is not None:
             return done
+        if self.stopping:
+            raise ChecksStopped(url)
         task = self._tasks.get(url)
         if task is None:
             task = asyncio.ensure_future(self._check(url))
             self._tasks[url] = task
         else:
             self.stats.inc_value("brokenlinks/targets/reused")
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if self.stopping and task.cancelled():
+                raise ChecksStopped(url) from None
+            raise
 
     def known(self, url: str) -> CheckResult | None:
         """Return the verdict of *url* if it is decided already (no task, no await)."""
@@ -296,12 +375,29 @@ class LinkChecker:
     async def _check(self, url: str) -> CheckResult:
         try:
             verdict = await self._follow(url)
+            if self.config.confirm_enabled and verdicts.needs_confirmation(verdict):
+                verdict = await self._confirm_later(url, verdict)
         except asyncio.CancelledError:
             self._tasks.pop(url, None)
             raise
+        except Exception as e:  # noqa: BLE001  (a bug of ours must not cost the pages their items)
+            # A failure cached in the task would re-raise for every page that links here
+            # and fail its gather: it ends as a verdict instead, decided once.
+            verdict = self._failed(url, e)
         return self._finish(url, verdict)
 
-    def _request(self, url: str, method: str) -> Request:
+    def _failed(self, url: str, error: Exception) -> Verdict:
+        """The verdict of a check that raised: blocked ``error`` (not verified, never dead)."""
+        self.stats.inc_value("brokenlinks/targets/check_errors")
+        logger.error(
+            "Check of %(url)s failed unexpectedly (%(error)s): verdict blocked/error",
+            {"url": url, "error": f"{type(error).__name__}: {error}"},
+        )
+        logger.debug("Check of %(url)s failed", {"url": url}, exc_info=error)
+        return verdicts.check_error(error)
+
+    def _request(self, url: str, method: str, *, confirming: bool = False) -> Request:
+        meta: dict[str, Any] = {"max_retry_times": 0} if confirming else {}
         return Request(
             url,
             method=method,
@@ -309,6 +405,7 @@ class LinkChecker:
             dont_filter=True,
             headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
             meta={
+                **meta,
                 META_CHECK: True,
                 "dont_redirect": True,
                 "dont_obey_robotstxt": True,
@@ -320,19 +417,20 @@ class LinkChecker:
         )
 
     async def _download(
-        self, url: str, method: str, *, probe: bool = False
+        self, url: str, method: str, *, probe: bool = False, confirming: bool = False
     ) -> Response | Exception:
         """Download once; a failure is returned, to be classified."""
         assert self.crawler.engine is not None
         self.stats.inc_value(f"brokenlinks/requests/{'probe' if probe else method.lower()}")
+        request = self._request(url, method, confirming=confirming)
         try:
-            return await self.crawler.engine.download_async(self._request(url, method))
+            return await self.crawler.engine.download_async(request)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001  (every failure is classified)
             return exc
 
-    async def _follow(self, url: str) -> Verdict:
+    async def _follow(self, url: str, *, confirming: bool = False) -> Verdict:
         if not is_http(url):
             return verdicts.unsupported_scheme(url)
         method = "HEAD" if self.config.head_first else "GET"
@@ -340,7 +438,7 @@ class LinkChecker:
         hops = 0
         current = url
         while True:
-            outcome = await self._download(current, method)
+            outcome = await self._download(current, method, confirming=confirming)
             if isinstance(outcome, Exception):
                 if method == "HEAD" and not (
                     isinstance(outcome, _CONCLUSIVE_FAILURES) or verdicts.is_tls_error(outcome)
@@ -436,6 +534,82 @@ class LinkChecker:
             return Verdict(Kind.DEAD, Reason.SOFT_404, status, response.url, why)
         return verdict
 
+    # -- the confirmation pass -------------------------------------------------------------
+
+    async def _confirm_later(self, url: str, first: Verdict) -> Verdict:
+        """The verdict of *url* after the next confirmation pass (*first* was transient)."""
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self._unconfirmed[url] = (first, future)
+        self.stats.inc_value("brokenlinks/confirm/queued")
+        if self._confirming is None or self._confirming.done():
+            self._confirming = asyncio.ensure_future(self._confirmation_passes())
+        return await future
+
+    async def _confirmation_passes(self) -> None:
+        while self._unconfirmed:
+            await self._until_quiet()
+            batch, self._unconfirmed = self._unconfirmed, {}
+            engine = self.crawler.engine
+            assert engine is not None
+            # no new referring page while the pass runs: the hosts see the check alone
+            engine.pause()
+            self.stats.inc_value("brokenlinks/confirm/passes")
+            logger.info(
+                "Confirmation pass: checking %(n)d targets again that failed for a reason "
+                "that can be transient",
+                {"n": len(batch)},
+            )
+            try:
+                await self._confirm_batch(batch)
+            finally:
+                engine.unpause()
+
+    async def _until_quiet(self) -> None:
+        """Return once the downloader has been found empty ``_QUIET_LOOKS`` times in a row."""
+        looks = 0
+        while looks < _QUIET_LOOKS:
+            await asyncio.sleep(_QUIET_POLL)
+            engine = self.crawler.engine
+            busy = engine is not None and bool(engine.downloader.active)
+            looks = 0 if busy else looks + 1
+
+    async def _confirm_batch(
+        self, batch: dict[str, tuple[Verdict, asyncio.Future[Verdict]]]
+    ) -> None:
+        hosts: dict[str, list[str]] = {}
+        for url in batch:
+            hosts.setdefault(host_of(url) or url, []).append(url)
+        room = asyncio.Semaphore(self.config.confirm_concurrency)
+
+        async def confirm_host(urls: list[str]) -> None:
+            async with room:
+                for url in urls:  # one at a time: the host answers this check alone
+                    first, future = batch[url]
+                    try:
+                        second = await self._follow(url, confirming=True)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as e:  # noqa: BLE001  (as in _check: a verdict, not a crash)
+                        second = self._failed(url, e)
+                    if not future.done():
+                        future.set_result(self._settle(url, first, second))
+
+        await asyncio.gather(*(confirm_host(urls) for urls in hosts.values()))
+
+    def _settle(self, url: str, first: Verdict, second: Verdict) -> Verdict:
+        """Count the confirmation of *url*; its verdict is the second check's."""
+        self.stats.inc_value("brokenlinks/confirm/checked")
+        if second.kind is Kind.DEAD:
+            self.stats.inc_value("brokenlinks/confirm/confirmed")
+        else:
+            self.stats.inc_value("brokenlinks/confirm/overturned")
+            self.stats.inc_value(f"brokenlinks/confirm/overturned/{first.reason}")
+            logger.info(
+                "%(url)s came back on a second check: %(kind)s, not dead (%(reason)s)",
+                {"url": url, "kind": second.kind, "reason": first.reason},
+            )
+        return second
+
     # -- host probes ----------------------------------------------------------------------
 
     async def _profile(self, url: str) -> HostProfile:
@@ -458,6 +632,15 @@ class LinkChecker:
 
     async def _land(self, url: str) -> str | None:
         """Follow *url*'s redirects (at most ``_PROBE_REDIRECTS``); the URL that answers."""
+        try:
+            return await self._follow_home(url)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # cached per origin, like a probe: a failure proves nothing
+            logger.debug("Following %(url)s failed", {"url": url}, exc_info=True)
+            return None
+
+    async def _follow_home(self, url: str) -> str | None:
         current = url
         for _ in range(_PROBE_REDIRECTS + 1):
             outcome = await self._download(current, "GET", probe=True)
@@ -473,6 +656,17 @@ class LinkChecker:
         return None
 
     async def _probe(self, origin: str) -> HostProfile:
+        try:
+            return await self._send_probe(origin)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed probe proves nothing about the host
+            # cached for the origin: a raising probe would fail every check of the host
+            logger.debug("Probe of %(origin)s failed", {"origin": origin}, exc_info=True)
+            self.stats.inc_value("brokenlinks/probes/not_honest")
+            return HostProfile(origin, honest=False)
+
+    async def _send_probe(self, origin: str) -> HostProfile:
         self.stats.inc_value("brokenlinks/probes/sent")
         current = probe_url(origin)
         redirected = False

@@ -28,7 +28,9 @@ from brokenlinks.parsing.sites import in_domains, is_outbound, site_of
 from brokenlinks.parsing.urls import host_of, is_http
 
 if TYPE_CHECKING:
-    from scrapy.http import TextResponse
+    from scrapy import Request
+    from scrapy.http import Response, TextResponse
+    from scrapy.statscollectors import StatsCollector
 
     from brokenlinks.checker.freshness import FreshVerdicts
     from brokenlinks.checker.verdicts import CheckResult
@@ -259,6 +261,21 @@ def read_page(response: TextResponse) -> Decoded:
     return decode_html(response.body, http_content_type_encoding(content_type.decode("latin-1")))
 
 
+def page_again(response: Response, stats: StatsCollector) -> Request:
+    """The request of a page whose checks were abandoned (the crawl is stopping), once more.
+
+    The page gives no items and is not counted as crawled (``brokenlinks/pages/interrupted``
+    instead); its request goes back to the scheduler past the duplicate filter, so that a
+    crawl resumed from its ``JOBDIR`` reads it (without ``JOBDIR`` the queue ends with the
+    crawl, and the next crawl reads the page anyway).
+    """
+    # counted as crawled when its reading began: the reading did not end
+    stats.inc_value("brokenlinks/pages/crawled", -1)
+    stats.inc_value("brokenlinks/pages/interrupted")
+    assert response.request is not None
+    return response.request.replace(dont_filter=True)
+
+
 async def extract_in_pool(checker: LinkChecker, decoded: Decoded, url: str) -> Page:
     """Extract a decoded page in the crawl's worker pool (``BROKENLINKS_WORKERS``)."""
     return await checker.workers.run(
@@ -296,7 +313,11 @@ async def process_page(
     checker: LinkChecker,
     fresh: FreshVerdicts | None = None,
 ) -> list[Any]:
-    """Check and build the items of an already extracted page (a site crawl follows its links)."""
+    """Check and build the items of an already extracted page (a site crawl follows its links).
+
+    Raises :class:`~brokenlinks.checker.checks.ChecksStopped` when the crawl is stopping
+    before its checks are done (the spider then schedules the page again: :func:`page_again`).
+    """
     results = await check_links(page, scope, checker, fresh)
     return build_items(
         page,

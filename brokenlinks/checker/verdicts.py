@@ -229,6 +229,56 @@ def classify_exception(exc: BaseException, *, refused: str | None = None) -> Ver
     return Verdict(Kind.BLOCKED, Reason.ERROR, detail=detail)
 
 
+#: dead reasons a busy crawl, machine or network can cause: checked again before reported
+TRANSIENT_REASONS = frozenset({Reason.TIMEOUT, Reason.CONNECTION})
+_SERVER_ERROR = 500
+
+
+def needs_confirmation(verdict: Verdict) -> bool:
+    """Tell whether a dead verdict may be the crawl's own doing, to be checked again.
+
+    Timeouts, refused or reset connections and 5xx answers happen to live sites under
+    load (theirs, the network's or the crawler's); a TLS failure only when it is a
+    handshake that timed out. A 404, a DNS answer that the name does not exist, a redirect
+    loop, a soft 404 or a parked page are what the site says: final.
+
+    >>> needs_confirmation(Verdict(Kind.DEAD, Reason.TIMEOUT))
+    True
+    >>> needs_confirmation(Verdict(Kind.DEAD, Reason.HTTP_STATUS, 503))
+    True
+    >>> needs_confirmation(Verdict(Kind.DEAD, Reason.HTTP_STATUS, 404))
+    False
+    >>> needs_confirmation(Verdict(Kind.DEAD, Reason.TLS, detail="SSL handshake timed out"))
+    True
+    >>> needs_confirmation(Verdict(Kind.DEAD, Reason.TLS, detail="certificate verify failed"))
+    False
+    """
+    if verdict.kind is not Kind.DEAD:
+        return False
+    if verdict.reason in TRANSIENT_REASONS:
+        return True
+    if verdict.reason is Reason.HTTP_STATUS:
+        return verdict.status is not None and verdict.status >= _SERVER_ERROR
+    if verdict.reason is Reason.TLS:
+        return "timed out" in verdict.detail.lower() or "timeout" in verdict.detail.lower()
+    return False
+
+
+def check_error(error: BaseException) -> Verdict:
+    """The verdict of a check that failed in the checker itself (a bug, not the target).
+
+    Blocked, not dead: the link was not verified, and a link builder must never write to
+    a site owner because of a fault of ours. Not kept as fresh (re-checked next crawl).
+
+    >>> v = check_error(KeyError("x"))
+    >>> v.kind, v.reason, v.detail
+    (<Kind.BLOCKED: 'blocked'>, <Reason.ERROR: 'error'>, "check failed: KeyError: 'x'")
+    """
+    return Verdict(
+        Kind.BLOCKED, Reason.ERROR, detail=f"check failed: {type(error).__name__}: {error}"[:300]
+    )
+
+
 def redirect_loop(final_url: str, status: int | None, hops: int, *, looped: bool) -> Verdict:
     """The verdict for a redirect chain the checker gave up on.
 

@@ -19,14 +19,20 @@ The workers are forked from a ``forkserver`` that has imported only the page-rea
 modules (lxml, ada-url, the project's extract/soft404/parked), not Scrapy, Twisted or
 SQLAlchemy: each worker is ~40 MB, and forking from it is safe where forking the
 threaded crawl process is not. The pool starts when the spider opens, in the
-background; jobs run in the crawl process until the workers answer. A worker that dies (killed, out of memory) breaks the pool:
-the crawl logs one warning and does the work in its own process from then on.
+background; jobs run in the crawl process until the workers answer. A worker that dies
+(killed, out of memory) breaks the pool: it is built again once (one WARNING); if that
+one breaks too, the crawl logs a second WARNING and does the work in its own process from
+then on. Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the crawl
+stops them itself when it has stopped.
 
 ``BROKENLINKS_WORKERS``: processes sharing the work, the crawl's own included; 1 does
 everything in the crawl process (jobs go to a thread, as before), N adds N - 1 workers,
-0 (the default) is the number of CPU cores this process may use.
+0 (the default) shares the CPU cores this process may use among the crawls that run
+side by side on the machine: one outside Scrapyd, ``SCRAPYD_CRAWLS`` (the ``max_proc``
+of ``deploy/scrapyd.conf``) in a Scrapyd job (``SCRAPY_JOB`` in the environment), so that
+four jobs on an 8-core node use 8 processes, not 4 x 8.
 Stats: ``brokenlinks/workers/processes``, ``brokenlinks/workers/jobs``,
-``brokenlinks/workers/broken``.
+``brokenlinks/workers/broken``, ``brokenlinks/workers/rebuilt``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import logging
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -47,13 +54,18 @@ from scrapy.utils.asyncio import run_in_thread
 from brokenlinks.judge import parked, soft404
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+#: crawls that share a Scrapyd node's cores: ``max_proc`` in deploy/scrapyd.conf
+SCRAPYD_CRAWLS = 4
+#: times a broken pool is built again before the crawl does the work itself
+_REBUILDS = 1
 
 #: what the fork server imports once, so that each forked worker starts ready
 _PRELOAD = ("brokenlinks.parsing.extract", "brokenlinks.judge.soft404", "brokenlinks.judge.parked")
@@ -79,7 +91,10 @@ def _exit_with(crawl: int) -> None:
     A killed crawl cannot stop its workers, and they would wait for jobs forever: the
     fork server is their parent, and it stays up as long as any of them does. A daemon
     thread waits on a pidfd of the crawl (Linux 5.3+; elsewhere it polls every second).
+    Ctrl-C is the crawl's to handle (it stops gracefully, then stops its workers): a
+    worker killed by the terminal's SIGINT would break the pool under the running crawl.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         try:
@@ -114,14 +129,34 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def processes_for(setting: int) -> int:
+def crawls_sharing_cores(environ: Mapping[str, str] | None = None) -> int:
+    """How many crawls share this machine's cores: ``SCRAPYD_CRAWLS`` under Scrapyd, else 1.
+
+    >>> crawls_sharing_cores({}), crawls_sharing_cores({"SCRAPY_JOB": "2f0c"})
+    (1, 4)
+    """
+    job = (os.environ if environ is None else environ).get("SCRAPY_JOB")
+    return SCRAPYD_CRAWLS if job else 1
+
+
+def processes_for(setting: int, *, cores: int | None = None, crawls: int | None = None) -> int:
     """Worker processes for a ``BROKENLINKS_WORKERS`` value (the crawl's own counted).
+
+    0 shares *cores* (those this process may use) among *crawls* (see
+    :func:`crawls_sharing_cores`).
 
     >>> processes_for(1), processes_for(4)
     (0, 3)
+    >>> processes_for(0, cores=8, crawls=1), processes_for(0, cores=8, crawls=4)
+    (7, 1)
+    >>> processes_for(0, cores=2, crawls=4)
+    0
     """
-    total = setting if setting > 0 else available_cores()
-    return max(total - 1, 0)
+    if setting > 0:
+        return setting - 1
+    cores = available_cores() if cores is None else cores
+    crawls = crawls_sharing_cores() if crawls is None else crawls
+    return max(cores // max(crawls, 1) - 1, 0)
 
 
 class WorkerPool:
@@ -141,13 +176,18 @@ class WorkerPool:
         #: set once every worker has answered
         self._executor: ProcessPoolExecutor | None = None
         self._starting: asyncio.Future[None] | None = None
-        #: no workers, or no more (closed, or one died): run in a thread
+        #: no workers, or no more (closed, or broken past rebuilding): run in a thread
         self._inline = processes == 0
+        #: guards the hand-over of a started executor (a thread) against close() (the loop)
+        self._lock = threading.Lock()
+        self._rebuilds_left = _REBUILDS
         if stats is not None:
             stats.set_value("brokenlinks/workers/processes", processes)
 
     def _start(self) -> None:
         """Start the workers and wait until each has answered (in a thread)."""
+        if self._inline:
+            return  # closed before the thread ran
         context = multiprocessing.get_context("forkserver")
         # set before the server starts; harmless once it runs (one server per process)
         context.set_forkserver_preload(list(_PRELOAD))
@@ -164,25 +204,46 @@ class WorkerPool:
         except BaseException:
             executor.shutdown(wait=False, cancel_futures=True)
             raise
-        if self._inline:  # closed meanwhile
+        with self._lock:
+            # close() may run at any point of this thread: under the lock it either
+            # comes first (and this executor is shut down here) or finds it installed
+            closed = self._inline
+            if not closed:
+                self._executor = executor
+        if closed:
             executor.shutdown(wait=False, cancel_futures=True)
-        else:
-            self._executor = executor
 
     async def _warm_up(self) -> None:
         try:
             await run_in_thread(self._start)
         except (BrokenProcessPool, OSError) as e:
-            self._give_up(e)
+            self._broken(None, e)
 
-    def _give_up(self, error: BaseException) -> None:
+    def _broken(self, executor: ProcessPoolExecutor | None, error: BaseException) -> None:
+        """A worker died: build the pool again once, then give up on workers."""
+        if self._inline or self._executor is not executor:
+            return  # closed, or another job saw this break first
+        if self.stats is not None:
+            self.stats.inc_value("brokenlinks/workers/broken")
+        if self._rebuilds_left > 0:
+            self._rebuilds_left -= 1
+            logger.warning(
+                "A worker process died (%(error)s): starting the workers again",
+                {"error": error},
+            )
+            if self.stats is not None:
+                self.stats.inc_value("brokenlinks/workers/rebuilt")
+            with self._lock:
+                self._executor = None
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
+            self._starting = asyncio.ensure_future(self._warm_up())
+            return
         logger.warning(
-            "A worker process died (%(error)s): the crawl reads pages in its own "
+            "A worker process died again (%(error)s): the crawl reads pages in its own "
             "process from now on",
             {"error": error},
         )
-        if self.stats is not None:
-            self.stats.set_value("brokenlinks/workers/broken", 1)
         self.close()
 
     def start(self) -> None:
@@ -202,8 +263,7 @@ class WorkerPool:
         try:
             result = await asyncio.wrap_future(executor.submit(func, *args))
         except BrokenProcessPool as e:
-            if self._executor is executor:
-                self._give_up(e)
+            self._broken(executor, e)
             return await run_in_thread(func, *args)
         if self.stats is not None:
             self.stats.inc_value("brokenlinks/workers/jobs")
@@ -218,7 +278,8 @@ class WorkerPool:
 
     def close(self) -> None:
         """Stop the workers; a job still running finishes, queued ones are dropped."""
-        executor, self._executor = self._executor, None
-        self._inline = True
+        with self._lock:
+            executor, self._executor = self._executor, None
+            self._inline = True
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)

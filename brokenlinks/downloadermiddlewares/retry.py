@@ -3,9 +3,13 @@
 :class:`RetryAfterMiddleware` replaces ``scrapy.downloadermiddlewares.retry.RetryMiddleware``
 in ``DOWNLOADER_MIDDLEWARES`` and keeps its settings (``RETRY_ENABLED``, ``RETRY_TIMES``,
 ``RETRY_HTTP_CODES``, ``dont_retry``). When a 429 or 503 carries ``Retry-After`` (delay
-seconds or an HTTP-date, RFC 9110 section 10.2.3), the host is given that long: every
-request to it, the retry included, waits in its own coroutine in ``process_request``
-until then, so other hosts are not held up. A delay longer than
+seconds or an HTTP-date, RFC 9110 section 10.2.3), the host is given that long: its
+downloader slot is held until then (:meth:`brokenlinks.net.downloader.PoliteDownloader.hold`),
+so its requests, the retry included, wait in the slot's queue. They are not sent, do not
+count against ``CONCURRENT_REQUESTS`` and do not make the engine back out: other hosts and
+referring pages go on. (With another downloader, each request waits in its own coroutine
+in ``process_request``, counted as active.) Once the host answers after its wait, its
+entry is dropped. A delay longer than
 ``BROKENLINKS_RETRY_AFTER_MAX`` is not waited for: the answer stands (a 429 is then
 blocked ``rate_limited``, and so is a 503, which the meta key ``brokenlinks_retry_after``
 marks for the checker).
@@ -37,6 +41,7 @@ from scrapy.exceptions import DownloadTimeoutError
 from scrapy.utils.httpobj import urlparse_cached
 
 from brokenlinks.config import config_of
+from brokenlinks.net.downloader import PoliteDownloader
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -127,12 +132,25 @@ class RetryAfterMiddleware(RetryMiddleware):
             return None  # the timeout stands: the errback gets it
         return super().process_exception(request, exception)
 
+    def _downloader(self) -> PoliteDownloader | None:
+        try:
+            downloader = self.crawler.engine.downloader
+        except RuntimeError:  # no engine: a component test drives the middleware alone
+            return None
+        return downloader if isinstance(downloader, PoliteDownloader) else None
+
     async def process_request(self, request: Request) -> None:
         host = urlparse_cached(request).hostname or ""
-        wait = self.not_before.get(host, 0.0) - monotonic()
+        until = self.not_before.get(host, 0.0)
+        wait = until - monotonic()
         if wait > 0:
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("brokenlinks/retry_after/waits")
+            downloader = self._downloader()
+            if downloader is not None:
+                # its slot holds it (also a slot of its own, from download_slot in meta)
+                downloader.hold(request, until)
+                return
             logger.debug("Waiting %.1f s before %s (Retry-After)", wait, request)
             await asyncio.sleep(wait)
 
@@ -161,5 +179,17 @@ class RetryAfterMiddleware(RetryMiddleware):
                         )
                     return response
                 self.crawler.stats.inc_value("brokenlinks/retry_after/honoured")
-                self.not_before[host] = max(self.not_before.get(host, 0.0), monotonic() + delay)
+                until = max(self.not_before.get(host, 0.0), monotonic() + delay)
+                self.not_before[host] = until
+                if (downloader := self._downloader()) is not None:
+                    # requests queued for the host already passed process_request
+                    downloader.hold(request, until)
+                return super().process_response(request, response)
+        self._answered(urlparse_cached(request).hostname or "")
         return super().process_response(request, response)
+
+    def _answered(self, host: str) -> None:
+        """The host answered: once its wait is over, it is forgotten (the dict shrinks)."""
+        until = self.not_before.get(host)
+        if until is not None and until <= monotonic():
+            del self.not_before[host]

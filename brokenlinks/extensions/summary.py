@@ -1,4 +1,4 @@
-"""The crawl summary: what was crawled, checked, found dead, blocked and skipped.
+"""The crawl summary: what was crawled, checked, confirmed, found dead, blocked and skipped.
 
 An extension that counts exported prospects (``brokenlinks/prospects``) and, when the
 spider closes, logs a short summary built from the crawl's stats by
@@ -45,6 +45,12 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
     dead by reason: dns 1, http_status 1
     prospects (dead link occurrences): 4
 
+    The confirmation pass says how many transient failures it checked again:
+
+    >>> summary_lines({"brokenlinks/confirm/checked": 5, "brokenlinks/confirm/confirmed": 3,
+    ...                "brokenlinks/confirm/overturned": 2})[2]
+    'checked again (transient failures): 5, confirmed dead 3, came back 2'
+
     A site crawl adds its internal/external split and what it cut off:
 
     >>> summary_lines({"brokenlinks/prospects/internal": 1, "brokenlinks/prospects/external": 3,
@@ -75,6 +81,12 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
         )
         if reasons:
             lines.append(f"{kind} by reason: " + ", ".join(f"{r} {n}" for r, n in reasons))
+    if count("confirm/checked"):
+        lines.append(
+            f"checked again (transient failures): {count('confirm/checked')}, "
+            f"confirmed dead {count('confirm/confirmed')}, "
+            f"came back {count('confirm/overturned')}"
+        )
     lines.append(f"prospects (dead link occurrences): {count('prospects')}")
     if count("store/outages"):
         lines.append(

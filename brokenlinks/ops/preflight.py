@@ -1,4 +1,4 @@
-"""Checks ``scrapy crawl`` runs before a crawl starts: settings, browser settings, the store.
+"""Checks ``scrapy crawl`` runs before a crawl starts: settings (ours and Scrapy's), browser settings, the store.
 
 Each check returns one line saying what is wrong (``None``: fine), so that a bad setting or
 an unusable database fails like a bad argument: ``error: <line>``, exit status 1, no
@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from brokenlinks.config import PREFIX, BrokenlinksConfig
 from brokenlinks.net.guard import HostPolicy
+from brokenlinks.ops.scrapysettings import check_scrapy_settings, effective_settings
 from brokenlinks.render.browser import check_browser_settings
 from brokenlinks.storage.db import create_engine_from_url, migrate, writer
 
@@ -25,8 +26,9 @@ _PROBE_TABLE = "brokenlinks_write_probe"
 
 
 def preflight(settings: BaseSettings) -> str | None:
-    """Check the project's settings and its store; the first problem, ``None`` if none."""
+    """Check the project's settings, Scrapy's and the store; the first problem, ``None`` if none."""
     try:
+        check_scrapy_settings(effective_settings(settings))
         config = BrokenlinksConfig.from_settings(settings)
         HostPolicy(config.resolve, allow_private=config.allow_private_addresses)
         check_browser_settings(settings)

@@ -26,7 +26,8 @@ Bookkeeping
 Every request is logged (:class:`LoggedRequest`: method, host, path, query, monotonic time,
 headers, status, bytes sent; a refused TLS handshake as method ``TLS``), and the most
 requests in flight at once per host is kept (from the end of the request headers to the
-start of the answer, after its delay) for politeness tests: :meth:`LocalWeb.max_in_flight`.
+start of the answer, after its delay) for politeness tests: :meth:`LocalWeb.max_in_flight`,
+and over all hosts together: :meth:`LocalWeb.max_total_in_flight`.
 
 Use::
 
@@ -108,6 +109,8 @@ class LocalWeb:
         self._log: list[LoggedRequest] = []
         self._in_flight: Counter[str] = Counter()
         self._max_in_flight: Counter[str] = Counter()
+        self._total_in_flight = 0
+        self._max_total_in_flight = 0
         self._fail_counts: Counter[tuple[str, str]] = Counter()
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -204,6 +207,11 @@ class LocalWeb:
         with self._lock:
             return self._max_in_flight[host]
 
+    def max_total_in_flight(self) -> int:
+        """Return the most requests, all hosts together, that were in flight at the same time."""
+        with self._lock:
+            return self._max_total_in_flight
+
     def in_flight(self, host: str) -> int:
         """Return how many requests to *host* are in flight now."""
         with self._lock:
@@ -214,6 +222,7 @@ class LocalWeb:
         with self._lock:
             self._log.clear()
             self._max_in_flight = Counter(self._in_flight)
+            self._max_total_in_flight = self._total_in_flight
             self._fail_counts.clear()
 
     def reset_counters(self) -> None:
@@ -230,6 +239,8 @@ class LocalWeb:
             self._max_in_flight[record.host] = max(
                 self._max_in_flight[record.host], self._in_flight[record.host]
             )
+            self._total_in_flight += 1
+            self._max_total_in_flight = max(self._max_total_in_flight, self._total_in_flight)
 
     def _log_only(self, record: LoggedRequest) -> None:
         with self._lock:
@@ -238,6 +249,7 @@ class LocalWeb:
     def _end(self, record: LoggedRequest) -> None:
         with self._lock:
             self._in_flight[record.host] -= 1
+            self._total_in_flight -= 1
 
     def _register(self, connection: socket.socket, *, add: bool) -> None:
         with self._idle:
