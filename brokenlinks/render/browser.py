@@ -7,13 +7,20 @@ download handler on http/https (only when rendering can happen: it starts Playwr
 driver, and falls back to Scrapy's own HTTP handler, resolver and guard included, for every
 request without ``meta["playwright"]``). The browser's only way out is the crawl's guarded
 egress proxy (:mod:`brokenlinks.render.egress`), which applies ``BROKENLINKS_RESOLVE`` and the
-network guard to every connection it opens; :class:`BrowserGuard`
-(``PLAYWRIGHT_ABORT_REQUEST``) aborts what it can see of that earlier, with stats.
-Only referring pages are rendered (:func:`render_meta`); link checks stay plain HTTP.
+network guard to every connection it opens. The options that make it so are merged into the
+user's by the handler when it launches the browser (:func:`launch_options`,
+:func:`context_options`), so no setting priority replaces them, and
+:func:`check_browser_settings` refuses, before the crawl, a setting that would open another
+way out. :class:`BrowserGuard` (``PLAYWRIGHT_ABORT_REQUEST``) aborts what it can see of
+that earlier, with stats. Only referring pages are rendered (:func:`render_meta`); link
+checks stay plain HTTP. A page the browser fails to render is fetched again without it
+(:meth:`BrowserContexts.fallback_request`).
 
 Settings read: ``BROKENLINKS_RENDER_BROWSER_PATH``, ``BROKENLINKS_RESOLVE``,
-``BROKENLINKS_ALLOW_PRIVATE_ADDRESSES``; written (at spider priority, when not set higher):
-``DOWNLOAD_HANDLERS``, ``PLAYWRIGHT_LAUNCH_OPTIONS``, ``PLAYWRIGHT_ABORT_REQUEST``.
+``BROKENLINKS_ALLOW_PRIVATE_ADDRESSES``, ``PLAYWRIGHT_LAUNCH_OPTIONS``, ``PLAYWRIGHT_CONTEXTS``,
+``PLAYWRIGHT_BROWSER_TYPE``, ``PLAYWRIGHT_BROWSER_PROVIDER``, ``PLAYWRIGHT_CDP_URL``,
+``PLAYWRIGHT_CONNECT_URL``; written (at spider priority, when not set higher):
+``DOWNLOAD_HANDLERS``, ``PLAYWRIGHT_ABORT_REQUEST``.
 """
 
 from __future__ import annotations
@@ -27,13 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 from lxml import etree
-from scrapy import signals
 
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.net import guard
 from brokenlinks.parsing.sites import site_of
 from brokenlinks.parsing.urls import host_of, is_http, port_of, resolve_href
-from brokenlinks.render.egress import EgressProxy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -284,13 +289,24 @@ def egress_args(proxy_url: str) -> list[str]:
     ]
 
 
+def _routing_problem(options: dict[str, Any]) -> str | None:
+    """The first launch or context option of *options* that opens another way out."""
+    if options.get("proxy") is not None:
+        return "proxy"
+    for arg in options.get("args") or []:
+        if str(arg).startswith(_ROUTING_SWITCHES):
+            return str(arg)
+    return None
+
+
 def launch_options(
     config: BrokenlinksConfig, given: dict[str, Any], proxy_url: str
 ) -> dict[str, Any]:
     """Merge the project's browser launch options into the user's ``PLAYWRIGHT_LAUNCH_OPTIONS``.
 
     The user's own proxy and name-resolution switches are dropped (with a warning): the
-    egress proxy at *proxy_url* must be the browser's only way out.
+    egress proxy at *proxy_url* must be the browser's only way out. (Preflight refuses
+    them before a crawl starts; this is the enforcement where the browser is launched.)
 
     >>> launch_options(BrokenlinksConfig(render_browser_path="/opt/chrome"),
     ...     {"args": ["--lang=en", "--proxy-server=http://elsewhere"]},
@@ -321,11 +337,57 @@ def launch_options(
     return options
 
 
+def context_options(
+    config: BrokenlinksConfig, given: dict[str, Any] | None, proxy_url: str
+) -> dict[str, Any]:
+    """A browser context's options with nothing that bypasses the egress proxy.
+
+    A context's own ``proxy`` replaces the browser's: it is dropped (with a warning). A
+    persistent context (``user_data_dir``) is a browser launch of its own, which
+    scrapy-playwright starts without ``PLAYWRIGHT_LAUNCH_OPTIONS``: it gets the launch
+    options the guard needs.
+
+    >>> context_options(BrokenlinksConfig(), {"locale": "de", "proxy": {"server": "x:1"}}, "")
+    {'locale': 'de'}
+    >>> persistent = context_options(BrokenlinksConfig(), {"user_data_dir": "/tmp/p"},
+    ...     "http://127.0.0.1:81")
+    >>> persistent["args"][0]
+    '--proxy-server=http://127.0.0.1:81'
+    """
+    options = dict(given or {})
+    if options.get("user_data_dir"):
+        return launch_options(config, options, proxy_url)
+    if options.pop("proxy", None) is not None:
+        logger.warning(
+            "Ignored the proxy of a browser context: the browser's only way out is the "
+            "crawl's guarded egress proxy"
+        )
+    return options
+
+
+#: scrapy-playwright's own browser provider: it launches what PLAYWRIGHT_LAUNCH_OPTIONS says
+DEFAULT_BROWSER_PROVIDER = "scrapy_playwright.provider.PlaywrightBrowserProvider"
+
+
 def check_browser_settings(settings: BaseSettings) -> None:
     """Refuse Playwright settings that would let the browser bypass the egress proxy.
 
-    A browser reached over ``PLAYWRIGHT_CDP_URL``/``PLAYWRIGHT_CONNECT_URL`` was not
-    launched by the crawl, and a context's own ``proxy`` replaces the browser's.
+    Whatever their priority (command line, Scrapyd's ``setting=``, the project): a browser
+    reached over ``PLAYWRIGHT_CDP_URL``/``PLAYWRIGHT_CONNECT_URL`` was not launched by the
+    crawl; a launch option or a context's ``proxy``, or a Chromium switch that routes or
+    resolves names (``--proxy-server``, ``--no-proxy-server``, ``--proxy-bypass-list``,
+    ``--host-resolver-rules``...), replaces the egress proxy or the browser's disabled DNS;
+    the guard's switches are Chromium's (``PLAYWRIGHT_BROWSER_TYPE``), and another
+    ``PLAYWRIGHT_BROWSER_PROVIDER`` launches what it likes. Harmless options (``args``
+    such as ``--lang=de``, ``executable_path``, ``headless``, ``slow_mo``) pass.
+
+    >>> from scrapy.settings import Settings
+    >>> check_browser_settings(Settings({"PLAYWRIGHT_LAUNCH_OPTIONS": {"args": ["--lang=de"]}}))
+    >>> check_browser_settings(Settings({"PLAYWRIGHT_LAUNCH_OPTIONS":
+    ...     '{"args": ["--no-proxy-server"]}'}))
+    Traceback (most recent call last):
+    ...
+    ValueError: PLAYWRIGHT_LAUNCH_OPTIONS: '--no-proxy-server' would bypass the browser's egress proxy (the network guard); remove it
     """
     for name in ("PLAYWRIGHT_CDP_URL", "PLAYWRIGHT_CONNECT_URL"):
         if settings.get(name):
@@ -334,21 +396,55 @@ def check_browser_settings(settings: BaseSettings) -> None:
                 "unset it or use -a render=never"
             )
             raise ValueError(msg)
-    for name, kwargs in (settings.getdict("PLAYWRIGHT_CONTEXTS") or {}).items():
+    try:
+        launch = settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS") or {}
+        contexts = settings.getdict("PLAYWRIGHT_CONTEXTS") or {}
+    except (ValueError, TypeError) as e:
+        msg = f"PLAYWRIGHT_LAUNCH_OPTIONS/PLAYWRIGHT_CONTEXTS: expected a JSON object ({e})"
+        raise ValueError(msg) from e
+    if (problem := _routing_problem(launch)) is not None:
+        msg = (
+            f"PLAYWRIGHT_LAUNCH_OPTIONS: {problem!r} would bypass the browser's egress proxy "
+            "(the network guard); remove it"
+        )
+        raise ValueError(msg)
+    for name, kwargs in contexts.items():
         if isinstance(kwargs, dict) and kwargs.get("proxy"):
             msg = (
                 f"PLAYWRIGHT_CONTEXTS: context {name!r} sets a proxy, which would bypass the "
                 "network guard; remove it or use -a render=never"
             )
             raise ValueError(msg)
+        if isinstance(kwargs, dict) and (problem := _routing_problem(kwargs)) is not None:
+            msg = (
+                f"PLAYWRIGHT_CONTEXTS: context {name!r}: {problem!r} would bypass the "
+                "browser's egress proxy (the network guard); remove it"
+            )
+            raise ValueError(msg)
+    browser_type = settings.get("PLAYWRIGHT_BROWSER_TYPE") or "chromium"
+    if browser_type != "chromium":
+        msg = (
+            f"PLAYWRIGHT_BROWSER_TYPE={browser_type!r}: the browser's network guard (egress "
+            "proxy, no own DNS) is set with Chromium switches; use chromium"
+        )
+        raise ValueError(msg)
+    provider = settings.get("PLAYWRIGHT_BROWSER_PROVIDER")
+    if provider and provider != DEFAULT_BROWSER_PROVIDER:
+        msg = (
+            f"PLAYWRIGHT_BROWSER_PROVIDER={provider!r}: a provider of its own would launch "
+            "a browser without the network guard; unset it"
+        )
+        raise ValueError(msg)
 
 
 def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) -> BrowserContexts:
     """Route http/https through scrapy-playwright's handler when *mode* can render.
 
-    Also starts the browser's :class:`~brokenlinks.render.egress.EgressProxy` (stopped when the
-    spider closes). Returns the :class:`BrowserContexts` that gives rendered requests their
-    meta keys (and holds the proxy as ``egress``).
+    The browser's launch options and its egress proxy are not settings written here: the
+    handler (:class:`brokenlinks.render.handler.LazyPlaywrightHandler`) merges what the
+    guard needs into whatever ``PLAYWRIGHT_LAUNCH_OPTIONS`` holds when it launches the
+    browser, whatever the priority that set them. Returns the :class:`BrowserContexts`
+    that gives rendered requests their meta keys.
     """
     config = BrokenlinksConfig.from_settings(settings)
     contexts = BrowserContexts(config.render_pages_per_context, crawler)
@@ -358,12 +454,6 @@ def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) 
     handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
     handlers.update({"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER})
     settings.set("DOWNLOAD_HANDLERS", handlers, priority=ARG_SETTING_PRIORITY)
-    proxy = contexts.egress = EgressProxy(config, count=_stats_counter(crawler))
-    proxy.start()
-    if crawler is not None:
-        crawler.signals.connect(contexts.stop_egress, signal=signals.spider_closed)
-    options = launch_options(config, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), proxy.url)
-    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority=ARG_SETTING_PRIORITY)
     if not settings.get("PLAYWRIGHT_ABORT_REQUEST"):
         settings.set(
             "PLAYWRIGHT_ABORT_REQUEST",
@@ -373,7 +463,7 @@ def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) 
     return contexts
 
 
-def _stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
+def stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
     """Increment a stats key from another thread: on the reactor's, like every stats write."""
     if crawler is None:
         return None
@@ -409,13 +499,6 @@ class BrowserContexts:
         self.current = ""
         self.open: dict[str, Any] = {}
         self._tasks: set[asyncio.Future[None]] = set()
-        #: the browser's egress proxy, when rendering can happen
-        self.egress: EgressProxy | None = None
-
-    def stop_egress(self) -> None:
-        """``spider_closed``: the browser is closed by then; stop its proxy."""
-        if self.egress is not None:
-            self.egress.stop()
 
     def browser_request(
         self, response: TextResponse, mode: str, stats: StatsCollector, text: str
