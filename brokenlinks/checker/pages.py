@@ -10,6 +10,7 @@ the page's links, and one ``ProspectItem`` per dead link occurrence.
 from __future__ import annotations
 
 import asyncio
+import codecs
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,11 @@ from brokenlinks.checker import verdicts
 from brokenlinks.checker.checks import LinkChecker, now_iso
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
 from brokenlinks.net.guard import guard_refusal
-from brokenlinks.parsing.charsets import Decoded, decode_html
+from brokenlinks.parsing.charsets import Decoded, codec_for, decode_html
 from brokenlinks.parsing.extract import Link, Page, extract_page, outbound_count
 from brokenlinks.parsing.sites import in_domains, is_outbound, site_of
 from brokenlinks.parsing.urls import host_of, is_http
+from brokenlinks.render.browser import rendered_charset
 
 if TYPE_CHECKING:
     from scrapy.http import TextResponse
@@ -254,7 +256,17 @@ def read_page(response: TextResponse) -> Decoded:
 
     Not ``response.text``: for a page that declares no charset Scrapy guesses with
     charset-normalizer, which reads windows-1252 ``caf\\xe9`` as Urdu (cp1006).
+
+    A rendered page is the DOM the browser produced, which scrapy-playwright re-encodes
+    (in UTF-8 when the page's own charset cannot hold it) and names in
+    ``response.encoding``: it is decoded with exactly that, never again by the page's own
+    ``<meta charset>``; the encoding kept (for links' queries) is the one the browser read
+    the page with.
     """
+    if "playwright" in response.flags:
+        text = response.body.decode(response.encoding, "replace")
+        label = rendered_charset(response.meta)
+        return Decoded(text, codec_for(label) or codecs.lookup(response.encoding).name)
     content_type = response.headers.get(b"Content-Type") or b""
     return decode_html(response.body, http_content_type_encoding(content_type.decode("latin-1")))
 

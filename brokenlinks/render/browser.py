@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 from lxml import etree
+from scrapy_playwright.page import PageMethod
 
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.net import guard
@@ -477,10 +478,38 @@ def stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
     return count
 
 
+#: the ``playwright_page_methods`` key whose result is the document's encoding
+CHARSET_METHOD = "brokenlinks_charset"
+
+
 def render_meta() -> dict[str, Any]:
     """The meta keys of a referring-page request that is rendered in the browser."""
-    # "networkidle": links inserted after a fetch() arrive after the load event
-    return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
+    return {
+        "playwright": True,
+        # "networkidle": links inserted after a fetch() arrive after the load event
+        "playwright_page_goto_kwargs": {"wait_until": "networkidle"},
+        # the encoding the browser decoded the page with: the rendered DOM comes back
+        # re-encoded, and a link's query is percent-encoded in the document's encoding
+        "playwright_page_methods": {
+            CHARSET_METHOD: PageMethod("evaluate", "document.characterSet")
+        },
+    }
+
+
+def rendered_charset(meta: dict[str, Any]) -> str | None:
+    """The encoding label the browser read a rendered page with (``render_meta``), if known.
+
+    >>> method = PageMethod("evaluate", "document.characterSet")
+    >>> method.result = "windows-1251"
+    >>> rendered_charset({"playwright_page_methods": {CHARSET_METHOD: method}})
+    'windows-1251'
+    >>> rendered_charset({}) is None
+    True
+    """
+    methods = meta.get("playwright_page_methods")
+    method = methods.get(CHARSET_METHOD) if isinstance(methods, dict) else None
+    result = getattr(method, "result", None)
+    return result if isinstance(result, str) else None
 
 
 class BrowserContexts:
