@@ -136,6 +136,9 @@ class ReferringPagesSpider(BrokenlinksSpider):
         requested_url = request.cb_kwargs.get("requested_url", request.url)
         stats = self.crawler.stats
         assert stats is not None
+        assert failure.value is not None
+        if (again := self.contexts.fallback_request(request, failure.value, stats)) is not None:
+            return [again]
         stats.inc_value("brokenlinks/pages/failed")
         maxsize = request.meta.get(
             "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")

@@ -348,6 +348,10 @@ class SiteSpider(BrokenlinksSpider):
         ):
             self._cut("robots_txt", request.url)
             return
+        assert failure.value is not None
+        if (again := self.contexts.fallback_request(request, failure.value, stats)) is not None:
+            yield again
+            return
         stats.inc_value("brokenlinks/pages/failed")
         maxsize = request.meta.get(
             "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 from lxml import etree
+from scrapy.exceptions import IgnoreRequest
 from scrapy_playwright.page import PageMethod
 
 from brokenlinks.config import BrokenlinksConfig
@@ -478,6 +479,8 @@ def stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
     return count
 
 
+#: meta key of a page's request made again without the browser, after the browser failed
+FALLBACK_META = "brokenlinks_render_fallback"
 #: the ``playwright_page_methods`` key whose result is the document's encoding
 CHARSET_METHOD = "brokenlinks_charset"
 
@@ -542,11 +545,37 @@ class BrowserContexts:
         if response.meta.get("playwright"):
             stats.inc_value("brokenlinks/render/pages")
             return None
+        if response.meta.get(FALLBACK_META):
+            return None  # the browser failed on this page already
         if mode != "auto" or not looks_client_rendered(text, response.url):
             return None
         stats.inc_value("brokenlinks/render/auto")
         assert response.request is not None
         return response.request.replace(dont_filter=True, meta=self.meta())
+
+    def fallback_request(
+        self, request: Request, error: BaseException, stats: StatsCollector
+    ) -> Request | None:
+        """Return the request that reads a page the browser failed on without the browser.
+
+        A navigation timeout, a crash, a certificate only the browser checks: the page's
+        plain HTTP body still has its links (for ``render=auto`` it was read once already,
+        and found to need the browser). ``None`` when *request* was not rendered, or when
+        the browser did get an answer (an HTTP error status, the network guard's refusal),
+        which a plain fetch would only repeat. Logs one INFO line and counts
+        ``brokenlinks/render/fallback``.
+        """
+        if not request.meta.get("playwright") or isinstance(error, IgnoreRequest):
+            return None  # IgnoreRequest: HttpError (the browser got an answer), robots.txt
+        stats.inc_value("brokenlinks/render/fallback")
+        why = " ".join(f"{type(error).__name__}: {error}".split())[:200]
+        logger.info(
+            "Could not render %(url)s (%(why)s): reading its plain HTTP body instead",
+            {"url": request.url, "why": why},
+        )
+        meta = {k: v for k, v in request.meta.items() if not k.startswith("playwright")}
+        meta[FALLBACK_META] = True
+        return request.replace(meta=meta, dont_filter=True)
 
     def meta(self) -> dict[str, Any]:
         """The meta keys of the next rendered request."""
