@@ -126,3 +126,23 @@ def test_a_persistent_context_is_launched_with_the_guard():
         "executable_path": "/opt/chrome",
     }
     assert context_options(BrokenlinksConfig(), {"proxy": {"server": "x:1"}}, proxy) == {}
+
+
+def test_the_egress_proxy_waits_for_the_first_rendered_page():
+    from scrapy.utils.misc import build_from_crawler
+    from scrapy.utils.test import get_crawler
+
+    from brokenlinks.render.handler import LazyPlaywrightHandler
+
+    crawler = get_crawler(
+        settings_dict={
+            "PLAYWRIGHT_BROWSER_TYPE": "firefox",
+            "PLAYWRIGHT_CDP_URL": "http://10.0.0.1:9222",
+        }
+    )
+    handler = build_from_crawler(LazyPlaywrightHandler, crawler)
+    # nothing listens before a page asks for the browser
+    assert handler.egress is None
+    # a remote browser or another browser type would launch without the guard
+    assert handler.config.cdp_url is None
+    assert handler.config.browser_type_name == "chromium"

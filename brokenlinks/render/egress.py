@@ -16,15 +16,28 @@ refused, which Chromium reports as ``ERR_TUNNEL_CONNECTION_FAILED``).
 It speaks what Chromium sends to an HTTP proxy: ``CONNECT host:port`` tunnels (https,
 wss and ws) and absolute-form ``http://`` requests, one request per client connection
 (``Connection: close`` both ways, so that a kept-alive connection can never carry a
-request for another host to an upstream vetted for the first). It runs its own asyncio
-loop in a thread, so it works whatever reactor the crawl uses, and is stopped when the
-spider closes. Written here rather than taken from a proxy library: proxy.py and mitmproxy
-bring their own process model, TLS interception and dozens of dependencies for what is
-~200 lines of relaying; what matters is the decision, and that is the guard's own code.
+request for another host to an upstream vetted for the first). Upstream failures are a
+gateway's answers: ``502`` (cannot connect, no usable response head), ``504`` (no answer in
+time); a connection with no byte either way for ``IDLE_TIMEOUT`` seconds is closed. It runs
+its own asyncio loop in a thread, so it works whatever reactor the crawl uses; the download
+handler starts it with the first rendered page (a failure to start is raised: no browser
+without its proxy) and stops it after the browser has closed, closing its connections
+before their handlers end (a handler task cancelled with its connection open makes
+Python 3.11's asyncio log an ERROR traceback).
+
+Written here rather than taken from a proxy library. proxy.py (2.4) has the hook
+(``HttpProxyBasePlugin.resolve_dns``), but it is synchronous, returns one address (no
+judging and dropping each address of a name), refuses only by raising from another hook,
+and brings its own acceptor/worker process model configured by command-line flags, to run
+inside a Scrapy process; mitmproxy brings TLS interception and dozens of dependencies.
+What matters is the decision, and that is the guard's own code (``HostPolicy``); the
+relaying is ~300 lines with tests (``tests/test_egress.py``).
 
 Stats: ``brokenlinks/render/egress/requests``, ``brokenlinks/render/egress/refused`` and
-``brokenlinks/render/egress/refused/<reason>`` (``loopback``, ``private``, ...), and
-``brokenlinks/render/egress/unresolved`` (names that resolve nowhere: answered ``403`` too).
+``brokenlinks/render/egress/refused/<reason>`` (``loopback``, ``private``, ...),
+``brokenlinks/render/egress/unresolved`` (names that resolve nowhere: answered ``403`` too),
+``brokenlinks/render/egress/upstream_502``/``upstream_504`` and
+``brokenlinks/render/egress/idle_closed``.
 """
 
 from __future__ import annotations
@@ -166,7 +179,11 @@ class EgressProxy:
         self._thread = threading.Thread(target=run, name="brokenlinks-egress", daemon=True)
         self._thread.start()
         if not ready.wait(_START_TIMEOUT) or failed:
-            self.stop()
+            if failed:  # the thread closed its loop and ends
+                self._thread.join(_START_TIMEOUT)
+                self._loop = self._thread = None
+            else:
+                self.stop()
             why = failed[0] if failed else "not serving after 10 s"
             msg = f"the browser's egress proxy could not start: {why}"
             raise OSError(msg) from (failed[0] if failed else None)
