@@ -28,6 +28,7 @@ from brokenlinks.checker.pages import (
     Scope,
     failed_page,
     failure_kind,
+    is_rendered,
     page_failure,
     process_page,
     read_page,
@@ -305,6 +306,7 @@ class SiteSpider(BrokenlinksSpider):
             response.url,
             encoding=decoded.encoding,
             references=self.config.site_references,
+            scripted=is_rendered(response),
         )
         if site_of(response.url) in self.sites:
             for link in page.links:

@@ -263,7 +263,7 @@ def read_page(response: TextResponse) -> Decoded:
     ``<meta charset>``; the encoding kept (for links' queries) is the one the browser read
     the page with.
     """
-    if "playwright" in response.flags:
+    if is_rendered(response):
         text = response.body.decode(response.encoding, "replace")
         label = rendered_charset(response.meta)
         return Decoded(text, codec_for(label) or codecs.lookup(response.encoding).name)
@@ -271,10 +271,20 @@ def read_page(response: TextResponse) -> Decoded:
     return decode_html(response.body, http_content_type_encoding(content_type.decode("latin-1")))
 
 
-async def extract_in_pool(checker: LinkChecker, decoded: Decoded, url: str) -> Page:
-    """Extract a decoded page in the crawl's worker pool (``BROKENLINKS_WORKERS``)."""
+def is_rendered(response: TextResponse) -> bool:
+    """Tell whether *response* is the DOM the browser produced (scrapy-playwright's flag)."""
+    return "playwright" in response.flags
+
+
+async def extract_in_pool(
+    checker: LinkChecker, decoded: Decoded, url: str, *, scripted: bool = False
+) -> Page:
+    """Extract a decoded page in the crawl's worker pool (``BROKENLINKS_WORKERS``).
+
+    *scripted*: the page is a DOM the browser rendered with scripts on.
+    """
     return await checker.workers.run(
-        partial(extract_page, encoding=decoded.encoding), decoded.text, url
+        partial(extract_page, encoding=decoded.encoding, scripted=scripted), decoded.text, url
     )
 
 
@@ -288,7 +298,7 @@ async def process_response(
     fresh: FreshVerdicts | None = None,
 ) -> list[Any]:
     """Extract, check and build the items of one fetched referring page."""
-    page = await extract_in_pool(checker, decoded, response.url)
+    page = await extract_in_pool(checker, decoded, response.url, scripted=is_rendered(response))
     return await process_page(
         page,
         requested_url=requested_url,
