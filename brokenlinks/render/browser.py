@@ -39,8 +39,10 @@ from scrapy_playwright.page import PageMethod
 
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.net import guard
+from brokenlinks.parsing.extract import Position, extract_page
 from brokenlinks.parsing.sites import site_of
 from brokenlinks.parsing.urls import host_of, is_http, port_of, resolve_href
+from brokenlinks.render.auto import SiteRenderLearner, is_widget, uncertain_reason
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,8 +122,11 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
     * a script that fills an empty element it names (``getElementById("related")``,
       ``querySelector(".cards")``, ``$("#list")``) while the page's inline scripts or
       JSON blobs hold at least three link-like URLs (under ``url``, ``href``, ``link``
-      or ``permalink`` keys) that are no link of the page, or fetch JSON from the page's
-      own site (``fetch("/api/list.json")``, XHR, ``$.getJSON``). Needs the page *url*.
+      or ``permalink`` keys) that are no link of the page. Needs the page *url*.
+
+    Weaker signals (a script filling an element from the page's own site, htmx, client
+    templates...) make a page *uncertain* (:func:`render_signal`): whether its site needs
+    the browser is learnt from its first such pages (:mod:`brokenlinks.render.auto`).
 
     >>> looks_client_rendered('<div id="root"></div><script src="/app.js"></script>')
     True
@@ -132,8 +137,8 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
     >>> looks_client_rendered('<div id="root"></div>')
     False
     >>> looks_client_rendered('<ul id="more"></ul><a href="/a">a</a><a href="/b">b</a>'
-    ...     '<a href="/c">c</a><a href="/d">d</a><script>fetch("/api/more.json").then('
-    ...     'r => r.json()).then(d => document.getElementById("more").append(...))</script>',
+    ...     '<a href="/c">c</a><a href="/d">d</a><script>var d = [{"url": "/x"}, {"url": "/y"},'
+    ...     ' {"url": "/z"}]; document.getElementById("more").append(d)</script>',
     ...     "https://shop.test/guide")
     True
     """
@@ -155,7 +160,8 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
         is_root = element_id in _APP_ROOT_IDS or any(
             element.get(attr) is not None for attr in _APP_ROOT_ATTRS
         )
-        if is_root and (element_id != "main" or links <= _FEW_LINKS):
+        # a consent or chat widget's own small React root is no app shell
+        if is_root and (element_id != "main" or links <= _FEW_LINKS) and not is_widget(element):
             return True
     if url and _script_fills_links(doc, scripts, empty, url):
         return True
@@ -164,6 +170,35 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
             element.drop_tree()
         return len(" ".join(doc.text_content().split())) < _LITTLE_TEXT
     return False
+
+
+def render_signal(html: str, url: str = "") -> tuple[str, str | None]:
+    """Say whether ``render=auto`` sends a page to the browser: ``(kind, family)``.
+
+    *kind* is ``"render"`` (:func:`looks_client_rendered`: surely needs it),
+    ``"uncertain"`` (a weaker signal, :func:`brokenlinks.render.auto.uncertain_reason`
+    names its family: the site decides) or ``"static"``.
+
+    >>> render_signal('<div id="root"></div><script src="/app.js"></script>')
+    ('render', 'app-shell')
+    >>> render_signal('<ul id="l"></ul><a href="/a">a</a><script>fetch("/api/l").then(r => '
+    ...     'r.json()).then(d => document.getElementById("l").append(d))</script>',
+    ...     "https://a.test/")
+    ('uncertain', 'own-request')
+    >>> render_signal('<p><a href="/a">a</a></p><script>track()</script>', "https://a.test/")
+    ('static', None)
+    """
+    if looks_client_rendered(html, url):
+        return "render", "app-shell"
+    try:
+        doc = lxml.html.document_fromstring(html or "<html></html>")
+    except (etree.ParserError, ValueError):
+        return "static", None
+    scripts = doc.xpath("//script")
+    if not any("json" not in (script.get("type") or "") for script in scripts):
+        return "static", None
+    reason = uncertain_reason(doc, scripts, url)
+    return ("static", None) if reason is None else ("uncertain", reason)
 
 
 def _empty_elements(doc: Any) -> list[Any]:
@@ -204,8 +239,6 @@ def _script_fills_links(doc: Any, scripts: list[Any], empty: list[Any], url: str
     fillers = [s for s in scripts if s.get("src") is None and _fills_empty_element(s, selectors)]
     if not fillers:
         return False
-    if _fetches_own_json(fillers, url):
-        return True
     present = {resolve_href(href, url) for href in doc.xpath("//a/@href | //area/@href") if href}
     present.add(url)
     blobs = [
@@ -234,19 +267,6 @@ def _script_links(script: Any, url: str, present: set[str | None]) -> set[str]:
         ):
             found.add(target)
     return found
-
-
-def _fetches_own_json(scripts: list[Any], url: str) -> bool:
-    """Tell whether an inline script requests JSON (``.json``, ``/api/``) from *url*'s site."""
-    for script in scripts:
-        for match in _FETCH.finditer(script.text or ""):
-            target = resolve_href(match["url"], url)
-            if target is None or not is_http(target) or site_of(target) != site_of(url):
-                continue
-            path = target.split("?", 1)[0]
-            if path.endswith(".json") or "/api/" in path:
-                return True
-    return False
 
 
 def browser_path(config: BrokenlinksConfig) -> str | None:
@@ -479,6 +499,11 @@ def stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
     return count
 
 
+#: meta key of a probe: the page's plain-HTTP content links, to compare with the browser's
+PROBE_META = "brokenlinks_render_probe"
+#: content links the browser must add to a probe for its site to need JavaScript (a
+#: consent banner adds one or two: a policy link, a vendor list)
+MIN_ADDED_LINKS = 2
 #: meta key of a page's request made again without the browser, after the browser failed
 FALLBACK_META = "brokenlinks_render_fallback"
 #: the ``playwright_page_methods`` key whose result is the document's encoding
@@ -515,6 +540,17 @@ def rendered_charset(meta: dict[str, Any]) -> str | None:
     return result if isinstance(result, str) else None
 
 
+def _content_links(text: str, url: str, *, scripted: bool) -> set[str]:
+    """The http links of a page outside its navigation, header and footer."""
+    page = extract_page(text, url, scripted=scripted)
+    boilerplate = {Position.NAV, Position.HEADER, Position.FOOTER}
+    return {
+        link.url
+        for link in page.links
+        if link.url is not None and is_http(link.url) and link.position not in boilerplate
+    }
+
+
 class BrowserContexts:
     """Rotate browser contexts so that a long rendered crawl does not grow the browser.
 
@@ -531,6 +567,9 @@ class BrowserContexts:
         self.current = ""
         self.open: dict[str, Any] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        #: what render=auto learnt per site
+        self.learner = SiteRenderLearner()
+        self.rendered_sites: set[str] = set()
 
     def browser_request(
         self, response: TextResponse, mode: str, stats: StatsCollector, text: str
@@ -542,16 +581,60 @@ class BrowserContexts:
         That is when ``render=auto`` finds the raw HTML client-rendered; ``None`` means
         the page is used as it is (already rendered, or it needs no browser).
         """
+        site = site_of(response.url)
         if response.meta.get("playwright"):
             stats.inc_value("brokenlinks/render/pages")
+            if site not in self.rendered_sites:
+                self.rendered_sites.add(site)
+                stats.set_value("brokenlinks/render/sites", len(self.rendered_sites))
+            plain = response.meta.get(PROBE_META)
+            if plain is not None:
+                self._learn(site, set(plain), text, response.url, stats)
             return None
         if response.meta.get(FALLBACK_META):
             return None  # the browser failed on this page already
-        if mode != "auto" or not looks_client_rendered(text, response.url):
+        if mode != "auto":
             return None
+        kind, family = render_signal(text, response.url)
+        if kind == "static":
+            return None
+        meta = self.meta()
+        if kind == "uncertain":
+            decided = self.learner.decided(site)
+            if decided is False:
+                stats.inc_value("brokenlinks/render/auto/site_static")
+                return None
+            if decided is None:
+                # read both ways: this plain reading now, the browser's next
+                stats.inc_value("brokenlinks/render/probes")
+                meta[PROBE_META] = sorted(_content_links(text, response.url, scripted=False))
         stats.inc_value("brokenlinks/render/auto")
+        stats.inc_value(f"brokenlinks/render/auto/{family}")
         assert response.request is not None
-        return response.request.replace(dont_filter=True, meta=self.meta())
+        return response.request.replace(dont_filter=True, meta=meta)
+
+    def _learn(
+        self, site: str, plain: set[str], text: str, url: str, stats: StatsCollector
+    ) -> None:
+        """Compare a probe's browser DOM with its plain reading (does the site need JS)."""
+        added = len(_content_links(text, url, scripted=True) - plain)
+        decision = self.learner.learn(site, added=added if added >= MIN_ADDED_LINKS else 0)
+        if decision is None:
+            return
+        key = "sites_need_js" if decision else "sites_static"
+        stats.inc_value(f"brokenlinks/render/{key}")
+        logger.info(
+            "render=auto: %(site)s %(what)s (the browser added %(added)d content links to "
+            "%(url)s)",
+            {
+                "site": site,
+                "what": "needs JavaScript: its uncertain pages are rendered"
+                if decision
+                else "needs no JavaScript: its uncertain pages are read as served",
+                "added": added,
+                "url": url,
+            },
+        )
 
     def fallback_request(
         self, request: Request, error: BaseException, stats: StatsCollector
