@@ -146,3 +146,25 @@ def test_the_egress_proxy_waits_for_the_first_rendered_page():
     # a remote browser or another browser type would launch without the guard
     assert handler.config.cdp_url is None
     assert handler.config.browser_type_name == "chromium"
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "-proxy-server=http://10.0.0.1:3128",  # Chromium reads one dash like two
+        "--Proxy-Server=http://10.0.0.1:3128",
+        " --no-proxy-server",
+        "--host-rules=MAP * 10.0.0.1",
+        "--proxy-pac-url=http://10.0.0.1/p.pac",
+    ],
+)
+def test_every_spelling_of_a_routing_switch_is_refused(arg):
+    from scrapy.settings import Settings
+
+    from brokenlinks.render.browser import check_browser_settings, launch_options
+
+    with pytest.raises(ValueError, match="would bypass the browser's egress proxy"):
+        check_browser_settings(Settings({"PLAYWRIGHT_LAUNCH_OPTIONS": {"args": [arg]}}))
+    proxy = "http://127.0.0.1:9"
+    options = launch_options(BrokenlinksConfig(), {"args": [arg, "--lang=de"]}, proxy)
+    assert options["args"] == ["--lang=de", *egress_args(proxy)]

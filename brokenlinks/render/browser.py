@@ -284,6 +284,7 @@ _ROUTING_SWITCHES = (
     "--no-proxy-server",
     "--proxy-auto-detect",
     "--host-resolver-rules",
+    "--host-rules",
     "--force-webrtc-ip-handling-policy",
 )
 
@@ -311,12 +312,25 @@ def egress_args(proxy_url: str) -> list[str]:
     ]
 
 
+def _is_routing_switch(arg: object) -> bool:
+    """Tell whether a Chromium switch routes or resolves, however it is spelt.
+
+    Chromium reads ``-switch`` like ``--switch`` on POSIX, and switch names are ASCII
+    lower case.
+
+    >>> [_is_routing_switch(a) for a in ("-proxy-server=x", "--No-Proxy-Server", "--lang=de")]
+    [True, True, False]
+    """
+    name = str(arg).strip().lstrip("-").split("=", 1)[0].lower()
+    return f"--{name}" in _ROUTING_SWITCHES
+
+
 def _routing_problem(options: dict[str, Any]) -> str | None:
     """The first launch or context option of *options* that opens another way out."""
     if options.get("proxy") is not None:
         return "proxy"
     for arg in options.get("args") or []:
-        if str(arg).startswith(_ROUTING_SWITCHES):
+        if _is_routing_switch(arg):
             return str(arg)
     return None
 
@@ -338,7 +352,7 @@ def launch_options(
     options = dict(given)
     args = []
     for arg in options.get("args") or []:
-        if str(arg).startswith(_ROUTING_SWITCHES):
+        if _is_routing_switch(arg):
             logger.warning(
                 "Ignored %(arg)s in PLAYWRIGHT_LAUNCH_OPTIONS: the browser's only way out is "
                 "the crawl's guarded egress proxy",
