@@ -3,7 +3,9 @@
 :func:`brokenlinks.render.browser.looks_client_rendered` says when a page surely needs the
 browser (an app shell, data-backed fillers). :func:`uncertain_reason` names the weaker
 signals, by family, each one seen in a real framework's or widget's documented pattern
-(``tests/data/script-links/families.json``): an empty container that a script fills
+(``tests/data/script-links/families.json``): an island rendered in the browser only
+(Astro ``client:only``; a whole-page app rendered on the server is no signal), an empty
+container that a script fills
 (inline, or an external script named after it), a request to the page's own site, an
 htmx ``hx-get`` on load, a custom element with a ``src`` (``<include-fragment>``,
 ``<turbo-frame>``), a client-side template (``x-for``, ``v-for``, ``ng-repeat``,
@@ -188,6 +190,7 @@ def uncertain_reason(doc: Any, scripts: list[Any], url: str) -> str | None:
     empty = [e for e in doc.iter(*_CONTAINERS, "app-root") if _is_empty(e) and not is_widget(e)]
     fillers = _fillers(inline, empty)
     found: list[tuple[str, bool]] = [
+        ("hydration-island", _client_only_island(doc)),
         ("htmx-load", _htmx(doc)),
         ("src-element", _src_element(doc)),
         ("client-template", _client_template(doc)),
@@ -208,6 +211,18 @@ def uncertain_reason(doc: Any, scripts: list[Any], url: str) -> str | None:
         if hit:
             return name
     return None
+
+
+def _client_only_island(doc: Any) -> bool:
+    """An empty island rendered in the browser only (Astro ``client:only``).
+
+    A whole-page app rendered on the server (``data-server-rendered``, a filled
+    ``#__next``) hydrates what the HTML already holds: no signal.
+    """
+    return any(
+        _is_empty(element) and (element.get("client") or "").strip().lower() == "only"
+        for element in doc.iter("astro-island")
+    )
 
 
 def _htmx(doc: Any) -> bool:
