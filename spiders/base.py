@@ -185,6 +185,9 @@ class ReferringPagesSpider(BrokenlinksSpider):
             return []
         stats = self.crawler.stats
         assert stats is not None
+        assert failure.value is not None
+        if (again := self.contexts.fallback_request(request, failure.value, stats)) is not None:
+            return [again]
         stats.inc_value("brokenlinks/pages/failed")
         maxsize = request.meta.get(
             "download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE")

@@ -24,7 +24,7 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from scrapy.utils.url import url_has_any_extension
 
 from brokenlinks.checker.checks import LinkChecker
-from brokenlinks.checker.pages import Scope, process_page
+from brokenlinks.checker.pages import Scope, is_rendered, process_page
 from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.downloadermiddlewares.redirects import META_SITES, OffsiteRedirect
 from brokenlinks.items import ProspectItem
@@ -283,6 +283,7 @@ class SiteSpider(ReferringPagesSpider):
             response.url,
             encoding=decoded.encoding,
             references=self.config.site_references,
+            scripted=is_rendered(response),
         )
         for link in page.links:
             if link.url is not None and link.tag in _PAGE_TAGS:

@@ -25,6 +25,11 @@ POLISH = (
     "<a href='/x'>\u0141\u00f3d\u017a \u015broda</a> "
     "P\u0159\u00edli\u0161 \u017elu\u0165ou\u010dk\u00fd k\u016f\u0148.</p></body></html>"
 )
+RUSSIAN = (
+    "<html><body><p>\u0417\u043d\u0430\u043a\u043e\u043c\u0441\u0442\u0432\u0430 "
+    "\u0432 \u041c\u043e\u0441\u043a\u0432\u0435. <a href='/x'>\u041f\u0440\u0438\u0432\u0435\u0442, "
+    "\u043c\u0438\u0440</a></p></body></html>"
+)
 JAPANESE = (
     "<html><body><p>\u65e5\u672c\u8a9e\u306e\u30da\u30fc\u30b8\u3067\u3059\u3002"
     "<a href='/x'>\u6771\u4eac\u306e\u5929\u6c17</a></p></body></html>"
@@ -39,6 +44,13 @@ JAPANESE = (
         (POLISH, "iso8859-2", "\u0141\u00f3d\u017a \u015broda"),
         (
             POLISH.replace("P\u0159\u00edli\u0161", "Pilis"),
+            "cp1250",
+            "\u0141\u00f3d\u017a \u015broda",
+        ),
+        (RUSSIAN, "cp1251", "\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440"),
+        # a page of Polish with many accents stays Central European
+        (
+            POLISH.replace("P\u0159\u00edli\u0161", "Pilis") * 3,
             "cp1250",
             "\u0141\u00f3d\u017a \u015broda",
         ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import socket
 import threading
 from collections import Counter
@@ -254,3 +255,81 @@ def test_proxy_refuses_and_relays(trap, tmp_path):
             "brokenlinks/render/egress/refused": 2,
             "brokenlinks/render/egress/refused/loopback": 2,
         }
+
+
+def test_a_proxy_that_cannot_serve_raises(monkeypatch):
+    async def refuse(*args, **kwargs):
+        raise OSError("no more file descriptors")
+
+    monkeypatch.setattr("brokenlinks.render.egress.asyncio.start_server", refuse)
+    proxy = EgressProxy(BrokenlinksConfig())
+    with pytest.raises(OSError, match="egress proxy could not start: no more file descriptors"):
+        proxy.start()
+
+
+@pytest.fixture
+def upstreams(tmp_path):
+    (tmp_path / "ok.test").mkdir()
+    (tmp_path / "ok.test" / "index.html").write_text("<p>fine</p>", encoding="utf-8")
+    with LocalWeb(tmp_path, routes={"hang.test": {"/slow": {"hang": 5}}}) as web:
+        yield web
+
+
+def test_upstream_failures_are_a_gateways_answers(upstreams):
+    from brokenlinks.testing.localweb import unused_port
+
+    resolve = {"*.test": f"127.0.0.1:{upstreams.port}", "down.test": f"127.0.0.1:{unused_port()}"}
+    counted: list[str] = []
+    proxy = EgressProxy(BrokenlinksConfig(resolve=resolve), count=counted.append)
+    proxy.response_timeout = 1
+    port = proxy.start()
+    try:
+        slow = _ask(port, b"GET http://hang.test/slow HTTP/1.1\r\nHost: hang.test\r\n\r\n")
+        assert slow.startswith(b"HTTP/1.1 504 Gateway Timeout"), slow
+        down = _ask(port, b"GET http://down.test/ HTTP/1.1\r\nHost: down.test\r\n\r\n")
+        assert down.startswith(b"HTTP/1.1 502 Bad Gateway"), down
+        tunnel = _ask(port, b"CONNECT down.test:443 HTTP/1.1\r\n\r\n")
+        assert tunnel.startswith(b"HTTP/1.1 502 Bad Gateway"), tunnel
+    finally:
+        proxy.stop()
+    assert counted.count("brokenlinks/render/egress/upstream_504") == 1
+    assert counted.count("brokenlinks/render/egress/upstream_502") == 2
+
+
+def test_idle_tunnels_are_closed(upstreams):
+    config = BrokenlinksConfig(resolve={"*.test": f"127.0.0.1:{upstreams.port}"})
+    counted: list[str] = []
+    proxy = EgressProxy(config, count=counted.append, idle_timeout=0.5)
+    port = proxy.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"CONNECT ok.test:80 HTTP/1.1\r\n\r\n")
+            assert conn.recv(200).startswith(b"HTTP/1.1 200 Connection established")
+            # a request through the tunnel works, then nothing is sent either way
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: ok.test\r\n\r\n")
+            answer = b""
+            while b"fine" not in answer:
+                answer += conn.recv(65536)
+            assert conn.recv(200) == b"", "the idle tunnel was closed by the proxy"
+    finally:
+        proxy.stop()
+    assert counted.count("brokenlinks/render/egress/idle_closed") == 1
+
+
+def test_stopping_with_open_tunnels_logs_no_error(upstreams, caplog):
+    config = BrokenlinksConfig(resolve={"*.test": f"127.0.0.1:{upstreams.port}"})
+    proxy = EgressProxy(config)
+    port = proxy.start()
+    conns = []
+    try:
+        for _ in range(3):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            conns.append(conn)
+            conn.sendall(b"CONNECT ok.test:80 HTTP/1.1\r\n\r\n")
+            assert conn.recv(200).startswith(b"HTTP/1.1 200")
+        with caplog.at_level("DEBUG"):
+            proxy.stop()
+    finally:
+        for conn in conns:
+            conn.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

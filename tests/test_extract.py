@@ -53,7 +53,20 @@ def only_link(html: str | bytes, url: str = PAGE, encoding: str | None = None) -
         ('<a href="/x">a<!-- hidden -->b</a>', "ab"),
         ('<a href="/x"><h3>Title</h3><p>Description</p></a>', "Title Description"),
         ('<a href="/x">line<br>break</a>', "line break"),
-        ('<a href="/x"><svg><title>Twitter</title><path d=""/></svg></a>', ""),
+        # an SVG adds its name as browsers compute it (accname): its <title>, never <desc>
+        ('<a href="/x"><svg><title>Twitter</title><path d=""/></svg></a>', "Twitter"),
+        (
+            (
+                '<a href="/x"><svg><title>Mail</title><desc>Ihr Kontakt zum ADAC</desc></svg>'
+                "Kontakt</a>"
+            ),
+            "Mail Kontakt",
+        ),
+        ('<a href="/x"><svg><desc>Ihr Kontakt zum ADAC</desc><path/></svg>Kontakt</a>', "Kontakt"),
+        ('<a href="/x"><svg aria-hidden="true"><title>Icon</title></svg>Kontakt</a>', "Kontakt"),
+        ('<a href="/x"><svg aria-label="Facebook"><title>fb</title></svg></a>', "Facebook"),
+        ('<a href="/x"><svg><text>On the map</text><desc>d</desc></svg></a>', "On the map"),
+        ('<a href="/x">Go<svg><title>arrow</title></svg></a>', "Go arrow"),
         ('<map><area href="/x" alt="Area text"></map>', "Area text"),
         ('<map><area href="/x"></map>', ""),
         (
@@ -528,6 +541,46 @@ def test_which_links(html: str, expected: list[tuple[str, str, str]]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("html", "unscripted", "scripted"),
+    [
+        # a rendered page (scripts ran): <noscript> content is not on the page
+        (
+            "<noscript><a href='/ad'>Ad</a></noscript><p><a href='/x'>x</a></p>",
+            [("/ad", "Ad", "Ad"), ("/x", "x", "x")],
+            [("/x", "x", "x")],
+        ),
+        (
+            "<a href='/x'><img alt='Logo'><noscript><img alt='Logo'></noscript></a>",
+            [("/x", "Logo Logo", "Logo Logo")],
+            [("/x", "Logo", "Logo")],
+        ),
+        (
+            "<p>Read <noscript>Please enable JavaScript.</noscript><a href='/x'>this</a>.</p>",
+            [("/x", "this", "Read Please enable JavaScript.this.")],
+            [("/x", "this", "Read this.")],
+        ),
+        (
+            (
+                "<div><noscript><iframe src='/gtm'></iframe></noscript>"
+                "<a href='/y'>y<svg><desc>skip</desc></svg></a></div>"
+            ),
+            [("/y", "y", "y")],
+            [("/y", "y", "y")],
+        ),
+    ],
+)
+def test_noscript_in_a_rendered_page(
+    html: str,
+    unscripted: list[tuple[str, str, str]],
+    scripted: list[tuple[str, str, str]],
+) -> None:
+    for flag, expected in ((False, unscripted), (True, scripted)):
+        page = extract_page(html, PAGE, scripted=flag)
+        got = [(link.href, link.anchor_text, link.context) for link in page.links]
+        assert got == expected, flag
+
+
+@pytest.mark.parametrize(
     "html",
     ["", "   ", "\n", "<!-- only a comment -->", "<?xml version='1.0'?>", b"", b"\x00\x00", "<"],
 )
@@ -784,6 +837,11 @@ def test_real_page(row: dict[str, object]) -> None:
     assert row["title"] in {page.title, mojibake}
 
 
+def _names_itself(svg) -> bool:
+    hidden = (svg.get("aria-hidden") or "").strip().lower() == "true"
+    return not hidden and bool(svg.get("aria-label") or svg.findall("title"))
+
+
 def test_real_pages_image_links_use_alt_text() -> None:
     """The manifest's img_only_anchor links (http, <img> inside, no text) get the alts."""
     checked = 0
@@ -801,6 +859,8 @@ def test_real_pages_image_links_use_alt_text() -> None:
                 continue
             if href.strip().startswith("#"):
                 continue
+            if any(_names_itself(svg) for svg in element.iter("svg")):
+                continue  # an icon's aria-label or <title> is part of the link's name
             alts = " ".join(" ".join((img.get("alt") or "").split()) for img in images)
             expected[(href, " ".join(alts.split()))] += 1
         assert not expected - mine, row["url"]

@@ -22,6 +22,7 @@ from brokenlinks.ops.schedule import Job, ScheduleError, ScrapydClient
 
 from .conftest import PROJECT, WEB_ROOT, resolve_map
 from .scrapyd_support import PROJECT_NAME, ScrapydServer, clean_env, copy_project, deploy
+from .test_egress import hostile_web, trap  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -293,3 +294,56 @@ def test_schedule_client_reports_scrapyd_errors(scrapyd, deployed):
     assert client.state(PROJECT_NAME, "no-such-job") is None
     with pytest.raises(ScheduleError, match="project 'elsewhere' not found"):
         client.state("elsewhere", "no-such-job")
+
+
+@pytest.mark.e2e
+def test_browser_settings_of_a_job_cannot_switch_the_guard_off(
+    scrapyd,
+    deployed,
+    tmp_path,
+    hostile_web,  # noqa: F811  (fixtures of tests/test_egress.py)
+    trap,  # noqa: F811
+):
+    """Scrapyd's ``setting=`` has the command line's priority: merged, or refused."""
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://hostile.test/\n", encoding="utf-8")
+    db_path = tmp_path / "guard.sqlite3"
+    resolve = json.dumps({"*.test": f"127.0.0.1:{hostile_web.port}"})
+    jobs = {
+        "guard-merged": {"args": ["--user-agent=BrokenlinksProbe/1"]},
+        "guard-bypass": {"args": ["--no-proxy-server"]},
+    }
+    for jobid, options in jobs.items():
+        answer = scrapyd.post(
+            "schedule.json",
+            [
+                ("project", PROJECT_NAME),
+                ("spider", "backlinks"),
+                ("seeds", str(seeds)),
+                ("render", "always"),
+                ("jobid", jobid),
+                ("setting", f"BROKENLINKS_RESOLVE={resolve}"),
+                ("setting", f"BROKENLINKS_DATABASE_URL=sqlite:///{db_path}"),
+                ("setting", "DOWNLOAD_TIMEOUT=2"),
+                ("setting", f"PLAYWRIGHT_LAUNCH_OPTIONS={json.dumps(options)}"),
+            ],
+        )
+        assert answer["status"] == "ok", answer
+    scrapyd.wait_finished(set(jobs))
+
+    log = scrapyd.job_log("backlinks", "guard-merged")
+    assert "Spider closed (finished)" in log, log[-3000:]
+    assert "] ERROR:" not in log, log[-3000:]
+    stats = json.loads(rows(db_path, "crawl_runs")[0]["stats"])
+    assert stats["brokenlinks/render/pages"] == 1
+    assert stats["brokenlinks/render/egress/refused/loopback"] >= 8
+    assert trap.seen == []
+
+    log = scrapyd.job_log("backlinks", "guard-bypass")
+    errors = [line for line in log.splitlines() if "] ERROR:" in line]
+    assert len(errors) == 1, log[-3000:]
+    assert (
+        "PLAYWRIGHT_LAUNCH_OPTIONS: '--no-proxy-server' would bypass the browser's egress proxy"
+        in errors[0]
+    )
+    assert len(rows(db_path, "crawl_runs")) == 1, "the refused job crawled nothing"

@@ -10,6 +10,7 @@ the page's links, and one ``ProspectItem`` per dead link occurrence.
 from __future__ import annotations
 
 import asyncio
+import codecs
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,11 @@ from brokenlinks.checker import verdicts
 from brokenlinks.checker.checks import LinkChecker, now_iso
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
 from brokenlinks.net.guard import guard_refusal
-from brokenlinks.parsing.charsets import Decoded, decode_html
+from brokenlinks.parsing.charsets import Decoded, codec_for, decode_html
 from brokenlinks.parsing.extract import Link, Page, extract_page, outbound_count
 from brokenlinks.parsing.sites import in_domains, is_outbound, site_of
 from brokenlinks.parsing.urls import host_of, is_http
+from brokenlinks.render.browser import rendered_charset
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -256,7 +258,17 @@ def read_page(response: TextResponse) -> Decoded:
 
     Not ``response.text``: for a page that declares no charset Scrapy guesses with
     charset-normalizer, which reads windows-1252 ``caf\\xe9`` as Urdu (cp1006).
+
+    A rendered page is the DOM the browser produced, which scrapy-playwright re-encodes
+    (in UTF-8 when the page's own charset cannot hold it) and names in
+    ``response.encoding``: it is decoded with exactly that, never again by the page's own
+    ``<meta charset>``; the encoding kept (for links' queries) is the one the browser read
+    the page with.
     """
+    if is_rendered(response):
+        text = response.body.decode(response.encoding, "replace")
+        label = rendered_charset(response.meta)
+        return Decoded(text, codec_for(label) or codecs.lookup(response.encoding).name)
     content_type = response.headers.get(b"Content-Type") or b""
     return decode_html(response.body, http_content_type_encoding(content_type.decode("latin-1")))
 
@@ -276,10 +288,20 @@ def page_again(response: Response, stats: StatsCollector) -> Request:
     return response.request.replace(dont_filter=True)
 
 
-async def extract_in_pool(checker: LinkChecker, decoded: Decoded, url: str) -> Page:
-    """Extract a decoded page in the crawl's worker pool (``BROKENLINKS_WORKERS``)."""
+def is_rendered(response: TextResponse) -> bool:
+    """Tell whether *response* is the DOM the browser produced (scrapy-playwright's flag)."""
+    return "playwright" in response.flags
+
+
+async def extract_in_pool(
+    checker: LinkChecker, decoded: Decoded, url: str, *, scripted: bool = False
+) -> Page:
+    """Extract a decoded page in the crawl's worker pool (``BROKENLINKS_WORKERS``).
+
+    *scripted*: the page is a DOM the browser rendered with scripts on.
+    """
     return await checker.workers.run(
-        partial(extract_page, encoding=decoded.encoding), decoded.text, url
+        partial(extract_page, encoding=decoded.encoding, scripted=scripted), decoded.text, url
     )
 
 
@@ -293,7 +315,7 @@ async def process_response(
     fresh: FreshVerdicts | None = None,
 ) -> list[Any]:
     """Extract, check and build the items of one fetched referring page."""
-    page = await extract_in_pool(checker, decoded, response.url)
+    page = await extract_in_pool(checker, decoded, response.url, scripted=is_rendered(response))
     return await process_page(
         page,
         requested_url=requested_url,

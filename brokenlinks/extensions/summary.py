@@ -97,11 +97,42 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
         lines.append(
             f"  internal {count('prospects/internal')}, external {count('prospects/external')}"
         )
+    if render := _render_line(stats):
+        lines.append(render)
     prefix = "brokenlinks/site/cut/"
     cuts = sorted((k.removeprefix(prefix), v) for k, v in stats.items() if k.startswith(prefix))
     if cuts:
         lines.append("site crawl cut off: " + ", ".join(f"{why} {n}" for why, n in cuts))
     return lines
+
+
+def _render_line(stats: dict[str, Any]) -> str | None:
+    """What the browser did: ``rendered 12 pages on 3 sites; 2 sites need JavaScript``.
+
+    >>> _render_line({"brokenlinks/render/pages": 12, "brokenlinks/render/sites": 3,
+    ...     "brokenlinks/render/probes": 4, "brokenlinks/render/sites_need_js": 2,
+    ...     "brokenlinks/render/fallback": 1})
+    'rendered 12 pages on 3 sites; 2 sites need JavaScript; 1 page read without the browser after it failed'
+    >>> _render_line({"brokenlinks/render/pages": 1, "brokenlinks/render/sites": 1})
+    'rendered 1 page on 1 site'
+    """
+
+    def count(key: str) -> int:
+        return int(stats.get(f"brokenlinks/render/{key}", 0))
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}" + ("" if n == 1 else "s")
+
+    pages, fallback = count("pages"), count("fallback")
+    if not pages and not fallback:
+        return None
+    parts = [f"rendered {plural(pages, 'page')} on {plural(count('sites'), 'site')}"]
+    if count("probes") or count("sites_need_js"):
+        need = count("sites_need_js")
+        parts.append(f"{plural(need, 'site')} need{'s' if need == 1 else ''} JavaScript")
+    if fallback:
+        parts.append(f"{plural(fallback, 'page')} read without the browser after it failed")
+    return "; ".join(parts)
 
 
 def next_steps(feeds: Iterable[str], database_url: str | None) -> list[str]:

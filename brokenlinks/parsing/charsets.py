@@ -17,8 +17,10 @@ label rules and detector on top:
   not a valid multi-byte sequence); else the best scoring of windows-1252, ISO-8859-2 and
   windows-1250, where a non-ASCII letter scores, a symbol costs and a C1 control or an
   unmapped byte costs more, ties going to windows-1252 (the fallback of browsers in Western
-  locales). Undeclared Cyrillic, Greek, Hebrew or Arabic single-byte pages are not
-  detected: they decode as windows-1252, as in a browser that does not guess.
+  locales). Undeclared windows-1251 (Cyrillic) is detected, as Chromium's detector does
+  (words made of non-ASCII letters only, which windows-1251 reads as Cyrillic): a rendered
+  and an unrendered reading of the page must give the same links. Undeclared Greek, Hebrew,
+  Arabic or KOI8-R pages are not detected: they decode as windows-1252.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ _META_LABEL = re.compile(
 # tried in this order on undeclared bytes that are not UTF-8
 _CJK_CODECS = ("cp932", "euc_jp", "gb18030", "big5hkscs", "cp949")
 _LATIN_CODECS = ("cp1252", "iso8859-2", "cp1250")
+_BYTE_WORD = re.compile(rb"[A-Za-z\x80-\xff]+")
+#: share of non-ASCII letters in the accented words, and of Cyrillic among them
+_CYRILLIC_SHARE = 0.8
 
 
 class Decoded(NamedTuple):
@@ -146,6 +151,9 @@ def browser_fallback(data: bytes) -> str:
     'iso8859-2'
     >>> browser_fallback("<p>\\u65e5\\u672c\\u8a9e\\u3067\\u3059</p>".encode("shift_jis"))
     'cp932'
+    >>> browser_fallback("<p>\\u0417\\u043d\\u0430\\u043a\\u043e\\u043c\\u0441\\u0442\\u0432\\u0430 "
+    ...     "\\u0432 \\u041c\\u043e\\u0441\\u043a\\u0432\\u0435</p>".encode("cp1251"))
+    'cp1251'
     """
     try:
         data.decode("utf-8")
@@ -161,8 +169,28 @@ def browser_fallback(data: bytes) -> str:
         wide = [char for char in text if not char.isascii()]
         if wide and sum(map(_is_cjk, wide)) >= 0.9 * len(wide):
             return codec
+    if _looks_cyrillic(data):
+        return "cp1251"
     # max() keeps the first of equal scores: windows-1252 wins ties
     return max(_LATIN_CODECS, key=lambda codec: _latin_score(data, codec))
+
+
+def _looks_cyrillic(data: bytes) -> bool:
+    """Tell whether undeclared single-byte text is windows-1251 (as Chromium's detector does).
+
+    Words written in windows-1251 are runs of high bytes with no ASCII letter in them,
+    where Western and Central European words with accents are mostly ASCII letters
+    (``Singleb\xf6rse``; even Polish ``Za\xbf\xf3\xb3\xe6`` is half ASCII); and
+    windows-1251 reads those high bytes as Cyrillic letters.
+    """
+    words = [word for word in _BYTE_WORD.findall(data) if not word.isascii()]
+    letters = sum(len(word) for word in words)
+    high = sum(byte >= 0x80 for word in words for byte in word)  # noqa: PLR2004
+    if not letters or high < _CYRILLIC_SHARE * letters:
+        return False
+    text = b"".join(words).decode("cp1251", "replace")
+    cyrillic = sum("\u0400" <= char <= "\u04ff" for char in text if not char.isascii())
+    return bool(cyrillic >= _CYRILLIC_SHARE * high)
 
 
 def _content_type(data: bytes, charset: str | None) -> str | None:

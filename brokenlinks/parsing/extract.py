@@ -10,7 +10,8 @@ Rules, in the order a reader may wonder about them:
 
 * **Which links.** Every ``<a href>`` and ``<area href>``, also with a namespace prefix
   (``<h:a>``) and inside ``<noscript>`` (a crawler without scripts sees those links, and a
-  dead one is as much a prospect as any). An href that is empty or blank, or that starts
+  dead one is as much a prospect as any), except in a page a browser rendered with scripts
+  on (``scripted=True``), where ``<noscript>`` content is not shown and left out. An href that is empty or blank, or that starts
   with ``#`` once the characters a URL parser strips are gone, points into the same
   document and is left out. ``mailto:``, ``tel:``, ``javascript:`` links are kept (the
   checker counts them as skipped); an href that does not parse is kept with ``url=None``
@@ -32,8 +33,10 @@ Rules, in the order a reader may wonder about them:
   encoding, as browsers do (``brokenlinks.parsing.urls.resolve_href``).
 * **Anchor text.** Whitespace-normalised text of the element without ``<script>``,
   ``<style>`` and comments; an ``<img>`` inside a link contributes its ``alt`` in place;
-  an ``<area>``'s text is its ``alt``. The context of an image link inside a
-  ``<figure>`` carries the figure's ``<figcaption>``.
+  an ``<area>``'s text is its ``alt``; an ``<svg>`` inside a link adds its name as
+  browsers compute it (nothing when ``aria-hidden``, else its ``aria-label``, else its
+  ``<title>``, else its text), and an SVG ``<desc>`` is never text. The context of an
+  image link inside a ``<figure>`` carries the figure's ``<figcaption>``.
 * **Position.** Decided by the nearest ancestor that says something (the link's own
   attributes do not count): the elements ``nav``, ``aside``, ``header``, ``footer``,
   ``main``, ``article``; the ARIA roles ``navigation``/``menu``/``menubar`` (nav),
@@ -433,8 +436,9 @@ _BLOCK_TAGS = frozenset(
         "ul",
     ]
 )
-# Text never shown as text; <title> is read on its own, <template> is inert.
-_SKIP_TEXT_TAGS = frozenset({"script", "style", "template", "title", "head"})
+# Text never shown as text; <title> is read on its own, <template> is inert; an SVG
+# <desc> is a description, never part of a name (SVG-AAM; accname 1.2).
+_SKIP_TEXT_TAGS = frozenset({"script", "style", "template", "title", "head", "desc"})
 _BREAK_TAGS = frozenset({"br", "hr"})
 _SPACE_TAGS = frozenset({"img", "input", "button", "select", "textarea", "iframe", "video"})
 _LINK_TAGS = frozenset({"a", "area"})
@@ -724,7 +728,24 @@ def _in_svg(element: etree._Element) -> bool:
     return any(True for _ in element.iterancestors("svg"))
 
 
-def _walk(root: etree._Element, *, references: bool = False) -> _Walk:
+def _svg_name(svg: etree._Element) -> str | None:
+    """What an ``<svg>`` inside a link adds to the link's name; ``None``: its text does.
+
+    As browsers compute a link's accessible name from its content: a hidden graphic adds
+    nothing, ``aria-label`` wins, then the graphic's own ``<title>`` child.
+    """
+    if (svg.get("aria-hidden") or "").strip().lower() == "true":
+        return ""
+    label = (svg.get("aria-label") or "").strip()
+    if label:
+        return label
+    for child in svg:
+        if _local_name(child.tag) == "title":
+            return "".join(child.itertext())
+    return None
+
+
+def _walk(root: etree._Element, *, references: bool = False, scripted: bool = False) -> _Walk:
     """One pass over the tree: links, their blocks and positions, title, first base href."""
     found = _Walk()
     stack = [_State(Position.CONTENT, False, False, _Block(), False, False, (), -1, None)]
@@ -762,7 +783,15 @@ def _walk(root: etree._Element, *, references: bool = False) -> _Walk:
         )
         block, open_links, own_link = parent.block, parent.open_links, -1
         skip_text = parent.skip_text or tag in _SKIP_TEXT_TAGS
-        in_template = parent.in_template or tag == "template"
+        # with scripts on, a browser shows no <noscript> content: as inert as a template
+        inert = tag == "template" or (scripted and tag == "noscript")
+        in_template = parent.in_template or inert
+        skip_text = skip_text or inert
+        if tag == "svg" and open_links and not skip_text:
+            name = _svg_name(element)
+            if name is not None:
+                block.pieces.extend((_SOFT, name, _SOFT))
+                skip_text = True
 
         if tag in _LINK_TAGS:
             # The link's own class ("nav-link") does not place it: its containers do.
@@ -891,7 +920,12 @@ def _base_url(base_href: str | None, url: str, encoding: str) -> str:
 
 
 def extract_page(
-    html: str | bytes, url: str, *, encoding: str | None = None, references: bool = False
+    html: str | bytes,
+    url: str,
+    *,
+    encoding: str | None = None,
+    references: bool = False,
+    scripted: bool = False,
 ) -> Page:
     """Extract the title, effective base URL and every link of a page.
 
@@ -903,6 +937,8 @@ def extract_page(
     ``<iframe>``/``<frame>`` src, ``<link rel=canonical>`` and ``<link rel=alternate
     hreflang>`` href, ``<img>`` src and srcset, ``<source>`` srcset (``data:`` URLs left
     out). Their anchor text is the ``alt`` (images), ``title`` (frames) or ``hreflang``.
+    *scripted* says that *html* is the DOM a browser produced with scripts on (a rendered
+    page): ``<noscript>`` content, which such a browser does not show, is left out.
 
     >>> page = extract_page(
     ...     '<title> Best  tools </title><base href="/docs/">'
@@ -929,7 +965,7 @@ def extract_page(
     root = _parse(text)
     if root is None:
         return Page(url=url, base_url=url, title=None, links=[], encoding=document_encoding)
-    found = _walk(root, references=references)
+    found = _walk(root, references=references, scripted=scripted)
     base_url = _base_url(found.base_href, url, document_encoding)
 
     rendered: dict[int, tuple[str, dict[int, tuple[int, int]]]] = {}

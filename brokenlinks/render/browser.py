@@ -7,13 +7,20 @@ download handler on http/https (only when rendering can happen: it starts Playwr
 driver, and falls back to Scrapy's own HTTP handler, resolver and guard included, for every
 request without ``meta["playwright"]``). The browser's only way out is the crawl's guarded
 egress proxy (:mod:`brokenlinks.render.egress`), which applies ``BROKENLINKS_RESOLVE`` and the
-network guard to every connection it opens; :class:`BrowserGuard`
-(``PLAYWRIGHT_ABORT_REQUEST``) aborts what it can see of that earlier, with stats.
-Only referring pages are rendered (:func:`render_meta`); link checks stay plain HTTP.
+network guard to every connection it opens. The options that make it so are merged into the
+user's by the handler when it launches the browser (:func:`launch_options`,
+:func:`context_options`), so no setting priority replaces them, and
+:func:`check_browser_settings` refuses, before the crawl, a setting that would open another
+way out. :class:`BrowserGuard` (``PLAYWRIGHT_ABORT_REQUEST``) aborts what it can see of
+that earlier, with stats. Only referring pages are rendered (:func:`render_meta`); link
+checks stay plain HTTP. A page the browser fails to render is fetched again without it
+(:meth:`BrowserContexts.fallback_request`).
 
 Settings read: ``BROKENLINKS_RENDER_BROWSER_PATH``, ``BROKENLINKS_RESOLVE``,
-``BROKENLINKS_ALLOW_PRIVATE_ADDRESSES``; written (at spider priority, when not set higher):
-``DOWNLOAD_HANDLERS``, ``PLAYWRIGHT_LAUNCH_OPTIONS``, ``PLAYWRIGHT_ABORT_REQUEST``.
+``BROKENLINKS_ALLOW_PRIVATE_ADDRESSES``, ``PLAYWRIGHT_LAUNCH_OPTIONS``, ``PLAYWRIGHT_CONTEXTS``,
+``PLAYWRIGHT_BROWSER_TYPE``, ``PLAYWRIGHT_BROWSER_PROVIDER``, ``PLAYWRIGHT_CDP_URL``,
+``PLAYWRIGHT_CONNECT_URL``; written (at spider priority, when not set higher):
+``DOWNLOAD_HANDLERS``, ``PLAYWRIGHT_ABORT_REQUEST``.
 """
 
 from __future__ import annotations
@@ -27,13 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 import lxml.html  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 from lxml import etree
-from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy_playwright.page import PageMethod
 
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.net import guard
+from brokenlinks.parsing.extract import Position, extract_page
 from brokenlinks.parsing.sites import site_of
 from brokenlinks.parsing.urls import host_of, is_http, port_of, resolve_href
-from brokenlinks.render.egress import EgressProxy
+from brokenlinks.render.auto import SiteRenderLearner, is_widget, uncertain_reason
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -113,8 +122,11 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
     * a script that fills an empty element it names (``getElementById("related")``,
       ``querySelector(".cards")``, ``$("#list")``) while the page's inline scripts or
       JSON blobs hold at least three link-like URLs (under ``url``, ``href``, ``link``
-      or ``permalink`` keys) that are no link of the page, or fetch JSON from the page's
-      own site (``fetch("/api/list.json")``, XHR, ``$.getJSON``). Needs the page *url*.
+      or ``permalink`` keys) that are no link of the page. Needs the page *url*.
+
+    Weaker signals (a script filling an element from the page's own site, htmx, client
+    templates...) make a page *uncertain* (:func:`render_signal`): whether its site needs
+    the browser is learnt from its first such pages (:mod:`brokenlinks.render.auto`).
 
     >>> looks_client_rendered('<div id="root"></div><script src="/app.js"></script>')
     True
@@ -125,8 +137,8 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
     >>> looks_client_rendered('<div id="root"></div>')
     False
     >>> looks_client_rendered('<ul id="more"></ul><a href="/a">a</a><a href="/b">b</a>'
-    ...     '<a href="/c">c</a><a href="/d">d</a><script>fetch("/api/more.json").then('
-    ...     'r => r.json()).then(d => document.getElementById("more").append(...))</script>',
+    ...     '<a href="/c">c</a><a href="/d">d</a><script>var d = [{"url": "/x"}, {"url": "/y"},'
+    ...     ' {"url": "/z"}]; document.getElementById("more").append(d)</script>',
     ...     "https://shop.test/guide")
     True
     """
@@ -148,7 +160,8 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
         is_root = element_id in _APP_ROOT_IDS or any(
             element.get(attr) is not None for attr in _APP_ROOT_ATTRS
         )
-        if is_root and (element_id != "main" or links <= _FEW_LINKS):
+        # a consent or chat widget's own small React root is no app shell
+        if is_root and (element_id != "main" or links <= _FEW_LINKS) and not is_widget(element):
             return True
     if url and _script_fills_links(doc, scripts, empty, url):
         return True
@@ -157,6 +170,35 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
             element.drop_tree()
         return len(" ".join(doc.text_content().split())) < _LITTLE_TEXT
     return False
+
+
+def render_signal(html: str, url: str = "") -> tuple[str, str | None]:
+    """Say whether ``render=auto`` sends a page to the browser: ``(kind, family)``.
+
+    *kind* is ``"render"`` (:func:`looks_client_rendered`: surely needs it),
+    ``"uncertain"`` (a weaker signal, :func:`brokenlinks.render.auto.uncertain_reason`
+    names its family: the site decides) or ``"static"``.
+
+    >>> render_signal('<div id="root"></div><script src="/app.js"></script>')
+    ('render', 'app-shell')
+    >>> render_signal('<ul id="l"></ul><a href="/a">a</a><script>fetch("/api/l").then(r => '
+    ...     'r.json()).then(d => document.getElementById("l").append(d))</script>',
+    ...     "https://a.test/")
+    ('uncertain', 'own-request')
+    >>> render_signal('<p><a href="/a">a</a></p><script>track()</script>', "https://a.test/")
+    ('static', None)
+    """
+    if looks_client_rendered(html, url):
+        return "render", "app-shell"
+    try:
+        doc = lxml.html.document_fromstring(html or "<html></html>")
+    except (etree.ParserError, ValueError):
+        return "static", None
+    scripts = doc.xpath("//script")
+    if not any("json" not in (script.get("type") or "") for script in scripts):
+        return "static", None
+    reason = uncertain_reason(doc, scripts, url)
+    return ("static", None) if reason is None else ("uncertain", reason)
 
 
 def _empty_elements(doc: Any) -> list[Any]:
@@ -197,8 +239,6 @@ def _script_fills_links(doc: Any, scripts: list[Any], empty: list[Any], url: str
     fillers = [s for s in scripts if s.get("src") is None and _fills_empty_element(s, selectors)]
     if not fillers:
         return False
-    if _fetches_own_json(fillers, url):
-        return True
     present = {resolve_href(href, url) for href in doc.xpath("//a/@href | //area/@href") if href}
     present.add(url)
     blobs = [
@@ -229,19 +269,6 @@ def _script_links(script: Any, url: str, present: set[str | None]) -> set[str]:
     return found
 
 
-def _fetches_own_json(scripts: list[Any], url: str) -> bool:
-    """Tell whether an inline script requests JSON (``.json``, ``/api/``) from *url*'s site."""
-    for script in scripts:
-        for match in _FETCH.finditer(script.text or ""):
-            target = resolve_href(match["url"], url)
-            if target is None or not is_http(target) or site_of(target) != site_of(url):
-                continue
-            path = target.split("?", 1)[0]
-            if path.endswith(".json") or "/api/" in path:
-                return True
-    return False
-
-
 def browser_path(config: BrokenlinksConfig) -> str | None:
     """The browser executable to launch; ``None``: the one ``playwright install`` put."""
     if config.render_browser_path:
@@ -257,6 +284,7 @@ _ROUTING_SWITCHES = (
     "--no-proxy-server",
     "--proxy-auto-detect",
     "--host-resolver-rules",
+    "--host-rules",
     "--force-webrtc-ip-handling-policy",
 )
 
@@ -284,13 +312,37 @@ def egress_args(proxy_url: str) -> list[str]:
     ]
 
 
+def _is_routing_switch(arg: object) -> bool:
+    """Tell whether a Chromium switch routes or resolves, however it is spelt.
+
+    Chromium reads ``-switch`` like ``--switch`` on POSIX, and switch names are ASCII
+    lower case.
+
+    >>> [_is_routing_switch(a) for a in ("-proxy-server=x", "--No-Proxy-Server", "--lang=de")]
+    [True, True, False]
+    """
+    name = str(arg).strip().lstrip("-").split("=", 1)[0].lower()
+    return f"--{name}" in _ROUTING_SWITCHES
+
+
+def _routing_problem(options: dict[str, Any]) -> str | None:
+    """The first launch or context option of *options* that opens another way out."""
+    if options.get("proxy") is not None:
+        return "proxy"
+    for arg in options.get("args") or []:
+        if _is_routing_switch(arg):
+            return str(arg)
+    return None
+
+
 def launch_options(
     config: BrokenlinksConfig, given: dict[str, Any], proxy_url: str
 ) -> dict[str, Any]:
     """Merge the project's browser launch options into the user's ``PLAYWRIGHT_LAUNCH_OPTIONS``.
 
     The user's own proxy and name-resolution switches are dropped (with a warning): the
-    egress proxy at *proxy_url* must be the browser's only way out.
+    egress proxy at *proxy_url* must be the browser's only way out. (Preflight refuses
+    them before a crawl starts; this is the enforcement where the browser is launched.)
 
     >>> launch_options(BrokenlinksConfig(render_browser_path="/opt/chrome"),
     ...     {"args": ["--lang=en", "--proxy-server=http://elsewhere"]},
@@ -300,7 +352,7 @@ def launch_options(
     options = dict(given)
     args = []
     for arg in options.get("args") or []:
-        if str(arg).startswith(_ROUTING_SWITCHES):
+        if _is_routing_switch(arg):
             logger.warning(
                 "Ignored %(arg)s in PLAYWRIGHT_LAUNCH_OPTIONS: the browser's only way out is "
                 "the crawl's guarded egress proxy",
@@ -321,11 +373,57 @@ def launch_options(
     return options
 
 
+def context_options(
+    config: BrokenlinksConfig, given: dict[str, Any] | None, proxy_url: str
+) -> dict[str, Any]:
+    """A browser context's options with nothing that bypasses the egress proxy.
+
+    A context's own ``proxy`` replaces the browser's: it is dropped (with a warning). A
+    persistent context (``user_data_dir``) is a browser launch of its own, which
+    scrapy-playwright starts without ``PLAYWRIGHT_LAUNCH_OPTIONS``: it gets the launch
+    options the guard needs.
+
+    >>> context_options(BrokenlinksConfig(), {"locale": "de", "proxy": {"server": "x:1"}}, "")
+    {'locale': 'de'}
+    >>> persistent = context_options(BrokenlinksConfig(), {"user_data_dir": "/tmp/p"},
+    ...     "http://127.0.0.1:81")
+    >>> persistent["args"][0]
+    '--proxy-server=http://127.0.0.1:81'
+    """
+    options = dict(given or {})
+    if options.get("user_data_dir"):
+        return launch_options(config, options, proxy_url)
+    if options.pop("proxy", None) is not None:
+        logger.warning(
+            "Ignored the proxy of a browser context: the browser's only way out is the "
+            "crawl's guarded egress proxy"
+        )
+    return options
+
+
+#: scrapy-playwright's own browser provider: it launches what PLAYWRIGHT_LAUNCH_OPTIONS says
+DEFAULT_BROWSER_PROVIDER = "scrapy_playwright.provider.PlaywrightBrowserProvider"
+
+
 def check_browser_settings(settings: BaseSettings) -> None:
     """Refuse Playwright settings that would let the browser bypass the egress proxy.
 
-    A browser reached over ``PLAYWRIGHT_CDP_URL``/``PLAYWRIGHT_CONNECT_URL`` was not
-    launched by the crawl, and a context's own ``proxy`` replaces the browser's.
+    Whatever their priority (command line, Scrapyd's ``setting=``, the project): a browser
+    reached over ``PLAYWRIGHT_CDP_URL``/``PLAYWRIGHT_CONNECT_URL`` was not launched by the
+    crawl; a launch option or a context's ``proxy``, or a Chromium switch that routes or
+    resolves names (``--proxy-server``, ``--no-proxy-server``, ``--proxy-bypass-list``,
+    ``--host-resolver-rules``...), replaces the egress proxy or the browser's disabled DNS;
+    the guard's switches are Chromium's (``PLAYWRIGHT_BROWSER_TYPE``), and another
+    ``PLAYWRIGHT_BROWSER_PROVIDER`` launches what it likes. Harmless options (``args``
+    such as ``--lang=de``, ``executable_path``, ``headless``, ``slow_mo``) pass.
+
+    >>> from scrapy.settings import Settings
+    >>> check_browser_settings(Settings({"PLAYWRIGHT_LAUNCH_OPTIONS": {"args": ["--lang=de"]}}))
+    >>> check_browser_settings(Settings({"PLAYWRIGHT_LAUNCH_OPTIONS":
+    ...     '{"args": ["--no-proxy-server"]}'}))
+    Traceback (most recent call last):
+    ...
+    ValueError: PLAYWRIGHT_LAUNCH_OPTIONS: '--no-proxy-server' would bypass the browser's egress proxy (the network guard); remove it
     """
     for name in ("PLAYWRIGHT_CDP_URL", "PLAYWRIGHT_CONNECT_URL"):
         if settings.get(name):
@@ -334,21 +432,55 @@ def check_browser_settings(settings: BaseSettings) -> None:
                 "unset it or use -a render=never"
             )
             raise ValueError(msg)
-    for name, kwargs in (settings.getdict("PLAYWRIGHT_CONTEXTS") or {}).items():
+    try:
+        launch = settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS") or {}
+        contexts = settings.getdict("PLAYWRIGHT_CONTEXTS") or {}
+    except (ValueError, TypeError) as e:
+        msg = f"PLAYWRIGHT_LAUNCH_OPTIONS/PLAYWRIGHT_CONTEXTS: expected a JSON object ({e})"
+        raise ValueError(msg) from e
+    if (problem := _routing_problem(launch)) is not None:
+        msg = (
+            f"PLAYWRIGHT_LAUNCH_OPTIONS: {problem!r} would bypass the browser's egress proxy "
+            "(the network guard); remove it"
+        )
+        raise ValueError(msg)
+    for name, kwargs in contexts.items():
         if isinstance(kwargs, dict) and kwargs.get("proxy"):
             msg = (
                 f"PLAYWRIGHT_CONTEXTS: context {name!r} sets a proxy, which would bypass the "
                 "network guard; remove it or use -a render=never"
             )
             raise ValueError(msg)
+        if isinstance(kwargs, dict) and (problem := _routing_problem(kwargs)) is not None:
+            msg = (
+                f"PLAYWRIGHT_CONTEXTS: context {name!r}: {problem!r} would bypass the "
+                "browser's egress proxy (the network guard); remove it"
+            )
+            raise ValueError(msg)
+    browser_type = settings.get("PLAYWRIGHT_BROWSER_TYPE") or "chromium"
+    if browser_type != "chromium":
+        msg = (
+            f"PLAYWRIGHT_BROWSER_TYPE={browser_type!r}: the browser's network guard (egress "
+            "proxy, no own DNS) is set with Chromium switches; use chromium"
+        )
+        raise ValueError(msg)
+    provider = settings.get("PLAYWRIGHT_BROWSER_PROVIDER")
+    if provider and provider != DEFAULT_BROWSER_PROVIDER:
+        msg = (
+            f"PLAYWRIGHT_BROWSER_PROVIDER={provider!r}: a provider of its own would launch "
+            "a browser without the network guard; unset it"
+        )
+        raise ValueError(msg)
 
 
 def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) -> BrowserContexts:
     """Route http/https through scrapy-playwright's handler when *mode* can render.
 
-    Also starts the browser's :class:`~brokenlinks.render.egress.EgressProxy` (stopped when the
-    spider closes). Returns the :class:`BrowserContexts` that gives rendered requests their
-    meta keys (and holds the proxy as ``egress``).
+    The browser's launch options and its egress proxy are not settings written here: the
+    handler (:class:`brokenlinks.render.handler.LazyPlaywrightHandler`) merges what the
+    guard needs into whatever ``PLAYWRIGHT_LAUNCH_OPTIONS`` holds when it launches the
+    browser, whatever the priority that set them. Returns the :class:`BrowserContexts`
+    that gives rendered requests their meta keys.
     """
     config = BrokenlinksConfig.from_settings(settings)
     contexts = BrowserContexts(config.render_pages_per_context, crawler)
@@ -358,12 +490,6 @@ def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) 
     handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
     handlers.update({"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER})
     settings.set("DOWNLOAD_HANDLERS", handlers, priority=ARG_SETTING_PRIORITY)
-    proxy = contexts.egress = EgressProxy(config, count=_stats_counter(crawler))
-    proxy.start()
-    if crawler is not None:
-        crawler.signals.connect(contexts.stop_egress, signal=signals.spider_closed)
-    options = launch_options(config, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), proxy.url)
-    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority=ARG_SETTING_PRIORITY)
     if not settings.get("PLAYWRIGHT_ABORT_REQUEST"):
         settings.set(
             "PLAYWRIGHT_ABORT_REQUEST",
@@ -373,7 +499,7 @@ def configure_rendering(settings: Settings, mode: str, crawler: Crawler | None) 
     return contexts
 
 
-def _stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
+def stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
     """Increment a stats key from another thread: on the reactor's, like every stats write."""
     if crawler is None:
         return None
@@ -387,10 +513,56 @@ def _stats_counter(crawler: Crawler | None) -> Callable[[str], None] | None:
     return count
 
 
+#: meta key of a probe: the page's plain-HTTP content links, to compare with the browser's
+PROBE_META = "brokenlinks_render_probe"
+#: content links the browser must add to a probe for its site to need JavaScript (a
+#: consent banner adds one or two: a policy link, a vendor list)
+MIN_ADDED_LINKS = 2
+#: meta key of a page's request made again without the browser, after the browser failed
+FALLBACK_META = "brokenlinks_render_fallback"
+#: the ``playwright_page_methods`` key whose result is the document's encoding
+CHARSET_METHOD = "brokenlinks_charset"
+
+
 def render_meta() -> dict[str, Any]:
     """The meta keys of a referring-page request that is rendered in the browser."""
-    # "networkidle": links inserted after a fetch() arrive after the load event
-    return {"playwright": True, "playwright_page_goto_kwargs": {"wait_until": "networkidle"}}
+    return {
+        "playwright": True,
+        # "networkidle": links inserted after a fetch() arrive after the load event
+        "playwright_page_goto_kwargs": {"wait_until": "networkidle"},
+        # the encoding the browser decoded the page with: the rendered DOM comes back
+        # re-encoded, and a link's query is percent-encoded in the document's encoding
+        "playwright_page_methods": {
+            CHARSET_METHOD: PageMethod("evaluate", "document.characterSet")
+        },
+    }
+
+
+def rendered_charset(meta: dict[str, Any]) -> str | None:
+    """The encoding label the browser read a rendered page with (``render_meta``), if known.
+
+    >>> method = PageMethod("evaluate", "document.characterSet")
+    >>> method.result = "windows-1251"
+    >>> rendered_charset({"playwright_page_methods": {CHARSET_METHOD: method}})
+    'windows-1251'
+    >>> rendered_charset({}) is None
+    True
+    """
+    methods = meta.get("playwright_page_methods")
+    method = methods.get(CHARSET_METHOD) if isinstance(methods, dict) else None
+    result = getattr(method, "result", None)
+    return result if isinstance(result, str) else None
+
+
+def _content_links(text: str, url: str, *, scripted: bool) -> set[str]:
+    """The http links of a page outside its navigation, header and footer."""
+    page = extract_page(text, url, scripted=scripted)
+    boilerplate = {Position.NAV, Position.HEADER, Position.FOOTER}
+    return {
+        link.url
+        for link in page.links
+        if link.url is not None and is_http(link.url) and link.position not in boilerplate
+    }
 
 
 class BrowserContexts:
@@ -409,13 +581,9 @@ class BrowserContexts:
         self.current = ""
         self.open: dict[str, Any] = {}
         self._tasks: set[asyncio.Future[None]] = set()
-        #: the browser's egress proxy, when rendering can happen
-        self.egress: EgressProxy | None = None
-
-    def stop_egress(self) -> None:
-        """``spider_closed``: the browser is closed by then; stop its proxy."""
-        if self.egress is not None:
-            self.egress.stop()
+        #: what render=auto learnt per site
+        self.learner = SiteRenderLearner()
+        self.rendered_sites: set[str] = set()
 
     def browser_request(
         self, response: TextResponse, mode: str, stats: StatsCollector, text: str
@@ -427,14 +595,84 @@ class BrowserContexts:
         That is when ``render=auto`` finds the raw HTML client-rendered; ``None`` means
         the page is used as it is (already rendered, or it needs no browser).
         """
+        site = site_of(response.url)
         if response.meta.get("playwright"):
             stats.inc_value("brokenlinks/render/pages")
+            if site not in self.rendered_sites:
+                self.rendered_sites.add(site)
+                stats.set_value("brokenlinks/render/sites", len(self.rendered_sites))
+            plain = response.meta.get(PROBE_META)
+            if plain is not None:
+                self._learn(site, set(plain), text, response.url, stats)
             return None
-        if mode != "auto" or not looks_client_rendered(text, response.url):
+        if response.meta.get(FALLBACK_META):
+            return None  # the browser failed on this page already
+        if mode != "auto":
             return None
+        kind, family = render_signal(text, response.url)
+        if kind == "static":
+            return None
+        meta = self.meta()
+        if kind == "uncertain":
+            decided = self.learner.decided(site)
+            if decided is False:
+                stats.inc_value("brokenlinks/render/auto/site_static")
+                return None
+            if decided is None:
+                # read both ways: this plain reading now, the browser's next
+                stats.inc_value("brokenlinks/render/probes")
+                meta[PROBE_META] = sorted(_content_links(text, response.url, scripted=False))
         stats.inc_value("brokenlinks/render/auto")
+        stats.inc_value(f"brokenlinks/render/auto/{family}")
         assert response.request is not None
-        return response.request.replace(dont_filter=True, meta=self.meta())
+        return response.request.replace(dont_filter=True, meta=meta)
+
+    def _learn(
+        self, site: str, plain: set[str], text: str, url: str, stats: StatsCollector
+    ) -> None:
+        """Compare a probe's browser DOM with its plain reading (does the site need JS)."""
+        added = len(_content_links(text, url, scripted=True) - plain)
+        decision = self.learner.learn(site, added=added if added >= MIN_ADDED_LINKS else 0)
+        if decision is None:
+            return
+        key = "sites_need_js" if decision else "sites_static"
+        stats.inc_value(f"brokenlinks/render/{key}")
+        logger.info(
+            "render=auto: %(site)s %(what)s (the browser added %(added)d content links to "
+            "%(url)s)",
+            {
+                "site": site,
+                "what": "needs JavaScript: its uncertain pages are rendered"
+                if decision
+                else "needs no JavaScript: its uncertain pages are read as served",
+                "added": added,
+                "url": url,
+            },
+        )
+
+    def fallback_request(
+        self, request: Request, error: BaseException, stats: StatsCollector
+    ) -> Request | None:
+        """Return the request that reads a page the browser failed on without the browser.
+
+        A navigation timeout, a crash, a certificate only the browser checks: the page's
+        plain HTTP body still has its links (for ``render=auto`` it was read once already,
+        and found to need the browser). ``None`` when *request* was not rendered, or when
+        the browser did get an answer (an HTTP error status, the network guard's refusal),
+        which a plain fetch would only repeat. Logs one INFO line and counts
+        ``brokenlinks/render/fallback``.
+        """
+        if not request.meta.get("playwright") or isinstance(error, IgnoreRequest):
+            return None  # IgnoreRequest: HttpError (the browser got an answer), robots.txt
+        stats.inc_value("brokenlinks/render/fallback")
+        why = " ".join(f"{type(error).__name__}: {error}".split())[:200]
+        logger.info(
+            "Could not render %(url)s (%(why)s): reading its plain HTTP body instead",
+            {"url": request.url, "why": why},
+        )
+        meta = {k: v for k, v in request.meta.items() if not k.startswith("playwright")}
+        meta[FALLBACK_META] = True
+        return request.replace(meta=meta, dont_filter=True)
 
     def meta(self) -> dict[str, Any]:
         """The meta keys of the next rendered request."""

@@ -1,0 +1,1 @@
+setTimeout(function(){if(window.OptanonWrapper)OptanonWrapper()},10);

@@ -1,0 +1,1 @@
+document.getElementById('cookie-root').textContent='Accept cookies?';
