@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
-from brokenlinks.commands.database import DatabaseCommand
-from brokenlinks.outreach import pitches
+from brokenlinks.commands.database import DatabaseCommand, campaign_occurrences
+from brokenlinks.outreach import campaigns, pitches
 from brokenlinks.reporting import reports
 from brokenlinks.storage import store
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 COLUMNS = (
+    "id",
+    "campaign",
     "score",
     "outreach",
     "source_url",
@@ -48,6 +50,8 @@ COLUMNS = (
     *pitches.PROSPECT_FIELDS,
 )
 TABLE_COLUMNS = (
+    "id",
+    "campaign",
     "score",
     "authority",
     "outreach",
@@ -100,7 +104,7 @@ class Command(DatabaseCommand, ScrapyCommand):
                 f"--status: unknown {', '.join(unknown)}; use {', '.join(store.OUTREACH_STATUSES)}"
             )
             raise ValueError(msg)
-        rows = prospect_rows(engine, domains=domains, statuses=statuses)
+        rows = prospect_rows(engine, domains=domains, statuses=statuses, campaign=self.campaign)
         self.emit(
             rows,
             columns=COLUMNS,
@@ -111,10 +115,22 @@ class Command(DatabaseCommand, ScrapyCommand):
 
 
 def prospect_rows(
-    engine: Engine, *, domains: frozenset[str], statuses: frozenset[str] = frozenset()
+    engine: Engine,
+    *,
+    domains: frozenset[str],
+    statuses: frozenset[str] = frozenset(),
+    campaign: str = campaigns.ALL,
 ) -> list[dict[str, Any]]:
-    """The ranked prospects with their outreach fields (``scrapy prospects``, ``pitches``)."""
-    occurrences = store.dead_occurrences(engine)
+    """The ranked prospects of *campaign* with their outreach fields (``prospects``, ``pitches``).
+
+    Each row carries its ``id`` (``PAGE-TARGET``, what ``--mark STATUS ID`` takes) and its
+    ``campaign``.
+    """
+    occurrences = campaign_occurrences(engine, campaign)
+    labels = {(r["source_url"], r["target_url"]): r["campaign"] for r in occurrences}
+    ids = {
+        (r["source_url"], r["target_url"]): f"{r['page_id']}-{r['target_id']}" for r in occurrences
+    }
     history = store.check_history(engine, {row["target_id"] for row in occurrences})
     data = pitches.load(engine)
     rows = reports.prospects(
@@ -127,4 +143,8 @@ def prospect_rows(
         authority=data.page_authority(),
     )
     pitches.enrich_prospects(rows, data, occurrences)
+    for row in rows:
+        key = (row["source_url"], row["target_url"])
+        row["id"] = ids[key]
+        row["campaign"] = labels[key]
     return rows
