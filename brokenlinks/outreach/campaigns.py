@@ -83,12 +83,13 @@ def is_reclaim(campaign: str) -> bool:
 def campaign_scopes(runs: Iterable[Mapping[str, Any]]) -> dict[str, frozenset[str] | None]:
     """The target sites each campaign checked (None: every site), from its crawl runs.
 
-    >>> campaign_scopes([
+    >>> scopes = campaign_scopes([
     ...     {"campaign": "c", "spider": "backlinks", "arguments": {"domain": "a.test"}},
     ...     {"campaign": "c", "spider": "backlinks", "arguments": {"domain": "b.test"}},
     ...     {"campaign": "r", "spider": "backlinks", "arguments": {}},
     ...     {"campaign": "r", "spider": "contacts", "arguments": {}}])
-    {'c': frozenset({'a.test', 'b.test'}), 'r': None}
+    >>> sorted(scopes["c"]), scopes["r"]
+    (['a.test', 'b.test'], None)
     """
     scopes: dict[str, frozenset[str] | None] = {}
     for run in runs:
