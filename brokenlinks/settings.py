@@ -34,3 +34,6 @@ DNS_TIMEOUT = 10
 TWISTED_DNS_RESOLVER = GUARDED_RESOLVER
 
 LOG_LEVEL = "INFO"
+# the crawl summary (brokenlinks.extensions.summary) is the last thing a crawl prints; it
+# logs the stats itself, to the log file or at DEBUG
+STATS_DUMP = False

@@ -18,7 +18,9 @@ The project's ``BROKENLINKS_*`` settings, the store and the browser settings are
 the same way before the process exists (:func:`brokenlinks.ops.preflight.preflight`). A crawl
 that ran but could not do its job (see :func:`brokenlinks.extensions.summary.job_failure`) exits 1
 too: its crawler is kept from ``_create_crawler`` (ScrapyCommand's one factory of the
-crawler it runs) to read the ``brokenlinks/job_failed`` stat once it has run.
+crawler it runs) to read the ``brokenlinks/job_failed`` stat once it has run. The crawl
+summary (:class:`brokenlinks.extensions.summary.CrawlSummary`) is printed on stderr after
+the process has stopped: the last thing a crawl prints, at any log level.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.log import configure_logging
 
+from brokenlinks.extensions.summary import CrawlSummary
 from brokenlinks.ops.preflight import preflight
 from brokenlinks.params import arguments_help
 
@@ -91,7 +94,14 @@ class Command(ScrapyCrawlCommand):
         return crawler
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        CrawlSummary.to_terminal = True
         super().run(args, opts)
         for crawler in self._crawlers:
+            # after the process stopped (scrapy-playwright still logs while it closes): the
+            # summary is the last thing a crawl prints, at any log level
+            for extension in getattr(crawler.extensions, "middlewares", ()):
+                if isinstance(extension, CrawlSummary) and extension.terminal_text():
+                    sys.stderr.write(extension.terminal_text())
+                    sys.stderr.flush()
             if crawler.stats is not None and crawler.stats.get_value("brokenlinks/job_failed"):
                 self.exitcode = 1

@@ -12,6 +12,7 @@ own, so a command class here would appear as ``scrapy database``.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -62,14 +63,6 @@ def database_help(settings: BaseSettings | None) -> str:
     )
 
 
-def campaign_occurrences(engine: Engine, campaign: str) -> list[dict[str, Any]]:
-    """The dead link occurrences (still linked) of *campaign* (``all``: every one), labelled."""
-    scopes = campaigns.campaign_scopes(store.campaign_runs(engine))
-    return campaigns.in_campaign(
-        store.dead_occurrences(engine), store.campaign_memberships(engine), scopes, campaign
-    )
-
-
 class DatabaseCommand(_CommandBase):
     """Mixed in before the command class: ``class Command(DatabaseCommand, ScrapyCommand)``."""
 
@@ -87,6 +80,11 @@ class DatabaseCommand(_CommandBase):
             "--domain",
             metavar="D1,D2",
             help="only dead targets on these domains (subdomains included)",
+        )
+        parser.add_argument(
+            "--wide",
+            action="store_true",
+            help="print whole cells (full URLs) however wide the table gets",
         )
         parser.add_argument(
             "--campaign",
@@ -111,6 +109,7 @@ class DatabaseCommand(_CommandBase):
         try:
             db.migrate(engine)
             self.campaign = self.resolve_campaign(engine, opts.campaign)
+            self.wide = bool(opts.wide)
             self.run_with(engine, opts, domains)
         except (SQLAlchemyError, LookupError, ValueError, OSError) as e:
             self._fail(" ".join(str(e).split()))
@@ -119,6 +118,8 @@ class DatabaseCommand(_CommandBase):
 
     #: the campaign the command shows (``--campaign``, else the last crawl's), or ``all``
     campaign: str = campaigns.ALL
+    #: ``--wide``: whole cells, however wide the table gets
+    wide: bool = False
 
     def resolve_campaign(self, engine: Engine, given: str | None) -> str:
         """The campaign to show: *given* (``all`` or a stored one), else the last crawl's."""
@@ -163,5 +164,6 @@ class DatabaseCommand(_CommandBase):
         if not rows:
             sys.stdout.write(f"no {what} (campaign {self.campaign})\n")
             return
-        sys.stdout.write(reports.render_table(rows, table_columns) + "\n")
+        width = 0 if self.wide else shutil.get_terminal_size((120, 24)).columns
+        sys.stdout.write(reports.render_table(rows, table_columns, width) + "\n")
         sys.stdout.write(f"{len(rows)} {what}\n")

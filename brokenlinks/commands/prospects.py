@@ -3,7 +3,8 @@
 One row per referring page × dead target still linked, ranked by
 :func:`brokenlinks.reporting.reports.prospect_score`, with the pitch context and the outreach status
 (new, contacted, replied, won, lost, ignored) that
-``scrapy prospects --mark STATUS SOURCE_URL TARGET_URL [--note TEXT]`` sets. A prospect
+``scrapy prospects --mark STATUS ID [--note TEXT]`` sets (the ``id`` column, ``PAGE-TARGET``;
+or ``--mark STATUS SOURCE_URL TARGET_URL``). A prospect
 whose target came back alive or whose link is gone is no longer listed.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
-from brokenlinks.commands.database import DatabaseCommand, campaign_occurrences
+from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.outreach import campaigns, pitches
 from brokenlinks.reporting import reports
 from brokenlinks.storage import store
@@ -51,7 +52,6 @@ COLUMNS = (
 )
 TABLE_COLUMNS = (
     "id",
-    "campaign",
     "score",
     "authority",
     "outreach",
@@ -68,7 +68,8 @@ TABLE_COLUMNS = (
 class Command(DatabaseCommand, ScrapyCommand):
     def syntax(self) -> str:
         return (
-            "[--domain D1,D2] [--status S1,S2] [-o FILE]\n"
+            "[--campaign NAME] [--domain D1,D2] [--status S1,S2] [--wide] [-o FILE]\n"
+            "       scrapy prospects --mark STATUS ID [--note TEXT]\n"
             "       scrapy prospects --mark STATUS SOURCE_URL TARGET_URL [--note TEXT]"
         )
 
@@ -84,15 +85,23 @@ class Command(DatabaseCommand, ScrapyCommand):
         )
         parser.add_argument(
             "--mark",
-            nargs=3,
-            metavar=("STATUS", "SOURCE_URL", "TARGET_URL"),
-            help="set the outreach status of the prospect SOURCE_URL × TARGET_URL",
+            nargs="+",
+            metavar="STATUS ID|SOURCE_URL TARGET_URL",
+            help="set the outreach status of prospect ID (the id column), or of "
+            "SOURCE_URL × TARGET_URL",
         )
         parser.add_argument("--note", default="", help="a note kept with --mark")
 
     def run_with(self, engine: Engine, opts: argparse.Namespace, domains: frozenset[str]) -> None:
         if opts.mark:
-            status, source_url, target_url = opts.mark
+            if len(opts.mark) == 2:  # noqa: PLR2004  (STATUS ID)
+                status, prospect_id = opts.mark
+                source_url, target_url = store.prospect_urls(engine, prospect_id)
+            elif len(opts.mark) == 3:  # noqa: PLR2004  (STATUS SOURCE_URL TARGET_URL)
+                status, source_url, target_url = opts.mark
+            else:
+                msg = "--mark: give STATUS ID, or STATUS SOURCE_URL TARGET_URL"
+                raise ValueError(msg)
             store.set_outreach(engine, source_url, target_url, status, opts.note)
             sys.stdout.write(f"{source_url} -> {target_url}: {status}\n")
             return
@@ -108,7 +117,10 @@ class Command(DatabaseCommand, ScrapyCommand):
         self.emit(
             rows,
             columns=COLUMNS,
-            table_columns=TABLE_COLUMNS,
+            # --campaign all: each row says which campaign it belongs to
+            table_columns=(
+                ("campaign", *TABLE_COLUMNS) if self.campaign == campaigns.ALL else TABLE_COLUMNS
+            ),
             output=opts.output,
             what="prospects",
         )
@@ -126,7 +138,7 @@ def prospect_rows(
     Each row carries its ``id`` (``PAGE-TARGET``, what ``--mark STATUS ID`` takes) and its
     ``campaign``.
     """
-    occurrences = campaign_occurrences(engine, campaign)
+    occurrences = store.campaign_occurrences(engine, campaign)
     labels = {(r["source_url"], r["target_url"]): r["campaign"] for r in occurrences}
     ids = {
         (r["source_url"], r["target_url"]): f"{r['page_id']}-{r['target_id']}" for r in occurrences

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from brokenlinks.commands.database import DatabaseCommand, campaign_occurrences
+from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.outreach import pitches, redirects
 from brokenlinks.reporting import reports
 from brokenlinks.storage import store
@@ -75,7 +75,7 @@ class Command(DatabaseCommand, ScrapyCommand):
             raise ValueError(msg)
         data = pitches.load(engine)
         rows = redirects.plan(
-            campaign_occurrences(engine, self.campaign),
+            store.campaign_occurrences(engine, self.campaign),
             data.my_pages,
             data.captures,
             frozenset(own),

@@ -122,7 +122,7 @@ def parse_since(value: str) -> datetime:
 
 class Command(DatabaseCommand, ScrapyCommand):
     def syntax(self) -> str:
-        return "[--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost | --came-back] [-o FILE]"
+        return "[--campaign NAME] [--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost | --came-back] [-o FILE]"
 
     def short_desc(self) -> str:
         return "Report dead targets from the database (--lost: lost links, --came-back: revived)"
@@ -193,7 +193,7 @@ class Command(DatabaseCommand, ScrapyCommand):
                 what="targets came back",
             )
             return
-        occurrences = store.dead_occurrences(engine)
+        occurrences = store.campaign_occurrences(engine, self.campaign)
         history = store.check_history(engine, {row["target_id"] for row in occurrences})
         rows = reports.broken_pages(
             occurrences, history, domains=domains, reasons=opts.reasons, since=opts.since_time
@@ -221,6 +221,7 @@ class Command(DatabaseCommand, ScrapyCommand):
             since=opts.since_time,
             mode="lost" if opts.lost else "came_back" if opts.came_back else "broken",
             max_rows=config.report_max_rows,
+            campaign=self.campaign,
         )
         size = write_report(data, opts.output)
         sys.stderr.write(

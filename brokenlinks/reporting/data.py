@@ -237,9 +237,13 @@ def run_timeline(
 
 
 def _filter_text(
-    domains: frozenset[str], reasons: frozenset[str], since: datetime | None, mode: str
+    domains: frozenset[str],
+    reasons: frozenset[str],
+    since: datetime | None,
+    mode: str,
+    campaign: str = "all",
 ) -> list[str]:
-    out = []
+    out = ["every campaign" if campaign == "all" else f"campaign {campaign}"]
     if domains:
         out.append("dead targets on " + ", ".join(sorted(domains)))
     if reasons:
@@ -283,9 +287,13 @@ def collect(
     since: datetime | None = None,
     mode: str = "broken",
     max_rows: int = 1000,
+    campaign: str = "all",
 ) -> ReportData:
-    """Read everything the report shows; *mode* is ``broken``, ``lost`` or ``came_back``."""
-    occurrences = store.dead_occurrences(engine)
+    """Read everything the report shows; *mode* is ``broken``, ``lost`` or ``came_back``.
+
+    The dead links are *campaign*'s (``all``: every campaign's).
+    """
+    occurrences = store.campaign_occurrences(engine, campaign)
     history = store.check_history(engine, {row["target_id"] for row in occurrences})
     broken = reports.broken_pages(
         occurrences, history, domains=domains, reasons=reasons, since=since
@@ -331,7 +339,7 @@ def collect(
     totals = store.store_totals(engine)
     data = ReportData(
         generated_at=now,
-        filters=_filter_text(domains, reasons, since, mode),
+        filters=_filter_text(domains, reasons, since, mode, campaign),
         runs=runs,
         pages_read=totals["pages_read"],
         targets_checked=totals["targets_checked"],

@@ -542,6 +542,17 @@ def campaign_memberships(engine: Engine) -> dict[int, set[str]]:
     return out
 
 
+def campaign_occurrences(engine: Engine, campaign: str) -> list[dict[str, Any]]:
+    """The dead link occurrences (still linked) of *campaign* (``all``: every one), labelled.
+
+    See :func:`brokenlinks.outreach.campaigns.in_campaign`.
+    """
+    scopes = campaigns.campaign_scopes(campaign_runs(engine))
+    return campaigns.in_campaign(
+        dead_occurrences(engine), campaign_memberships(engine), scopes, campaign
+    )
+
+
 def own_sites(engine: Engine) -> frozenset[str]:
     """Return your sites: those of your pages and the domains of reclaim campaigns."""
     with Session(engine) as session:
@@ -780,6 +791,28 @@ def set_outreach(
                 "updated_at": _now(),
             },
         )
+
+
+def prospect_urls(engine: Engine, prospect_id: str) -> tuple[str, str]:
+    """Return the (page URL, target URL) of prospect *prospect_id* (``PAGE-TARGET`` ids).
+
+    Raises :class:`UnknownProspectError` for an id of no stored link.
+    """
+    page_id, _, target_id = prospect_id.strip().partition("-")
+    if not (page_id.isdigit() and target_id.isdigit()):
+        msg = f"{prospect_id!r} is not a prospect id (PAGE-TARGET, as scrapy prospects lists them)"
+        raise UnknownProspectError(msg)
+    with Session(engine) as session:
+        found = session.execute(
+            select(_pages.c.url, _targets.c.url)
+            .select_from(_occurrences())
+            .where(_links.c.page_id == int(page_id), _links.c.target_id == int(target_id))
+            .limit(1)
+        ).first()
+    if found is None:
+        msg = f"no prospect {prospect_id} in the database"
+        raise UnknownProspectError(msg)
+    return found[0], found[1]
 
 
 def revived_targets(engine: Engine) -> list[dict[str, Any]]:
