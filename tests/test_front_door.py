@@ -49,7 +49,7 @@ def test_crawl_help_lists_spider_arguments(spider):
         assert re.search(rf"-a {re.escape(argument.name)}=\S+ +\S", proc.stdout), argument
 
 
-@pytest.mark.parametrize("command", ["report", "prospects", "demo"])
+@pytest.mark.parametrize("command", ["report", "prospects", "demo", "pitches", "redirects"])
 def test_help_names_the_database(command):
     proc = scrapy(command, "-h")
     assert proc.returncode == 0
