@@ -161,7 +161,7 @@ def test_demo_outreach_ends_with_pitches(checkout):
         ),
         (
             "location = /guides/grinders-2020 { return 301 /hand-grinder-guide.html; }"
-            "  # 1 referring domains, 1 linking pages"
+            "  # 1 referring domain, 1 linking page"
         ),
     ]
     assert any(

@@ -145,10 +145,10 @@ def _target(dead: str, target: str) -> str:
     return _location(target) if same else target
 
 
-def _nginx_string(value: str) -> str:
+def _nginx_string(value: str, *, quote: bool = False) -> str:
     # nginx splits on whitespace and ends a directive at ";" or "{"; a double-quoted string
     # takes backslash escapes of '"' and "\"
-    if re.search(r'[\s;{}"\'#\\]', value) or not value:
+    if quote or re.search(r'[\s;{}"\'#\\]', value) or not value:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return value
 
@@ -179,8 +179,15 @@ def _hosts(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any
     return by_host
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
 def _why(row: Mapping[str, Any]) -> str:
-    return f"{row['referring_domains']} referring domains, {row['linking_pages']} linking pages"
+    return (
+        f"{_count(row['referring_domains'], 'referring domain')}, "
+        f"{_count(row['linking_pages'], 'linking page')}"
+    )
 
 
 def nginx(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -207,7 +214,8 @@ def nginx(rows: Sequence[Mapping[str, Any]]) -> str:
             dead = urlsplit(row["dead_url"])
             to = _nginx_string(_no_variables(_target(row["dead_url"], row["target_url"])))
             if dead.query:
-                uri = _nginx_string(_location(row["dead_url"]))
+                # quoted always: a ")" would end the condition
+                uri = _nginx_string(_location(row["dead_url"]), quote=True)
                 rule = f"if ($request_uri = {uri}) {{ return 301 {to}; }}"
             else:
                 rule = (
@@ -248,8 +256,8 @@ def apache(rows: Sequence[Mapping[str, Any]]) -> str:
     ...                "referring_domains": 1, "linking_pages": 1, "score": 3.0}]).split("\n")[3:])
     ... # doctest: +NORMALIZE_WHITESPACE
     ['# ServerName me.test', 'RewriteEngine On', 'RewriteCond %{QUERY_STRING} ^x=1$',
-     'RewriteRule ^/?a\\.b$ /c\\%20d [R=301,L,NE,QSD]  # 1 referring domains, 1 linking pages',
-     'RedirectMatch 301 ^/x\\(1\\)$ /y  # 1 referring domains, 1 linking pages', '']
+     'RewriteRule ^/?a\\.b$ /c\\%20d [R=301,L,NE,QSD]  # 1 referring domain, 1 linking page',
+     'RedirectMatch 301 ^/x\\(1\\)$ /y  # 1 referring domain, 1 linking page', '']
     """
     lines = _heading(rows, "#")
     for host, group in _hosts(rows).items():
