@@ -112,6 +112,19 @@ def test_campaigns_kept_apart(tmp_path, demo_web):
     labels = {r["target_url"]: r["campaign"] for r in every}
     assert labels["http://rivalbrew.demo/guides/espresso-dialing"] == "competitor-rivalbrew.demo"
     assert labels["http://grindlab.demo/hand-grinders-2019"] == "q3,resources"
+    # no pitch yet, and the command says what is missing
+    pitches = scrapy(
+        "pitches",
+        "--campaign",
+        "resources",
+        "-s",
+        f"BROKENLINKS_DATABASE_URL=sqlite:///{database}",
+    )
+    assert pitches.returncode == 0, pitches.stderr
+    assert pitches.stdout == "no pitches (campaign resources)\n"
+    assert pitches.stderr == (
+        "prospects left out: 8 without a recipient (scrapy crawl contacts finds them)\n"
+    )
     # ids from the table are what --mark takes
     marked = scrapy(
         "prospects",

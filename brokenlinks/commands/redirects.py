@@ -82,18 +82,13 @@ class Command(DatabaseCommand, ScrapyCommand):
             min_score=opts.min_score,
         )
         output = opts.output
-        fmt = redirects.output_format(output) if output else None
-        if fmt in {"nginx", "apache"}:
-            writer = redirects.nginx if fmt == "nginx" else redirects.apache
-            Path(output).write_text(writer(rows), encoding="utf-8")
-            done = sum(1 for r in rows if r["target_url"])
-            sys.stderr.write(
-                f"{done} redirects ({len(rows) - done} without a good match) written to "
-                f"{output} (campaign {self.campaign})\n"
-            )
-            return
         if output:
-            reports.write_rows(rows, redirects.COLUMNS, output)
+            fmt = redirects.output_format(output)
+            if fmt in {"nginx", "apache"}:
+                writer = redirects.nginx if fmt == "nginx" else redirects.apache
+                Path(output).write_text(writer(rows), encoding="utf-8")
+            else:
+                reports.write_rows(rows, redirects.COLUMNS, output)
             done = sum(1 for r in rows if r["target_url"])
             sys.stderr.write(
                 f"{done} redirects ({len(rows) - done} without a good match) written to "
