@@ -112,6 +112,27 @@ def test_campaigns_kept_apart(tmp_path, demo_web):
     labels = {r["target_url"]: r["campaign"] for r in every}
     assert labels["http://rivalbrew.demo/guides/espresso-dialing"] == "competitor-rivalbrew.demo"
     assert labels["http://grindlab.demo/hand-grinders-2019"] == "q3,resources"
+    # the report too: one campaign's dead targets, or every one's labelled
+    report = tmp_path / "r.json"
+    for args, expected in (
+        (("--campaign", "resources"), 6),
+        (("--campaign", "competitor-rivalbrew.demo"), 2),
+        (("--campaign", "all"), 8),
+    ):
+        made = scrapy(
+            "report",
+            *args,
+            "-o",
+            str(report),
+            "-s",
+            f"BROKENLINKS_DATABASE_URL=sqlite:///{database}",
+        )
+        assert made.returncode == 0, made.stderr
+        targets = json.loads(report.read_text(encoding="utf-8"))
+        assert len(targets) == expected, args
+    labels = {r["target_url"]: r["campaign"] for r in targets}
+    assert labels["http://rivalbrew.demo/guides/espresso-dialing"] == "competitor-rivalbrew.demo"
+    assert labels["http://latteart.demo/lessons"] == "q3,resources"
     # no pitch yet, and the command says what is missing
     pitches = scrapy(
         "pitches",

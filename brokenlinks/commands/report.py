@@ -21,7 +21,7 @@ from scrapy.commands import ScrapyCommand
 from brokenlinks.checker.verdicts import DEAD_REASONS
 from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.outreach import pitches
+from brokenlinks.outreach import campaigns, pitches
 from brokenlinks.parsing.sites import in_domains
 from brokenlinks.reporting import reports
 from brokenlinks.reporting.data import collect
@@ -48,6 +48,8 @@ COLUMNS = (
     "checked_at",
     # outreach (docs/outreach.md): what the page was, its domain, your replacement
     *pitches.TARGET_FIELDS,
+    # the campaigns whose crawls found it (docs/outreach.md#campaigns)
+    "campaign",
 )
 TABLE_COLUMNS = (
     "target_url",
@@ -199,10 +201,20 @@ class Command(DatabaseCommand, ScrapyCommand):
             occurrences, history, domains=domains, reasons=opts.reasons, since=opts.since_time
         )
         pitches.enrich_targets(rows, pitches.load(engine), occurrences)
+        found: dict[str, set[str]] = {}
+        for occurrence in occurrences:
+            found.setdefault(occurrence["target_url"], set()).update(
+                occurrence["campaign"].split(",")
+            )
+        for row in rows:
+            row["campaign"] = ",".join(sorted(found.get(str(row["target_url"]), set())))
         self.emit(
             rows,
             columns=COLUMNS,
-            table_columns=TABLE_COLUMNS,
+            # --campaign all: each row says which campaigns found it
+            table_columns=(
+                ("campaign", *TABLE_COLUMNS) if self.campaign == campaigns.ALL else TABLE_COLUMNS
+            ),
             output=opts.output,
             what="dead targets",
         )
