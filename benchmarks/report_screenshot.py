@@ -1,8 +1,10 @@
 """A picture of the HTML report of the demo: run the demo, mark a few prospects, screenshot.
 
 Runs ``scrapy demo all`` (every mode: eight crawl runs for the chart across runs) into a
-database of its own, in a temporary working directory like a clone's, marks three prospects with ``scrapy prospects --mark`` (for the outreach funnel),
-writes ``scrapy report -o report.html`` and opens it in headless Chromium (Debian's
+database of its own, in a temporary working directory like a clone's, marks a prospect of
+the resource pages' campaign as contacted (for the outreach funnel), writes
+``scrapy report --campaign demo-resources -o report.html`` (its first screen: the action
+list, one pitch per recipient) and opens it in headless Chromium (Debian's
 ``/usr/bin/chromium`` when present) through Playwright, saving a PNG of the top of the page.
 Also prints the size of the report. Offline, like the demo. Run from the repository root:
 
@@ -23,6 +25,8 @@ from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 PROJECT = Path(__file__).resolve().parents[1]
+#: the demo's resource-pages campaign: the one with pitches
+CAMPAIGN = "demo-resources"
 
 
 def scrapy(*args: str, database: Path, cwd: Path) -> None:
@@ -53,20 +57,13 @@ def demo_report(workdir: Path) -> Path:
     shutil.copytree(PROJECT / "data" / "demo", workdir / "data" / "demo")
     shutil.copytree(PROJECT / "data" / "samples", workdir / "data" / "samples")
     scrapy("demo", "all", database=database, cwd=workdir)
-    scrapy("prospects", "-o", str(workdir / "prospects.json"), database=database, cwd=workdir)
-    prospects = json.loads((workdir / "prospects.json").read_text(encoding="utf-8"))
-    for status, row in zip(("contacted", "replied", "won"), prospects, strict=False):
-        scrapy(
-            "prospects",
-            "--mark",
-            status,
-            row["source_url"],
-            row["target_url"],
-            database=database,
-            cwd=workdir,
-        )
+    listed = workdir / "prospects.json"
+    scrapy("prospects", "--campaign", CAMPAIGN, "-o", str(listed), database=database, cwd=workdir)
+    prospects = json.loads(listed.read_text(encoding="utf-8"))
+    # the lowest-ranked one: the action list keeps its recipients
+    scrapy("prospects", "--mark", "contacted", prospects[-1]["id"], database=database, cwd=workdir)
     report = workdir / "report.html"
-    scrapy("report", "-o", str(report), database=database, cwd=workdir)
+    scrapy("report", "--campaign", CAMPAIGN, "-o", str(report), database=database, cwd=workdir)
     return report
 
 

@@ -68,6 +68,9 @@ SETTINGS: dict[str, Any] = {
     # A page with <meta http-equiv="refresh"> is read as itself: its links are checked and
     # the refresh target is one of them (brokenlinks.parsing.extract), not a replacement.
     "METAREFRESH_ENABLED": False,
+    # The crawl summary (brokenlinks.extensions.summary) is the last thing a crawl prints; it
+    # logs the stats itself, to the log file or at DEBUG.
+    "STATS_DUMP": False,
 }
 
 #: component dictionaries: (setting, component import path, order); order None switches a

@@ -81,7 +81,39 @@ def _check_seeds_file(value: str) -> None:
         raise ArgumentError(msg)
 
 
+#: every spider's ``-a campaign=NAME``: the campaign its run belongs to
+CAMPAIGN = Argument(
+    "campaign",
+    "NAME",
+    "the campaign this crawl belongs to (default: from the mode and domain, e.g. "
+    "reclaim-example.com, competitor-rival.com, resources, site-example.com)",
+)
+_CAMPAIGN_MAX = 200
+
+
+def parse_campaign(value: str) -> str:
+    """Validate a campaign name: printable, at most 200 characters, not ``all``.
+
+    >>> parse_campaign(" reclaim-example.com ")
+    'reclaim-example.com'
+    >>> parse_campaign("all")
+    Traceback (most recent call last):
+    ...
+    brokenlinks.params.ArgumentError: campaign: 'all' is reserved (it means every campaign)
+    """
+    name = value.strip()
+    if not name or len(name) > _CAMPAIGN_MAX or not name.isprintable():
+        msg = f"campaign: {value!r} is not a campaign name (1-200 printable characters)"
+        raise ArgumentError(msg)
+    if name == "all":
+        msg = "campaign: 'all' is reserved (it means every campaign)"
+        raise ArgumentError(msg)
+    return name
+
+
 def _check_keys(kwargs: dict[str, Any], arguments: tuple[Argument, ...], spider: str) -> None:
+    if "campaign" in kwargs:
+        parse_campaign(str(kwargs["campaign"]))
     known = {argument.name for argument in arguments}
     unknown = sorted(set(kwargs) - known - SCRAPYD_KEYS)
     if unknown:
@@ -207,6 +239,7 @@ class SiteParams:
         ),
         Argument("max_pages", "N", "most pages fetched (BROKENLINKS_SITE_MAX_PAGES)"),
         Argument("render", "never|auto|always", "render pages in a browser first (auto)"),
+        CAMPAIGN,
     )
 
     start: tuple[str, ...]
@@ -254,6 +287,7 @@ class BacklinksParams:
             "NAME",
             "the column of referring page URLs in another tool's CSV export",
         ),
+        CAMPAIGN,
     )
 
     seeds: str
@@ -298,6 +332,7 @@ class RecheckParams:
         Argument(
             "domain", "D1,D2", "also re-crawl the pages linking to these domains (lost links)"
         ),
+        CAMPAIGN,
     )
 
     domains: frozenset[str] = frozenset()
@@ -336,6 +371,7 @@ class OutreachParams:
 
     ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
         Argument("again", "1", "look up again what an earlier run looked up (default 0)"),
+        CAMPAIGN,
     )
 
     @classmethod
@@ -384,6 +420,7 @@ class MysiteParams:
     ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
         Argument("mysite", "URL[,URL]", "your home page, sitemap or URL list file", required=True),
         Argument("max_pages", "N", "read at most N of your pages (BROKENLINKS_MYSITE_MAX_PAGES)"),
+        CAMPAIGN,
     )
 
     @classmethod

@@ -51,7 +51,7 @@ def test_crawl_help_lists_spider_arguments(spider):
         assert re.search(rf"-a {re.escape(argument.name)}=\S+ +\S", proc.stdout), argument
 
 
-@pytest.mark.parametrize("command", ["report", "prospects", "demo"])
+@pytest.mark.parametrize("command", ["report", "prospects", "demo", "pitches", "redirects"])
 def test_help_names_the_database(command):
     proc = scrapy(command, "-h")
     assert proc.returncode == 0
@@ -87,23 +87,33 @@ def test_every_demo_mode_finds_prospects_and_report_shows_them(checkout):
     # people get the commands and the summaries, not Scrapy's log
     assert proc.stderr == ""
     assert not re.search(r"\[scrapy|INFO|WARNING", out)
-    steps = re.split(r"\n\[\d+/12\] ", out)[1:]
-    assert len(steps) == 12
+    steps = re.split(r"\n\[\d+/15\] ", out)[1:]
+    assert len(steps) == 15
     found = [
         int(re.search(r"prospects \(dead link occurrences\): (\d+)", s)[1]) for s in steps[:8]
     ]
     # resources, reclaim, competitor (Semrush, Ahrefs), site, weekly x2, recheck
     assert found[:7] == [8, 3, 2, 2, 5, 8, 8]
     assert found[7] > 0
-    # outreach: archive, contacts, mysite and pitches (its crawl is the resources one, not rerun)
+    # outreach: archive, contacts, mysite, pitches (its crawl is the resources one, not
+    # rerun), the reclaim crawl of mycoffee.demo and its redirect map
     assert [s.splitlines()[1].split()[:3] for s in steps[8:]] == [
         ["$", "scrapy", "crawl"],
         ["$", "scrapy", "crawl"],
         ["$", "scrapy", "crawl"],
         ["$", "scrapy", "pitches"],
+        ["$", "scrapy", "crawl"],
+        ["$", "scrapy", "redirects"],
+        ["$", "scrapy", "redirects"],
     ]
-    # the 8 of the resource pages, and blog.demo's 3 from the site crawl and the exports
-    assert re.search(r"^  11 pitches written to demo-pitches\.csv in ", steps[11], re.MULTILINE)
+    # the demo-resources campaign's 8 prospects, one pitch per recipient: the other
+    # campaigns (site, exports) stay apart
+    assert re.search(
+        r"^  2 pitches written to demo-pitches\.csv \(campaign demo-resources\) in ",
+        steps[11],
+        re.MULTILINE,
+    )
+    assert "2 redirects (1 without a good match) written to demo-redirects.csv" in steps[13]
     assert "-a domain=mysite.demo" in steps[1]
     assert "internal 1, external 4" in steps[4]
     assert "verdicts reused from the database: 26" in steps[6]
@@ -114,14 +124,22 @@ def test_every_demo_mode_finds_prospects_and_report_shows_them(checkout):
     assert " WARNING: " not in log
     assert " ERROR: " not in log
 
-    report = scrapy("report", "--domain", "mysite.demo,rivalbrew.demo", cwd=checkout)
+    report = scrapy(
+        "report",
+        "--campaign",
+        "all",
+        "--domain",
+        "mysite.demo,rivalbrew.demo",
+        "--wide",
+        cwd=checkout,
+    )
     assert report.returncode == 0
     for target in (
         "http://mysite.demo/guides/cold-brew-ratio",
         "http://mysite.demo/tools/grind-chart",
         "http://rivalbrew.demo/tools/brew-timer",
     ):
-        assert target[:38] in report.stdout  # the table shortens long URLs
+        assert target in report.stdout  # --wide: whole URLs
     prospects = scrapy("prospects", cwd=checkout)
     assert prospects.returncode == 0
     assert re.search(r"^\d+ prospects$", prospects.stdout, re.MULTILINE)

@@ -49,10 +49,10 @@ def schema_diff(engine):
 def test_new_database_matches_the_models(tmp_path):
     engine = db.create_engine_from_url(f"sqlite:///{tmp_path / 'new.sqlite3'}")
     db.migrate(engine)
-    assert revision(engine) == "0005"
+    assert revision(engine) == "0006"
     assert schema_diff(engine) == []
     db.migrate(engine)  # again: nothing to do
-    assert revision(engine) == "0005"
+    assert revision(engine) == "0006"
     engine.dispose()
 
 
@@ -63,7 +63,7 @@ def test_first_release_database_upgrades_in_place(tmp_path):
     assert before["links"] == 54
     assert revision(engine) is None
     db.init_db(engine)
-    assert revision(engine) == "0005"
+    assert revision(engine) == "0006"
     assert store.count_rows(engine) == before
     assert schema_diff(engine) == []
     # the old rows serve the new readers: every dead occurrence is a prospect, none gone
@@ -124,4 +124,4 @@ def test_migrations_run_from_a_zipped_package(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "0005"
+    assert proc.stdout.strip() == "0006"

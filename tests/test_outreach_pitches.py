@@ -114,56 +114,64 @@ def test_from_dead_links_to_pitches(tmp_path, web, services):
     out = tmp_path / "pitches.csv"
     result = scrapy(db_path, "pitches", "-o", str(out))
     assert result.returncode == 0, result.stderr
-    rows = {(r["source_url"], r["target_url"]): r for r in read_csv(out)}
-    # the contacted prospect is left out; the four others remain
-    assert set(rows) == {
-        (outreach.GARDENBLOG, outreach.COMPOST),
-        (outreach.VEGGIES, outreach.COMPOST),
-        (outreach.VEGGIES, outreach.TOMATOES),
-        (outreach.ORCHARD, outreach.PRUNING),
+    assert "prospects left out: 1 marked with scrapy prospects --mark" in result.stderr
+    # one pitch per recipient: the contacted prospect is left out, veggies.test's two dead
+    # links go in one message
+    pitches = {r["email"] or r["sites"]: r for r in read_csv(out)}
+    assert set(pitches) == {"ann@gardenblog.test", "editor@veggies.test", "orchard.test"}
+    assert {k: (r["links"], r["source_urls"], r["target_urls"]) for k, r in pitches.items()} == {
+        "ann@gardenblog.test": ("1", outreach.GARDENBLOG, outreach.COMPOST),
+        "editor@veggies.test": (
+            "2",
+            outreach.VEGGIES,
+            f"{outreach.COMPOST} {outreach.TOMATOES}",
+        ),
+        "orchard.test": ("1", outreach.ORCHARD, outreach.PRUNING),
     }
-    compost = rows[outreach.GARDENBLOG, outreach.COMPOST]
-    assert compost["email"] == "ann@gardenblog.test"
+    compost = pitches["ann@gardenblog.test"]
     assert compost["author"] == "Ann Gardener"
-    assert compost["archived_title"] == "How to build a compost bin"
-    assert compost["archived_at"] == "2020-05-05T10:10:10+00:00"
-    assert compost["archived_url"] == f"http://archive.test/web/20200505101010/{outreach.COMPOST}"
-    assert compost["replacement_url"] == "http://mine.test/compost-bins-guide"
+    assert compost["campaign"] == "resources"
+    assert compost["ask"] == "replacement"
+    assert compost["replacement_urls"] == "http://mine.test/compost-bins-guide"
     assert compost["subject"] == "A broken link on Garden resources"
     assert compost["draft"].startswith("Hi Ann,")
-    assert '"How to build a compost bin"' in compost["draft"]
+    assert '"How to build a compost bin" (last archived 2020-05-05)' in compost["draft"]
     assert "http://mine.test/compost-bins-guide" in compost["draft"]
-    tomatoes = rows[outreach.VEGGIES, outreach.TOMATOES]
-    assert tomatoes["email"] == "editor@veggies.test"
-    assert tomatoes["domain_status"] == "unregistered"
-    assert tomatoes["domain_checked_at"]
-    assert tomatoes["replacement_url"] == "http://mine.test/growing-tomatoes"
-    assert "(the whole site is gone)" in tomatoes["draft"]
-    pruning = rows[outreach.ORCHARD, outreach.PRUNING]
+    veggies = pitches["editor@veggies.test"]
+    assert veggies["subject"] == "2 broken links on veggies.test"
+    assert veggies["replacement_urls"] == (
+        "http://mine.test/compost-bins-guide http://mine.test/growing-tomatoes"
+    )
+    draft = veggies["draft"]
+    assert "noticed 2 links that no longer work:" in draft
+    assert f"{outreach.TOMATOES} (the whole site is gone)" in draft
+    assert draft.count("A replacement that covers the same ground") == 2
+    assert "http://mine.test/growing-tomatoes" in draft
+    pruning = pitches["orchard.test"]
     assert pruning["email"] == ""
     assert pruning["contact_page"] == "http://orchard.test/contact"
-    assert pruning["replacement_url"] == "http://mine.test/pruning-fruit-trees"
-    # a title that is a formula is neutralised for spreadsheets
-    assert pruning["source_title"].startswith("'=HYPERLINK")
-    assert float(pruning["replacement_score"]) > 0
-    assert pruning["replacements"].startswith("http://mine.test/pruning-fruit-trees (")
+    assert pruning["replacement_urls"] == "http://mine.test/pruning-fruit-trees"
+    assert pruning["subject"].startswith("A broken link on =HYPERLINK")
 
-    # the user's own template, with the documented variables
+    # the user's own template, with the documented variables: one written for one link
+    # per pitch still renders (the first link), and one can list them all
     template = tmp_path / "pitch.j2"
     template.write_text(
         "Subject: {{ anchor_text }} is gone\n\nDear {{ author or 'editor' }}, "
-        "try {{ replacement_url }} instead of {{ target_url }}.\n",
+        "try {{ replacement_url }} instead of {{ target_url }}."
+        "{% for link in links[1:] %} And {{ link.target_url }}.{% endfor %}\n",
         encoding="utf-8",
     )
     out_json = tmp_path / "pitches.json"
     custom = scrapy(db_path, "pitches", "--template", str(template), "-o", str(out_json))
     assert custom.returncode == 0, custom.stderr
-    drafts = {(r["source_url"], r["target_url"]): r for r in json.loads(out_json.read_text())}
-    first = drafts[outreach.GARDENBLOG, outreach.COMPOST]
+    drafts = {r["email"] or r["sites"]: r for r in json.loads(out_json.read_text())}
+    first = drafts["ann@gardenblog.test"]
     assert first["subject"] == "compost bin guide is gone"
     assert first["draft"] == (
         f"Dear Ann Gardener, try http://mine.test/compost-bins-guide instead of {outreach.COMPOST}."
     )
+    assert drafts["editor@veggies.test"]["draft"].endswith(f" And {outreach.TOMATOES}.")
 
     # the same fields in the prospects and the report
     prospects_json = tmp_path / "prospects.json"

@@ -37,7 +37,7 @@ def test_migrations_on_postgres(pg_url):
     engine = db.create_engine_from_url(pg_url)
     db.migrate(engine)
     db.migrate(engine)
-    assert revision(engine) == "0005"
+    assert revision(engine) == "0006"
     assert schema_diff(engine) == []
     with engine.connect() as con:
         kind = con.execute(

@@ -17,8 +17,17 @@ import pytest
 from markupsafe import Markup, escape
 
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
+from brokenlinks.outreach import records
+from brokenlinks.outreach.items import ContactsItem, DomainStatusItem
 from brokenlinks.reporting import charts
-from brokenlinks.reporting.data import Column, ReportData, cell_text, collect, with_optional
+from brokenlinks.reporting.data import (
+    Column,
+    ReportData,
+    cell_text,
+    collect,
+    run_timeline,
+    with_optional,
+)
 from brokenlinks.reporting.html import render
 from brokenlinks.storage import db, store
 
@@ -97,6 +106,29 @@ def demo_db(tmp_path_factory) -> Path:
     add_hostile_page(database)
     engine = db.create_engine_from_url(f"sqlite:///{database}")
     try:
+        now = datetime.now(UTC).isoformat()
+        # whom to write to, and an expired domain: what the outreach crawls would store
+        records.write_items(
+            engine,
+            [
+                ContactsItem(
+                    site=site,
+                    page_url=f"http://{site}/",
+                    contact_emails=[f"editor@{site}"],
+                    author="Ann Editor",
+                    checked_at=now,
+                )
+                for site in ("resources.demo", "blog.demo")
+            ]
+            + [
+                DomainStatusItem(
+                    domain="brewratio-calculator.invalid",
+                    domain_status="unregistered",
+                    rdap_server=None,
+                    checked_at=now,
+                )
+            ],
+        )
         marked = sorted({(r["source_url"], r["target_url"]) for r in store.dead_links(engine)})
         for status, (source, target) in zip(("contacted", "won"), marked, strict=False):
             store.set_outreach(engine, source, target, status)
@@ -126,7 +158,7 @@ def report(demo_db: Path) -> Path:
     assert data.dead_targets > 3
     assert XSS_TARGET in [row["target_url"] for row in data.tables[0].rows]
     path = demo_db.parent / "report.html"
-    result = scrapy("report", "-o", str(path), database=demo_db)
+    result = scrapy("report", "--campaign", "all", "-o", str(path), database=demo_db)
     assert re.fullmatch(
         rf"report written to {re.escape(str(path))} \({data.dead_targets} dead targets, "
         rf"{data.prospects} prospects, \d+ KiB\)\n",
@@ -166,6 +198,30 @@ def in_browser(report: Path, tmp_path: Path, search: str, reason: str) -> dict[s
                 out["images"] = page.locator("img").count()
                 out["title_text"] = page.locator("#prospects-rows .title").all_inner_texts()
                 out["anchor_cells"] = page.locator("#prospects-rows td").all_inner_texts()
+                # the first screen is the action list, above the cards and the charts
+                out["actions_top"] = page.eval_on_selector(
+                    "#actions", "e => e.getBoundingClientRect().top"
+                )
+                out["first_pitch_bottom"] = page.eval_on_selector(
+                    ".pitch", "e => e.getBoundingClientRect().bottom"
+                )
+                out["charts_top"] = page.eval_on_selector(
+                    ".charts", "e => e.getBoundingClientRect().top"
+                )
+                out["recipients"] = page.locator(".pitch h3").all_inner_texts()
+                out["actions_note"] = page.inner_text("#actions .note")
+                out["opportunities"] = page.locator("#opportunities li").all_inner_texts()
+                out["legend"] = page.locator(".legend dt").all_inner_texts()
+                # the tables fit 1,280 pixels: no horizontal scrolling
+                out["overflow"] = page.eval_on_selector_all(
+                    ".scroll", "els => els.map(e => e.scrollWidth - e.clientWidth)"
+                )
+                page.click(".pitch button.copy")
+                out["copied"] = page.inner_text(".pitch button.copy")
+                out["draft"] = page.input_value("#draft-1")
+                page.check('.filters[data-table="prospects-rows"] input[data-all-columns]')
+                out["all_columns"] = page.locator("#prospects-rows thead th:visible").count()
+                page.uncheck('.filters[data-table="prospects-rows"] input[data-all-columns]')
                 page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
 
                 rows = "#prospects-rows tbody tr"
@@ -219,6 +275,20 @@ def test_report_in_chromium(report, demo_db, tmp_path):
     assert seen["console"] == []
     assert seen["requests"] == [report.as_uri()]  # the page itself, nothing else
     assert seen["dialogs"] == []
+    # the action list leads: one pitch per recipient, within the first screen
+    assert seen["actions_top"] < 200
+    assert seen["first_pitch_bottom"] < 1200
+    assert seen["actions_top"] < seen["charts_top"]
+    # blog.demo's two prospects are marked (contacted, won): out of the action list
+    assert [h.split()[0] for h in seen["recipients"]] == ["editor@resources.demo"]
+    assert "2 marked with scrapy prospects --mark" in seen["actions_note"]
+    assert seen["opportunities"][0].startswith("brewratio-calculator.invalid: http://brewratio")
+    assert seen["legend"] == ["Score", "Authority", "Replacement score", "Referring domains"]
+    assert seen["overflow"]
+    assert all(extra <= 0 for extra in seen["overflow"]), seen["overflow"]
+    assert seen["copied"] in {"Copied", "Select and copy (Ctrl+C)"}
+    assert seen["draft"].startswith("Subject: 6 broken links on resources.demo\n\nHi Ann,")
+    assert seen["all_columns"] > len([c for c in table.columns if not c.secondary])
     # reasons, top pages, runs, outreach; each drawn with bars of some size
     assert len(seen["charts"]) == 4
     assert all(w > 200 and h > 50 and bars > 0 for w, h, bars in seen["charts"]), seen["charts"]
@@ -259,7 +329,9 @@ def test_report_html_markup(demo_db):
     assert page.count("<script") == 1  # the page's own
     assert not re.search(r"<(link|iframe|object|embed|img)\b", page)
     assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'", page)
-    assert "Your replacement" not in page  # no such column in this database
+    # no such table column in this database (the action list says so in words)
+    assert '<button type="button">Your replacement</button>' not in page
+    assert "none: the draft says the link is dead" in page
 
 
 @pytest.mark.e2e
@@ -268,13 +340,16 @@ def test_report_command_filters(demo_db, tmp_path):
     reason = min(r["reason"] for r in everything)
     wanted = read_report(demo_db, reasons=frozenset({reason}))
     path = tmp_path / "one-reason.htm"
-    result = scrapy("report", "--reason", reason, "-o", str(path), database=demo_db)
+    result = scrapy(
+        "report", "--campaign", "all", "--reason", reason, "-o", str(path), database=demo_db
+    )
     assert f"({wanted.dead_targets} dead targets, {wanted.prospects} prospects" in result.stderr
     page = path.read_text(encoding="utf-8")
     assert 0 < wanted.dead_targets < len(everything)
     for row in everything:
         assert (f'href="{escape(row["target_url"])}"' in page) == (row["reason"] == reason)
     assert f"reasons {reason}" in page
+    assert "every campaign" in page
     lost = tmp_path / "lost.html"
     scrapy("report", "--lost", "-o", str(lost), database=demo_db)
     assert "<h2>Lost links" in lost.read_text(encoding="utf-8")
@@ -311,3 +386,27 @@ def test_column_chart_heights():
     assert heights[0] == 2 * heights[2]  # #1 dead is twice #2 dead
     assert heights[1] == 0
     assert charts.column_chart([], [], title="empty").count("<rect") == 0
+
+
+def test_runs_chart_readable_at_32_runs_and_only_checking_runs():
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    runs = [
+        {
+            "id": i,
+            "spider": "contacts" if i % 3 == 0 else "backlinks",
+            "started_at": start.replace(day=1 + i % 28),
+        }
+        for i in range(1, 49)
+    ]
+    timeline = run_timeline(runs, [], [])
+    # runs that check no link are not drawn as "0 dead"
+    assert all(p.run_id % 3 for p in timeline)
+    assert len(timeline) == 30
+    svg = charts.column_chart(
+        [p.label for p in timeline], [("dead", [p.dead + 1 for p in timeline])], title="runs"
+    )
+    ticks = re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', svg)
+    # every run has its column (and its tooltip); every other one a label, so none overlap
+    assert svg.count("<title>") == 30
+    assert len(ticks) == 15
+    assert ticks[0] == timeline[0].label

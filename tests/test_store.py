@@ -138,7 +138,7 @@ def test_init_db_twice(engine, run_id):
     before = dump(engine)
     db.init_db(engine)
     # a second migration is a no-op: same revision, same rows, foreign keys back on
-    assert revision(engine) == "0005"
+    assert revision(engine) == "0006"
     assert dump(engine) == before
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1

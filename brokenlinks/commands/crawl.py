@@ -20,6 +20,9 @@ that ran but could not do its job (see :func:`brokenlinks.extensions.summary.job
 too: :meth:`Command.run` makes its crawler with the public
 ``CrawlerProcess.create_crawler`` (Scrapy's own ``run`` keeps it inside the private
 ``_create_crawler``) and reads the ``brokenlinks/job_failed`` stat once it has run.
+The crawl
+summary (:class:`brokenlinks.extensions.summary.CrawlSummary`) is printed on stderr after
+the process has stopped: the last thing a crawl prints, at any log level.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from scrapy.extensions.feedexport import FeedExporter
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.log import configure_logging
 
+from brokenlinks.extensions.summary import CrawlSummary
 from brokenlinks.ops.preflight import preflight
 from brokenlinks.params import arguments_help
 
@@ -88,12 +92,19 @@ class Command(ScrapyCrawlCommand):
             super().run(args, opts)  # Scrapy's usage errors
             return
         assert self.crawler_process is not None
+        CrawlSummary.to_terminal = True
         crawler = self.crawler_process.create_crawler(args[0])
         crawler.signals.connect(self._warn_if_no_feed_exporter, signal=signals.engine_started)
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
+        # after the process stopped (scrapy-playwright still logs while it closes): the
+        # summary is the last thing a crawl prints, at any log level
+        for extension in getattr(crawler.extensions, "middlewares", ()):
+            if isinstance(extension, CrawlSummary) and extension.terminal_text():
+                sys.stderr.write(extension.terminal_text())
+                sys.stderr.flush()
         if crawler.stats is not None and crawler.stats.get_value("brokenlinks/job_failed"):
             self.exitcode = 1
 

@@ -12,6 +12,7 @@ own, so a command class here would appear as ``scrapy database``.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,10 @@ from scrapy.settings import Settings
 from sqlalchemy.exc import SQLAlchemyError
 
 from brokenlinks.config import BrokenlinksConfig
+from brokenlinks.outreach import campaigns
 from brokenlinks.params import ArgumentError, parse_domains
 from brokenlinks.reporting import reports
-from brokenlinks.storage import db
+from brokenlinks.storage import db, store
 
 if TYPE_CHECKING:
     import argparse
@@ -79,6 +81,17 @@ class DatabaseCommand(_CommandBase):
             metavar="D1,D2",
             help="only dead targets on these domains (subdomains included)",
         )
+        parser.add_argument(
+            "--wide",
+            action="store_true",
+            help="print whole cells (full URLs) however wide the table gets",
+        )
+        parser.add_argument(
+            "--campaign",
+            metavar="NAME",
+            help="only this campaign's dead links (default: the last crawl's campaign; "
+            "'all': every campaign, each row labelled)",
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
@@ -95,11 +108,31 @@ class DatabaseCommand(_CommandBase):
             return
         try:
             db.migrate(engine)
+            self.campaign = self.resolve_campaign(engine, opts.campaign)
+            self.wide = bool(opts.wide)
             self.run_with(engine, opts, domains)
         except (SQLAlchemyError, LookupError, ValueError, OSError) as e:
             self._fail(" ".join(str(e).split()))
         finally:
             engine.dispose()
+
+    #: the campaign the command shows (``--campaign``, else the last crawl's), or ``all``
+    campaign: str = campaigns.ALL
+    #: ``--wide``: whole cells, however wide the table gets
+    wide: bool = False
+
+    def resolve_campaign(self, engine: Engine, given: str | None) -> str:
+        """The campaign to show: *given* (``all`` or a stored one), else the last crawl's."""
+        if given is None:
+            return store.last_campaign(engine) or campaigns.ALL
+        name = given.strip()
+        if name == campaigns.ALL:
+            return name
+        known = sorted({run["campaign"] for run in store.campaign_runs(engine)})
+        if name not in known:
+            msg = f"--campaign: no campaign {name!r} in the database; known: {', '.join(known) or 'none'}, all"
+            raise ValueError(msg)
+        return name
 
     def check_output(self, path: str) -> None:
         """Raise ValueError when ``-o`` *path* names a format this command cannot write."""
@@ -124,10 +157,13 @@ class DatabaseCommand(_CommandBase):
         """Print *rows* as a table (the *table_columns*), or write all *columns* to *output*."""
         if output:
             reports.write_rows(rows, columns, output)
-            sys.stderr.write(f"{len(rows)} {what} written to {output}\n")
+            sys.stderr.write(
+                f"{len(rows)} {what} written to {output} (campaign {self.campaign})\n"
+            )
             return
         if not rows:
-            sys.stdout.write(f"no {what}\n")
+            sys.stdout.write(f"no {what} (campaign {self.campaign})\n")
             return
-        sys.stdout.write(reports.render_table(rows, table_columns) + "\n")
+        width = 0 if self.wide else shutil.get_terminal_size((120, 24)).columns
+        sys.stdout.write(reports.render_table(rows, table_columns, width) + "\n")
         sys.stdout.write(f"{len(rows)} {what}\n")

@@ -15,7 +15,9 @@ Serves ``data/demo/`` (hosts under ``.demo``) on a loopback port with
 - ``outreach``: from dead links to pitches: the resource-pages crawl (unless a mode before
   it ran it), ``scrapy crawl archive`` (what each dead page was, from ``archive.demo``, a
   Wayback Machine; RDAP from ``iana.demo``/``rdap.demo``), ``scrapy crawl contacts``,
-  ``scrapy crawl mysite`` (your site ``mycoffee.demo``) and ``scrapy pitches``;
+  ``scrapy crawl mysite`` (your site ``mycoffee.demo``), ``scrapy pitches`` (one per
+  recipient), a reclaim crawl of the pages linking to ``mycoffee.demo`` and
+  ``scrapy redirects`` (the redirect map of its dead pages, as CSV and nginx rules);
 - ``all``: each of them.
 
 The crawls write to the database every command uses (``BROKENLINKS_DATABASE_URL``, default
@@ -96,6 +98,10 @@ OUTREACH_SETTINGS = (
 MYSITE = "http://mycoffee.demo/"
 #: where the outreach demo writes its pitches
 PITCHES = "demo-pitches.csv"
+#: the campaign of the demo's resource-pages crawl (kept apart from yours in the database)
+DEMO_CAMPAIGN = "demo-resources"
+#: where the outreach demo writes the redirect map of your site, as rows and nginx rules
+REDIRECTS = ("demo-redirects.csv", "demo-redirects.conf")
 
 
 def modes(demo: str, samples: str) -> dict[str, Mode]:
@@ -103,8 +109,19 @@ def modes(demo: str, samples: str) -> dict[str, Mode]:
     seeds = f"{demo}/seeds.txt"
     resource_pages = Step(
         title="resource pages",
-        args=("crawl", "backlinks", "-a", f"seeds={seeds}", "-O", "demo-resources.csv"),
+        args=(
+            "crawl",
+            "backlinks",
+            "-a",
+            f"seeds={seeds}",
+            "-a",
+            f"campaign={DEMO_CAMPAIGN}",
+            "-O",
+            "demo-resources.csv",
+        ),
     )
+    weekly: tuple[str, ...] = ("crawl", "backlinks", "-a", f"seeds={seeds}")
+    weekly += ("-a", "campaign=demo-weekly", "-O", "demo-weekly.csv")
     archive_settings = tuple(arg for value in OUTREACH_SETTINGS for arg in ("-s", value))
     return {
         "resources": Mode(
@@ -123,6 +140,10 @@ def modes(demo: str, samples: str) -> dict[str, Mode]:
                         f"seeds={samples}/gsc-latest-links.csv",
                         "-a",
                         "domain=mysite.demo",
+                        # mysite.demo is not among your pages (scrapy crawl mysite): the
+                        # campaign's name says it is yours
+                        "-a",
+                        "campaign=reclaim-mysite.demo",
                         "-O",
                         "demo-reclaim.csv",
                     ),
@@ -162,11 +183,11 @@ def modes(demo: str, samples: str) -> dict[str, Mode]:
             steps=(
                 Step(
                     title="week 1",
-                    args=("crawl", "backlinks", "-a", f"seeds={seeds}", "-O", "demo-weekly.csv"),
+                    args=weekly,
                 ),
                 Step(
                     title="later that week: fresh verdicts are reused",
-                    args=("crawl", "backlinks", "-a", f"seeds={seeds}", "-O", "demo-weekly.csv"),
+                    args=weekly,
                     fresh=False,
                 ),
                 Step(
@@ -195,9 +216,30 @@ def modes(demo: str, samples: str) -> dict[str, Mode]:
                     fresh=False,
                 ),
                 Step(
-                    title="pitches ready to send",
-                    args=("pitches", "-o", PITCHES),
+                    title="pitches ready to send, one per recipient",
+                    args=("pitches", "--campaign", DEMO_CAMPAIGN, "-o", PITCHES),
                     fresh=False,
+                ),
+                Step(
+                    title="links to your own dead pages (reclaim): who links to mycoffee.demo",
+                    args=(
+                        "crawl",
+                        "backlinks",
+                        "-a",
+                        f"seeds={demo}/mycoffee-links.txt",
+                        "-a",
+                        "domain=mycoffee.demo",
+                        "-O",
+                        "demo-reclaim-mycoffee.csv",
+                    ),
+                ),
+                *(
+                    Step(
+                        title=f"the redirect map of your dead pages ({what})",
+                        args=("redirects", "--campaign", "reclaim-mycoffee.demo", "-o", path),
+                        fresh=False,
+                    )
+                    for what, path in zip(("rows", "nginx rules"), REDIRECTS, strict=True)
                 ),
             ),
         ),
@@ -249,7 +291,9 @@ class Command(ScrapyCommand):
             "Serve the demo web in data/demo/ on a loopback port and run, on it, the scrapy "
             "crawl commands of a mode (each printed before it runs): resources (the default), "
             "reclaim, competitor, site, weekly, outreach (archive, contacts, your site, then "
-            f"scrapy pitches -o {PITCHES}), or all of them. Prospects go to "
+            f"scrapy pitches -o {PITCHES}, a reclaim crawl of your site and scrapy "
+            f"redirects -o {REDIRECTS[0]}), or all of them. The resource-pages crawl is "
+            f"campaign {DEMO_CAMPAIGN}. Prospects go to "
             "demo-<mode>.csv in the working directory, and every crawl is stored in the "
             "database all commands use (BROKENLINKS_DATABASE_URL, default "
             "data/brokenlinks.sqlite3): scrapy report and scrapy prospects read it. Scrapy's "
@@ -332,6 +376,8 @@ class Command(ScrapyCommand):
             self._out(f"Crawl log: {log_file}")
         if PITCHES in {step.output for step in steps}:
             self._out(f"Pitches, one row per recipient with a draft: {PITCHES}")
+        if REDIRECTS[0] in {step.output for step in steps}:
+            self._out(f"Redirect map of your dead pages: {' and '.join(REDIRECTS)}")
         others = [name for name in MODE_NAMES if name not in names]
         if others:
             self._out(f"More: scrapy demo {' | '.join(others)} | all;  scrapy demo --serve")

@@ -21,7 +21,7 @@ from scrapy.commands import ScrapyCommand
 from brokenlinks.checker.verdicts import DEAD_REASONS
 from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.outreach import pitches
+from brokenlinks.outreach import campaigns, pitches
 from brokenlinks.parsing.sites import in_domains
 from brokenlinks.reporting import reports
 from brokenlinks.reporting.data import collect
@@ -48,6 +48,8 @@ COLUMNS = (
     "checked_at",
     # outreach (docs/outreach.md): what the page was, its domain, your replacement
     *pitches.TARGET_FIELDS,
+    # the campaigns whose crawls found it (docs/outreach.md#campaigns)
+    "campaign",
 )
 TABLE_COLUMNS = (
     "target_url",
@@ -122,7 +124,7 @@ def parse_since(value: str) -> datetime:
 
 class Command(DatabaseCommand, ScrapyCommand):
     def syntax(self) -> str:
-        return "[--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost | --came-back] [-o FILE]"
+        return "[--campaign NAME] [--domain D1,D2] [--reason R1,R2] [--since DATE] [--lost | --came-back] [-o FILE]"
 
     def short_desc(self) -> str:
         return "Report dead targets from the database (--lost: lost links, --came-back: revived)"
@@ -193,16 +195,26 @@ class Command(DatabaseCommand, ScrapyCommand):
                 what="targets came back",
             )
             return
-        occurrences = store.dead_occurrences(engine)
+        occurrences = store.campaign_occurrences(engine, self.campaign)
         history = store.check_history(engine, {row["target_id"] for row in occurrences})
         rows = reports.broken_pages(
             occurrences, history, domains=domains, reasons=opts.reasons, since=opts.since_time
         )
         pitches.enrich_targets(rows, pitches.load(engine), occurrences)
+        found: dict[str, set[str]] = {}
+        for occurrence in occurrences:
+            found.setdefault(occurrence["target_url"], set()).update(
+                occurrence["campaign"].split(",")
+            )
+        for row in rows:
+            row["campaign"] = ",".join(sorted(found.get(str(row["target_url"]), set())))
         self.emit(
             rows,
             columns=COLUMNS,
-            table_columns=TABLE_COLUMNS,
+            # --campaign all: each row says which campaigns found it
+            table_columns=(
+                ("campaign", *TABLE_COLUMNS) if self.campaign == campaigns.ALL else TABLE_COLUMNS
+            ),
             output=opts.output,
             what="dead targets",
         )
@@ -221,6 +233,7 @@ class Command(DatabaseCommand, ScrapyCommand):
             since=opts.since_time,
             mode="lost" if opts.lost else "came_back" if opts.came_back else "broken",
             max_rows=config.report_max_rows,
+            campaign=self.campaign,
         )
         size = write_report(data, opts.output)
         sys.stderr.write(

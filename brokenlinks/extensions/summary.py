@@ -1,18 +1,24 @@
 """The crawl summary: what was crawled, checked, confirmed, found dead, blocked and skipped.
 
 An extension that counts exported prospects (``brokenlinks/prospects``) and, when the
-spider closes, logs a short summary built from the crawl's stats by
-:func:`summary_lines` (also used by ``scrapy demo``), followed by :func:`next_steps`:
-the export written and the command that shows the database as an HTML report. A run that
+spider closes, makes a short summary from the crawl's stats with :func:`summary_lines`
+(also used by ``scrapy demo``), followed by :func:`next_steps`: the export written and the
+command that shows the database as an HTML report. Under ``scrapy crawl``
+(:attr:`CrawlSummary.to_terminal`), the command writes it to stderr once the crawler
+process has stopped, so that it is the last thing a crawl prints whatever the log level
+(``-L WARNING`` too); it is also logged when the log goes to a file (``LOG_FILE``), and
+logged at INFO as before when no command prints it (a script's ``CrawlerProcess``). The
+project turns Scrapy's stats dump off (``STATS_DUMP = False``: 60-odd lines above the
+summary); this extension logs the stats instead, to the log file at INFO, else at DEBUG. A run that
 could not do its job (:func:`job_failure`: the seeds file could not be read, not one
-referring page could, or the store stayed unavailable past its limit) also gets an
-``ERROR`` line ``Crawl failed: ...`` and the stats key ``brokenlinks/job_failed``, from
-which ``scrapy crawl`` makes its exit status 1.
+referring page could, or the store stayed unavailable past its limit) also gets an ``ERROR`` line ``Crawl failed: ...`` and the stats key
+``brokenlinks/job_failed``, from which ``scrapy crawl`` makes its exit status 1.
 """
 
 from __future__ import annotations
 
 import logging
+import pprint
 from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import signals
@@ -198,9 +204,18 @@ def job_failure(stats: dict[str, Any], finish_reason: str) -> str | None:
 
 
 class CrawlSummary:
+    #: ``scrapy crawl`` prints the summary itself, last (set by brokenlinks.commands.crawl)
+    to_terminal = False
+
     def __init__(self, stats: StatsCollector, next_lines: list[str] | None = None) -> None:
         self.stats = stats
         self.next_lines = next_lines or []
+        #: the summary, once the spider closed
+        self.lines: list[str] = []
+        #: the log goes to a file: the summary is logged there too
+        self.log_file = False
+        #: Scrapy's own stats dump is off: this extension logs the stats
+        self.dump_stats = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -217,6 +232,11 @@ class CrawlSummary:
         )
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
+        ext.log_file = bool(crawler.settings.get("LOG_FILE")) and crawler.settings.getbool(
+            "LOG_ENABLED"
+        )
+        ext.dump_stats = not crawler.settings.getbool("STATS_DUMP")
         return ext
 
     def item_scraped(self, item: Any) -> None:
@@ -225,11 +245,22 @@ class CrawlSummary:
 
     def spider_closed(self, reason: str) -> None:
         stats = self.stats.get_stats()
-        lines = summary_lines(stats) + self.next_lines
-        logger.info("Crawl summary:\n  %s", "\n  ".join(lines))
+        self.lines = summary_lines(stats) + self.next_lines
+        if self.log_file or not self.to_terminal:
+            logger.info("Crawl summary:\n  %s", "\n  ".join(self.lines))
         failure = job_failure(stats, reason)
         if failure is not None:
             self.stats.set_value("brokenlinks/job_failed", failure)
             # the spider logged the seeds file's own error line already: one ERROR per cause
             log = logger.info if reason == "seeds_unavailable" else logger.error
             log("Crawl failed: %(why)s", {"why": failure})
+
+    def engine_stopped(self) -> None:
+        if self.dump_stats:
+            # the stats dump is for the log file (or -L DEBUG), not for the person at the terminal
+            log = logger.info if self.log_file else logger.debug
+            log("Scrapy stats:\n%s", pprint.pformat(self.stats.get_stats()))
+
+    def terminal_text(self) -> str:
+        """The summary as ``scrapy crawl`` prints it ('' before the spider closed)."""
+        return "Crawl summary:\n  " + "\n  ".join(self.lines) + "\n" if self.lines else ""

@@ -26,6 +26,8 @@ _GAP = 6
 _LABEL_CHARS = 38
 #: up to this many groups, column labels stand upright; more are slanted
 _UPRIGHT_LABELS = 4
+#: most tick labels under a column chart (the others are in each column's tooltip)
+_MAX_TICK_LABELS = 15
 
 
 def shorten(text: str, limit: int = _LABEL_CHARS) -> str:
@@ -95,6 +97,7 @@ def column_chart(
     group_w = plot_w / max(len(labels), 1)
     column_w = max(min(group_w * 0.8 / max(len(series), 1), 28), 1.5)
     parts = [_open_svg(height, title)]
+    label_every = max(1, -(-len(labels) // _MAX_TICK_LABELS))
     for i, (name, _) in enumerate(series):
         x = left + i * 150
         parts.append(
@@ -121,6 +124,8 @@ def column_chart(
                 f"<title>{escape(label)}: {value} {escape(name)}</title></rect>"
             )
         cx = left + g * group_w + group_w / 2
+        if g % label_every:
+            continue  # a label every few columns: 30 rotated labels overlap
         tick = escape(shorten(label, 24))
         if len(labels) <= _UPRIGHT_LABELS:
             parts.append(

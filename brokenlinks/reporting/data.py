@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from brokenlinks.outreach import pitches
+from brokenlinks.outreach.campaigns import LINK_CHECKING_SPIDERS
 from brokenlinks.parsing.sites import in_domains
 from brokenlinks.reporting import reports
 from brokenlinks.storage import store
@@ -49,6 +50,8 @@ class Column:
     kind: str = "text"
     facet: bool = False
     title_key: str | None = None
+    #: hidden until "all columns" is ticked, so that the table fits a 1,280-pixel window
+    secondary: bool = False
 
 
 @dataclass(slots=True)
@@ -93,34 +96,40 @@ class ReportData:
     timeline: list[RunPoint]
     funnel: list[tuple[str, int]]
     tables: list[Table] = field(default_factory=list)
+    #: the campaign's pitches, one per recipient (:func:`brokenlinks.outreach.pitches.pitches`)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    #: dead targets whose whole domain is unregistered (RDAP): a domain to buy back
+    opportunities: list[dict[str, Any]] = field(default_factory=list)
+    #: why prospects are not in the action list (one line, '' when none are left out)
+    left_out: str = ""
 
 
 #: columns other components add to report rows, shown when any row has a value for them
 OPTIONAL_COLUMNS = (
     Column("authority", "Authority", "number"),
     Column("archived_title", "Was (archived title)"),
-    Column("archived_summary", "Was (archived summary)", "long"),
-    Column("archived_url", "Archived copy", "url"),
+    Column("archived_summary", "Was (archived summary)", "long", secondary=True),
+    Column("archived_url", "Archived copy", "url", secondary=True),
     Column("replacement_url", "Your replacement", "url"),
     Column("replacement_score", "Replacement score", "number"),
     Column("contact_emails", "Contact e-mails"),
-    Column("contact_page", "Contact page", "url"),
+    Column("contact_page", "Contact page", "url", secondary=True),
     Column("author", "Author"),
 )
 
 BROKEN_COLUMNS = [
     Column("target_url", "Dead target", "url"),
     Column("reason", "Reason", facet=True),
-    Column("status", "Status", "number", facet=True),
+    Column("status", "Status", "number", facet=True, secondary=True),
     Column("target_domain", "Domain", facet=True),
     Column("referring_domains", "Referring domains", "number"),
-    Column("referring_pages", "Referring pages", "number"),
-    Column("followed", "Followed", "number"),
-    Column("in_content", "In content", "number"),
+    Column("referring_pages", "Referring pages", "number", secondary=True),
+    Column("followed", "Followed", "number", secondary=True),
+    Column("in_content", "In content", "number", secondary=True),
     Column("dead_since", "Dead since", "date"),
     Column("source_url", "Best referring page", "url", title_key="source_title"),
-    Column("context", "Context", "long"),
-    Column("top_anchors", "Top anchors"),
+    Column("context", "Context", "long", secondary=True),
+    Column("top_anchors", "Top anchors", secondary=True),
 ]
 PROSPECT_COLUMNS = [
     Column("score", "Score", "number"),
@@ -128,14 +137,14 @@ PROSPECT_COLUMNS = [
     Column("source_url", "Referring page", "url", title_key="source_title"),
     Column("target_url", "Dead target", "url"),
     Column("reason", "Reason", facet=True),
-    Column("target_domain", "Domain", facet=True),
+    Column("target_domain", "Domain", facet=True, secondary=True),
     Column("anchor_text", "Anchor"),
-    Column("follow", "Follow", "bool", facet=True),
-    Column("position", "Position", facet=True),
-    Column("context", "Context", "long"),
+    Column("follow", "Follow", "bool", facet=True, secondary=True),
+    Column("position", "Position", facet=True, secondary=True),
+    Column("context", "Context", "long", secondary=True),
     Column("referring_domains", "Referring domains", "number"),
-    Column("links_on_page", "Links on page", "number"),
-    Column("dead_since", "Dead since", "date"),
+    Column("links_on_page", "Links on page", "number", secondary=True),
+    Column("dead_since", "Dead since", "date", secondary=True),
 ]
 LOST_COLUMNS = [
     Column("source_url", "Referring page", "url"),
@@ -192,7 +201,10 @@ def run_timeline(
     checks: Iterable[Mapping[str, Any]],
     losses: Iterable[datetime],
 ) -> list[RunPoint]:
-    """Per crawl run: targets found dead, links found lost, targets that came back alive.
+    """Per link-checking run: targets found dead, links found lost, targets that came back.
+
+    Runs that check no link (``archive``, ``contacts``, ``mysite``) are left out: drawn as
+    0 dead, they would read as "the links got fixed".
 
     *checks* are by target, oldest first (:func:`brokenlinks.storage.store.check_events`); a check
     that answers alive right after a dead one is a comeback. A loss counts for the run
@@ -201,13 +213,15 @@ def run_timeline(
     >>> from datetime import UTC, datetime
     >>> t = [datetime(2024, 5, d, tzinfo=UTC) for d in (1, 2, 3)]
     >>> runs = [{"id": 1, "spider": "backlinks", "started_at": t[0]},
-    ...         {"id": 2, "spider": "recheck", "started_at": t[1]}]
+    ...         {"id": 2, "spider": "recheck", "started_at": t[1]},
+    ...         {"id": 3, "spider": "contacts", "started_at": t[2]}]
     >>> checks = [{"run_id": 1, "target_id": 7, "kind": "dead"},
     ...           {"run_id": 2, "target_id": 7, "kind": "alive"},
     ...           {"run_id": 2, "target_id": 8, "kind": "dead"}]
     >>> [(p.dead, p.lost, p.came_back) for p in run_timeline(runs, checks, [t[2]])]
     [(1, 0, 0), (1, 1, 1)]
     """
+    runs = [run for run in runs if run["spider"] in LINK_CHECKING_SPIDERS]
     dead: dict[int, set[int]] = {}
     back: Counter[int] = Counter()
     previous: tuple[int, str] | None = None
@@ -227,7 +241,7 @@ def run_timeline(
     return [
         RunPoint(
             run_id=run["id"],
-            label=f"#{run['id']} {run['spider']} {run['started_at']:%m-%d %H:%M}",
+            label=f"#{run['id']} {run['started_at']:%m-%d}",
             dead=len(dead.get(run["id"], ())),
             lost=lost[run["id"]],
             came_back=back[run["id"]],
@@ -237,9 +251,13 @@ def run_timeline(
 
 
 def _filter_text(
-    domains: frozenset[str], reasons: frozenset[str], since: datetime | None, mode: str
+    domains: frozenset[str],
+    reasons: frozenset[str],
+    since: datetime | None,
+    mode: str,
+    campaign: str = "all",
 ) -> list[str]:
-    out = []
+    out = ["every campaign" if campaign == "all" else f"campaign {campaign}"]
     if domains:
         out.append("dead targets on " + ", ".join(sorted(domains)))
     if reasons:
@@ -283,9 +301,13 @@ def collect(
     since: datetime | None = None,
     mode: str = "broken",
     max_rows: int = 1000,
+    campaign: str = "all",
 ) -> ReportData:
-    """Read everything the report shows; *mode* is ``broken``, ``lost`` or ``came_back``."""
-    occurrences = store.dead_occurrences(engine)
+    """Read everything the report shows; *mode* is ``broken``, ``lost`` or ``came_back``.
+
+    The dead links are *campaign*'s (``all``: every campaign's).
+    """
+    occurrences = store.campaign_occurrences(engine, campaign)
     history = store.check_history(engine, {row["target_id"] for row in occurrences})
     broken = reports.broken_pages(
         occurrences, history, domains=domains, reasons=reasons, since=since
@@ -303,6 +325,29 @@ def collect(
     )
     pitches.enrich_prospects(ranked, outreach, occurrences)
     prospects = [row for row in ranked if row["target_url"] in kept]
+    labels = {(r["source_url"], r["target_url"]): r for r in occurrences}
+    for row in prospects:
+        found = labels.get((row["source_url"], row["target_url"]), {})
+        row["campaign"] = found.get("campaign")
+        row["id"] = f"{found.get('page_id')}-{found.get('target_id')}" if found else None
+    selection = pitches.Selection()
+    actions = pitches.pitches(
+        prospects,
+        pitches.compile_template(pitches.DEFAULT_TEMPLATE, "(bundled)"),
+        name="(bundled)",
+        own_sites=store.own_sites(engine),
+        selection=selection,
+    )
+    opportunities = [
+        {
+            "domain": row["target_domain"],
+            "target_url": row["target_url"],
+            "referring_domains": row["referring_domains"],
+            "archived_title": row.get("archived_title"),
+        }
+        for row in broken
+        if row.get("domain_status") == "unregistered"
+    ]
     best: dict[str, dict[str, Any]] = {}
     for row in prospects:  # ranked: the first per target is the one to pitch about
         best.setdefault(row["target_url"], row)
@@ -331,7 +376,7 @@ def collect(
     totals = store.store_totals(engine)
     data = ReportData(
         generated_at=now,
-        filters=_filter_text(domains, reasons, since, mode),
+        filters=_filter_text(domains, reasons, since, mode, campaign),
         runs=runs,
         pages_read=totals["pages_read"],
         targets_checked=totals["targets_checked"],
@@ -341,6 +386,9 @@ def collect(
         top_pages=[(row["target_url"], row["referring_domains"]) for row in broken[:TOP_PAGES]],
         timeline=run_timeline(runs, checks, (row["gone_at"] for row in lost_rows)),
         funnel=funnel,
+        actions=actions,
+        opportunities=opportunities,
+        left_out=selection.message(),
     )
     if mode == "lost":
         data.tables.append(

@@ -313,27 +313,70 @@ def printable(text: str) -> str:
     )
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, limit: int | None = _CELL_WIDTH) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     text = printable(" ".join(str(value).split()))
-    return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
+    return _cut(text, limit)
 
 
-def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """Render *rows* as a plain-text table of *columns* (long cells cut, None as ``-``).
+def _cut(text: str, limit: int | None) -> str:
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
-    Cells are :func:`printable`: no control or format characters reach the terminal.
+
+#: the narrowest a column is cut to when a table must fit the terminal
+_MIN_COLUMN = 8
+
+
+def fit_widths(widths: Sequence[int], total: int) -> list[int]:
+    """Column widths that fit *total* characters (two spaces between columns).
+
+    The widest column gives way first, never below 8 characters (or its own width): ids,
+    scores and statuses keep theirs, URLs and texts are cut.
+
+    >>> fit_widths([4, 60, 30], 60)
+    [4, 26, 26]
+    >>> fit_widths([4, 10], 100)
+    [4, 10]
+    """
+    out = list(widths)
+    room = total - 2 * (len(out) - 1)
+    while sum(out) > room:
+        widest = max(range(len(out)), key=lambda i: out[i])
+        if out[widest] <= _MIN_COLUMN:
+            break
+        out[widest] -= 1
+    return out
+
+
+def render_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], width: int | None = None
+) -> str:
+    """Render *rows* as a plain-text table of *columns* (None as ``-``).
+
+    Without *width*, cells are cut at 40 characters; with it, the table fits *width*
+    characters, the widest columns cut first (:func:`fit_widths`); ``0`` cuts nothing
+    (``--wide``). Cells are :func:`printable`: no control or format characters reach the
+    terminal.
 
     >>> print(render_table([{"url": "http://a.test/", "n": 2}], ["url", "n"]))
     url             n
     --------------  -
     http://a.test/  2
+    >>> print(render_table([{"url": "http://a.test/long/path", "n": 2}], ["url", "n"], 14))
+    url          n
+    -----------  -
+    http://a.t…  2
     """
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    limit = _CELL_WIDTH if width is None else None
+    cells = [[_cell(row.get(c), limit) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    if width:
+        widths = fit_widths(widths, width)
+        cells = [[_cut(cell, w) for cell, w in zip(r, widths, strict=True)] for r in cells]
+        columns = [_cut(c, w) for c, w in zip(columns, widths, strict=True)]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
         "  ".join("-" * w for w in widths),

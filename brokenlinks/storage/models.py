@@ -4,7 +4,7 @@ A *page* is a referring page as crawled; a *target* is a distinct link target (a
 without fragment) carrying its latest verdict; a *link* is one occurrence of a target on a
 page; a *check* is one verdict in a target's history (one row per check, so "dead since" can
 be answered); a *crawl run* is one ``scrapy crawl``; an *outreach* row is the user's status
-of one prospect. The tables are created and changed by the Alembic revisions in
+of one prospect; a *campaign page* ties a page to each campaign that read it. The tables are created and changed by the Alembic revisions in
 :mod:`brokenlinks.storage.migrations`, never by ``create_all``. Every datetime is timezone-aware UTC
 (:class:`UTCDateTime` makes SQLite round-trip it). Reads no settings; the only SQL that uses
 these models lives in :mod:`brokenlinks.storage.store`.
@@ -93,8 +93,12 @@ class CrawlRun(Base):
 
     __tablename__ = "crawl_runs"
 
+    __table_args__ = (Index(None, "campaign"),)
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     spider: Mapped[str] = mapped_column(String(200))
+    #: the campaign the crawl belongs to (``-a campaign=NAME`` or its default)
+    campaign: Mapped[str] = mapped_column(String(200), default="", server_default="")
     #: the spider arguments as a JSON object
     arguments: Mapped[str] = mapped_column(Text, default="{}")
     started_at: Mapped[datetime]
@@ -122,6 +126,17 @@ class Page(Base):
     first_seen_at: Mapped[datetime]
     last_crawled_at: Mapped[datetime]
     last_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+
+
+class CampaignPage(Base):
+    """A referring page one campaign's crawls read (a page can belong to several)."""
+
+    __tablename__ = "campaign_pages"
+    __table_args__ = (UniqueConstraint("campaign", "page_id"), Index(None, "page_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(200))
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
 
 
 class Target(Base):

@@ -26,8 +26,19 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from brokenlinks.items import CheckItem, PageItem, ProspectItem
+from brokenlinks.outreach import campaigns
 from brokenlinks.storage import db
-from brokenlinks.storage.models import Check, CrawlRun, Link, Outreach, Page, Target, text_key
+from brokenlinks.storage.models import (
+    CampaignPage,
+    Check,
+    CrawlRun,
+    Link,
+    MyPage,
+    Outreach,
+    Page,
+    Target,
+    text_key,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -55,6 +66,8 @@ def _occurrences() -> Join:
 _checks = cast("Table", Check.__table__)
 _runs = cast("Table", CrawlRun.__table__)
 _outreach = cast("Table", Outreach.__table__)
+_campaign_pages = cast("Table", CampaignPage.__table__)
+_my_pages = cast("Table", MyPage.__table__)
 
 #: a referring page answering this is gone, and every link it had with it
 PAGE_GONE_STATUSES = frozenset({404, 410})
@@ -392,6 +405,22 @@ def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
         page_ids = _upsert_pages(session, engine, run_id, batch)
         _upsert_links(session, engine, run_id, batch, page_ids=page_ids, target_ids=target_ids)
         _mark_gone(session, batch, page_ids)
+        _join_campaign(session, engine, run_id, page_ids)
+
+
+def _join_campaign(
+    session: Session, engine: Engine, run_id: int, page_ids: Mapping[str, int]
+) -> None:
+    """Add the batch's pages to the campaign of run *run_id* (once per page and campaign)."""
+    if not page_ids:
+        return
+    name = session.execute(select(_runs.c.campaign).where(_runs.c.id == run_id)).scalar()
+    if not name:
+        return
+    stmt = _insert(engine, _campaign_pages).on_conflict_do_nothing(
+        index_elements=[_campaign_pages.c.campaign, _campaign_pages.c.page_id]
+    )
+    session.execute(stmt, [{"campaign": name, "page_id": pid} for pid in page_ids.values()])
 
 
 #: messages of the errors a transaction can meet because another writer holds the database
@@ -444,9 +473,25 @@ def retry_on_contention(
 
 
 def start_run(engine: Engine, spider: str, arguments: Mapping[str, Any]) -> int:
-    """Record the start of a crawl of *spider* with its *arguments*; return the run id."""
-    run = CrawlRun(spider=spider, arguments=to_json(dict(arguments)), started_at=_now())
+    """Record the start of a crawl of *spider* with its *arguments*; return the run id.
+
+    The run's campaign is ``arguments["campaign"]`` or the default for the spider and its
+    arguments (:func:`brokenlinks.outreach.campaigns.default_campaign`).
+    """
     with Session(db.writer(engine)) as session, session.begin():
+        own = campaigns.own_sites(_runs_of(session), _my_sites(session))
+        last = session.execute(
+            select(_runs.c.campaign)
+            .where(_runs.c.spider.in_(sorted(campaigns.LINK_CHECKING_SPIDERS)))
+            .order_by(_runs.c.id.desc())
+            .limit(1)
+        ).scalar()
+        run = CrawlRun(
+            spider=spider,
+            campaign=campaigns.default_campaign(spider, arguments, own=own, last=last),
+            arguments=to_json(dict(arguments)),
+            started_at=_now(),
+        )
         session.add(run)
         session.flush()
         return run.id
@@ -464,6 +509,62 @@ def finish_run(
 
 
 # --- readers ------------------------------------------------------------------------------
+
+
+def _runs_of(session: Session) -> list[dict[str, Any]]:
+    query = select(_runs.c.id, _runs.c.spider, _runs.c.campaign, _runs.c.arguments).order_by(
+        _runs.c.id
+    )
+    return [
+        {**row, "arguments": json.loads(row["arguments"] or "{}")}
+        for row in session.execute(query).mappings()
+    ]
+
+
+def _my_sites(session: Session) -> list[str]:
+    return list(session.execute(select(_my_pages.c.site).distinct()).scalars())
+
+
+def campaign_runs(engine: Engine) -> list[dict[str, Any]]:
+    """Return every run's id, spider, campaign and arguments (decoded), oldest first."""
+    with Session(engine) as session:
+        return _runs_of(session)
+
+
+def campaign_memberships(engine: Engine) -> dict[int, set[str]]:
+    """Return the campaigns that read each page, by page id."""
+    out: dict[int, set[str]] = {}
+    with Session(engine) as session:
+        for name, page_id in session.execute(
+            select(_campaign_pages.c.campaign, _campaign_pages.c.page_id)
+        ):
+            out.setdefault(page_id, set()).add(name)
+    return out
+
+
+def campaign_occurrences(engine: Engine, campaign: str) -> list[dict[str, Any]]:
+    """The dead link occurrences (still linked) of *campaign* (``all``: every one), labelled.
+
+    See :func:`brokenlinks.outreach.campaigns.in_campaign`.
+    """
+    scopes = campaigns.campaign_scopes(campaign_runs(engine))
+    return campaigns.in_campaign(
+        dead_occurrences(engine), campaign_memberships(engine), scopes, campaign
+    )
+
+
+def own_sites(engine: Engine) -> frozenset[str]:
+    """Return your sites: those of your pages and the domains of reclaim campaigns."""
+    with Session(engine) as session:
+        return campaigns.own_sites(_runs_of(session), _my_sites(session))
+
+
+def last_campaign(engine: Engine) -> str | None:
+    """Return the campaign of the latest crawl run (None: no run yet)."""
+    with Session(engine) as session:
+        return session.execute(
+            select(_runs.c.campaign).order_by(_runs.c.id.desc()).limit(1)
+        ).scalar()
 
 
 def count_rows(engine: Engine) -> dict[str, int]:
@@ -491,6 +592,7 @@ def get_run(engine: Engine, run_id: int) -> dict[str, Any] | None:
         return {
             "id": run.id,
             "spider": run.spider,
+            "campaign": run.campaign,
             "arguments": json.loads(run.arguments),
             "started_at": _iso(run.started_at),
             "finished_at": _iso(run.finished_at),
@@ -689,6 +791,28 @@ def set_outreach(
                 "updated_at": _now(),
             },
         )
+
+
+def prospect_urls(engine: Engine, prospect_id: str) -> tuple[str, str]:
+    """Return the (page URL, target URL) of prospect *prospect_id* (``PAGE-TARGET`` ids).
+
+    Raises :class:`UnknownProspectError` for an id of no stored link.
+    """
+    page_id, _, target_id = prospect_id.strip().partition("-")
+    if not (page_id.isdigit() and target_id.isdigit()):
+        msg = f"{prospect_id!r} is not a prospect id (PAGE-TARGET, as scrapy prospects lists them)"
+        raise UnknownProspectError(msg)
+    with Session(engine) as session:
+        found = session.execute(
+            select(_pages.c.url, _targets.c.url)
+            .select_from(_occurrences())
+            .where(_links.c.page_id == int(page_id), _links.c.target_id == int(target_id))
+            .limit(1)
+        ).first()
+    if found is None:
+        msg = f"no prospect {prospect_id} in the database"
+        raise UnknownProspectError(msg)
+    return found[0], found[1]
 
 
 def revived_targets(engine: Engine) -> list[dict[str, Any]]:

@@ -5,6 +5,23 @@
   window.addEventListener("beforeprint", function () {
     document.querySelectorAll("details").forEach(function (d) { d.open = true; });
   });
+  // copy a pitch's draft: the Clipboard API where the page may use it, else a selection
+  document.querySelectorAll("button.copy").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var area = document.getElementById(button.getAttribute("data-copy"));
+      function done() { button.textContent = "Copied"; }
+      function fallback() {
+        area.closest("details").open = true;
+        area.select();
+        if (document.execCommand("copy")) { done(); } else { button.textContent = "Select and copy (Ctrl+C)"; }
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(area.value).then(done, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
   function cellValue(row, index) {
     var cell = row.cells[index];
     var v = cell.getAttribute("data-v");
@@ -40,6 +57,10 @@
     var search = bar.querySelector("input[data-search]");
     var selects = Array.prototype.slice.call(bar.querySelectorAll("select[data-col]"));
     var count = bar.querySelector("output.count");
+    var all = bar.querySelector("input[data-all-columns]");
+    if (all) {
+      all.addEventListener("change", function () { table.classList.toggle("all", all.checked); });
+    }
     function apply() {
       var needle = search.value.trim().toLowerCase();
       var shown = 0;
