@@ -455,6 +455,7 @@ def arguments_help(spiders: dict[str, tuple[Argument, ...]] = SPIDER_ARGUMENTS) 
     Spider arguments (-a NAME=VALUE):
       scrapy crawl recheck
         -a domain=D1,D2               also re-crawl the pages linking to these domains (lost links)
+        -a campaign=NAME              the campaign this crawl belongs to (default: from the mode and domain, e.g. reclaim-example.com, competitor-rival.com, resources, site-example.com)
     """
     width = max(len(a.usage()) for arguments in spiders.values() for a in arguments) + 2
     width = max(width, 30)

@@ -92,6 +92,7 @@ def test_an_unknown_old_name_is_still_an_import_error():
         importlib.import_module("brokenlinks.nosuchmodule")
 
 
+@pytest.mark.e2e
 def test_brokenlinks_exposes_the_addon_without_importing_scrapy_on_import():
     assert brokenlinks.Addon is Addon
     code = "import sys, brokenlinks; print('scrapy' in sys.modules)"

@@ -106,7 +106,16 @@ def test_no_command_module_is_a_stray_command():
     from brokenlinks.settings import COMMANDS_MODULE
 
     names = set(_get_commands_from_module(COMMANDS_MODULE, inproject=True))
-    assert names == {"crawl", "demo", "pitches", "prospects", "report", "schedule", "splitseeds"}
+    assert names == {
+        "crawl",
+        "demo",
+        "pitches",
+        "prospects",
+        "redirects",
+        "report",
+        "schedule",
+        "splitseeds",
+    }
 
 
 def test_scrapyd_node_requirements_match_the_project():

@@ -606,6 +606,7 @@ def test_real_live_pages_raise_no_flag():
     assert not flagged
 
 
+@pytest.mark.e2e
 def test_language_and_region_codes_come_from_the_bundled_table():
     # the ISO lists are a 4 KB table copied from pycountry (Debian's iso-codes), not the
     # 23 MB package itself
