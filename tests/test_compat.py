@@ -18,6 +18,8 @@ from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from brokenlinks import _compat
 from brokenlinks.render.handler import LazyPlaywrightHandler
 
+from .conftest import run_crawl, write_seeds
+
 
 def test_scrapy_playwright_has_the_private_names():
     assert _compat.missing_names(ScrapyPlaywrightDownloadHandler, _compat.PLAYWRIGHT_SEAM) == []
@@ -75,3 +77,19 @@ async def test_the_lazy_handler_starts_only_when_asked():
     assert handler.launched == 0
     await handler.start_playwright()
     assert handler.launched == 1
+
+
+@pytest.mark.e2e
+def test_crawl_command_still_warns_when_no_exporter_writes_the_feed(tmp_path, web):
+    # Scrapy's crawl command warns from its private crawler factory (_create_crawler);
+    # brokenlinks' makes the crawler with the public create_crawler and warns itself
+    seeds = write_seeds(tmp_path, ["http://blog.test/resources.html"])
+    result = run_crawl(
+        tmp_path,
+        web,
+        {"seeds": str(seeds), "render": "never"},
+        settings={"EXTENSIONS": {"brokenlinks.extensions.feeds.ProspectFeedExporter": None}},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "The FeedExporter extension is not enabled" in result.stderr
+    assert not result.output.exists()
