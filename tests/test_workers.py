@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -233,3 +234,24 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+@pytest_twisted.inlineCallbacks
+def test_workers_ignore_the_terminals_sigint():
+    yield deferred_from_coro(_sigint_to_worker())
+
+
+async def _sigint_to_worker():
+    # Ctrl-C reaches the whole process group: the crawl stops gracefully, its workers
+    # must not die under it (a dead worker breaks the pool)
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    pool = WorkerPool(1, crawler.stats)
+    assert await pool.ready()
+    worker = await pool.run(os.getpid)
+    assert worker != os.getpid()
+    os.kill(worker, signal.SIGINT)
+    await asyncio.sleep(0.5)  # time for the signal to land, not a bound on anything
+    assert await pool.run(os.getpid) == worker
+    assert crawler.stats.get_value("brokenlinks/workers/broken") is None
+    pool.close()

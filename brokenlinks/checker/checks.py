@@ -202,7 +202,7 @@ class LinkChecker:
         self._read_page = PageReader(self.workers)
         self.stopping = False
         self._watch: Any = None
-        #: targets dead for a reason that can be transient: (first verdict, final verdict)
+        #: targets dead for a reason that can be transient: first verdict, final one to come
         self._unconfirmed: dict[str, tuple[Verdict, asyncio.Future[Verdict]]] = {}
         self._confirming: asyncio.Task[None] | None = None
 
