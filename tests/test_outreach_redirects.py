@@ -129,6 +129,15 @@ def test_rules_escaping(dead, target, nginx, apache):
     assert lines[start : start + len(apache)] == apache
 
 
+def test_nginx_cannot_match_a_dollar_in_a_query():
+    text = redirects.nginx([row("http://mine.test/p?a=$x", "http://mine.test/new")])
+    assert "if (" not in text
+    assert "# by hand: http://mine.test/p?a=$x -> http://mine.test/new (" in text
+    assert "RewriteCond %{QUERY_STRING} ^a=\\$x$" in redirects.apache(
+        [row("http://mine.test/p?a=$x", "http://mine.test/new")]
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
     [

@@ -213,6 +213,13 @@ def nginx(rows: Sequence[Mapping[str, Any]]) -> str:
                 continue
             dead = urlsplit(row["dead_url"])
             to = _nginx_string(_no_variables(_target(row["dead_url"], row["target_url"])))
+            if dead.query and "$" in _location(row["dead_url"]):
+                # nginx reads "$name" in the compared string as a variable and has no escape
+                lines.append(
+                    f"# by hand: {row['dead_url']} -> {row['target_url']} ({_why(row)}): "
+                    "its query string has a $, which an nginx condition cannot match"
+                )
+                continue
             if dead.query:
                 # quoted always: a ")" would end the condition
                 uri = _nginx_string(_location(row["dead_url"]), quote=True)
