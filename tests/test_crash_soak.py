@@ -22,8 +22,8 @@ from .test_durability import (
     PAGE_URLS,
     PAGES,
     integrity,
-    make_slow_web,
     settings_for,
+    slow_web,
     start_crawl,
     wait_for_pages,
 )
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 #: kills per soak: 2 by default (CI's time budget); BROKENLINKS_SOAK_KILLS=10 for a longer soak
 KILLS = int(os.environ.get("BROKENLINKS_SOAK_KILLS", "2"))
+
+__all__ = ["slow_web"]  # a fixture used here
 
 
 def soak_seed() -> int:
@@ -53,14 +55,6 @@ def test_the_same_seed_gives_the_same_kill_points(monkeypatch):
     monkeypatch.delenv("BROKENLINKS_SOAK_SEED")
     seeds = {soak_seed() for _ in range(5)}
     assert len(seeds) > 1  # a fresh seed per soak when none is given
-
-
-@pytest.fixture(scope="module")
-def slow_web(tmp_path_factory):
-    web = make_slow_web(tmp_path_factory.mktemp("soak-web"))
-    web.start()
-    yield web
-    web.stop()
 
 
 def content(db_path: Path) -> dict[str, list[tuple[object, ...]]]:

@@ -31,24 +31,18 @@ from .test_durability import (
     PAGE_URLS,
     counts,
     integrity,
-    make_slow_web,
     settings_for,
+    slow_web,
     start_crawl,
     wait_for_pages,
 )
 
 pytestmark = pytest.mark.e2e
 
+__all__ = ["slow_web"]  # a fixture used here
+
 #: a log line at ERROR level, as Scrapy formats it
 ERROR_LINE = re.compile(r"^\S+ \S+ \[[^\]]+\] ERROR: .*$", re.MULTILINE)
-
-
-@pytest.fixture(scope="module")
-def slow_web(tmp_path_factory):
-    web = make_slow_web(tmp_path_factory.mktemp("outage-web"))
-    web.start()
-    yield web
-    web.stop()
 
 
 def set_writable(paths: list[Path], *, writable: bool) -> None:
