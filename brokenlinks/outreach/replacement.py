@@ -3,7 +3,8 @@
 Each of your pages (``scrapy crawl mysite``) is a document: its title (twice: it says most
 about the page), headings, URL words and summary. Each dead target is a query: the words of
 its URL, the anchor texts and contexts that pointed at it, and what the archive says it was
-(title, first heading, summary). :func:`rank` scores the documents with BM25+
+(title, first heading, summary), weighted by :data:`QUERY_WEIGHTS` (what the page was above
+the sentence around its link). Words are compared with their plurals folded (:func:`stem`). :func:`rank` scores the documents with BM25+
 (:class:`BM25Plus`, Lv and Zhai 2011) and keeps the best three per target, with the score.
 BM25+ rather than Okapi BM25: on a small site Okapi's IDF of a word found in half the pages
 is 0 (and negative above), so the one page about "compost" among two could not win. BM25+
@@ -94,6 +95,12 @@ _STOP = frozenset(
         "page",
         "pages",
         "home",
+        # what generic anchors say ("click here", "read more", "this link"): nothing of a topic
+        "click",
+        "here",
+        "read",
+        "more",
+        "link",
     ]
 )
 
@@ -106,14 +113,46 @@ class Match:
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased words of *text*, without stop words, single characters and numbers.
+    """Lower-cased words of *text*, plurals folded, no stop words, letters or numbers.
 
     >>> tokens("The 10 Best Keyword-Research tools (2024)")
-    ['best', 'keyword', 'research', 'tools']
+    ['best', 'keyword', 'research', 'tool']
     """
     return [
-        w for w in _WORD.findall(text.lower()) if len(w) > 1 and not w.isdigit() and w not in _STOP
+        stem(w)
+        for w in _WORD.findall(text.lower())
+        if len(w) > 1 and not w.isdigit() and w not in _STOP
     ]
+
+
+_KEEP_S = ("ss", "us", "is", "ous")
+
+
+def stem(word: str) -> str:
+    """One stem for an English word's singular and plural, so that "brownies" finds "brownie".
+
+    Only the regular endings, and a final ``y``/``ie`` written ``i`` (as Porter's stemmer
+    does) so that both numbers meet: what a page title and a URL slug say of one thing
+    ("tomatoes"/"tomato", "butterflies"/"butterfly", "cookies"/"cookie", "bins"/"bin").
+
+    >>> [stem(w) for w in ["tomatoes", "butterflies", "butterfly", "brownies", "brownie"]]
+    ['tomato', 'butterfli', 'butterfli', 'browni', 'browni']
+    >>> [stem(w) for w in ["boxes", "bins", "grass", "bus", "tools"]]
+    ['box', 'bin', 'grass', 'bus', 'tool']
+    """
+    if len(word) <= 3:  # noqa: PLR2004
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "i"
+    if word.endswith("ie"):
+        return word[:-2] + "i"
+    if word.endswith("y"):
+        return word[:-1] + "i"
+    if not word.endswith("s") or word.endswith(_KEEP_S):
+        return word
+    if word.endswith(("oes", "xes", "ches", "shes", "sses", "zes")):
+        return word[:-2]
+    return word[:-1]
 
 
 def url_words(url: str) -> str:
@@ -210,6 +249,19 @@ def _title(page: Mapping[str, object]) -> str | None:
     return str(title) if title else None
 
 
+#: how many times each part of what is known of a dead target counts in its query: what the
+#: page was (its URL's words, its archived title) above what pointed at it (anchors), above
+#: the sentence around the link, which talks about the linking page as much as the target
+QUERY_WEIGHTS = {
+    "url": 3,
+    "archived_title": 3,
+    "archived_heading": 2,
+    "anchor": 1,
+    "context": 1,
+    "archived_summary": 1,
+}
+
+
 def query(
     target_url: str,
     anchors: Iterable[str],
@@ -218,14 +270,19 @@ def query(
 ) -> str:
     """The query text of a dead target: URL words, anchors, contexts and archived text.
 
+    Each part is repeated as :data:`QUERY_WEIGHTS` says (BM25 counts a query word as often
+    as it occurs), so that the dead page's own words outweigh the sentence around its link.
+
     >>> query("http://gone.test/seed-saving", ["seed saving"], ["Read the seed saving guide"],
     ...       {"archived_title": "Seed saving 101", "archived_summary": None})
-    'seed saving seed saving Read the seed saving guide Seed saving 101'
+    'seed saving seed saving seed saving seed saving Read the seed saving guide Seed saving 101 Seed saving 101 Seed saving 101'
     """
-    parts = [url_words(target_url), *anchors, *contexts]
+    weighted: list[tuple[str, str]] = [("url", url_words(target_url))]
+    weighted += [("anchor", anchor) for anchor in anchors]
+    weighted += [("context", context) for context in contexts]
     if archived:
         for key in ("archived_title", "archived_heading", "archived_summary"):
             value = archived.get(key)
             if value:
-                parts.append(str(value))
-    return " ".join(p for p in parts if p)
+                weighted.append((key, str(value)))
+    return " ".join(" ".join([text] * QUERY_WEIGHTS[part]) for part, text in weighted if text)
