@@ -18,12 +18,24 @@ import itertools
 import os
 import re
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from brokenlinks.outreach.authority import METRIC_COLUMNS
 from brokenlinks.parsing.urls import is_http, parse_absolute, scheme_of
+from brokenlinks.seeds.formats import (
+    ANY_CSV,
+    DELIMITERS,
+    KNOWN_FORMATS,
+    SITE_LEVEL,
+    URLS,
+    SeedFormat,
+    Spec,
+    detect,
+    detect_format,
+    is_known,
+    norm,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -39,19 +51,6 @@ __all__ = [
     "parse_seeds_bytes",
     "read_seeds",
 ]
-
-
-class SeedFormat(StrEnum):
-    """What wrote a seeds file: a plain URL list or one tool's backlink export."""
-
-    URLS = "urls"
-    GSC = "gsc"
-    SEMRUSH = "semrush"
-    AHREFS = "ahrefs"
-    MAJESTIC = "majestic"
-    MOZ = "moz"
-    #: another tool's export (its URL column named), or a CSV without a header row
-    CSV = "csv"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,205 +103,6 @@ _HTML_START = re.compile(
 
 
 # ---------------------------------------------------------------------------
-# Export formats
-# ---------------------------------------------------------------------------
-
-_DELIMITERS = (",", ";", "\t")
-
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-def _norm(name: str) -> str:
-    """Normalise a column name: case, spaces and punctuation do not matter.
-
-    ``Source url`` (Semrush), ``Source URL`` (Majestic's site export) and ``SourceURL``
-    (Majestic's API form) are then one name.
-    """
-    return _NOT_WORD.sub("", name.casefold())
-
-
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    format: SeedFormat
-    label: str
-    # Candidate column names (normalised), in order of preference.
-    referring: tuple[str, ...]
-    target: tuple[str, ...] = ()
-    anchor: tuple[str, ...] = ()
-    # Columns only this tool writes; they tell exports with the same URL columns apart.
-    signature: re.Pattern[str] = re.compile(r"(?!)")
-    # Other columns of the real export, to break ties and to recognise a header line.
-    known: frozenset[str] = field(default_factory=frozenset)
-    # Moz writes URLs without their scheme in places (its Links API: "moz.com/blog/"), so a
-    # scheme-less "host.tld/path" gets http:// (the site's own redirect then picks https).
-    schemeless: bool = False
-
-
-def _names(*names: str) -> frozenset[str]:
-    return frozenset(_norm(name) for name in names)
-
-
-_GSC = _Spec(
-    SeedFormat.GSC,
-    "Google Search Console",
-    # "Linking page" in today's Links report exports ("Latest links", "More sample links");
-    # "Links" in the old "Links to your site" download.
-    referring=("linkingpage", "links"),
-    signature=re.compile(r"^(?:linkingpage|lastcrawled|firstdiscovered)$"),
-    known=_names("Linking page", "Last crawled", "Links", "First discovered"),
-)
-_SEMRUSH = _Spec(
-    SeedFormat.SEMRUSH,
-    "Semrush",
-    referring=("sourceurl",),
-    target=("targeturl",),
-    anchor=("anchor",),
-    signature=re.compile(
-        r"^(?:pageascore|pagescore|trustscore|domainscore|sourcetitle|sitewide|newlink|lostlink"
-        r"|externallinknumber|internallinknumber)$"
-    ),
-    known=_names(
-        "Page ascore", "Source title", "Source url", "Target url", "Anchor", "External links",
-        "Internal links", "Nofollow", "Sponsored", "Ugc", "Text", "Frame", "Form", "Image",
-        "Sitewide", "First seen", "Last seen", "New link", "Lost link", "Page score",
-        "Trust score", "Redirect",
-    ),
-)  # fmt: skip
-_AHREFS = _Spec(
-    SeedFormat.AHREFS,
-    "Ahrefs",
-    referring=("referringpageurl",),
-    # "Link URL", "TextPre", "Link Anchor", "TextPost": the Site Explorer export before 2023.
-    target=("targeturl", "linkurl"),
-    anchor=("anchor", "linkanchor", "anchortext"),
-    signature=re.compile(
-        r"^(?:referringpage(?:url|title|httpcode)|domainrating|ur|urlrating|domaintraffic"
-        r"|referringdomains|linkeddomains|pagetraffic|leftcontext|rightcontext|textpre|textpost"
-        r"|linkanchor|linkurl|loststatus|dropreason|discoveredstatus|linksingroup"
-        r"|backlinkstatus|daylost|lastcheck)$"
-    ),
-    known=_names(
-        "Referring page title", "Referring page URL", "Language", "Platform",
-        "Referring page HTTP code", "Domain rating", "UR", "Domain traffic", "Referring domains",
-        "Linked domains", "External links", "Page traffic", "Keywords", "Target URL",
-        "Left context", "Anchor", "Right context", "Type", "Content", "Nofollow", "UGC",
-        "Sponsored", "Rendered", "Raw", "Lost status", "Drop reason", "Discovered status",
-        "First seen", "Last seen", "Lost", "Links in group", "URL Rating", "Link URL", "TextPre",
-        "Link Anchor", "TextPost", "Backlink Status", "Last Check", "Day Lost", "Traffic",
-        "Keywords Count", "Internal Links Count", "External Links Count",
-    ),
-)  # fmt: skip
-_MAJESTIC = _Spec(
-    SeedFormat.MAJESTIC,
-    "Majestic",
-    referring=("sourceurl",),
-    target=("targeturl",),
-    anchor=("anchortext",),
-    signature=re.compile(
-        r"trustflow|citationflow|^flag|^(?:source|target)topical|^acrank$|^sourcecrawldate$"
-        r"|^sourcefirstfounddate$|^domainid$|^firstindexeddate$|^reasonlost$|^linksubtype$"
-    ),
-    known=_names(
-        "Source URL", "Target URL", "Anchor Text", "Source Crawl Date", "Source First Found Date",
-        "Flag No Follow", "Flag Image Link", "Flag Redirect", "Flag Frame", "Flag Old Crawl",
-        "Flag Alt Text", "Flag Mention", "Source Citation Flow", "Source Trust Flow",
-        "Target Citation Flow", "Target Trust Flow", "ACRank", "Date", "FlagImages",
-        "FlagDeleted", "DomainID", "FirstIndexedDate", "LastSeenDate", "DateLost", "ReasonLost",
-        "LinkType", "LinkSubType",
-    ),
-)  # fmt: skip
-_MOZ = _Spec(
-    SeedFormat.MOZ,
-    "Moz",
-    referring=("sourceurl", "url", "sourcepage"),
-    target=("targeturl", "targetpage"),
-    anchor=("anchortext",),
-    signature=re.compile(
-        r"pageauthority|domainauthority|spamscore|^linkequity$|^numberofdomainslinking|^mozrank"
-    ),
-    known=_names(
-        "URL", "Title", "Source URL", "Source Title", "Anchor Text", "Spam Score",
-        "Domain Authority", "Page Authority", "Target URL", "Link Type", "Link Equity",
-        "Number of Domains Linking to Page", "Number of Domains Linking to Domain",
-        "Date First Seen", "Date Last Seen", "Date Lost", "First Seen", "Last Seen", "Nofollow",
-    ),
-    schemeless=True,
-)  # fmt: skip
-_SPECS = (_GSC, _SEMRUSH, _AHREFS, _MAJESTIC, _MOZ)
-
-# A one-column list with a title row ("URL" then one URL a line).
-_LIST_HEADERS = _names("URL", "URLs", "Link", "Links", "Page", "Pages", "Page URL", "Address")
-_URLS = _Spec(SeedFormat.URLS, "URL list", referring=tuple(sorted(_LIST_HEADERS)))
-
-# Another tool's export, read by the URL column the user names: its target and anchor
-# columns are found by the names the known tools use.
-_ANY_CSV = _Spec(
-    SeedFormat.CSV,
-    "CSV",
-    referring=(),
-    target=tuple(dict.fromkeys(name for spec in _SPECS for name in spec.target)),
-    anchor=tuple(dict.fromkeys(name for spec in _SPECS for name in spec.anchor)),
-)
-
-_KNOWN: frozenset[str] = _LIST_HEADERS.union(
-    *(spec.known.union(spec.referring, spec.target, spec.anchor) for spec in _SPECS)
-)
-# Site- or domain-level exports (Search Console "Top linking sites", "Referring domains"
-# reports): they name no page to crawl.
-_SITE_LEVEL = _names("Site", "Domain", "Top linking sites", "Linking pages", "Referring domain")
-
-_KNOWN_FORMATS = (
-    "known formats: "
-    + ", ".join(s.label for s in _SPECS)
-    + " (or a plain list of URLs, one per line)"
-)
-
-
-def _is_known(name: str) -> bool:
-    return name in _KNOWN or any(s.signature.search(name) for s in _SPECS)
-
-
-def _detect(header: list[str]) -> _Spec | None:
-    present = {_norm(cell) for cell in header} - {""}
-    if len(present) == 1 and present <= _LIST_HEADERS:
-        return _URLS
-    best: _Spec | None = None
-    best_score = (0, 0)
-    for spec in _SPECS:
-        if present.isdisjoint(spec.referring):
-            continue
-        signature = sum(1 for name in present if spec.signature.search(name))
-        known = len(present & spec.known)
-        # A referring-page column alone ("URL", "Links") is too common a name to mean a tool.
-        if signature == 0 and known < 2:  # noqa: PLR2004
-            continue
-        if (signature, known) > best_score:
-            best, best_score = spec, (signature, known)
-    return best
-
-
-def detect_format(header: list[str]) -> SeedFormat | None:
-    """Tell which tool wrote a CSV export from its header row; ``None`` if none is known.
-
-    Names match whatever their case, spacing and punctuation. Semrush, Majestic and Moz all
-    have a "Source URL" column: the columns only one of them writes decide.
-
-    >>> detect_format(["Linking page", "Last crawled"])
-    <SeedFormat.GSC: 'gsc'>
-    >>> detect_format(["Page ascore", "Source title", "Source url", "Target url", "Anchor"])
-    <SeedFormat.SEMRUSH: 'semrush'>
-    >>> detect_format(["Source URL", "Target URL", "Anchor Text", "Source Trust Flow"])
-    <SeedFormat.MAJESTIC: 'majestic'>
-    >>> detect_format(["URL", "Title", "Anchor Text", "Page Authority", "Target URL"])
-    <SeedFormat.MOZ: 'moz'>
-    >>> detect_format(["id", "name", "value"]) is None
-    True
-    """
-    spec = _detect(header)
-    return None if spec is None else spec.format
-
-
-# ---------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------
 
@@ -318,12 +118,12 @@ def _show_header(cells: list[str], limit: int = 12) -> str:
     return repr(cells[:limit])[:-1] + f", ... ({len(cells) - limit} more)]"
 
 
-def _sniff_header(line: str) -> tuple[_Spec, str] | None:
+def _sniff_header(line: str) -> tuple[Spec, str] | None:
     """Return the export format and delimiter of a header line, if it is one."""
     candidates: list[tuple[int, int, str, list[str]]] = []
-    for rank, delimiter in enumerate(_DELIMITERS):
+    for rank, delimiter in enumerate(DELIMITERS):
         cells = next(csv.reader([line], delimiter=delimiter))
-        known = sum(1 for cell in cells if _is_known(_norm(cell)))
+        known = sum(1 for cell in cells if is_known(norm(cell)))
         if known:
             candidates.append((known, -rank, delimiter, cells))
     # The delimiter that splits the line into the most known columns wins.
@@ -331,7 +131,7 @@ def _sniff_header(line: str) -> tuple[_Spec, str] | None:
         # Old Ahrefs exports start with a "#" column; any other "#" line is a comment.
         if line.startswith("#") and cells[0].strip() != "#":
             continue
-        spec = _detect(cells)
+        spec = detect(cells)
         if spec is not None:
             return spec, delimiter
     return None
@@ -339,14 +139,14 @@ def _sniff_header(line: str) -> tuple[_Spec, str] | None:
 
 def _unknown_header(line: str, path: str) -> SeedFileError:
     cells = max(
-        (next(csv.reader([line], delimiter=d)) for d in _DELIMITERS),
+        (next(csv.reader([line], delimiter=d)) for d in DELIMITERS),
         key=len,
     )
     what = (
-        f"unknown CSV header {_show_header(cells)}; {_KNOWN_FORMATS}; "
+        f"unknown CSV header {_show_header(cells)}; {KNOWN_FORMATS}; "
         "or name the column of referring page URLs with -a url_column=NAME"
     )
-    if not _SITE_LEVEL.isdisjoint(_norm(cell) for cell in cells):
+    if not SITE_LEVEL.isdisjoint(norm(cell) for cell in cells):
         what += "; this export lists sites or domains, not pages: export the backlinks instead"
     return _error(path, what)
 
@@ -415,7 +215,7 @@ def _read_csv(
     lines: Iterator[str],
     *,
     first_line: int,
-    spec: _Spec,
+    spec: Spec,
     delimiter: str,
     path: str,
     out: _Collector,
@@ -438,7 +238,7 @@ def _read_csv(
         else:
             header = next(reader)
             for position, cell in enumerate(header):
-                index.setdefault(_norm(cell), position)
+                index.setdefault(norm(cell), position)
             found = _column(index, spec.referring)
             if found is None:  # pragma: no cover - callers pass headers that have one
                 raise _error(path, f"no referring page column in {_show_header(header)}")
@@ -520,7 +320,7 @@ def _sniff_headerless(sample: list[str]) -> tuple[str, int] | None:
     records = [r for r in records if r and not r.startswith("#")]
     if len(records) < 2:  # noqa: PLR2004
         return None
-    for delimiter in _DELIMITERS:
+    for delimiter in DELIMITERS:
         rows = list(csv.reader(records, delimiter=delimiter))
         width = len(rows[0])
         if width < 2 or any(len(row) != width for row in rows):  # noqa: PLR2004
@@ -531,16 +331,16 @@ def _sniff_headerless(sample: list[str]) -> tuple[str, int] | None:
     return None
 
 
-def _named_column(line: str, url_column: str, path: str) -> tuple[_Spec, str]:
+def _named_column(line: str, url_column: str, path: str) -> tuple[Spec, str]:
     """The spec and delimiter of a header line that has the column the user named."""
-    wanted = _norm(url_column)
-    for delimiter in _DELIMITERS:
+    wanted = norm(url_column)
+    for delimiter in DELIMITERS:
         cells = next(csv.reader([line], delimiter=delimiter))
-        if any(_norm(cell) == wanted for cell in cells):
-            known = _detect(cells)
-            base = known if known is not None and known is not _URLS else _ANY_CSV
+        if any(norm(cell) == wanted for cell in cells):
+            known = detect(cells)
+            base = known if known is not None and known is not URLS else ANY_CSV
             return replace(base, referring=(wanted,)), delimiter
-    cells = max((next(csv.reader([line], delimiter=d)) for d in _DELIMITERS), key=len)
+    cells = max((next(csv.reader([line], delimiter=d)) for d in DELIMITERS), key=len)
     what = f"no column {url_column!r} (url_column) in its first line {_show_header(cells)}"
     raise _error(path, what)
 
@@ -608,12 +408,12 @@ def parse_seeds(text: str, *, path: str = "<string>", url_column: str | None = N
             continue
         header = _sniff_header(line) if url_column is None else None
         if url_column is not None and not (
-            line.startswith("#") and _norm(url_column) not in _norm(line)
+            line.startswith("#") and norm(url_column) not in norm(line)
         ):
             header = _named_column(line, url_column, path)
         if header is not None:
             spec, delimiter = header
-            if spec is _URLS:
+            if spec is URLS:
                 _read_list(enumerate(lines, start=lineno + 1), out)
                 layout = f"URL list, title row {line!r}"
             else:
@@ -636,7 +436,7 @@ def parse_seeds(text: str, *, path: str = "<string>", url_column: str | None = N
             _read_csv(
                 itertools.chain([raw], rest),
                 first_line=lineno,
-                spec=_ANY_CSV,
+                spec=ANY_CSV,
                 delimiter=delimiter,
                 path=path,
                 out=out,
@@ -645,10 +445,10 @@ def parse_seeds(text: str, *, path: str = "<string>", url_column: str | None = N
             seed_format, label = SeedFormat.CSV, "CSV"
             layout = f"CSV without a header row, URL column {position + 1}"
             break
-        if _parse_http(line)[0] is None and any(d in line for d in _DELIMITERS):
+        if _parse_http(line)[0] is None and any(d in line for d in DELIMITERS):
             raise _unknown_header(line, path)
         _read_list(itertools.chain([(lineno, raw)], enumerate(rest, start=lineno + 1)), out)
-        seed_format, label, layout = SeedFormat.URLS, _URLS.label, _URLS.label
+        seed_format, label, layout = SeedFormat.URLS, URLS.label, URLS.label
         break
     else:
         raise _error(path, "holds only comments and blank lines" if comments else "is empty")
