@@ -108,6 +108,8 @@ def test_the_default_finds_script_inserted_links_of_real_families(tmp_path, corp
     rendered = {page for page in widgets if _fetches(corpus_web, page) > 1}
     assert rendered == {"http://weather.test/"}
     assert "rendered 18 pages on 18 sites; 12 sites need JavaScript" in result.stderr
+    # a crawl that went fine, 18 pages rendered: no ERROR line (issue 21, point 5)
+    assert "log_count/ERROR" not in stats, result.stderr[-3000:]
 
 
 def _fetches(web, page: str) -> int:

@@ -23,6 +23,7 @@ the decisions are counted by :class:`brokenlinks.render.browser.BrowserContexts`
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,20 +141,36 @@ _CONTAINERS = (
     "p",
 )
 _SCRIPT_LINKS = 3
+#: longer than this, an element's text is no "Loading..." placeholder
+_SHORT = 40
+#: the markup each family needs in the raw HTML: a page without it skips that family's walk
+_NEEDLES = {
+    "htmx": ("hx-get",),
+    "island": ("astro-island",),
+    "template": (*_TEMPLATE_ATTRS, "foreach"),
+    "placeholder": ("aria-busy", "skeleton", "shimmer", "oading", "argement", "argando"),
+}
+_NEEDLE_PATTERNS = {
+    family: re.compile("|".join(map(re.escape, needles))) for family, needles in _NEEDLES.items()
+}
 _ASSET = re.compile(r"\.(?:js|mjs|css|png|jpe?g|gif|svg|webp|ico|woff2?)$", re.IGNORECASE)
 
 
-def tokens(element: Any) -> set[str]:
+def tokens(element: Any) -> frozenset[str]:
     """The lower-case word tokens of an element's id and classes (``jp-relatedposts`` → ...).
 
     >>> import lxml.html
     >>> sorted(tokens(lxml.html.fromstring('<div id="div-gpt-ad-1" class="AdSlot top">')))
     ['1', 'ad', 'adslot', 'div', 'gpt', 'slot', 'top']
     """
-    text = f"{element.get('id') or ''} {element.get('class') or ''}"
+    return _tokens(f"{element.get('id') or ''} {element.get('class') or ''}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> frozenset[str]:
     # camelCase humps split too ("AdSlot" → ad, slot), the whole word kept as well
     split = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
-    return set(_TOKEN.findall(split.lower())) | set(_TOKEN.findall(text.lower()))
+    return frozenset(_TOKEN.findall(split.lower())) | frozenset(_TOKEN.findall(text.lower()))
 
 
 def is_widget(element: Any) -> bool:
@@ -165,11 +182,14 @@ def _is_empty(element: Any) -> bool:
     return len(element) == 0 and not (element.text or "").strip()
 
 
-def uncertain_reason(doc: Any, scripts: list[Any], url: str) -> str | None:
+def uncertain_reason(
+    doc: Any, scripts: list[Any], url: str, html: str | None = None
+) -> str | None:
     """Name the family of the first weak signal that scripts insert links, ``None`` if none.
 
     *doc* is the parsed page (lxml.html), *scripts* its ``<script>`` elements, *url* the
-    page's URL (for "own site").
+    page's URL (for "own site"), *html* its text if at hand (a family whose markup is not
+    in it is not looked for in the tree: most pages have none of them).
 
     >>> import lxml.html
     >>> def reason(html):
@@ -189,11 +209,15 @@ def uncertain_reason(doc: Any, scripts: list[Any], url: str) -> str | None:
     code = "\n".join(s.text or "" for s in inline)
     empty = [e for e in doc.iter(*_CONTAINERS, "app-root") if _is_empty(e) and not is_widget(e)]
     fillers = _fillers(inline, empty)
+
+    def has(family: str) -> bool:
+        return html is None or _NEEDLE_PATTERNS[family].search(html) is not None
+
     found: list[tuple[str, bool]] = [
-        ("hydration-island", _client_only_island(doc)),
-        ("htmx-load", _htmx(doc)),
+        ("hydration-island", has("island") and _client_only_island(doc)),
+        ("htmx-load", has("htmx") and _htmx(doc)),
         ("src-element", _src_element(doc)),
-        ("client-template", _client_template(doc)),
+        ("client-template", has("template") and _client_template(doc)),
         ("script-template", _script_template(scripts)),
         ("document-write", bool(_DOCUMENT_WRITE.search(code))),
         # a script that fills an empty container and makes links, or fetches the
@@ -201,7 +225,7 @@ def uncertain_reason(doc: Any, scripts: list[Any], url: str) -> str | None:
         ("inline-filler", any(_MAKES_LINKS.search(c) for c in fillers)),
         ("own-request", any(_own_request(c, url) for c in fillers)),
         ("named-script", _named_script(scripts, empty)),
-        ("placeholder", _placeholder(doc)),
+        ("placeholder", has("placeholder") and _placeholder(doc)),
         (
             "state-blob",
             any(_names_content(e) for e in empty) and _state_blob(doc, scripts, url),
@@ -237,7 +261,7 @@ def _htmx(doc: Any) -> bool:
 
 def _src_element(doc: Any) -> bool:
     """A custom element that loads its content from a URL (``<include-fragment src>``)."""
-    for element in doc.iter():
+    for element in doc.xpath("//*[@src][contains(local-name(), '-')]"):
         tag = element.tag if isinstance(element.tag, str) else ""
         src = element.get("src") or ""
         if (
@@ -251,17 +275,15 @@ def _src_element(doc: Any) -> bool:
     return False
 
 
+_TEMPLATE_XPATH = (
+    "//*[@*["
+    + " or ".join(f"name()='{name}'" for name in _TEMPLATE_ATTRS)
+    + "] or contains(@data-bind, 'foreach')]"
+)
+
+
 def _client_template(doc: Any) -> bool:
-    for element in doc.iter():
-        if not isinstance(element.tag, str):
-            continue
-        for name in _TEMPLATE_ATTRS:
-            if element.get(name) is not None and not is_widget(element):
-                return True
-        bind = element.get("data-bind") or ""
-        if "foreach" in bind and not is_widget(element):
-            return True
-    return False
+    return any(not is_widget(element) for element in doc.xpath(_TEMPLATE_XPATH))
 
 
 #: an anchor whose href and text both come from the data (``<a href="{{url}}">{{title}}``)
@@ -307,17 +329,18 @@ _CONTENT_WORDS = (
 
 
 def _fillers(scripts: list[Any], empty: list[Any]) -> list[str]:
-    """The code of inline scripts that name an empty container."""
-    return [code for code in (s.text or "" for s in scripts) if _fills(code, empty)]
-
-
-def _fills(code: str, empty: list[Any]) -> bool:
-    """An inline script names an empty container (``getElementById``, ``$("#x")``...)."""
+    """The code of inline scripts that name an empty container (``getElementById``...)."""
     selectors: set[str] = set()
     for element in empty:
         if element.get("id"):
             selectors.add("#" + element.get("id"))
         selectors.update("." + name for name in (element.get("class") or "").split())
+    if not selectors:
+        return []
+    return [code for code in (s.text or "" for s in scripts) if _names_any(code, selectors)]
+
+
+def _names_any(code: str, selectors: set[str]) -> bool:
     for found in _NAMES.finditer(code):
         name = found["id"]
         if ("#" + name if name else found["selector"]) in selectors:
@@ -356,20 +379,25 @@ def _named_script(scripts: list[Any], empty: list[Any]) -> bool:
     return False
 
 
+_PLACEHOLDER_XPATH = (
+    "//*[@aria-busy='true' or contains(@class, 'skeleton') or contains(@class, 'shimmer')"
+    " or contains(@id, 'skeleton')]"
+)
+
+
 def _placeholder(doc: Any) -> bool:
-    for element in doc.xpath("//*[@aria-busy='true']"):
+    for element in doc.xpath(_PLACEHOLDER_XPATH):
+        if element.get("aria-busy") != "true" and not tokens(element) & _PLACEHOLDER_TOKENS:
+            continue  # "skeleton" inside another word
         if not is_widget(element) and not element.xpath(".//a[@href]"):
             return True
     for element in doc.iter(*_CONTAINERS):
+        text = element.text
         if (
-            tokens(element) & _PLACEHOLDER_TOKENS
-            and not is_widget(element)
-            and not element.xpath(".//a[@href]")
-        ):
-            return True
-        if (
-            len(element) == 0
-            and _LOADING_TEXT.match(element.text or "")
+            text
+            and len(element) == 0
+            and len(text) < _SHORT
+            and _LOADING_TEXT.match(text)
             and not is_widget(element)
             and _names_content(element)
         ):

@@ -142,10 +142,20 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
     ...     "https://shop.test/guide")
     True
     """
+    doc = _parse(html)
+    return doc is not None and _client_rendered(doc, url)
+
+
+def _parse(html: str) -> Any:
+    """The page as lxml.html reads it; ``None`` when it cannot."""
     try:
-        doc = lxml.html.document_fromstring(html or "<html></html>")
+        return lxml.html.document_fromstring(html or "<html></html>")
     except (etree.ParserError, ValueError):
-        return False
+        return None
+
+
+def _client_rendered(doc: Any, url: str) -> bool:
+    """:func:`looks_client_rendered` of a parsed page (which it leaves as it was)."""
     scripts = doc.xpath("//script")
     if not scripts:
         return False
@@ -166,9 +176,11 @@ def looks_client_rendered(html: str, url: str = "") -> bool:
     if url and _script_fills_links(doc, scripts, empty, url):
         return True
     if links == 0:
-        for element in doc.xpath("//script|//style|//noscript|//template"):
-            element.drop_tree()
-        return len(" ".join(doc.text_content().split())) < _LITTLE_TEXT
+        hidden = (
+            "ancestor-or-self::*[self::script or self::style or self::noscript or self::template]"
+        )
+        shown = doc.xpath(f"//text()[not({hidden})]")
+        return len(" ".join(" ".join(shown).split())) < _LITTLE_TEXT
     return False
 
 
@@ -188,16 +200,15 @@ def render_signal(html: str, url: str = "") -> tuple[str, str | None]:
     >>> render_signal('<p><a href="/a">a</a></p><script>track()</script>', "https://a.test/")
     ('static', None)
     """
-    if looks_client_rendered(html, url):
-        return "render", "app-shell"
-    try:
-        doc = lxml.html.document_fromstring(html or "<html></html>")
-    except (etree.ParserError, ValueError):
+    doc = _parse(html)
+    if doc is None:
         return "static", None
+    if _client_rendered(doc, url):
+        return "render", "app-shell"
     scripts = doc.xpath("//script")
     if not any("json" not in (script.get("type") or "") for script in scripts):
         return "static", None
-    reason = uncertain_reason(doc, scripts, url)
+    reason = uncertain_reason(doc, scripts, url, html)
     return ("static", None) if reason is None else ("uncertain", reason)
 
 
