@@ -11,7 +11,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from brokenlinks.items import CheckItem, LinkRecord, PageItem, ProspectItem
-from brokenlinks.storage import db, store
+from brokenlinks.storage import db, store, writes
 from brokenlinks.storage.models import Check, Link, Page, Target
 
 from .test_migrations import revision
@@ -449,7 +449,7 @@ def test_failed_batch_leaves_previous_state(engine, run_id, monkeypatch):
         raise RuntimeError("disk on fire")
 
     # links are written last: pages, targets and checks of the batch are already in the transaction
-    monkeypatch.setattr(store, "_upsert_links", fail)
+    monkeypatch.setattr(writes, "_upsert_links", fail)
     newer = [
         page("https://new.example/", [link("https://new.test/")], crawled_at=T2),
         check("https://gone.test/a", kind="alive", checked_at=T2),

@@ -25,7 +25,7 @@ from brokenlinks.outreach.items import (
 )
 from brokenlinks.parsing.sites import site_of_host
 from brokenlinks.parsing.urls import host_of
-from brokenlinks.storage import db, store
+from brokenlinks.storage import db, store, tables
 from brokenlinks.storage.models import (
     ArchivedTarget,
     DomainStatus,
@@ -134,13 +134,13 @@ _KEYS: dict[str, tuple[str, ...]] = {
 
 def write_items(engine: Engine, items: Iterable[Any]) -> None:
     """Upsert outreach records in one transaction; a record written again changes nothing."""
-    tables = _rows(items)
-    if not tables:
+    by_table = _rows(items)
+    if not by_table:
         return
     with Session(db.writer(engine)) as session, session.begin():
-        for table, rows in tables.items():
+        for table, rows in by_table.items():
             keys = _KEYS[table.name]
-            ins = store._insert(engine, table)
+            ins = tables.insert(engine, table)
             names = [c.name for c in table.columns if c.name != "id" and c.name not in keys]
             stmt = ins.on_conflict_do_update(
                 index_elements=[table.c[k] for k in keys],
