@@ -78,35 +78,24 @@ boundaries are found once per block, so a page with thousands of links stays lin
 
 from __future__ import annotations
 
-import bisect
-import re
 from dataclasses import dataclass
-from enum import StrEnum
-from html.parser import HTMLParser
 from typing import NamedTuple
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 
 from brokenlinks.parsing.charsets import codec_for, decode_html
+from brokenlinks.parsing.context import (
+    CONTEXT_MAX,
+    sentence_bounds,
+    sentence_context,
+    window,
+)
+from brokenlinks.parsing.position import Position, element_position
 from brokenlinks.parsing.sites import is_outbound
+from brokenlinks.parsing.tree import BLOCK_TAGS, parse_html
 from brokenlinks.parsing.urls import is_http, resolve_href
 
 __all__ = ["Link", "Page", "Position", "extract_page", "outbound_count"]
-
-CONTEXT_MAX = 300
-"""The longest context, in characters (ellipsis marks included)."""
-
-ELLIPSIS = "\u2026"
-
-
-class Position(StrEnum):
-    """Where a link sits on its page."""
-
-    CONTENT = "content"
-    NAV = "nav"
-    HEADER = "header"
-    FOOTER = "footer"
-    ASIDE = "aside"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,304 +127,8 @@ class Page:
     encoding: str = "utf-8"
 
 
-def _parse(text: str) -> etree._Element | None:
-    """Parse HTML text with libxml2's forgiving HTML parser; ``None`` for an empty page."""
-    # The text is handed over as UTF-8 bytes with the encoding pinned, so that a <meta
-    # charset> or <?xml encoding?> in it cannot make libxml2 decode it a second time.
-    parser = etree.HTMLParser(
-        encoding="utf-8",
-        remove_comments=True,
-        remove_pis=True,
-        no_network=True,
-        huge_tree=True,
-        default_doctype=False,
-    )
-    data = text.encode("utf-8", "replace")
-    if not data.strip():
-        return None
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError:  # nothing at all that libxml2 could make an element of
-        root = None
-    if any(_is_depth_error(error) for error in parser.error_log):
-        # libxml2 gives up, silently for lxml, at 2,048 open elements (256 without
-        # huge_tree) and drops the rest of the page: a few thousand unclosed <div>s
-        # would hide every later link. Rebuild the tree with the depth capped instead.
-        return _parse_capped(text)
-    return root
-
-
-def _is_depth_error(error: etree._LogEntry) -> bool:
-    return "RESOURCE_LIMIT" in error.type_name or "Excessive depth" in error.message
-
-
-_VOID_TAGS = frozenset(
-    [
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "keygen",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    ]
-)
-_KEPT_ATTRIBUTES = frozenset({"href", "rel", "alt", "class", "id", "role"})
-_TAG_NAME = re.compile(r"[a-z][a-z0-9\-]*\Z")
-_MAX_DEPTH = 1024
-_EXTRA_DEPTH = 64
-# Built even past the cap: links, and elements whose text must stay out of the context.
-_KEPT_PAST_CAP = frozenset({"a", "script", "style", "template", "title", "head"})
-
-
-class _CappedTreeBuilder(HTMLParser):
-    """Build an lxml tree from the stdlib tokenizer, never much deeper than ``_MAX_DEPTH``.
-
-    Only a fallback for pages that libxml2 refuses: no implied end tags, no foster
-    parenting, just the elements and attributes that link extraction reads. Past the cap,
-    only links and elements whose text is not page text are built; the content of other
-    elements goes to the deepest built one.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.builder = etree.TreeBuilder()
-        self.builder.start("html", {})
-        self.open: list[tuple[str, bool]] = []  # (tag, built) of every open element
-        self.depth = 1  # built elements open, <html> included
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        tag = tag.rpartition(":")[2]
-        if tag == "html":
-            return
-        if not _TAG_NAME.match(tag):
-            tag = "span"
-        void = tag in _VOID_TAGS
-        if (
-            not void
-            and self.depth >= _MAX_DEPTH
-            and not (tag in _KEPT_PAST_CAP and self.depth < _MAX_DEPTH + _EXTRA_DEPTH)
-        ):
-            self.open.append((tag, False))
-            if tag in _BLOCK_TAGS:
-                self.builder.data(" ")  # keep the words of unbuilt blocks apart
-            return
-        kept: dict[str, str] = {}
-        for name, value in attrs:
-            if name in _KEPT_ATTRIBUTES and name not in kept:  # the first one wins
-                kept[name] = value or ""
-        self.builder.start(tag, kept)
-        if void:
-            self.builder.end(tag)
-        else:
-            self.open.append((tag, True))
-            self.depth += 1
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)  # "/>" means nothing on an HTML element
-
-    def handle_endtag(self, tag: str) -> None:
-        tag = tag.rpartition(":")[2]
-        for index in range(len(self.open) - 1, -1, -1):
-            if self.open[index][0] == tag:
-                break
-        else:
-            return  # a stray end tag
-        self._close_down_to(index)
-
-    def _close_down_to(self, index: int) -> None:
-        while len(self.open) > index:
-            name, built = self.open.pop()
-            if built:
-                self.builder.end(name)
-                self.depth -= 1
-            elif name in _BLOCK_TAGS:
-                self.builder.data(" ")
-
-    def handle_data(self, data: str) -> None:
-        self.builder.data(data)
-
-    def close_tree(self) -> etree._Element:
-        self.close()
-        self._close_down_to(0)
-        self.builder.end("html")
-        return self.builder.close()
-
-
-def _parse_capped(text: str) -> etree._Element:
-    """Parse *text* with the depth-capped fallback builder."""
-    builder = _CappedTreeBuilder()
-    builder.feed(text)
-    return builder.close_tree()
-
-
-# --------------------------------------------------------------------------- position
-
-_TAG_POSITION = {
-    "nav": Position.NAV,
-    "aside": Position.ASIDE,
-    "header": Position.HEADER,
-    "footer": Position.FOOTER,
-    "main": Position.CONTENT,
-    "article": Position.CONTENT,
-}
-_ROLE_POSITION = {
-    "navigation": Position.NAV,
-    "menu": Position.NAV,
-    "menubar": Position.NAV,
-    "banner": Position.HEADER,
-    "contentinfo": Position.FOOTER,
-    "complementary": Position.ASIDE,
-    "main": Position.CONTENT,
-    "article": Position.CONTENT,
-}
-_NAV_WORDS = (
-    "nav navbar navigation menu menubar megamenu topnav subnav sitenav mainnav navmenu"
-    " breadcrumb breadcrumbs pagination pager"
-)
-_TOKEN_POSITION = {
-    **dict.fromkeys(_NAV_WORDS.split(), Position.NAV),
-    **dict.fromkeys(["header", "masthead", "topbar", "siteheader"], Position.HEADER),
-    **dict.fromkeys(["footer", "colophon", "sitefooter"], Position.FOOTER),
-    **dict.fromkeys(["sidebar", "aside", "related", "sidenav"], Position.ASIDE),
-}
-# Two-word names: "widget" alone says nothing, because page builders (Elementor, Blogger)
-# wrap the article itself in "widget" containers; a WordPress "widget-area" is a sidebar.
-_PAIR_POSITION = {("widget", "area"): Position.ASIDE}
-# An element with a class or id name holding one of these is (part of) the content, and
-# its other names say nothing either: "article-header", "entry-footer", "widget-content",
-# "l-sidebar-fixed l-article-body-segment", "article-body pagination-first".
-_CONTENT_WORDS = frozenset(["article", "entry", "post", "story", "content", "body", "text"])
-# A name holding one of these describes a state or a control, not a region: "has-sidebar",
-# "nav-open", "menu-toggle"; only that name is ignored.
-_STATE_WORDS = frozenset(
-    [
-        "has",
-        "with",
-        "no",
-        "without",
-        "open",
-        "opened",
-        "closed",
-        "collapsed",
-        "expanded",
-        "active",
-        "is",
-        "toggle",
-        "toggler",
-        "icon",
-        "btn",
-        "button",
-        "trigger",
-        "overlay",
-        "modal",
-    ]
-)
-_PAGE_ELEMENTS = frozenset({"html", "body"})  # their classes describe the whole page
-_TOKEN_SPLIT = re.compile(r"[\s\-_]+|(?<=[a-z0-9])(?=[A-Z])")
-
-
-def _class_position(names: list[str]) -> Position | None:
-    """Return the position said by ``class`` and ``id`` names (the first name that says one).
-
-    >>> _class_position(["site-footer"]), _class_position(["mainNav"])
-    (<Position.FOOTER: 'footer'>, <Position.NAV: 'nav'>)
-    >>> _class_position(["menuitem"]), _class_position(["sidebar", "entry-content"])
-    (None, None)
-    """
-    split = [[token.lower() for token in _TOKEN_SPLIT.split(name) if token] for name in names]
-    if any(_CONTENT_WORDS.intersection(tokens) for tokens in split):
-        return None
-    for tokens in split:
-        if _STATE_WORDS.intersection(tokens):
-            continue
-        for token in tokens:
-            position = _TOKEN_POSITION.get(token)
-            if position is not None:
-                return position
-        for pair, position in _PAIR_POSITION.items():
-            if set(pair).issubset(tokens):
-                return position
-    return None
-
-
-def _element_position(tag: str, element: etree._Element) -> tuple[Position | None, bool]:
-    """Return the position one element says, and whether it says it by element or role."""
-    position = _TAG_POSITION.get(tag)
-    if position is not None:
-        return position, True
-    role = element.get("role")
-    if role:
-        for token in role.lower().split():
-            position = _ROLE_POSITION.get(token)
-            if position is not None:
-                return position, True
-    if tag in _PAGE_ELEMENTS:
-        return None, False
-    names = (element.get("id") or "").split() + (element.get("class") or "").split()
-    return (_class_position(names) if names else None), False
-
-
 # --------------------------------------------------------------------------- text
 
-_BLOCK_TAGS = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "body",
-        "caption",
-        "center",
-        "dd",
-        "details",
-        "dialog",
-        "dir",
-        "div",
-        "dl",
-        "dt",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hgroup",
-        "html",
-        "legend",
-        "li",
-        "main",
-        "menu",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "summary",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "tr",
-        "ul",
-    ]
-)
 # Text never shown as text; <title> is read on its own, <template> is inert; an SVG
 # <desc> is a description, never part of a name (SVG-AAM; accname 1.2).
 _SKIP_TEXT_TAGS = frozenset({"script", "style", "template", "title", "head", "desc"})
@@ -515,160 +208,6 @@ def _render(block: _Block) -> tuple[str, dict[int, tuple[int, int]]]:
 
 # Sentence ends: runs of . ! ? (with closing quotes or brackets) before a space; CJK full
 # stops need no space.
-_SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019\u00bb)\]]*(?= )|[\u3002\uff01\uff1f]+")
-_ABBREVIATIONS = frozenset(
-    [
-        "al",
-        "approx",
-        "apr",
-        "aug",
-        "ca",
-        "capt",
-        "cf",
-        "co",
-        "col",
-        "corp",
-        "dec",
-        "dept",
-        "dr",
-        "ed",
-        "eds",
-        "e.g",
-        "est",
-        "etc",
-        "feb",
-        "fig",
-        "figs",
-        "gen",
-        "gov",
-        "hon",
-        "i.e",
-        "inc",
-        "jan",
-        "jr",
-        "jul",
-        "jun",
-        "lt",
-        "ltd",
-        "mar",
-        "messrs",
-        "mr",
-        "mrs",
-        "ms",
-        "mt",
-        "no",
-        "nos",
-        "nov",
-        "oct",
-        "op",
-        "p",
-        "pp",
-        "prof",
-        "rep",
-        "rev",
-        "sen",
-        "sep",
-        "sept",
-        "sgt",
-        "sr",
-        "st",
-        "vol",
-        "vs",
-    ]
-)
-_DOTTED_ABBREVIATION = re.compile(r"^(?:[a-z]\.)+[a-z]$")
-
-
-def _is_sentence_end(text: str, match: re.Match[str]) -> bool:
-    """Tell whether a ``.``/``!``/``?`` run really ends a sentence."""
-    punctuation = match.group(0)
-    if punctuation[0] in "\u3002\uff01\uff1f":
-        return True
-    following = text[match.end() + 1 : match.end() + 2]
-    if following.islower():
-        return False
-    if punctuation.rstrip("\"'\u201d\u2019\u00bb)]") != ".":
-        return True
-    word_start = text.rfind(" ", 0, match.start()) + 1
-    word = text[word_start : match.start()].lstrip("(\"'\u201c\u2018[").lower()
-    if len(word) == 1 and word.isalpha():  # an initial: "J. R. R. Tolkien"
-        return False
-    return word not in _ABBREVIATIONS and not _DOTTED_ABBREVIATION.match(word)
-
-
-def _boundaries(text: str) -> tuple[list[int], list[int], list[int]]:
-    """Sentence boundaries of a block text: (mark positions, sentence ends, next starts)."""
-    marks: list[int] = []
-    ends: list[int] = []
-    nexts: list[int] = []
-    breaks = [m.start() for m in re.finditer("\n", text)]
-    matches = [m for m in _SENTENCE_END.finditer(text) if _is_sentence_end(text, m)]
-    cuts = [(pos, pos, pos + 1) for pos in breaks]
-    for m in matches:
-        gap = 0 if m.group(0)[0] in "\u3002\uff01\uff1f" else 1
-        cuts.append((m.start(), m.end(), m.end() + gap))
-    cuts.sort()
-    for mark, end, nxt in cuts:
-        marks.append(mark)
-        ends.append(end)
-        nexts.append(nxt)
-    return marks, ends, nexts
-
-
-def _cut_words_right(text: str, budget: int) -> str:
-    """Keep at most *budget* characters of *text* from the left, ending on a word end."""
-    if len(text) <= budget:
-        return text
-    cut = text[: budget + 1]
-    space = cut.rfind(" ")
-    return cut[:space].rstrip() if space >= 0 else text[:budget]
-
-
-def _cut_words_left(text: str, budget: int) -> str:
-    """Keep at most *budget* characters of *text* from the right, starting on a word start."""
-    if len(text) <= budget:
-        return text
-    cut = text[len(text) - budget - 1 :]
-    space = cut.find(" ")
-    return cut[space + 1 :].lstrip() if space >= 0 else text[len(text) - budget :]
-
-
-def _window(text: str, start: int, end: int, limit: int = CONTEXT_MAX) -> str:
-    """At most *limit* characters of *text* around ``text[start:end]``, always including it."""
-    if len(text) <= limit:
-        return text
-    anchor = text[start:end]
-    room = limit - len(anchor)
-    before, after = text[:start], text[end:]
-    left_budget = right_budget = room // 2
-    if len(before) < left_budget:
-        right_budget = room - len(before)
-    elif len(after) < right_budget:
-        left_budget = room - len(after)
-    else:
-        left_budget = room - right_budget
-    if len(before) > left_budget:
-        before = ELLIPSIS + _cut_words_left(before, left_budget - 1) if left_budget > 0 else ""
-    if len(after) > right_budget:
-        after = _cut_words_right(after, right_budget - 1) + ELLIPSIS if right_budget > 0 else ""
-    return before + anchor + after
-
-
-def _context(
-    text: str, start: int, end: int, bounds: tuple[list[int], list[int], list[int]]
-) -> str:
-    """Return the sentence of *text* holding ``text[start:end]``, windowed to the limit."""
-    if end - start > CONTEXT_MAX:
-        return _cut_words_right(text[start:end], CONTEXT_MAX - 1) + ELLIPSIS
-    marks, ends, nexts = bounds
-    index = bisect.bisect_right(nexts, start) - 1
-    sentence_start = nexts[index] if index >= 0 else 0
-    index = bisect.bisect_left(marks, end)
-    sentence_end = ends[index] if index < len(marks) else len(text)
-    sentence = text[sentence_start:sentence_end]
-    return _window(sentence, start - sentence_start, end - sentence_start)
-
-
 def _normalise(text: str) -> str:
     return " ".join(text.split())
 
@@ -759,7 +298,7 @@ def _walk(root: etree._Element, *, references: bool = False, scripted: bool = Fa
                 parent.block.pieces.append(_HARD)
             elif state.tag in _BREAK_TAGS:
                 parent.block.pieces.append(_SOFT if parent.open_links else _HARD)
-            elif state.tag in _SPACE_TAGS or state.tag in _BLOCK_TAGS:
+            elif state.tag in _SPACE_TAGS or state.tag in BLOCK_TAGS:
                 parent.block.pieces.append(_SOFT)
             if element.tail and not parent.skip_text:
                 parent.block.pieces.append(element.tail)
@@ -810,7 +349,7 @@ def _walk(root: etree._Element, *, references: bool = False, scripted: bool = Fa
                 if tag == "area":
                     block.pieces.append(element.get("alt") or "")
         else:
-            said, explicit = _element_position(tag, element)
+            said, explicit = element_position(tag, element)
             if said is Position.CONTENT:
                 article = tag == "article" or "article" in (element.get("role") or "").split()
                 # A teaser card in a nav, aside, header or footer is still part of it.
@@ -820,7 +359,7 @@ def _walk(root: etree._Element, *, references: bool = False, scripted: bool = Fa
             elif said is not None and not (said in _ARTICLE_PARTS and in_article):
                 # (inside an article, a header or footer is the article's own)
                 position, in_boilerplate = said, in_boilerplate or explicit
-            if tag in _BLOCK_TAGS and not skip_text:
+            if tag in BLOCK_TAGS and not skip_text:
                 if open_links:  # a block inside a link: its words stay the link's
                     block.pieces.append(_SOFT)
                 else:
@@ -962,7 +501,7 @@ def extract_page(
         text, document_encoding = decode_html(html, encoding)
     else:
         text, document_encoding = html, codec_for(encoding) or "utf-8"
-    root = _parse(text)
+    root = parse_html(text)
     if root is None:
         return Page(url=url, base_url=url, title=None, links=[], encoding=document_encoding)
     found = _walk(root, references=references, scripted=scripted)
@@ -982,12 +521,12 @@ def extract_page(
         start, end = spans.get(index, (0, 0))
         anchor = block_text[start:end]
         if key not in bounds:
-            bounds[key] = _boundaries(block_text)
-        context = _context(block_text, start, end, bounds[key])
+            bounds[key] = sentence_bounds(block_text)
+        context = sentence_context(block_text, start, end, bounds[key])
         caption = _figure_caption(raw.element) if raw.tag == "a" else ""
         if caption and caption not in context and len(context) < CONTEXT_MAX:
             # an image link's own block is its alt text: the caption says what it shows
-            context = _window(f"{context} {caption}", 0, len(context))
+            context = window(f"{context} {caption}", 0, len(context))
         rel = _rel_tokens(raw.element.get("rel"))
         links.append(
             Link(
@@ -1069,7 +608,7 @@ def _reference(raw: _RawLink, base_url: str, encoding: str) -> Link:
     if tag == "img":
         caption = _figure_caption(element)
         if caption:
-            context = _window(f"{anchor} {caption}".strip(), 0, len(anchor))
+            context = window(f"{anchor} {caption}".strip(), 0, len(anchor))
     return Link(
         href=raw.href,
         url=resolve_href(raw.href, base_url, encoding),
