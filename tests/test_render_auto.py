@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from brokenlinks.parsing.charsets import decode_html
-from brokenlinks.render.browser import looks_client_rendered, render_signal
+from brokenlinks.render.detect import looks_client_rendered, render_signal
 from brokenlinks.testing.localweb import LocalWeb
 from tests.conftest import DATA, run_crawl, write_seeds
 

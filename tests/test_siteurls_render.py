@@ -23,8 +23,8 @@ from brokenlinks.render.browser import (
     configure_rendering,
     egress_args,
     launch_options,
-    looks_client_rendered,
 )
+from brokenlinks.render.detect import looks_client_rendered
 
 TRACKING = split_list(BrokenlinksConfig().site_tracking_params)
 INDEX = split_list(BrokenlinksConfig().site_index_pages)

@@ -1,6 +1,6 @@
 """``render=auto``, second half: signals that a page *may* insert links, and learning per site.
 
-:func:`brokenlinks.render.browser.looks_client_rendered` says when a page surely needs the
+:func:`brokenlinks.render.detect.looks_client_rendered` says when a page surely needs the
 browser (an app shell, data-backed fillers). :func:`uncertain_reason` names the weaker
 signals, by family, each one seen in a real framework's or widget's documented pattern
 (``tests/data/script-links/families.json``): an island rendered in the browser only
