@@ -164,6 +164,9 @@ class DatabaseCommand(_CommandBase):
         if not rows:
             sys.stdout.write(f"no {what} (campaign {self.campaign})\n")
             return
+        if self.campaign == campaigns.ALL and rows and "campaign" in rows[0]:
+            # --campaign all: each row says which campaign(s) it belongs to
+            table_columns = ("campaign", *table_columns)
         width = 0 if self.wide else shutil.get_terminal_size((120, 24)).columns
         sys.stdout.write(reports.render_table(rows, table_columns, width) + "\n")
         sys.stdout.write(f"{len(rows)} {what}\n")

@@ -117,10 +117,7 @@ class Command(DatabaseCommand, ScrapyCommand):
         self.emit(
             rows,
             columns=COLUMNS,
-            # --campaign all: each row says which campaign it belongs to
-            table_columns=(
-                ("campaign", *TABLE_COLUMNS) if self.campaign == campaigns.ALL else TABLE_COLUMNS
-            ),
+            table_columns=TABLE_COLUMNS,
             output=opts.output,
             what="prospects",
         )

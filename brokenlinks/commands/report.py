@@ -21,7 +21,7 @@ from scrapy.commands import ScrapyCommand
 from brokenlinks.checker.verdicts import DEAD_REASONS
 from brokenlinks.commands.database import DatabaseCommand
 from brokenlinks.config import BrokenlinksConfig
-from brokenlinks.outreach import campaigns, pitches
+from brokenlinks.outreach import pitches
 from brokenlinks.parsing.sites import in_domains
 from brokenlinks.reporting import reports
 from brokenlinks.reporting.data import collect
@@ -211,10 +211,7 @@ class Command(DatabaseCommand, ScrapyCommand):
         self.emit(
             rows,
             columns=COLUMNS,
-            # --campaign all: each row says which campaigns found it
-            table_columns=(
-                ("campaign", *TABLE_COLUMNS) if self.campaign == campaigns.ALL else TABLE_COLUMNS
-            ),
+            table_columns=TABLE_COLUMNS,
             output=opts.output,
             what="dead targets",
         )
