@@ -166,17 +166,16 @@ class ReferringPagesSpider(BrokenlinksSpider):
             self.read.add(key)
         stats.inc_value("brokenlinks/pages/crawled")
         try:
-            # whole before any is yielded: a page whose checks were stopped is read again
-            items = [
-                item async for item in self.page_items(response, decoded, requested_url, **context)
-            ]
+            # as they come: a site's page requests go out before its checks are awaited (the
+            # order pages are found in decides their depth and whether links or the sitemap
+            # found them first)
+            async for item in self.page_items(response, decoded, requested_url, **context):
+                yield item
         except ChecksStopped:
+            # the crawl is stopping: the page's items are not all there, read it again
             if key is not None:
                 self.read.discard(key)
             yield page_again(response, stats)
-            return
-        for item in items:
-            yield item
 
     def page_failed(self, failure: Failure) -> list[Any]:
         request = failure.request  # type: ignore[attr-defined]

@@ -358,4 +358,4 @@ def test_backlink_export_as_seeds(tmp_path, web):
     assert result.returncode == 0, result.stderr[-3000:]
     assert {i["source_url"] for i in result.items} == {"http://news.test/article.html"}
     assert result.stats["brokenlinks/seeds/duplicates"] == 1
-    assert "(semrush)" in result.stderr
+    assert "(Semrush export, URL column 'Source url')" in result.stderr

@@ -202,5 +202,5 @@ def test_two_exports_of_one_page_are_both_kept_and_rank_prospects(tmp_path, web)
     assert other["score"] > article["score"]
     assert next(iter(prospects)) == (OTHER, DEAD)
     # the table shows it too
-    table = scrapy(db_path, "prospects")
+    table = scrapy(db_path, "prospects", "--wide")
     assert "authority" in table.stdout.splitlines()[0]

@@ -30,6 +30,8 @@ from scrapy.extensions.feedexport import FeedExporter
 from brokenlinks.items import ProspectItem
 
 if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
 PROSPECT_ITEM = "brokenlinks.items.ProspectItem"
@@ -75,7 +77,23 @@ class ProspectFeedExporter(FeedExporter):
     """Scrapy's FeedExporter under the name the add-on installs (settings may name it).
 
     The prospects-only default is in the feeds' options (:func:`export_prospects_only`).
+    Settings written before the add-on (0.1: ``EXTENSIONS`` naming this class, no
+    ``ADDONS``) never ran it; then a feed without item classes of its own gets prospects
+    only here, where Scrapy hands each scraped item over (its ``item_scraped`` receiver).
     """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        feeds = crawler.settings.getdict("FEEDS")
+        self._prospects_only = any(
+            not (options.get("item_classes") or options.get("item_filter"))
+            for options in feeds.values()
+        )
+
+    def item_scraped(self, item: Any, spider: Spider) -> None:
+        if self._prospects_only and not isinstance(item, ProspectItem):
+            return
+        super().item_scraped(item, spider)
 
 
 class SafeCsvItemExporter(CsvItemExporter):
