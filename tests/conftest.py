@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 #: runs the guard's own test
 pytest_plugins = ["tests.e2eguard", "pytester"]
 
+# pytest-xdist's workers run with COLUMNS=80, which every `scrapy` the tests start would
+# inherit (a table command fits its table to COLUMNS): tests that want a width set it
+os.environ.pop("COLUMNS", None)
+
 PROJECT = Path(__file__).resolve().parents[1]
 WEB_ROOT = PROJECT / "tests" / "web"
 #: third-party test material copied into the repository, with its licences (tests/data/README.md)

@@ -180,8 +180,15 @@ def test_a_bound_of_two_gives_the_same_results_with_each_target_checked_once(
 
 def test_the_bound_works_without_the_store(tmp_path, spill_web, monkeypatch):
     free = crawl(tmp_path, spill_web, monkeypatch, "free", 0, BROKENLINKS_STORE_ENABLED=False)
+    # no store to read the stats from: Scrapy's stats dump (off by default) says them
     bounded = crawl(
-        tmp_path, spill_web, monkeypatch, "bounded", 2, BROKENLINKS_STORE_ENABLED=False
+        tmp_path,
+        spill_web,
+        monkeypatch,
+        "bounded",
+        2,
+        BROKENLINKS_STORE_ENABLED=False,
+        STATS_DUMP=True,
     )
     assert comparable_items(bounded) == comparable_items(free)
     assert len(bounded.items) == 4 * len(EARLY + LATE) + 4
@@ -232,7 +239,9 @@ def test_the_spill_is_removed_when_the_crawl_is_forced_to_stop(tmp_path, spill_w
 def test_the_bound_works_with_the_store_on_postgres(tmp_path, spill_web, monkeypatch, pg):
     url = pg.create_database("spill_bound")
     free = crawl(tmp_path, spill_web, monkeypatch, "free", 0)
-    bounded = crawl(tmp_path, spill_web, monkeypatch, "pg", 2, BROKENLINKS_DATABASE_URL=url)
+    bounded = crawl(
+        tmp_path, spill_web, monkeypatch, "pg", 2, BROKENLINKS_DATABASE_URL=url, STATS_DUMP=True
+    )
     assert comparable_items(bounded) == comparable_items(free)
     assert bounded.requests == free.requests
     assert all(count == 1 for count in bounded.requests.values()), bounded.requests

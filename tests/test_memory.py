@@ -153,7 +153,7 @@ def test_weekly_workflow(tmp_path, week_web):
     assert len(forced.rows["checks"]) == 2 * len(first.rows["checks"])
 
     # the broken pages report: a table by default, CSV with -o
-    table = scrapy(db_path, "report")
+    table = scrapy(db_path, "report", "--wide")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split()[:3] == ["target_url", "reason", "status"]
@@ -255,7 +255,7 @@ def test_weekly_workflow(tmp_path, week_web):
     assert [(r["source_url"], r["target_url"], r["anchor_text"]) for r in lost] == [
         (REF1, GUIDE, "the brewing guide")
     ]
-    everything = scrapy(db_path, "report", "--lost")
+    everything = scrapy(db_path, "report", "--lost", "--wide")
     assert everything.stdout.splitlines()[-1] == "2 lost links"
 
     # the target that came back, with its history

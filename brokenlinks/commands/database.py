@@ -12,6 +12,7 @@ own, so a command class here would appear as ``scrapy database``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from typing import TYPE_CHECKING, Any
@@ -167,6 +168,11 @@ class DatabaseCommand(_CommandBase):
         if self.campaign == campaigns.ALL and rows and "campaign" in rows[0]:
             # --campaign all: each row says which campaign(s) it belongs to
             table_columns = ("campaign", *table_columns)
-        width = 0 if self.wide else shutil.get_terminal_size((120, 24)).columns
+        # fitted to a terminal (or the COLUMNS it says); piped into another program, whole
+        width = (
+            shutil.get_terminal_size((120, 24)).columns
+            if not self.wide and (sys.stdout.isatty() or os.environ.get("COLUMNS"))
+            else 0
+        )
         sys.stdout.write(reports.render_table(rows, table_columns, width) + "\n")
         sys.stdout.write(f"{len(rows)} {what}\n")
