@@ -17,8 +17,14 @@ default listen backlog of 5) that answer after 2 s; ``CONCURRENT_REQUESTS = 16``
 Prints the most requests the server saw in flight at once (all hosts together) and how
 many healthy targets came out dead.
 
-(c) of issue 20, the store outage, belongs to the store pipelines' work and is not run
-here. Not a test: the figures vary with the machine's load.
+(c) **The store goes away.** The web of :mod:`bigweb` at ``--outage-scale`` crawled into a
+throwaway PostgreSQL (Debian's ``postgresql``, as the tests start it), stopped once the
+crawl has stored a quarter of its pages: once for 30 s (under the outage limit of 120 s: the
+crawl waits, nothing is lost) and once for good (a limit of 15 s: the crawl ends with
+exit 1 and ``Crawl failed``; what was stored before stays). Prints exit status, wall time,
+the summary's store line, the rows stored against a crawl without an outage, and F1.
+
+Not a test: the figures vary with the machine's load.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -145,12 +152,120 @@ def wide(timeout: float) -> str:
     )
 
 
+def _count(url: str, table: str) -> int:
+    import psycopg  # noqa: PLC0415  # the postgres extra, needed by (c) only
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, connect_timeout=5) as con:
+        row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _outage_run(
+    web: bigweb.Web, pg: Any, database: str, *, down: float | None, limit: float | None
+) -> dict[str, Any]:
+    """One crawl into *database*.
+
+    With *limit*, PostgreSQL stops mid-crawl: for *down* seconds, or for good (None).
+    """
+    url = pg.create_database(database)
+    work, seeds, server = bench.serve(web, prefix="brokenlinks-pressure-")
+    out = work / "out.jsonl"
+    settings = {
+        "BROKENLINKS_ALLOW_PRIVATE_ADDRESSES": "True",
+        "BROKENLINKS_DATABASE_URL": url,
+        "DOWNLOAD_TIMEOUT": str(web.timeout),
+        "LOG_LEVEL": "INFO",
+    }
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
+    cmd += ["-O", str(out)]
+    if limit is not None:
+        settings["BROKENLINKS_STORE_OUTAGE_LIMIT"] = str(limit)
+    for key, value in settings.items():
+        cmd += ["-s", f"{key}={value}"]
+    env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    started = time.monotonic()
+    log = (work / "crawl.log").open("w", encoding="utf-8")
+    proc = subprocess.Popen(cmd, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    before = 0
+    try:
+        if limit is not None:
+            target = len(web.pages) // 4
+            while proc.poll() is None:
+                try:
+                    before = _count(url, "pages")
+                except Exception:  # noqa: BLE001  # not created yet
+                    before = 0
+                if before >= target:
+                    break
+                time.sleep(0.5)
+            if proc.poll() is None:
+                pg.stop()
+                if down is not None:
+                    time.sleep(down)
+                    pg.start_again()
+        proc.wait(timeout=3600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+        server.stop()
+    wall = time.monotonic() - started
+    if pg.pid is None:
+        pg.start_again()
+    text = (work / "crawl.log").read_text(encoding="utf-8", errors="replace")
+    found, _ = bench.read_ours(out)
+    result = {
+        "exit": proc.returncode,
+        "wall": wall,
+        "pages": _count(url, "pages"),
+        "links": _count(url, "links"),
+        "targets": _count(url, "targets"),
+        "before": before,
+        "store_line": next((ln.strip() for ln in text.splitlines() if "store outages" in ln), "-"),
+        "failed_line": next((ln.strip() for ln in text.splitlines() if "Crawl failed" in ln), "-"),
+        "f1": bench.f1(found, web.dead_targets()),
+    }
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def outage(scale: float) -> str:
+    """(c): PostgreSQL stopped mid-crawl, for 30 s and for good."""
+    from tests.pgserver import PgServer  # noqa: PLC0415  # the tests' throwaway server
+
+    web = bigweb.generate(scale, port=bigweb.free_port(), seed=7, timeout=4.0)
+    with tempfile.TemporaryDirectory(prefix="brokenlinks-pressure-pg-") as tmp:
+        pg = PgServer(Path(tmp))
+        pg.start()
+        try:
+            clean = _outage_run(web, pg, "clean", down=None, limit=None)
+            short = _outage_run(web, pg, "short", down=30.0, limit=120.0)
+            gone = _outage_run(web, pg, "gone", down=None, limit=15.0)
+        finally:
+            pg.stop()
+    lines = [f"(c) scale {scale}, PostgreSQL stopped once a quarter of the pages was stored"]
+    for name, run in (("no outage", clean), ("down 30 s, limit 120 s", short)):
+        lines.append(
+            f"    {name}: exit {run['exit']}, wall {run['wall']:.1f} s, F1 {run['f1']:.4f}; "
+            f"stored pages {run['pages']}, links {run['links']}, targets {run['targets']}; "
+            f"{run['store_line']}"
+        )
+    lines.append(
+        f"    down for good, limit 15 s: exit {gone['exit']}, wall {gone['wall']:.1f} s; "
+        f"stored before the outage {gone['before']} pages, after it {gone['pages']}; "
+        f"{gone['failed_line']}"
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="size of the web (1: default)")
     parser.add_argument("--busy", type=int, default=os.cpu_count() or 2, help="spinning processes")
     parser.add_argument("--timeout", type=float, default=4.0, help="DOWNLOAD_TIMEOUT of (a)")
-    parser.add_argument("--only", choices=("a", "b"), help="run one part only")
+    parser.add_argument("--only", choices=("a", "b", "c"), help="run one part only")
+    parser.add_argument("--outage-scale", type=float, default=0.3, help="size of the web of (c)")
     args = parser.parse_args(argv)
     if args.scale <= 0 or args.timeout <= 0 or args.busy < 0:
         parser.error("--scale and --timeout must be positive, --busy at least 0")
@@ -159,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     if args.only in {None, "b"}:
         sys.stdout.write(wide(20.0) + "\n")
+        sys.stdout.flush()
+    if args.only in {None, "c"}:
+        sys.stdout.write(outage(args.outage_scale) + "\n")
     return 0
 
 
