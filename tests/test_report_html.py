@@ -217,6 +217,11 @@ def in_browser(report: Path, tmp_path: Path, search: str, reason: str) -> dict[s
                     ".scroll", "els => els.map(e => e.scrollWidth - e.clientWidth)"
                 )
                 page.click(".pitch button.copy")
+                # the Clipboard API answers asynchronously: wait for the button to say how
+                page.wait_for_function(
+                    "() => document.querySelector('.pitch button.copy').textContent"
+                    " !== 'Copy draft'"
+                )
                 out["copied"] = page.inner_text(".pitch button.copy")
                 out["draft"] = page.input_value("#draft-1")
                 page.check('.filters[data-table="prospects-rows"] input[data-all-columns]')
