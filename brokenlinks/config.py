@@ -84,6 +84,10 @@ class BrokenlinksConfig:
     #: processes sharing a crawl's CPU work (page extraction, body reading), the crawl's
     #: own included: 1 does all of it in the crawl process; 0: one per CPU core
     workers: int = 0
+    #: processes that check links, each owning the targets of its sites (brokenlinks.shards):
+    #: 1 (the default) checks in the crawl process; 0: one per CPU core (shared among
+    #: Scrapyd's crawls)
+    check_shards: int = 1
     # -- whole-site crawls (spiders/site.py, brokenlinks/parsing/siteurls.py) ----------------
     #: most pages a site crawl fetches (``-a max_pages`` overrides)
     site_max_pages: int = 5000
@@ -198,6 +202,7 @@ _RANGES: dict[str, tuple[float, float | None, str]] = {
     "timeout_retry_times": (0, None, "a whole number, at least 0"),
     "verdicts_in_memory": (0, None, "a whole number, at least 0 (0: no bound)"),
     "workers": (0, 256, "a whole number from 0 (one per CPU core) to 256"),
+    "check_shards": (0, 256, "a whole number from 0 (one per CPU core) to 256"),
     "confirm_concurrency": (1, None, "a whole number, at least 1"),
     "lag_max": (0, 60, "a number of seconds from 0 (off) to 60"),
     "site_max_pages": (1, None, "a whole number, at least 1"),

@@ -69,6 +69,7 @@ from brokenlinks.judge import parked, soft404
 from brokenlinks.judge.botwall import detect_bot_wall
 from brokenlinks.net import guard
 from brokenlinks.parsing.urls import host_of, is_http, origin_of, resolve_href
+from brokenlinks.shards.local import LocalShards, ShardLost, shards_for
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -205,6 +206,11 @@ class LinkChecker:
         #: targets dead for a reason that can be transient: first verdict, final one to come
         self._unconfirmed: dict[str, tuple[Verdict, asyncio.Future[Verdict]]] = {}
         self._confirming: asyncio.Task[None] | None = None
+        #: the check shards (brokenlinks.shards) when checks run in other processes
+        self.shards: LocalShards | None = None
+        count = shards_for(config.check_shards)
+        if count > 1:
+            self.shards = LocalShards(crawler, count)
 
     @classmethod
     def of(cls, crawler: Crawler) -> LinkChecker:
@@ -223,6 +229,8 @@ class LinkChecker:
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(checker.workers.start, signal=signals.spider_opened)
+        if checker.shards is not None:
+            crawler.signals.connect(checker.shards.start, signal=signals.spider_opened)
         crawler.signals.connect(checker.watch_stop, signal=signals.spider_opened)
         crawler.signals.connect(checker.close, signal=signals.spider_closed)
         return checker
@@ -231,6 +239,10 @@ class LinkChecker:
         """Stop the worker processes and remove the spilled verdicts' files (the crawl is over)."""
         if self._watch is not None and self._watch.running:
             self._watch.stop()
+        if self.shards is not None:
+            # first of the spider_closed receivers: the shards' stats are in before the
+            # store and the summary read them
+            self.shards.close()
         self.workers.close()
         self._results.close()
 
@@ -258,6 +270,8 @@ class LinkChecker:
     def stop_checks(self) -> None:
         """Abandon every check under way (no verdict is made up); later checks raise."""
         self.stopping = True
+        if self.shards is not None:
+            self.shards.stop()
         pending = [
             task
             for tasks in (self._tasks, self._profiles, self._homes)
@@ -357,8 +371,8 @@ class LinkChecker:
 
     # -- the check itself ---------------------------------------------------------------
 
-    def _finish(self, url: str, verdict: Verdict) -> CheckResult:
-        result = CheckResult(url, verdict, now_iso())
+    def _finish(self, url: str, verdict: Verdict, checked_at: str | None = None) -> CheckResult:
+        result = CheckResult(url, verdict, checked_at or now_iso())
         self._results.put(result)
         self._tasks.pop(url, None)
         self._unreported.append(result)
@@ -373,6 +387,16 @@ class LinkChecker:
         return result
 
     async def _check(self, url: str) -> CheckResult:
+        if self.shards is not None and is_http(url):
+            try:
+                remote = await self.shards.check(url)
+            except ShardLost:
+                pass  # its shard is gone: checked here, by the only process left for its site
+            except asyncio.CancelledError:
+                self._tasks.pop(url, None)
+                raise
+            else:
+                return self._finish(url, remote.verdict, remote.checked_at)
         try:
             verdict = await self._follow(url)
             if self.config.confirm_enabled and verdicts.needs_confirmation(verdict):

@@ -20,6 +20,7 @@ from brokenlinks.net.resolver import (
     GuardRefused,
     clear_refused_hosts,
     guard_refusal,
+    record_refused,
     refused_host,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "clear_refused_hosts",
     "guard_refusal",
     "match_override",
+    "record_refused",
     "refusal_reason",
     "refused_host",
     "split_port",

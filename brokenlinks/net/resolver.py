@@ -106,8 +106,12 @@ def clear_refused_hosts() -> None:
     _refused.clear()
 
 
-def _record_refused(host: str, reason: str) -> None:
+def record_refused(host: str, reason: str) -> None:
+    """Note that the guard refused *host* (in another process: a check shard's fetch)."""
     _refused[canonical_host(host)] = reason
+
+
+_record_refused = record_refused
 
 
 def _forget_refused(host: str) -> None:

@@ -1,0 +1,17 @@
+"""Link checks partitioned by host across processes (and, with Redis, machines).
+
+A crawl's link checks are most of its requests, and Scrapy's per-request path runs on
+one core. With shards, the crawl process (the *coordinator*) reads the referring pages and
+hands every target to the shard that owns the target's site; each shard is a Scrapy
+crawler of its own (its downloader middlewares still record the status codes, its
+:class:`~brokenlinks.checker.checks.LinkChecker` still follows redirects, probes hosts and
+confirms) and alone talks to its sites, so per-host limits hold by construction and a
+target is checked once. Verdicts come back to the coordinator, which builds the items,
+feeds and store as without shards.
+
+- :mod:`brokenlinks.shards.partition`: which shard owns a URL (a stable hash of its site).
+- :mod:`brokenlinks.shards.wire`: the messages between coordinator and shards.
+- :mod:`brokenlinks.shards.node`: a shard process (a Scrapy crawler serving checks).
+- :mod:`brokenlinks.shards.local`: the coordinator's side on one machine (child processes).
+- :mod:`brokenlinks.shards.middleware`: referring pages fetched through their host's shard.
+"""

@@ -1,0 +1,349 @@
+"""The coordinator's side of the check shards on one machine: child processes.
+
+:class:`LocalShards` starts ``count`` shard processes (:mod:`brokenlinks.shards.node`)
+when the spider opens, each with one end of a socket pair and the crawl's final settings,
+and sends each target (and each referring page, :mod:`brokenlinks.shards.middleware`) to
+the shard that owns its site (:mod:`brokenlinks.shards.partition`). Answers come back as
+they are ready; the crawl's event loop never blocks on a shard.
+
+A shard that dies (killed, out of memory) is started again once, and what it had not
+answered is sent to the new one (a check is idempotent: nothing is stored twice, the
+coordinator stores each verdict once). If it dies again, its sites are checked in the
+crawl process from then on (:class:`ShardLost`; one WARNING each time).
+
+The shards' stats come back as snapshots (whenever a shard runs out of work, and when it
+closes) and are merged into the crawl's when the spider closes: counters are added,
+``max`` values kept at their maximum; the coordinator's own counts of verdicts are not
+counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import itertools
+import logging
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from scrapy.settings import default_settings
+
+from brokenlinks.checker.workers import available_cores, crawls_sharing_cores
+from brokenlinks.shards import wire
+from brokenlinks.shards.partition import shard_of
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from brokenlinks.checker.verdicts import CheckResult
+
+logger = logging.getLogger(__name__)
+
+_MISSING = object()
+#: times each shard is started again after it died
+_RESTARTS = 1
+#: seconds a closing shard has to exit before it is killed
+_EXIT_WAIT = 10.0
+#: stats a shard counts that the coordinator counts itself (verdicts are finished there)
+_COUNTED_BY_COORDINATOR = (
+    "brokenlinks/targets/checked",
+    "brokenlinks/verdict_count/",
+    "brokenlinks/reason_count/",
+    "brokenlinks/workers/",
+    "brokenlinks/shards/",
+)
+
+
+def shards_for(setting: int, *, cores: int | None = None, crawls: int | None = None) -> int:
+    """Check processes for a ``BROKENLINKS_CHECK_SHARDS`` value (1: none, checks in-process).
+
+    0 gives one per core this process may use, shared among Scrapyd's crawls.
+
+    >>> shards_for(3), shards_for(0, cores=8, crawls=1), shards_for(0, cores=2, crawls=4)
+    (3, 8, 1)
+    """
+    if setting > 0:
+        return setting
+    cores = available_cores() if cores is None else cores
+    crawls = crawls_sharing_cores() if crawls is None else crawls
+    return max(cores // max(crawls, 1), 1)
+
+
+class ShardLost(Exception):
+    """The shard owning a target died twice: the coordinator checks it itself."""
+
+
+def merge_stats(into: dict[str, Any], snapshot: dict[str, Any]) -> None:
+    """Add a shard's stats snapshot to *into* (counters summed, maxima kept).
+
+    >>> stats = {"downloader/request_count": 3, "brokenlinks/targets/checked": 2}
+    >>> merge_stats(stats, {"downloader/request_count": 5, "brokenlinks/targets/checked": 5,
+    ...                     "memusage/max": 7, "start_time": "x"})
+    >>> stats
+    {'downloader/request_count': 8, 'brokenlinks/targets/checked': 2, 'memusage/max': 7}
+    """
+    for key, value in snapshot.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if key.startswith(_COUNTED_BY_COORDINATOR) or key.endswith("elapsed_time_seconds"):
+            continue
+        if "max" in key.rsplit("/", 1)[-1]:
+            into[key] = max(into.get(key, value), value)
+        else:
+            into[key] = into.get(key, 0) + value
+
+
+def picklable_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings that travel to a shard: those not at Scrapy's default, and picklable.
+
+    Defaults stay behind (a shard has them, and deprecated ones would warn once more);
+    an object holding the crawler (the browser's request filter) cannot travel.
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if getattr(default_settings, key, _MISSING) == value:
+            continue
+        try:
+            pickle.dumps(value)
+        except Exception:  # noqa: BLE001  (whatever a setting holds)
+            logger.debug("Setting %(key)s stays in the crawl process", {"key": key})
+            continue
+        out[key] = value
+    return out
+
+
+@dataclass
+class _Shard:
+    index: int
+    process: subprocess.Popen[bytes]
+    writer: asyncio.StreamWriter | None = None
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    checks: dict[str, asyncio.Future[CheckResult]] = field(default_factory=dict)
+    fetches: dict[int, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+    stats: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0
+    lost: bool = False
+    reader: asyncio.Task[None] | None = None
+
+
+class LocalShards:
+    """Check shards in child processes of this crawl (see the module docstring)."""
+
+    def __init__(self, crawler: Crawler, count: int) -> None:
+        self.crawler = crawler
+        self.count = count
+        self.closing = False
+        self._shards: list[_Shard] = []
+        self._settings = pickle.dumps(
+            picklable_settings(crawler.settings.copy_to_dict()),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        self._rids = itertools.count()
+        self._started = False
+        #: messages waiting for their shard to connect (references keep the tasks alive)
+        self._waiting: set[asyncio.Future[None]] = set()
+        self._reaper: asyncio.Future[None] | None = None
+
+    # -- life ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every shard process (they connect in the background)."""
+        if self._started:
+            return
+        self._started = True
+        self._shards = [self._spawn(index) for index in range(self.count)]
+        atexit.register(self._kill_all)
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value("brokenlinks/shards/processes", self.count)
+        logger.info("Checking links in %(n)d shard processes", {"n": self.count})
+
+    def _spawn(self, index: int, restarts: int = 0) -> _Shard:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        # the shard imports what this process imports (a Scrapyd egg included)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+            [
+                sys.executable,
+                "-m",
+                "brokenlinks.shards.node",
+                "--fd",
+                str(theirs.fileno()),
+                "--index",
+                str(index),
+                "--count",
+                str(self.count),
+            ],
+            stdin=subprocess.PIPE,
+            pass_fds=(theirs.fileno(),),
+            env=env,
+        )
+        theirs.close()
+        assert process.stdin is not None
+        process.stdin.write(self._settings)
+        process.stdin.close()
+        shard = _Shard(index, process, restarts=restarts)
+        shard.reader = asyncio.ensure_future(self._read(shard, ours))
+        return shard
+
+    async def _read(self, shard: _Shard, sock: socket.socket) -> None:
+        reader, shard.writer = await asyncio.open_connection(sock=sock)
+        shard.connected.set()
+        while (message := await wire.receive(reader)) is not None:
+            self._dispatch(shard, message)
+        if not self.closing:
+            self._died(shard)
+
+    def _dispatch(self, shard: _Shard, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "result":
+            future = shard.checks.pop(message[1], None)
+            if future is not None and not future.done():
+                future.set_result(message[2])
+        elif kind == "stopped":
+            # checks.py imports this module: its exception is looked up when needed
+            from brokenlinks.checker.checks import ChecksStopped  # noqa: PLC0415
+
+            future = shard.checks.pop(message[1], None)
+            if future is not None and not future.done():
+                future.set_exception(ChecksStopped(message[1]))
+        elif kind == "fetched":
+            entry = shard.fetches.pop(message[1], None)
+            if entry is not None and not entry[1].done():
+                entry[1].set_result({"response": message[2], "error": message[3]})
+        elif kind == "stats":
+            shard.stats = message[1]
+        elif kind == "ready":
+            logger.debug(
+                "Shard %(i)d is ready (pid %(pid)d)", {"i": shard.index, "pid": message[1]}
+            )
+
+    def _died(self, shard: _Shard) -> None:
+        """A shard's stream ended before the crawl closed it: start it again, or give up."""
+        code = shard.process.poll()
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("brokenlinks/shards/died")
+        if shard.restarts < _RESTARTS:
+            logger.warning(
+                "Check shard %(i)d died (exit status %(code)s): starting it again",
+                {"i": shard.index + 1, "code": code},
+            )
+            new = self._spawn(shard.index, shard.restarts + 1)
+            self._shards[shard.index] = new
+            # what the dead shard had not answered goes to the new one
+            for url, future in shard.checks.items():
+                new.checks[url] = future
+                self._send(new, ("check", url))
+            for rid, (state, fetched) in shard.fetches.items():
+                new.fetches[rid] = (state, fetched)
+                self._send(new, ("fetch", rid, state))
+            return
+        logger.warning(
+            "Check shard %(i)d died again (exit status %(code)s): its sites are checked in "
+            "the crawl process from now on",
+            {"i": shard.index + 1, "code": code},
+        )
+        shard.lost = True
+        for future in shard.checks.values():
+            if not future.done():
+                future.set_exception(ShardLost())
+        for _, fetched in shard.fetches.values():
+            if not fetched.done():
+                fetched.set_exception(ShardLost())
+        shard.checks.clear()
+        shard.fetches.clear()
+
+    def _send(self, shard: _Shard, message: tuple[Any, ...]) -> None:
+        if shard.writer is not None and not shard.writer.is_closing():
+            wire.write(shard.writer, message)
+        else:
+            waiting = asyncio.ensure_future(self._send_when_connected(shard, message))
+            self._waiting.add(waiting)
+            waiting.add_done_callback(self._waiting.discard)
+
+    async def _send_when_connected(self, shard: _Shard, message: tuple[Any, ...]) -> None:
+        await shard.connected.wait()
+        if shard.writer is not None and not shard.writer.is_closing():
+            wire.write(shard.writer, message)
+
+    # -- the coordinator's calls --------------------------------------------------------
+
+    def owner(self, url: str) -> _Shard | None:
+        """The live shard owning *url*'s site (``None`` once it is lost)."""
+        shard = self._shards[shard_of(url, self.count)]
+        return None if shard.lost else shard
+
+    async def check(self, url: str) -> CheckResult:
+        """The verdict of *url*, checked by its shard; :class:`ShardLost` if it is gone."""
+        shard = self.owner(url)
+        if shard is None or self.closing:
+            raise ShardLost
+        future = shard.checks.get(url)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            shard.checks[url] = future
+            self._send(shard, ("check", url))
+        return await asyncio.shield(future)
+
+    async def fetch(self, request: Request) -> Response:
+        """Download *request* (a referring page) in the shard of its site."""
+        shard = self.owner(request.url)
+        if shard is None or self.closing:
+            raise ShardLost
+        rid = next(self._rids)
+        state = wire.request_state(request)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        shard.fetches[rid] = (state, future)
+        self._send(shard, ("fetch", rid, state))
+        outcome = await future
+        if outcome["error"] is not None:
+            raise wire.error_from_state(outcome["error"])
+        return wire.response_from_state(outcome["response"], request)
+
+    def stop(self) -> None:
+        """The crawl is stopping: every shard abandons its checks (each answers ``stopped``)."""
+        for shard in self._shards:
+            self._send(shard, ("stop",))
+
+    def close(self) -> None:
+        """Merge the shards' last stats into the crawl's and let the shards exit."""
+        if self.closing:
+            return
+        self.closing = True
+        stats = self.crawler.stats
+        assert stats is not None
+        merged = stats.get_stats()
+        for shard in self._shards:
+            merge_stats(merged, shard.stats)
+        stats.set_stats(merged)
+        for shard in self._shards:
+            self._send(shard, ("close",))
+        self._reaper = asyncio.ensure_future(asyncio.to_thread(self._reap))
+
+    def _reap(self) -> None:
+        """Wait (in a thread) for the shards to exit; kill those that take too long."""
+        deadline = time.monotonic() + _EXIT_WAIT
+        for shard in self._shards:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                shard.process.wait(max(deadline - time.monotonic(), 0))
+        self._kill_all()
+
+    def _kill_all(self) -> None:
+        for shard in self._shards:
+            if shard.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    shard.process.kill()
+                shard.process.wait()
+            if shard.writer is not None:
+                shard.writer.close()

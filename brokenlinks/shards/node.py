@@ -1,0 +1,243 @@
+"""A check shard: a Scrapy crawler of its own that checks the targets of the sites it owns.
+
+Started by the coordinator (:mod:`brokenlinks.shards.local`) as
+``python -m brokenlinks.shards.node --fd N --index I --count C``, with the coordinator's
+final settings pickled on its standard input and one end of a socket pair as file
+descriptor *N*. It runs :class:`ShardSpider`, which starts no request of its own: it
+serves the coordinator's messages (:mod:`brokenlinks.shards.wire`) with the crawl's
+:class:`~brokenlinks.checker.checks.LinkChecker` (checks) and its engine (page fetches of
+the shard's hosts), until told to close or until the coordinator goes away.
+
+What differs from the coordinator's settings: no add-ons (the settings are final), no
+feeds, pipelines, progress, summary or fresh-verdict look-ups (the coordinator has them),
+no nested shards, the page reading in a thread (the shard is itself one of the
+crawl's processes), ``CONCURRENT_REQUESTS`` divided among the shards (the crawl's budget
+is for all of them), and the shard's name in every log line. ``SIGINT`` is ignored:
+Ctrl-C reaches the whole process group, and the coordinator stops its shards itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import pickle
+import signal
+import socket
+import sys
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import CrawlerProcess
+from scrapy.exceptions import DontCloseSpider
+from scrapy.settings import Settings
+
+from brokenlinks.checker.checks import ChecksStopped, LinkChecker
+from brokenlinks.shards import wire
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+#: meta a page fetch carries in its shard: the download as the coordinator asked it, with
+#: none of the shard's own middlewares deciding again (the coordinator's did)
+_FETCH_META = {
+    "dont_retry": True,
+    "dont_redirect": True,
+    "dont_merge_cookies": True,
+    "dont_obey_robotstxt": True,
+    "allow_offsite": True,
+    "brokenlinks_shard_fetch": True,
+}
+
+#: extensions the coordinator runs for the whole crawl (None: off in a shard)
+_COORDINATOR_ONLY = (
+    "brokenlinks.checker.freshness.FreshVerdicts",
+    "brokenlinks.extensions.feeds.ProspectFeedExporter",
+    "brokenlinks.extensions.progress.CrawlProgress",
+    "brokenlinks.extensions.summary.CrawlSummary",
+    "scrapy.extensions.closespider.CloseSpider",
+    "scrapy.extensions.logstats.LogStats",
+    "scrapy.extensions.remote_control.RemoteControl",
+)
+#: seconds between two stats snapshots while the shard is busy
+_STATS_EVERY = 0.5
+
+
+def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, Any]:
+    """A shard's settings from the coordinator's final ones.
+
+    >>> s = shard_settings({"CONCURRENT_REQUESTS": 128, "EXTENSIONS": {}}, 0, 3)
+    >>> s["CONCURRENT_REQUESTS"], s["BROKENLINKS_CHECK_SHARDS"], s["FEEDS"]
+    (43, 1, {})
+    """
+    out = dict(values)
+    extensions = dict(out.get("EXTENSIONS") or {})
+    extensions.update(dict.fromkeys(_COORDINATOR_ONLY))
+    total = int(out.get("CONCURRENT_REQUESTS") or 0)
+    log_format = out.get("LOG_FORMAT") or "%(asctime)s [%(name)s] %(levelname)s: %(message)s"
+    out.update(
+        {
+            "ADDONS": {},
+            "EXTENSIONS": extensions,
+            "ITEM_PIPELINES": {},
+            "FEEDS": {},
+            "BROKENLINKS_CHECK_SHARDS": 1,
+            "BROKENLINKS_WORKERS": 1,
+            "CONCURRENT_REQUESTS": math.ceil(total / count) if total else 0,
+            "TELNETCONSOLE_ENABLED": False,
+            "STATS_DUMP": False,
+            "JOBDIR": None,
+            "LOG_VERSIONS": [],
+            "LOG_FORMAT": f"[shard {index + 1}/{count}] {log_format}",
+        }
+    )
+    return out
+
+
+class ShardSpider(Spider):
+    """Serves one coordinator's checks and page fetches; sends no request of its own."""
+
+    name = "brokenlinks-shard"
+
+    def __init__(self, *, fd: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fd = fd
+        self.closing = False
+        self.checker: LinkChecker
+        self._writer: asyncio.StreamWriter | None = None
+        self._busy = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_stats = 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ShardSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        assert isinstance(spider, ShardSpider)
+        crawler.signals.connect(spider.opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider.idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.closed_signal, signal=signals.spider_closed)
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        return
+        yield
+
+    def opened(self) -> None:
+        self.checker = LinkChecker.of(self.crawler)
+        self._serving = asyncio.ensure_future(self.serve())
+
+    def idle(self) -> None:
+        if not self.closing:
+            raise DontCloseSpider
+
+    async def closed_signal(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            assert self.crawler.stats is not None
+            await self._send(("stats", dict(self.crawler.stats.get_stats())))
+            self._writer.close()
+
+    async def serve(self) -> None:
+        sock = socket.socket(fileno=self.fd)
+        reader, self._writer = await asyncio.open_connection(sock=sock)
+        await self._send(("ready", os.getpid()))
+        while (message := await wire.receive(reader)) is not None:
+            kind = message[0]
+            if kind == "check":
+                self._spawn(self._check(message[1]))
+            elif kind == "fetch":
+                self._spawn(self._fetch(message[1], message[2]))
+            elif kind == "stop":
+                self.checker.stop_checks()
+            elif kind == "close":
+                break
+        # told to close, or the coordinator is gone: nothing more will be asked
+        self.close_shard()
+
+    def close_shard(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        for task in self._tasks:
+            task.cancel()
+        self.checker.stop_checks()
+        engine = self.crawler.engine
+        if engine is not None:
+            self._closing = asyncio.ensure_future(engine.close_spider_async(reason="finished"))
+
+    def _spawn(self, coro: Any) -> None:
+        self._busy += 1
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._busy -= 1
+        if not task.cancelled() and (error := task.exception()) is not None:
+            logger.error("A shard job failed: %(error)r", {"error": error}, exc_info=error)
+        loop = asyncio.get_running_loop()
+        if self._busy == 0 or loop.time() - self._last_stats > _STATS_EVERY:
+            self._last_stats = loop.time()
+            assert self.crawler.stats is not None
+            self._write(("stats", dict(self.crawler.stats.get_stats())))
+
+    async def _check(self, url: str) -> None:
+        try:
+            result = await self.checker.check(url)
+        except ChecksStopped:
+            await self._send(("stopped", url))
+            return
+        # the coordinator stores it: nothing is kept here for the store
+        self.checker.take_unreported()
+        await self._send(("result", url, result))
+
+    async def _fetch(self, rid: int, state: dict[str, Any]) -> None:
+        request = wire.request_from_state(state, **_FETCH_META)
+        engine = self.crawler.engine
+        assert engine is not None
+        try:
+            response = await engine.download_async(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001  (every failure goes back to the page)
+            await self._send(("fetched", rid, None, wire.error_state(e, request.url)))
+            return
+        await self._send(("fetched", rid, wire.response_state(response), None))
+
+    def _write(self, message: tuple[Any, ...]) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            wire.write(self._writer, message)
+
+    async def _send(self, message: tuple[Any, ...]) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            try:
+                await wire.send(self._writer, message)
+            except ConnectionError:
+                self.close_shard()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one shard until its coordinator closes it (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m brokenlinks.shards.node")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    values = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  (from our own coordinator)
+    settings = Settings(shard_settings(values, args.index, args.count), priority="cmdline")
+    process = CrawlerProcess(settings)
+    process.crawl(ShardSpider, fd=args.fd)
+    process.start(install_signal_handlers=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
