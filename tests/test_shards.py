@@ -1,172 +1,117 @@
-"""The check shards' pure parts: partition, messages, settings, stats (no process started)."""
+"""Splitting referring pages into shards by site, and ``scrapy splitseeds``."""
 
 from __future__ import annotations
 
-import pickle
+import subprocess
+import sys
+from collections import Counter
 
-from scrapy import Request
-from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError
-from scrapy.http import HtmlResponse, Response, TextResponse
+import pytest
 
-from brokenlinks.net import guard
-from brokenlinks.shards import wire
-from brokenlinks.shards.local import merge_stats, picklable_settings, shards_for
-from brokenlinks.shards.node import shard_settings
-from brokenlinks.shards.partition import shard_key, shard_of, shard_of_key
+from brokenlinks.parsing.sites import site_of
+from brokenlinks.seeds.read import read_seeds
+from brokenlinks.seeds.shards import split_by_site
 
-
-def test_one_owner_per_site_whatever_the_host():
-    owners = {shard_of(url, 7) for url in (
-        "http://example.com/a", "https://www.example.com/b", "http://cdn.example.com:8080/c",
-    )}  # fmt: skip
-    assert len(owners) == 1
-    # the private suffixes make each blog a site of its own
-    assert shard_key("https://alice.github.io/x") != shard_key("https://bob.github.io/x")
+from .conftest import PROJECT
 
 
-def test_the_partition_is_the_same_in_every_process():
-    # BLAKE2 of the site, not Python's salted hash(): nodes of a cluster agree
-    assert [shard_of_key(f"site-{n}.test", 5) for n in range(8)] == [3, 4, 1, 1, 0, 2, 3, 0]
+@pytest.mark.parametrize(
+    ("urls", "shards", "expected"),
+    [
+        ([], 3, [[], [], []]),
+        (["http://a.test/"], 1, [["http://a.test/"]]),
+        (["http://a.test/"], 2, [["http://a.test/"], []]),
+        # subdomains and www. stay with their registered domain
+        (
+            ["http://www.example.co.uk/a", "http://x.example.org/", "http://blog.example.co.uk/b"],
+            2,
+            [
+                ["http://www.example.co.uk/a", "http://blog.example.co.uk/b"],
+                ["http://x.example.org/"],
+            ],
+        ),
+        # the biggest site first, then each site on the emptiest shard
+        (
+            [
+                "http://s.test/1",
+                "http://b.test/1",
+                "http://b.test/2",
+                "http://b.test/3",
+                "http://a.test/1",
+                "http://a.test/2",
+            ],
+            2,
+            [
+                ["http://b.test/1", "http://b.test/2", "http://b.test/3"],
+                ["http://s.test/1", "http://a.test/1", "http://a.test/2"],
+            ],
+        ),
+        # IP addresses and ports: the host is the site
+        (
+            ["http://127.0.0.1:8080/a", "http://127.0.0.1:9090/b", "http://10.0.0.1/"],
+            2,
+            [["http://127.0.0.1:8080/a", "http://127.0.0.1:9090/b"], ["http://10.0.0.1/"]],
+        ),
+    ],
+)
+def test_split_by_site(urls, shards, expected):
+    assert split_by_site(urls, shards) == expected
 
 
-def test_sites_spread_over_the_shards():
-    counts = [0, 0, 0]
-    for n in range(3000):
-        counts[shard_of_key(f"host-{n}.example", 3)] += 1
-    assert min(counts) > 900
+def test_split_is_balanced_and_keeps_every_page():
+    urls = [f"http://site{i % 37}.example/{i}" for i in range(1000)]
+    shards = split_by_site(urls, 4)
+    assert sorted(url for shard in shards for url in shard) == sorted(urls)
+    sizes = [len(shard) for shard in shards]
+    assert max(sizes) - min(sizes) <= 28  # at most one site's worth apart
+    # every site on exactly one shard
+    owners = Counter(site for shard in shards for site in {site_of(url) for url in shard})
+    assert len(owners) == 37
+    assert set(owners.values()) == {1}
 
 
-def test_a_response_comes_back_as_scrapy_would_have_built_it():
-    request = Request("http://example.test/page")
-    response = HtmlResponse(
-        "http://example.test/page",
-        status=404,
-        headers={"Content-Type": "text/html; charset=utf-8", "Set-Cookie": ["a=1", "b=2"]},
-        body=b"<title>gone</title>",
-        ip_address=__import__("ipaddress").ip_address("127.0.0.1"),
-        protocol="HTTP/1.1",
+@pytest.mark.e2e
+def test_splitseeds_command(tmp_path):
+    export = PROJECT / "tests" / "web" / "seeds.test" / "mysite-links.csv"
+    seeds = tmp_path / "backlinks.csv"
+    seeds.write_text(
+        export.read_text(encoding="utf-8")
+        + "http://blog.test/resources.html,2026-10-03\nhttp://news.test/article.html,2026-10-04\n",
+        encoding="utf-8",
     )
-    state = pickle.loads(pickle.dumps(wire.response_state(response)))
-    back = wire.response_from_state(state, request)
-    assert isinstance(back, HtmlResponse)
-    assert (back.status, back.body, back.url) == (404, b"<title>gone</title>", response.url)
-    assert back.headers.getlist("Set-Cookie") == [b"a=1", b"b=2"]
-    assert str(back.ip_address) == "127.0.0.1"
-    assert back.request is request
-    plain = wire.response_from_state(
-        {
-            **state,
-            "url": "http://example.test/a.png",
-            "headers": {"Content-Type": ["image/png"]},
-            "body": b"\x89PNG\r\n\x1a\n\0\0\0",
-        },
-        request,
+    out = tmp_path / "shards"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "splitseeds", str(seeds), "-n", "2", "-d", str(out)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    assert type(plain) is Response
-    text = wire.response_from_state(
-        {**state, "headers": {"Content-Type": ["text/plain"]}}, request
+    assert result.returncode == 0, result.stderr
+    first, second = out / "backlinks-1-of-2.txt", out / "backlinks-2-of-2.txt"
+    assert result.stdout.splitlines() == [
+        f"{first}: 2 pages, 1 sites",
+        f"{second}: 1 pages, 1 sites",
+    ]
+    assert [s.url for s in read_seeds(first).seeds] == [
+        "http://news.test/article.html",
+        "http://news.test/other.html",
+    ]
+    assert [s.url for s in read_seeds(second).seeds] == ["http://blog.test/resources.html"]
+
+
+@pytest.mark.e2e
+def test_splitseeds_bad_file(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "splitseeds", str(tmp_path / "none.txt"), "-n", "2"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    assert isinstance(text, TextResponse)
-
-
-def test_a_request_travels_with_what_its_download_reads():
-    request = Request(
-        "http://example.test/",
-        method="POST",
-        body=b"x",
-        headers={"User-Agent": "ua", "Cookie": "a=1"},
-        meta={"download_timeout": 3, "proxy": "http://p:1", "depth": 4},
-    )
-    state = pickle.loads(pickle.dumps(wire.request_state(request)))
-    again = wire.request_from_state(state, dont_retry=True)
-    assert (again.method, again.body, again.url) == ("POST", b"x", request.url)
-    assert again.headers[b"User-Agent"] == b"ua"
-    assert again.headers[b"Cookie"] == b"a=1"
-    assert again.meta == {"download_timeout": 3, "proxy": "http://p:1", "dont_retry": True}
-    assert again.dont_filter
-
-
-def test_errors_come_back_as_themselves_or_described():
-    error = wire.error_from_state(
-        pickle.loads(
-            pickle.dumps(wire.error_state(DownloadTimeoutError("took 2 s"), "http://x.test/"))
-        )
-    )
-    assert isinstance(error, DownloadTimeoutError)
-    assert "took 2 s" in str(error)
-
-    class Local(Exception):  # cannot be pickled: defined in a function
-        pass
-
-    described = wire.error_from_state(wire.error_state(Local("odd"), "http://x.test/"))
-    assert isinstance(described, wire.ShardFetchError)
-    assert "Local: odd" in str(described)
-
-
-def test_the_guards_refusal_is_noted_in_the_coordinator():
-    guard.clear_refused_hosts()
-    try:
-        guard.record_refused("intranet.test", "private address 10.0.0.1")
-        state = wire.error_state(CannotResolveHostError("no address"), "http://intranet.test/")
-        guard.clear_refused_hosts()  # the coordinator's process has not seen it
-        error = wire.error_from_state(pickle.loads(pickle.dumps(state)))
-        refusal = guard.guard_refusal(error, "intranet.test")
-        assert refusal is not None
-        assert refusal.reason == "private address 10.0.0.1"
-    finally:
-        guard.clear_refused_hosts()
-
-
-def test_shard_settings_leave_the_crawls_work_to_the_coordinator():
-    values = {
-        "CONCURRENT_REQUESTS": 100,
-        "EXTENSIONS": {"brokenlinks.checker.checks.LinkChecker": 100},
-        "FEEDS": {"out.csv": {"format": "csv"}},
-        "ITEM_PIPELINES": {"pipelines.store.StorePipeline": 300},
-        "ADDONS": {"brokenlinks.Addon": 0},
-        "BROKENLINKS_CHECK_SHARDS": 0,
-        "LOG_FORMAT": "%(message)s",
-    }
-    out = shard_settings(values, 1, 3)
-    assert out["CONCURRENT_REQUESTS"] == 34
-    assert out["BROKENLINKS_CHECK_SHARDS"] == 1
-    assert out["FEEDS"] == {}
-    assert out["ITEM_PIPELINES"] == {}
-    assert out["ADDONS"] == {}
-    assert out["EXTENSIONS"]["brokenlinks.checker.checks.LinkChecker"] == 100
-    assert out["EXTENSIONS"]["brokenlinks.extensions.summary.CrawlSummary"] is None
-    assert out["LOG_FORMAT"] == "[shard 2/3] %(message)s"
-    assert values["FEEDS"]  # the coordinator's own settings are untouched
-
-
-def test_only_changed_picklable_settings_travel():
-    values = {
-        "DOWNLOAD_TIMEOUT": 180,  # Scrapy's default: the shard has it
-        "RANDOMIZE_DOWNLOAD_DELAY": True,  # deprecated default: must not warn in the shard
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
-        "PLAYWRIGHT_ABORT_REQUEST": lambda request: False,
-        "BROKENLINKS_RESOLVE": {"*.test": "127.0.0.1:8080"},
-    }
-    assert picklable_settings(values) == {
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
-        "BROKENLINKS_RESOLVE": {"*.test": "127.0.0.1:8080"},
-    }
-
-
-def test_shard_stats_are_merged_once():
-    stats = {"downloader/request_count": 10, "brokenlinks/verdict_count/dead": 3}
-    merge_stats(stats, {"downloader/request_count": 5, "brokenlinks/verdict_count/dead": 3,
-                        "brokenlinks/downloader/max_sending": 9, "finish_reason": "finished"})  # fmt: skip
-    merge_stats(stats, {"downloader/request_count": 7, "brokenlinks/downloader/max_sending": 4})
-    assert stats == {
-        "downloader/request_count": 22,
-        "brokenlinks/verdict_count/dead": 3,
-        "brokenlinks/downloader/max_sending": 9,
-    }
-
-
-def test_shard_count():
-    assert shards_for(1) == 1
-    assert shards_for(4) == 4
-    assert shards_for(0, cores=6, crawls=1) == 6
-    assert shards_for(0, cores=8, crawls=4) == 2
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: seeds file '{tmp_path / 'none.txt'}': no such file"
+    ]

@@ -13,6 +13,10 @@ registrable domain, private suffixes included), not by host name:
 - **balance** is still fine: the Public Suffix List's private section makes each
   ``*.github.io`` or ``*.blogspot.com`` blog a site of its own.
 
+The key is the one ``scrapy splitseeds`` splits referring pages by
+(:mod:`brokenlinks.seeds.shards`); there the whole list is known beforehand and balanced
+by page count, here targets arrive one by one, so the owner is a hash.
+
 A URL without a host (``mailto:``, an unparseable href) never reaches a shard (it is
 decided without a request); it maps to shard 0 all the same. The hash is BLAKE2 of the
 site's name: the same on every machine and every Python (``hash()`` is salted per
