@@ -111,7 +111,7 @@ COMPONENTS: list[tuple[str, str, int | None]] = [
     ("DOWNLOADER_MIDDLEWARES", "scrapy.downloadermiddlewares.redirect.RedirectMiddleware", None),
     # Check shards (BROKENLINKS_CHECK_SHARDS): a referring page is downloaded by the shard
     # that owns its site, in the same per-host slot as the site's checks.
-    ("DOWNLOADER_MIDDLEWARES", "brokenlinks.shards.middleware.ShardFetchMiddleware", 840),
+    ("DOWNLOADER_MIDDLEWARES", "brokenlinks.cluster.middleware.ShardFetchMiddleware", 840),
 ]
 
 

@@ -84,7 +84,7 @@ class BrokenlinksConfig:
     #: processes sharing a crawl's CPU work (page extraction, body reading), the crawl's
     #: own included: 1 does all of it in the crawl process; 0: one per CPU core
     workers: int = 0
-    #: processes that check links, each owning the targets of its sites (brokenlinks.shards):
+    #: processes that check links, each owning the targets of its sites (brokenlinks.cluster):
     #: 1 (the default) checks in the crawl process; 0: one per CPU core (shared among
     #: Scrapyd's crawls)
     check_shards: int = 1

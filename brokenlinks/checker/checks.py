@@ -63,13 +63,13 @@ from brokenlinks.checker import verdicts
 from brokenlinks.checker.spill import VerdictMemory
 from brokenlinks.checker.verdicts import CheckResult, Kind, Reason, Verdict
 from brokenlinks.checker.workers import WorkerPool, processes_for, read_body
+from brokenlinks.cluster.local import LocalShards, ShardLost, shards_for
 from brokenlinks.config import BrokenlinksConfig, config_of
 from brokenlinks.downloadermiddlewares.retry import META_RETRY_AFTER
 from brokenlinks.judge import parked, soft404
 from brokenlinks.judge.botwall import detect_bot_wall
 from brokenlinks.net import guard
 from brokenlinks.parsing.urls import host_of, is_http, origin_of, resolve_href
-from brokenlinks.shards.local import LocalShards, ShardLost, shards_for
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -206,7 +206,7 @@ class LinkChecker:
         #: targets dead for a reason that can be transient: first verdict, final one to come
         self._unconfirmed: dict[str, tuple[Verdict, asyncio.Future[Verdict]]] = {}
         self._confirming: asyncio.Task[None] | None = None
-        #: the check shards (brokenlinks.shards) when checks run in other processes
+        #: the check shards (brokenlinks.cluster) when checks run in other processes
         self.shards: LocalShards | None = None
         count = shards_for(config.check_shards)
         if count > 1:

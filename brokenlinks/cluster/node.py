@@ -1,10 +1,10 @@
 """A check shard: a Scrapy crawler of its own that checks the targets of the sites it owns.
 
-Started by the coordinator (:mod:`brokenlinks.shards.local`) as
-``python -m brokenlinks.shards.node --fd N --index I --count C``, with the coordinator's
+Started by the coordinator (:mod:`brokenlinks.cluster.local`) as
+``python -m brokenlinks.cluster.node --fd N --index I --count C``, with the coordinator's
 final settings pickled on its standard input and one end of a socket pair as file
 descriptor *N*. It runs :class:`ShardSpider`, which starts no request of its own: it
-serves the coordinator's messages (:mod:`brokenlinks.shards.wire`) with the crawl's
+serves the coordinator's messages (:mod:`brokenlinks.cluster.wire`) with the crawl's
 :class:`~brokenlinks.checker.checks.LinkChecker` (checks) and its engine (page fetches of
 the shard's hosts), until told to close or until the coordinator goes away.
 
@@ -35,7 +35,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.settings import Settings
 
 from brokenlinks.checker.checks import ChecksStopped, LinkChecker
-from brokenlinks.shards import wire
+from brokenlinks.cluster import wire
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -224,7 +224,7 @@ class ShardSpider(Spider):
 
 def main(argv: list[str] | None = None) -> int:
     """Run one shard until its coordinator closes it (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m brokenlinks.shards.node")
+    parser = argparse.ArgumentParser(prog="python -m brokenlinks.cluster.node")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)

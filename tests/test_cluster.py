@@ -8,11 +8,11 @@ from scrapy import Request
 from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError
 from scrapy.http import HtmlResponse, Response, TextResponse
 
+from brokenlinks.cluster import wire
+from brokenlinks.cluster.local import merge_stats, picklable_settings, shards_for
+from brokenlinks.cluster.node import shard_settings
+from brokenlinks.cluster.partition import shard_key, shard_of, shard_of_key
 from brokenlinks.net import guard
-from brokenlinks.shards import wire
-from brokenlinks.shards.local import merge_stats, picklable_settings, shards_for
-from brokenlinks.shards.node import shard_settings
-from brokenlinks.shards.partition import shard_key, shard_of, shard_of_key
 
 
 def test_one_owner_per_site_whatever_the_host():

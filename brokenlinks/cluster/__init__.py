@@ -9,9 +9,9 @@ confirms) and alone talks to its sites, so per-host limits hold by construction 
 target is checked once. Verdicts come back to the coordinator, which builds the items,
 feeds and store as without shards.
 
-- :mod:`brokenlinks.shards.partition`: which shard owns a URL (a stable hash of its site).
-- :mod:`brokenlinks.shards.wire`: the messages between coordinator and shards.
-- :mod:`brokenlinks.shards.node`: a shard process (a Scrapy crawler serving checks).
-- :mod:`brokenlinks.shards.local`: the coordinator's side on one machine (child processes).
-- :mod:`brokenlinks.shards.middleware`: referring pages fetched through their host's shard.
+- :mod:`brokenlinks.cluster.partition`: which shard owns a URL (a stable hash of its site).
+- :mod:`brokenlinks.cluster.wire`: the messages between coordinator and shards.
+- :mod:`brokenlinks.cluster.node`: a shard process (a Scrapy crawler serving checks).
+- :mod:`brokenlinks.cluster.local`: the coordinator's side on one machine (child processes).
+- :mod:`brokenlinks.cluster.middleware`: referring pages fetched through their host's shard.
 """

@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Self
 
 from brokenlinks.checker.checks import LinkChecker
+from brokenlinks.cluster.local import ShardLost
 from brokenlinks.parsing.urls import is_http
-from brokenlinks.shards.local import ShardLost
 
 if TYPE_CHECKING:
     from scrapy import Request

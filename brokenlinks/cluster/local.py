@@ -1,9 +1,9 @@
 """The coordinator's side of the check shards on one machine: child processes.
 
-:class:`LocalShards` starts ``count`` shard processes (:mod:`brokenlinks.shards.node`)
+:class:`LocalShards` starts ``count`` shard processes (:mod:`brokenlinks.cluster.node`)
 when the spider opens, each with one end of a socket pair and the crawl's final settings,
-and sends each target (and each referring page, :mod:`brokenlinks.shards.middleware`) to
-the shard that owns its site (:mod:`brokenlinks.shards.partition`). Answers come back as
+and sends each target (and each referring page, :mod:`brokenlinks.cluster.middleware`) to
+the shard that owns its site (:mod:`brokenlinks.cluster.partition`). Answers come back as
 they are ready; the crawl's event loop never blocks on a shard.
 
 A shard that dies (killed, out of memory) is started again once, and what it had not
@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy.settings import default_settings
 
 from brokenlinks.checker.workers import available_cores, crawls_sharing_cores
-from brokenlinks.shards import wire
-from brokenlinks.shards.partition import shard_of
+from brokenlinks.cluster import wire
+from brokenlinks.cluster.partition import shard_of
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -59,7 +59,7 @@ _COUNTED_BY_COORDINATOR = (
     "brokenlinks/verdict_count/",
     "brokenlinks/reason_count/",
     "brokenlinks/workers/",
-    "brokenlinks/shards/",
+    "brokenlinks/cluster/",
 )
 
 
@@ -165,7 +165,7 @@ class LocalShards:
         self._shards = [self._spawn(index) for index in range(self.count)]
         atexit.register(self._kill_all)
         assert self.crawler.stats is not None
-        self.crawler.stats.set_value("brokenlinks/shards/processes", self.count)
+        self.crawler.stats.set_value("brokenlinks/cluster/processes", self.count)
         logger.info("Checking links in %(n)d shard processes", {"n": self.count})
 
     def _spawn(self, index: int, restarts: int = 0) -> _Shard:
@@ -177,7 +177,7 @@ class LocalShards:
             [
                 sys.executable,
                 "-m",
-                "brokenlinks.shards.node",
+                "brokenlinks.cluster.node",
                 "--fd",
                 str(theirs.fileno()),
                 "--index",
@@ -233,7 +233,7 @@ class LocalShards:
         """A shard's stream ended before the crawl closed it: start it again, or give up."""
         code = shard.process.poll()
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value("brokenlinks/shards/died")
+        self.crawler.stats.inc_value("brokenlinks/cluster/died")
         if shard.restarts < _RESTARTS:
             logger.warning(
                 "Check shard %(i)d died (exit status %(code)s): starting it again",
