@@ -232,7 +232,7 @@ def _outage_run(
 
 def outage(scale: float) -> str:
     """(c): PostgreSQL stopped mid-crawl, for 30 s and for good."""
-    from tests.pgserver import PgServer  # noqa: PLC0415  # the tests' throwaway server
+    from brokenlinks.testing.pgserver import PgServer  # noqa: PLC0415  # needs PostgreSQL only here
 
     web = bigweb.generate(scale, port=bigweb.free_port(), seed=7, timeout=4.0)
     with tempfile.TemporaryDirectory(prefix="brokenlinks-pressure-pg-") as tmp:
