@@ -477,6 +477,11 @@ class BigWebServer:
         self.max_in_flight: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.methods: Counter[str] = Counter()
+        #: requests per (address, path and query): the same URL asked twice shows here
+        self.by_url: Counter[tuple[str, str]] = Counter()
+        #: requests in flight on every host together, and their most
+        self.total_in_flight = 0
+        self.max_total_in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -489,6 +494,8 @@ class BigWebServer:
         self.max_in_flight.clear()
         self.requests.clear()
         self.methods.clear()
+        self.by_url.clear()
+        self.total_in_flight = self.max_total_in_flight = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="bigweb", daemon=True)
@@ -547,10 +554,13 @@ class BigWebServer:
                 close = b"connection: close" in lower
                 self.requests[address] += 1
                 self.methods[method.decode("latin-1")] += 1
+                self.by_url[address, target.decode("latin-1")] += 1
                 self.in_flight[address] += 1
                 self.max_in_flight[address] = max(
                     self.max_in_flight[address], self.in_flight[address]
                 )
+                self.total_in_flight += 1
+                self.max_total_in_flight = max(self.max_total_in_flight, self.total_in_flight)
                 try:
                     await asyncio.sleep(host.latency)
                     if method == b"HEAD" and host.head_refused:
@@ -562,6 +572,7 @@ class BigWebServer:
                         return
                 finally:
                     self.in_flight[address] -= 1
+                    self.total_in_flight -= 1
                 if body and host.gzip and b"gzip" in _header(lower, b"accept-encoding"):
                     body = _gzipped(body)
                     headers = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}

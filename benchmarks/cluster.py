@@ -1,0 +1,266 @@
+"""Cluster benchmark: N nodes on one machine share one crawl through Redis and PostgreSQL.
+
+One command (from the project directory)::
+
+    python benchmarks/cluster.py [--scale 1] [--nodes 1,2,3] [--kill] [--pin] [--shards 2]
+
+generates the web of :mod:`bigweb` (as ``bench.py`` does) and serves it in this process,
+starts a throwaway Redis and a throwaway PostgreSQL (``brokenlinks.testing``; Debian's
+``redis-server`` and ``postgresql``), and for each node count runs that many
+``scrapy crawl backlinks`` processes on the same seeds: referring pages shared through
+scrapy-redis' queue, link checks through the check shards' Redis queues
+(``brokenlinks.cluster``), every verdict stored in one PostgreSQL database. ``--pin``
+pins node *i* to core *i* modulo the cores (``taskset``), so that each node has its own
+core where there are enough. ``--kill`` adds a run of two nodes in which the second is
+killed (SIGKILL, its whole process group) once the server has answered a third of the
+one-node run's requests.
+
+For each run it prints: wall (start of the first node to the exit of the last), the CPU
+of every node (its processes, shards and workers included), the server's requests, the
+duplicate requests (server-side, per URL: requests beyond those of the one-node run, so
+that retries and confirmations a single node makes too are not counted), the most
+requests in flight on one host and on all hosts together (server-side), and the F1 of
+dead targets (the database's dead targets against the generator's truth). Not a test:
+figures vary with the machine's load; compare runs of one invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bigweb
+from bench import PER_HOST, RETRIES, TOTAL, f1, serve
+
+from brokenlinks.testing.pgserver import PgServer
+from brokenlinks.testing.redisserver import RedisServer
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Node:
+    index: int
+    process: subprocess.Popen[bytes]
+    cpu: float = 0.0
+    returncode: int | None = None
+    killed: bool = False
+
+
+@dataclass
+class ClusterRun:
+    label: str
+    nodes: int
+    wall: float
+    cpu: list[float]
+    requests: int
+    by_url: Counter[tuple[str, str]]
+    max_per_host: int
+    max_total: int
+    f1: float
+    dead_found: int
+    returncodes: list[int | None] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def node_command(
+    index: int, seeds: Path, out: Path, *, redis_url: str, database_url: str, key: str,
+    shards: int, web: bigweb.Web, pin: int | None,
+) -> list[str]:  # fmt: skip
+    """The ``scrapy crawl`` of node *index*: the same crawl on every node, one namespace."""
+    settings = {
+        "BROKENLINKS_ALLOW_PRIVATE_ADDRESSES": "True",
+        "BROKENLINKS_DATABASE_URL": database_url,
+        "DOWNLOAD_TIMEOUT": str(web.timeout),
+        "RETRY_TIMES": str(RETRIES),
+        "CONCURRENT_REQUESTS": str(TOTAL),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(PER_HOST),
+        "LOG_LEVEL": "INFO",
+        # referring pages: one shared queue (docs/deployment.md, "More than one machine")
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": "True",
+        "SCHEDULER_QUEUE_KEY": f"{key}:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{key}:%(spider)s:dupefilter",
+        "REDIS_URL": redis_url,
+        # link checks: the check shards' queues in the same Redis
+        "BROKENLINKS_CHECK_SHARDS": str(shards),
+        "BROKENLINKS_CLUSTER_KEY": key,
+    }
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
+    cmd += ["-O", str(out)]
+    for name, value in settings.items():
+        cmd += ["-s", f"{name}={value}"]
+    if pin is not None:
+        cmd = ["taskset", "-c", str(pin), *cmd]
+    return cmd
+
+
+def _reap(node: Node) -> None:
+    _, status, usage = os.wait4(node.process.pid, 0)
+    node.cpu = usage.ru_utime + usage.ru_stime
+    node.returncode = os.waitstatus_to_exitcode(status)
+    node.process.returncode = node.returncode
+
+
+def run_cluster(
+    label: str, count: int, *, web: bigweb.Web, server: bigweb.BigWebServer, seeds: Path,
+    work: Path, redis: RedisServer, pg: PgServer, shards: int, pin: bool,
+    kill_after: int | None = None,
+) -> ClusterRun:  # fmt: skip
+    """One crawl on *count* nodes, in a database and a Redis namespace of its own."""
+    server.reset_counters()
+    key = f"bench{count}{'k' if kill_after is not None else ''}-{time.time_ns() % 10**9}"
+    database_url = pg.create_database(key.replace("-", "_"))
+    cores = len(os.sched_getaffinity(0))
+    env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    nodes: list[Node] = []
+    reapers: list[threading.Thread] = []
+    start = time.monotonic()
+    for index in range(count):
+        cmd = node_command(
+            index, seeds, work / f"{key}-{index}.jsonl", redis_url=redis.url, key=key,
+            database_url=database_url, shards=shards, web=web,
+            pin=index % cores if pin else None,
+        )  # fmt: skip
+        with (work / f"{key}-{index}.log").open("wb") as log:
+            process = subprocess.Popen(
+                cmd, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        node = Node(index, process)
+        nodes.append(node)
+        reaper = threading.Thread(target=_reap, args=(node,), daemon=True)
+        reaper.start()
+        reapers.append(reaper)
+    if kill_after is not None:
+        victim = nodes[-1]
+        while victim.returncode is None and sum(server.requests.values()) < kill_after:
+            time.sleep(0.05)
+        if victim.returncode is None:
+            os.killpg(victim.process.pid, signal.SIGKILL)
+            victim.killed = True
+    for reaper in reapers:
+        reaper.join()
+    wall = time.monotonic() - start
+    dead = _dead_targets(database_url)
+    return ClusterRun(
+        label=label,
+        nodes=count,
+        wall=wall,
+        cpu=[node.cpu for node in nodes],
+        requests=sum(server.requests.values()),
+        by_url=Counter(server.by_url),
+        max_per_host=max(server.max_in_flight.values(), default=0),
+        max_total=server.max_total_in_flight,
+        f1=f1(dead, web.dead_targets()),
+        dead_found=len(dead),
+        returncodes=[node.returncode for node in nodes],
+    )
+
+
+def _dead_targets(database_url: str) -> set[str]:
+    import sqlalchemy as sa  # noqa: PLC0415  (after the crawls: a fresh connection)
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT url FROM targets WHERE kind = 'dead'"))
+            return {row[0] for row in rows}
+    finally:
+        engine.dispose()
+
+
+def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
+    base = runs[0].by_url if runs and runs[0].nodes == 1 else Counter()
+    lines = [
+        (
+            f"web: {len(web.pages)} referring pages, {len(web.targets)} targets on "
+            f"{len(web.hosts)} hosts; truth: {len(web.dead_targets())} dead targets; "
+            f"politeness bound {bound:.2f} s ({PER_HOST}/host, {TOTAL} in all)"
+        ),
+        "",
+        (
+            "| run | nodes | wall s | × 1 node | CPU s per node | requests | duplicate requests "
+            "| max in flight/host | max in flight, all | F1 | exit |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    one = runs[0].wall if runs else 0.0
+    for run in runs:
+        extra = sum(max(n - base.get(url, 0), 0) for url, n in run.by_url.items()) if base else 0
+        cpu = " + ".join(f"{c:.1f}" for c in run.cpu)
+        lines.append(
+            f"| {run.label} | {run.nodes} | {run.wall:.1f} | {run.wall / one:.2f} | {cpu} "
+            f"| {run.requests} | {extra} | {run.max_per_host} | {run.max_total} "
+            f"| {run.f1:.3f} | {','.join(str(c) for c in run.returncodes)} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--timeout", type=float, default=4.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--nodes", default="1,2,3", help="node counts, comma-separated")
+    parser.add_argument("--kill", action="store_true", help="add a 2-node run, one killed")
+    parser.add_argument("--pin", action="store_true", help="pin node i to core i % cores")
+    parser.add_argument("--shards", type=int, default=2, help="check shards per node")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.nodes.split(",") if n.strip()]
+    web = bigweb.generate(
+        args.scale, port=bigweb.free_port(), seed=args.seed, timeout=args.timeout
+    )
+    bound = web.politeness_bound(PER_HOST, TOTAL)["bound"]
+    work, seeds, server = serve(web, prefix="brokenlinks-cluster-")
+    pg_root = Path(tempfile.mkdtemp(prefix="brokenlinks-cluster-pg-"))
+    redis = RedisServer()
+    pg = PgServer(pg_root)
+    runs: list[ClusterRun] = []
+    try:
+        redis.start()
+        pg.start()
+        common = {
+            "web": web, "server": server, "seeds": seeds, "work": work, "redis": redis,
+            "pg": pg, "shards": args.shards, "pin": args.pin,
+        }  # fmt: skip
+        for count in counts:
+            runs.append(run_cluster(f"{count} node(s)", count, **common))  # type: ignore[arg-type]
+            sys.stderr.write(report(runs, web, bound) + "\n")
+        if args.kill:
+            one = next((r for r in runs if r.nodes == 1), None)
+            after = (one.requests if one else len(web.targets)) // 3
+            runs.append(
+                run_cluster("2 nodes, one killed", 2, kill_after=after, **common)  # type: ignore[arg-type]
+            )
+    finally:
+        server.stop()
+        redis.stop()
+        pg.stop()
+        shutil.rmtree(pg_root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    sys.stdout.write(report(runs, web, bound) + "\n")
+    if args.keep:
+        sys.stdout.write(f"work directory: {work}\n")
+    sys.stdout.write(json.dumps({"bound": bound}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
