@@ -73,8 +73,8 @@ def resource_crawl(tmp_path_factory, test_web):
 
 def test_the_checks_ran_in_the_shards(resource_crawl):
     stats = resource_crawl.stats
-    assert stats["brokenlinks/cluster/processes"] == 2
-    assert "brokenlinks/cluster/died" not in stats
+    assert stats["brokenlinks/shards/processes"] == 2
+    assert "brokenlinks/shards/died" not in stats
     # the shards' downloads are counted once, in the crawl's stats
     served = len(resource_crawl.web_requests)
     assert stats["downloader/request_count"] >= served - 5
@@ -164,4 +164,4 @@ def test_a_killed_shard_is_started_again_and_nothing_is_lost(tmp_path, web, expe
         if link["kind"] == "unchecked":
             continue
         assert targets[link["target_url"]]["kind"] == link["kind"], link["target_url"]
-    assert json.loads(rows["crawl_runs"][-1]["stats"])["brokenlinks/cluster/died"] == 2
+    assert json.loads(rows["crawl_runs"][-1]["stats"])["brokenlinks/shards/died"] == 2

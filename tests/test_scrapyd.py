@@ -119,7 +119,11 @@ def test_deploy_lists_the_spider(scrapyd, deployed):
 
 
 def test_round_trip(scrapyd, deployed, test_web, tmp_path):
-    """Two jobs: seeds by URL into a given database, seeds by path into the default one."""
+    """Two jobs: seeds by URL into a given database, seeds by path into the default one.
+
+    The first checks its links in two shard processes: a shard starts from the deployed
+    egg as the crawl does, and logs to the job's log.
+    """
     test_web.reset()
     db_path = tmp_path / "shared.sqlite3"
     feed = tmp_path / "prospects.csv"
@@ -134,6 +138,7 @@ def test_round_trip(scrapyd, deployed, test_web, tmp_path):
                 test_web,
                 BROKENLINKS_DATABASE_URL=f"sqlite:///{db_path}",
                 FEEDS=json.dumps({str(feed): {"format": "csv"}}),
+                BROKENLINKS_CHECK_SHARDS="2",
             ),
         ],
     )
@@ -163,6 +168,8 @@ def test_round_trip(scrapyd, deployed, test_web, tmp_path):
     log = scrapyd.job_log("backlinks", "by-url")
     assert "Read 2 referring pages from http://seeds.test/resources.txt" in log
     assert f"sqlite:///{db_path}" in log
+    assert "[shard 1/2]" in log
+    assert "[shard 2/2]" in log
 
     # the settings given with -d setting=... reached the crawl: its rows are in db_path
     pages = {row["url"] for row in rows(db_path, "pages")}
@@ -172,6 +179,7 @@ def test_round_trip(scrapyd, deployed, test_web, tmp_path):
     assert json.loads(runs[0]["arguments"]) == {"seeds": "http://seeds.test/resources.txt"}
     stats = json.loads(runs[0]["stats"])
     assert stats["brokenlinks/prospects"] > 0
+    assert stats["brokenlinks/shards/processes"] == 2
     dead = {row["url"] for row in rows(db_path, "targets") if row["kind"] == "dead"}
     assert {"http://gone.test/404", "http://mysite.test/old-guide.html"} <= dead
     # the prospects, exported where the FEEDS setting said

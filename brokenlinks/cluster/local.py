@@ -59,7 +59,7 @@ _COUNTED_BY_COORDINATOR = (
     "brokenlinks/verdict_count/",
     "brokenlinks/reason_count/",
     "brokenlinks/workers/",
-    "brokenlinks/cluster/",
+    "brokenlinks/shards/",
 )
 
 
@@ -165,7 +165,7 @@ class LocalShards:
         self._shards = [self._spawn(index) for index in range(self.count)]
         atexit.register(self._kill_all)
         assert self.crawler.stats is not None
-        self.crawler.stats.set_value("brokenlinks/cluster/processes", self.count)
+        self.crawler.stats.set_value("brokenlinks/shards/processes", self.count)
         logger.info("Checking links in %(n)d shard processes", {"n": self.count})
 
     def _spawn(self, index: int, restarts: int = 0) -> _Shard:
@@ -233,7 +233,7 @@ class LocalShards:
         """A shard's stream ended before the crawl closed it: start it again, or give up."""
         code = shard.process.poll()
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value("brokenlinks/cluster/died")
+        self.crawler.stats.inc_value("brokenlinks/shards/died")
         if shard.restarts < _RESTARTS:
             logger.warning(
                 "Check shard %(i)d died (exit status %(code)s): starting it again",

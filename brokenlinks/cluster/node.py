@@ -36,6 +36,7 @@ from scrapy.settings import Settings
 
 from brokenlinks.checker.checks import ChecksStopped, LinkChecker
 from brokenlinks.cluster import wire
+from brokenlinks.render.browser import PLAYWRIGHT_HANDLER
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -65,6 +66,11 @@ _COORDINATOR_ONLY = (
     "scrapy.extensions.logstats.LogStats",
     "scrapy.extensions.remote_control.RemoteControl",
 )
+#: download handlers that render in a browser (a shard's requests never ask for it)
+_BROWSER_HANDLERS = (
+    PLAYWRIGHT_HANDLER,
+    "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+)
 #: seconds between two stats snapshots while the shard is busy
 _STATS_EVERY = 0.5
 
@@ -72,11 +78,19 @@ _STATS_EVERY = 0.5
 def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, Any]:
     """A shard's settings from the coordinator's final ones.
 
-    >>> s = shard_settings({"CONCURRENT_REQUESTS": 128, "EXTENSIONS": {}}, 0, 3)
+    >>> s = shard_settings({"CONCURRENT_REQUESTS": 128, "EXTENSIONS": {},
+    ...                     "DOWNLOAD_HANDLERS": {"https": PLAYWRIGHT_HANDLER, "ftp": None}}, 0, 3)
     >>> s["CONCURRENT_REQUESTS"], s["BROKENLINKS_CHECK_SHARDS"], s["FEEDS"]
     (43, 1, {})
+    >>> s["DOWNLOAD_HANDLERS"]
+    {'ftp': None}
     """
     out = dict(values)
+    # a shard renders nothing: Scrapy's own handlers, not the browser's
+    handlers = dict(out.get("DOWNLOAD_HANDLERS") or {})
+    for scheme in ("http", "https"):
+        if handlers.get(scheme) in _BROWSER_HANDLERS:
+            del handlers[scheme]
     extensions = dict(out.get("EXTENSIONS") or {})
     extensions.update(dict.fromkeys(_COORDINATOR_ONLY))
     total = int(out.get("CONCURRENT_REQUESTS") or 0)
@@ -84,6 +98,7 @@ def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, 
     out.update(
         {
             "ADDONS": {},
+            "DOWNLOAD_HANDLERS": handlers,
             "EXTENSIONS": extensions,
             "ITEM_PIPELINES": {},
             "FEEDS": {},
@@ -165,7 +180,6 @@ class ShardSpider(Spider):
         self.closing = True
         for task in self._tasks:
             task.cancel()
-        self.checker.stop_checks()
         engine = self.crawler.engine
         if engine is not None:
             self._closing = asyncio.ensure_future(engine.close_spider_async(reason="finished"))
