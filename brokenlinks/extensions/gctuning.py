@@ -8,8 +8,8 @@ the whole heap: the few hundred thousand objects the process holds from its star
 modules, classes and functions of Scrapy, Twisted, SQLAlchemy, lxml...) and everything
 the crawl holds (queued referring pages, verdicts). The larger the web, the larger the
 heap and the dearer each full collection, at the same rate: the collector took 22% of the
-crawl process's CPU at scale 1, and its full collections scanned about 250,000 objects at
-scale 1 and 450,000 at scale 10, which is why CPU per request grew with scale
+crawl process's CPU at scale 1, and its full collections scanned a median of 389,000
+objects at scale 3 and 449,000 at scale 10, which is why CPU per request grew with scale
 (docs/benchmark.md, "Why CPU per request grows with scale").
 
 :class:`GarbageCollectorTuning`, when the engine starts:
