@@ -202,6 +202,8 @@ class LinkChecker:
         self.workers = WorkerPool(processes_for(config.workers), self.stats)
         self._read_page = PageReader(self.workers)
         self.stopping = False
+        #: the engine was seen running: only a running engine that stops is a stop
+        self._seen_running = False
         self._watch: Any = None
         #: targets dead for a reason that can be transient: first verdict, final one to come
         self._unconfirmed: dict[str, tuple[Verdict, asyncio.Future[Verdict]]] = {}
@@ -264,7 +266,11 @@ class LinkChecker:
             running = self.crawler.engine.running
         except RuntimeError:  # no engine: a component test sent spider_opened itself
             return
-        if not running and not self.stopping:
+        if running:
+            # Scrapy sets running once the engine_started receivers are done: a pause
+            # before that (a slow machine) is no stop
+            self._seen_running = True
+        elif self._seen_running and not self.stopping:
             self.stop_checks()
 
     def stop_checks(self) -> None:
