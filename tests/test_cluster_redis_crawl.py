@@ -119,7 +119,6 @@ def cluster_settings(web, redis_url: str, key: str) -> dict[str, object]:
         "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
         "BROKENLINKS_CHECK_SHARDS": 2,
         "BROKENLINKS_CLUSTER_KEY": key,
-        "BROKENLINKS_CLUSTER_LEASE": 4,
         "REDIS_URL": redis_url,
     }
 
@@ -158,6 +157,9 @@ def two_nodes(tmp_path_factory, test_web, redis_url, pg):
         "requests": test_web.requests(),
         "max_in_flight": {h: test_web.max_in_flight(h) for h in ("slow.test", "gone.test")},
         "wall": time.monotonic() - started,
+        "lost": [
+            line for n in nodes for line in n.output.splitlines() if "Lost the lease" in line
+        ],
     }
 
 
@@ -173,7 +175,8 @@ def test_each_target_is_checked_by_one_node_once(two_nodes, expected):
             continue
         checked += 1
         # a check's retries and confirmation included: all of it by one node
-        assert len({node_of(r) for r in requests}) == 1, url
+        made = [(node_of(r), r.method, r.time) for r in requests]
+        assert len({node for node, _, _ in made}) == 1, (url, made, two_nodes["lost"])
     assert checked > 40
     # the request sequences of one crawl (test_crawl_backlinks), made once in the cluster:
     # gone.test/404 is linked from two pages (HEAD, then one confirming GET)
@@ -243,6 +246,8 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
         # (their verdicts wait for the host's soft-404 probe, queued behind them)
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
         "DOWNLOAD_DELAY": 0.7,
+        # node1's shards are taken over 4 s after it died (10 by default)
+        "BROKENLINKS_CLUSTER_LEASE": 4,
     }
 
     def database(name: str) -> dict[str, str]:

@@ -453,8 +453,11 @@ class RedisShards:
         taken = [candidates[int(position) - 1] for position in got]
         if taken:
             self.owned.update(taken)
-            # what earlier owners left pending (dead, or gone having abandoned it) is redone
-            await self._claim_pending(taken, min_idle=0, create=True)
+            # what earlier owners left pending is redone: a dead owner's entries have been
+            # idle at least two thirds of a lease by now (its last renewal, then the
+            # expiry); younger ones are a stalled owner's, still at work (the sweep takes
+            # them if they stay pending)
+            await self._claim_pending(taken, min_idle=self.lease_ms // 2, create=True)
 
     async def _sweep(self) -> None:
         """Take over entries left pending too long in the shards held (a stalled reader)."""
@@ -568,13 +571,21 @@ class RedisShards:
             self._warn_once("answering", e)
 
     def _give_up(self) -> None:
+        """The local shards are lost: hand the virtual shards over, check in this process."""
         if not self.serving:
             return
         self.serving = False
         self.draining.update(self.owned)
         logger.warning(
-            "This node's check shards are lost: it hands its virtual shards to the cluster"
+            "This node's check shards are lost: it hands its virtual shards to the cluster "
+            "and checks its own targets in the crawl process"
         )
+        # what this node waits for is checked here (LinkChecker on ShardLost); a claim it
+        # queued is still done by the shard's next owner, if any
+        for future in self._checks.values():
+            if not future.done():
+                future.set_exception(ShardLost())
+        self._checks.clear()
 
     # -- the coordinator's calls --------------------------------------------------------
 
@@ -583,7 +594,7 @@ class RedisShards:
         await self.ready.wait()
         if self.failed:
             return await self.local.check(url)
-        if self.closing:
+        if self.closing or not self.serving:
             raise ShardLost
         future = self._checks.get(url)
         if future is None:
@@ -619,9 +630,16 @@ class RedisShards:
         """Download *request* (a referring page) where its site's checks are made."""
         await self.ready.wait()
         shard = shard_of(request.url, self.virtual)
-        if self.failed or (shard in self.owned and shard not in self.draining and self.serving):
+        if self.failed:
             return await self.local.fetch(request)
-        if self.closing or self.redis is None:
+        if shard in self.owned and shard not in self.draining and self.serving:
+            # in flight in the shard: it is not handed over before the page is in
+            self._per_shard[shard] += 1
+            try:
+                return await self.local.fetch(request)
+            finally:
+                self._per_shard[shard] -= 1
+        if self.closing or not self.serving or self.redis is None:
             raise ShardLost
         rid = next(self._rids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
