@@ -8,15 +8,23 @@ are in ``test_cluster_redis_crawl``.
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import time
 
 import pytest
 import redis
+from scrapy.exceptions import DontCloseSpider
 from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_f_from_coro_f
+from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.test import get_crawler
 
+from brokenlinks.checker.checks import ChecksStopped, LinkChecker
 from brokenlinks.cluster import remote
 from brokenlinks.cluster.keys import GROUP, Keys, cluster_namespace, preference, quota
+from brokenlinks.cluster.local import LocalShards
+from brokenlinks.cluster.remote import RedisShards
 from brokenlinks.config import BrokenlinksConfig
 
 from .redis_support import RedisServer
@@ -176,3 +184,61 @@ def test_a_dead_owners_entries_are_taken_over(r):
     ]
     consumers = {c["name"]: c["pending"] for c in r.xinfo_consumers(KEYS.stream(2), GROUP)}
     assert consumers == {b"dead": 0, b"next": 2}
+
+
+# -- the node's bookkeeping, without Redis -------------------------------------------------
+
+
+def _redis_shards():
+    crawler = get_crawler(
+        settings_dict={"REDIS_URL": "redis://127.0.0.1:1", "BROKENLINKS_CHECK_SHARDS": 2}
+    )
+    checker = build_from_crawler(LinkChecker, crawler)
+    assert isinstance(checker.shards, RedisShards)  # REDIS_URL and shards: the cluster's
+    return checker.shards
+
+
+def test_the_cluster_needs_shards_and_redis():
+    assert (
+        build_from_crawler(
+            LinkChecker, get_crawler(settings_dict={"REDIS_URL": "redis://x"})
+        ).shards
+        is None
+    )
+    local = build_from_crawler(
+        LinkChecker, get_crawler(settings_dict={"BROKENLINKS_CHECK_SHARDS": 2})
+    ).shards
+    assert isinstance(local, LocalShards)
+    assert _redis_shards().virtual == 64
+
+
+@deferred_f_from_coro_f
+async def test_entries_in_flight_keep_the_node_open():
+    shards = _redis_shards()
+    shards.owned = {1, 2}
+    done = asyncio.Event()
+
+    async def check(url):
+        await done.wait()
+        raise ChecksStopped(url)  # left pending: no answer is written
+
+    shards.local.check = check
+    shards.redis = redis.asyncio.Redis()  # never connected: nothing is answered here
+    message = {b"m": pickle.dumps(("check", "http://a.test/"))}
+    # entry ids are unique per stream only: the same id in two shards is two entries
+    shards._dispatch(1, b"1700000000000-0", message)
+    shards._dispatch(2, b"1700000000000-0", message)
+    shards._dispatch(2, b"1700000000000-0", message)  # taken again while under way: once
+    shards._dispatch(3, b"1700000000000-1", message)  # not this node's shard (fenced)
+    assert len(shards._serving) == 2
+    with pytest.raises(DontCloseSpider):
+        shards.idle()
+    assert shards.leaving
+    done.set()
+    for _ in range(100):
+        if not shards._serving:
+            break
+        await asyncio.sleep(0.01)
+    assert not shards._serving
+    assert not any(shards._per_shard.values())
+    shards.idle()  # nothing in flight: the crawl may close

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
-from .conftest import PROJECT, read_tables, resolve_map, write_seeds
+from .conftest import PROJECT, read_tables, refused_port, resolve_map, run_crawl, write_seeds
 from .redis_support import RedisServer
 from .test_crawl_backlinks import RESOURCE_PAGES, ROBOTS_DISALLOWED, checked_links
 
@@ -303,3 +303,24 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
     assert stats["brokenlinks/cluster/redone"] >= 24
     assert stats["brokenlinks/cluster/shared"] >= 27
     assert "This node holds 64 of 64 virtual shards (1 nodes)" in output
+
+
+def test_without_redis_the_node_checks_alone(tmp_path, web, expected):
+    page = "http://news.test/other.html"
+    result = run_crawl(
+        tmp_path,
+        web,
+        {"seeds": str(write_seeds(tmp_path, [page]))},
+        settings={
+            "BROKENLINKS_CHECK_SHARDS": 2,
+            "REDIS_URL": f"redis://:secret@127.0.0.1:{refused_port()}",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cannot be reached" in result.stderr
+    assert "links are checked by this node's shards alone" in result.stderr
+    assert "secret" not in result.stderr
+    assert "[shard 1/2]" in result.stderr
+    targets = {row["url"]: row for row in result.rows["targets"]}
+    for _, link in checked_links(expected, [page]):
+        assert targets[link["target_url"]]["kind"] == link["kind"], link["target_url"]

@@ -54,6 +54,7 @@ import secrets
 import socket
 from collections import Counter
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -197,6 +198,20 @@ def _loads(data: bytes) -> Any:
     return pickle.loads(data)  # noqa: S301  (the cluster's own Redis: see the module docstring)
 
 
+def redacted(url: str) -> str:
+    """A Redis URL fit for a log line: without its password.
+
+    >>> redacted("redis://:secret@redis.internal:6379/0"), redacted("redis://127.0.0.1:6379")
+    ('redis://redis.internal:6379/0', 'redis://127.0.0.1:6379')
+    """
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -235,8 +250,8 @@ class RedisShards:
         self.draining: set[int] = set()
         #: the shards of the blocking read under way (none is handed over meanwhile)
         self._reading: frozenset[int] = frozenset()
-        #: entries being served here: entry id → shard
-        self._serving: dict[bytes, int] = {}
+        #: entries being served here, as (shard, entry id): ids are unique per stream only
+        self._serving: set[tuple[int, bytes]] = set()
         self._per_shard: Counter[int] = Counter()
         self._checks: dict[str, asyncio.Future[CheckResult]] = {}
         self._fetches: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -278,23 +293,24 @@ class RedisShards:
             run = await self._scripts["join"](
                 keys=[Keys.run(namespace)], args=[secrets.token_hex(4), 2 * self.lease_ms]
             )
+            self.namespace = namespace
+            self.keys = Keys.of(namespace, _text(run))
+            self.reply = self.keys.reply(self.node)
+            await self._tick()
         except (RedisError, OSError) as e:
             self.failed = True
+            self.owned.clear()
             logger.warning(
                 "Redis at %(url)s cannot be reached (%(error)s): links are checked by this "
                 "node's shards alone",
-                {"url": self.url, "error": e},
+                {"url": redacted(self.url), "error": e},
             )
             self.ready.set()
             return
-        self.namespace = namespace
-        self.keys = Keys.of(namespace, _text(run))
-        self.reply = self.keys.reply(self.node)
         logger.info(
             "Checking links with the cluster %(prefix)s as node %(node)s (%(n)d virtual shards)",
             {"prefix": self.keys.prefix, "node": self.node, "n": self.virtual},
         )
-        await self._tick()
         self.ready.set()
         for loop in (self._lease_loop(), self._consume_loop(), self._reply_loop()):
             self._loops.append(asyncio.ensure_future(loop))
@@ -309,11 +325,15 @@ class RedisShards:
             logger.warning("Redis failed (%(what)s): %(error)s", {"what": what, "error": error})
 
     def idle(self) -> None:
-        """The crawl has nothing left of its own: hand the shards over, once they are idle."""
+        """The crawl has nothing left of its own: hand the shards over, once they are idle.
+
+        Undone by the next check or page this node asks for (another component may keep
+        an idle crawl open).
+        """
         if self.failed or self.closing:
             return
         self.leaving = True
-        if self._serving:
+        if self._serving or any(self._per_shard.values()):
             raise DontCloseSpider
 
     def stop(self) -> None:
@@ -471,7 +491,7 @@ class RedisShards:
             args=[GROUP, self.node, KEY_TTL_MS, min_idle, "1" if create else "0"],
         )
         for position, entry, fields in claimed:
-            if fields and entry not in self._serving:
+            if fields and (shards[int(position) - 1], entry) not in self._serving:
                 self.stats.inc_value("brokenlinks/cluster/redone")
                 pairs = dict(zip(fields[::2], fields[1::2], strict=True))
                 self._dispatch(shards[int(position) - 1], entry, pairs)
@@ -518,14 +538,16 @@ class RedisShards:
     def _dispatch(self, shard: int, entry: bytes, fields: dict[bytes, bytes]) -> None:
         if shard not in self.owned:
             return  # fenced: the lease was lost; the next owner takes the entry over
-        self._serving[entry] = shard
+        if (shard, entry) in self._serving:
+            return  # claimed again while under way here (the sweep)
+        self._serving.add((shard, entry))
         self._per_shard[shard] += 1
         task = asyncio.ensure_future(self._serve(shard, entry, _loads(fields[b"m"])))
         self._keep(task)
         task.add_done_callback(lambda _t: self._served(shard, entry))
 
     def _served(self, shard: int, entry: bytes) -> None:
-        self._serving.pop(entry, None)
+        self._serving.discard((shard, entry))
         self._per_shard[shard] -= 1
 
     async def _serve(self, shard: int, entry: bytes, message: tuple[Any, ...]) -> None:
@@ -596,6 +618,7 @@ class RedisShards:
             return await self.local.check(url)
         if self.closing or not self.serving:
             raise ShardLost
+        self.leaving = False  # an idle crawl kept open (DontCloseSpider) has work again
         future = self._checks.get(url)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -632,6 +655,8 @@ class RedisShards:
         shard = shard_of(request.url, self.virtual)
         if self.failed:
             return await self.local.fetch(request)
+        if not self.closing:
+            self.leaving = False
         if shard in self.owned and shard not in self.draining and self.serving:
             # in flight in the shard: it is not handed over before the page is in
             self._per_shard[shard] += 1
