@@ -8,6 +8,9 @@ test one PostgreSQL database both nodes write to. Each node tells itself apart b
   one node only (one HEAD per target, every request to it from one node), a host's pages
   and checks keep its one limit across both nodes, every verdict is right, and the store
   holds each verdict once.
+- The same seeds on two nodes through one scrapy-redis queue: the cluster's namespace is
+  derived from ``SCHEDULER_QUEUE_KEY``, each page is read once and each target checked once.
+- Without a reachable Redis, a node checks with its own shards (one WARNING).
 - A node killed while it checks: its shards are taken over by the other node, which
   redoes what it had claimed and finishes with every verdict.
 """
@@ -230,6 +233,55 @@ def test_verdicts_right_and_stored_once(two_nodes, expected):
     checks = query(database, "SELECT target_id, count(*) AS n FROM checks GROUP BY target_id")
     assert checks
     assert {row["n"] for row in checks} == {1}
+
+
+def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expected):
+    """The same seeds on both nodes through scrapy-redis: the cluster's key is derived."""
+    test_web.reset()
+    seeds = write_seeds(tmp_path, [*RESOURCE_PAGES, *SLOW_PAGES])
+    settings = {
+        **cluster_settings(test_web, redis_url, ""),
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": "t-queue:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": "t-queue:%(spider)s:dupefilter",
+        # a few pages at a time: the node that starts first does not take them all
+        "CONCURRENT_REQUESTS": 4,
+    }
+    del settings["BROKENLINKS_CLUSTER_KEY"]
+    nodes = [
+        Node(
+            tmp_path,
+            f"node{i}",
+            seeds,
+            {**settings, "BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / f'node{i}'}.sqlite3"},
+        )
+        for i in (1, 2)
+    ]
+    for node in nodes:
+        assert node.wait() == 0, node.output[-4000:]
+        assert "Checking links with the cluster t-queue:backlinks:requests:checks:" in node.output
+    # each page read once, by one node, each target checked by one node
+    requests = test_web.requests()
+    for page in [*RESOURCE_PAGES, *SLOW_PAGES]:
+        path = page.split("/", 3)[3]
+        host = page.split("/")[2]
+        assert len([r for r in requests if r.host == host and r.path == f"/{path}"]) == 1, page
+    by_url = defaultdict(set)
+    for request in requests:
+        by_url[f"http://{request.host}{request.path}"].add(node_of(request))
+    targets = {}
+    for name in ("node1", "node2"):
+        for row in read_tables(tmp_path / f"{name}.sqlite3").get("targets", []):
+            targets.setdefault(row["url"], row)
+    for page, link in checked_links(expected, RESOURCE_PAGES):
+        assert len(by_url.get(link["target_url"] or "", {"-"})) == 1, link["target_url"]
+        row = targets[
+            link["target_url"] if link["target_url"] is not None else link["href"].strip()
+        ]
+        assert (row["kind"], row["reason"]) == (link["kind"], link["reason"]), page
+    assert test_web.max_in_flight("slow.test") <= 2
 
 
 #: quick checks node1 finishes before it is killed (other.html's targets)
