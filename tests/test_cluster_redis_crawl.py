@@ -4,10 +4,10 @@ Everything is real and on loopback: one throwaway Redis, the test web, and for t
 test one PostgreSQL database both nodes write to. Each node tells itself apart by its
 ``USER_AGENT``, so that the server's request log says which node made each request.
 
-- Two nodes crawl the same seeds through a scrapy-redis queue: every target is checked by
-  one node only (one HEAD per target, every request to it from one node), a host's pages
-  and checks keep its one limit across both nodes, every verdict is right, and the store
-  holds each verdict once.
+- Two nodes crawl half the seeds each (pages of one link to targets of the other's): every
+  target is checked by one node only (every request to it from one node, the request
+  sequences of one crawl), a host's pages and checks keep its one limit across both nodes,
+  every verdict is right, and the store holds each verdict once.
 - The same seeds on two nodes through one scrapy-redis queue: the cluster's namespace is
   derived from ``SCHEDULER_QUEUE_KEY``, each page is read once and each target checked once.
 - Without a reachable Redis, a node checks with its own shards (one WARNING).
