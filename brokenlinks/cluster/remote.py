@@ -186,6 +186,8 @@ return 1
 """
 
 
+#: connections to Redis per node (two of them wait in blocking reads)
+_CONNECTIONS = 32
 #: the ask script's answers: the verdict is known; this node claimed the check
 _KNOWN, _CLAIMED = 1, 2
 
@@ -278,7 +280,13 @@ class RedisShards:
             self.namespace_setting, self.crawler.settings.get("SCHEDULER_QUEUE_KEY"), name
         )
         try:
-            self.redis = aioredis.from_url(self.url)
+            # a bounded pool that waits for a free connection: every target's ask is a
+            # command, and a pool that refuses past its size (redis-py's default, 100)
+            # would turn a busy moment into checks made twice
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=_CONNECTIONS, timeout=None
+            )
+            self.redis = aioredis.Redis.from_pool(pool)
             scripts = {
                 "join": _JOIN,
                 "heartbeat": _HEARTBEAT,
