@@ -88,6 +88,16 @@ class BrokenlinksConfig:
     #: 1 (the default) checks in the crawl process; 0: one per CPU core (shared among
     #: Scrapyd's crawls)
     check_shards: int = 1
+    #: the namespace of a cluster run's keys in Redis (with ``REDIS_URL`` and check shards:
+    #: brokenlinks.cluster.remote); "": scrapy-redis' ``SCHEDULER_QUEUE_KEY`` + ``:checks``,
+    #: else ``brokenlinks:{spider}``
+    cluster_key: str = ""
+    #: virtual shards the sites of a cluster are hashed to (each leased by one node);
+    #: every node of a cluster must use the same number
+    cluster_shards: int = 64
+    #: seconds a node's lease of a virtual shard lasts unless renewed: how soon the shards
+    #: of a dead node are taken over
+    cluster_lease: float = 10.0
     # -- whole-site crawls (spiders/site.py, brokenlinks/parsing/siteurls.py) ----------------
     #: most pages a site crawl fetches (``-a max_pages`` overrides)
     site_max_pages: int = 5000
@@ -203,6 +213,8 @@ _RANGES: dict[str, tuple[float, float | None, str]] = {
     "verdicts_in_memory": (0, None, "a whole number, at least 0 (0: no bound)"),
     "workers": (0, 256, "a whole number from 0 (one per CPU core) to 256"),
     "check_shards": (0, 256, "a whole number from 0 (one per CPU core) to 256"),
+    "cluster_shards": (1, 4096, "a whole number from 1 to 4096"),
+    "cluster_lease": (1, 600, "a number of seconds from 1 to 600"),
     "confirm_concurrency": (1, None, "a whole number, at least 1"),
     "lag_max": (0, 60, "a number of seconds from 0 (off) to 60"),
     "site_max_pages": (1, None, "a whole number, at least 1"),

@@ -76,6 +76,8 @@ if TYPE_CHECKING:
     from scrapy.http import Headers, Response
     from scrapy.statscollectors import StatsCollector
 
+    from brokenlinks.cluster.remote import RedisShards
+
 logger = logging.getLogger(__name__)
 
 #: meta key marking a link-check request (bool)
@@ -209,9 +211,15 @@ class LinkChecker:
         self._unconfirmed: dict[str, tuple[Verdict, asyncio.Future[Verdict]]] = {}
         self._confirming: asyncio.Task[None] | None = None
         #: the check shards (brokenlinks.cluster) when checks run in other processes
-        self.shards: LocalShards | None = None
+        self.shards: LocalShards | RedisShards | None = None
         count = shards_for(config.check_shards)
-        if count > 1:
+        redis_url = crawler.settings.get("REDIS_URL")
+        if config.check_shards != 1 and redis_url:
+            # the nodes of a cluster share the checks through Redis; redis-py is an extra
+            from brokenlinks.cluster.remote import RedisShards  # noqa: PLC0415
+
+            self.shards = RedisShards(crawler, count, config, redis_url)
+        elif count > 1:
             self.shards = LocalShards(crawler, count)
 
     @classmethod

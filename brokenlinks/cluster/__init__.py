@@ -13,5 +13,9 @@ feeds and store as without shards.
 - :mod:`brokenlinks.cluster.wire`: the messages between coordinator and shards.
 - :mod:`brokenlinks.cluster.node`: a shard process (a Scrapy crawler serving checks).
 - :mod:`brokenlinks.cluster.local`: the coordinator's side on one machine (child processes).
+- :mod:`brokenlinks.cluster.remote`: across machines: the nodes of a cluster share virtual
+  shards, claims and verdicts through Redis (``REDIS_URL``).
+- :mod:`brokenlinks.cluster.keys`: the cluster's key names in Redis and the rules its
+  nodes agree by (namespace, fair share).
 - :mod:`brokenlinks.cluster.middleware`: referring pages fetched through their host's shard.
 """

@@ -298,18 +298,25 @@ class LocalShards:
 
     async def fetch(self, request: Request) -> Response:
         """Download *request* (a referring page) in the shard of its site."""
-        shard = self.owner(request.url)
-        if shard is None or self.closing:
-            raise ShardLost
-        rid = next(self._rids)
-        state = wire.request_state(request)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        shard.fetches[rid] = (state, future)
-        self._send(shard, ("fetch", rid, state))
-        outcome = await future
+        outcome = await self.fetch_state(wire.request_state(request))
         if outcome["error"] is not None:
             raise wire.error_from_state(outcome["error"])
         return wire.response_from_state(outcome["response"], request)
+
+    async def fetch_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Download a request given as :func:`wire.request_state`; the outcome as data.
+
+        ``{"response": response_state or None, "error": error_state or None}``: what a
+        node of a cluster sends back to the node whose page it was (``cluster.remote``).
+        """
+        shard = self.owner(state["url"])
+        if shard is None or self.closing:
+            raise ShardLost
+        rid = next(self._rids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        shard.fetches[rid] = (state, future)
+        self._send(shard, ("fetch", rid, state))
+        return await future
 
     def stop(self) -> None:
         """The crawl is stopping: every shard abandons its checks (each answers ``stopped``)."""

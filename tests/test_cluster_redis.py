@@ -1,0 +1,244 @@
+"""The cluster's rules (pure) and its Redis scripts, run on a throwaway Redis.
+
+The scripts are what makes a check happen once in a cluster (ask: claim or wait; answer:
+the first verdict wins and reaches every waiter), shards owned by one node at a time
+(acquire, renew, release), and a dead node's work redone (take). The crawls through them
+are in ``test_cluster_redis_crawl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import time
+
+import pytest
+import redis
+from scrapy.exceptions import DontCloseSpider
+from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_f_from_coro_f
+from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.test import get_crawler
+
+from brokenlinks.checker.checks import ChecksStopped, LinkChecker
+from brokenlinks.cluster import remote
+from brokenlinks.cluster.keys import GROUP, Keys, cluster_namespace, preference, quota
+from brokenlinks.cluster.local import LocalShards
+from brokenlinks.cluster.remote import RedisShards
+from brokenlinks.config import BrokenlinksConfig
+
+from .redis_support import RedisServer
+
+
+@pytest.mark.parametrize(
+    ("setting", "queue_key", "namespace"),
+    [
+        ("acme-48", "x:%(spider)s:requests", "acme-48"),
+        ("", "acme-48:%(spider)s:requests", "acme-48:backlinks:requests:checks"),
+        ("", "fixed", "fixed:checks"),
+        ("", None, "brokenlinks:backlinks"),
+        ("", "", "brokenlinks:backlinks"),
+    ],
+)
+def test_namespace(setting, queue_key, namespace):
+    assert cluster_namespace(setting, queue_key, "backlinks") == namespace
+
+
+@pytest.mark.parametrize(
+    ("virtual", "live", "share"),
+    [(64, 0, 64), (64, 1, 64), (64, 2, 32), (64, 3, 22), (64, 64, 1), (64, 100, 1), (1, 2, 1)],
+)
+def test_quota_covers_every_shard(virtual, live, share):
+    assert quota(virtual, live) == share
+    assert share * max(live, 1) >= virtual
+
+
+def test_preferences_differ_and_cover_every_shard():
+    orders = {tuple(preference(f"host:{pid}:x", 64)) for pid in range(20)}
+    assert len({order[0] for order in orders}) > 10
+    assert all(sorted(order) == list(range(64)) for order in orders)
+
+
+def test_settings_validated():
+    config = BrokenlinksConfig.from_settings(
+        Settings({"BROKENLINKS_CLUSTER_SHARDS": "16", "BROKENLINKS_CLUSTER_LEASE": "2.5"})
+    )
+    assert (config.cluster_shards, config.cluster_lease, config.cluster_key) == (16, 2.5, "")
+    with pytest.raises(ValueError, match="BROKENLINKS_CLUSTER_SHARDS"):
+        BrokenlinksConfig.from_settings(Settings({"BROKENLINKS_CLUSTER_SHARDS": 0}))
+    with pytest.raises(ValueError, match="BROKENLINKS_CLUSTER_LEASE"):
+        BrokenlinksConfig.from_settings(Settings({"BROKENLINKS_CLUSTER_LEASE": 0.1}))
+
+
+# -- the scripts, on a real Redis --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def r(server):
+    client = redis.Redis.from_url(server.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+def script(client, name):
+    return client.register_script(getattr(remote, name))
+
+
+KEYS = Keys.of("t", "run1")
+URL = "http://gone.test/404"
+TTL = 60_000
+
+
+def ask(client, reply):
+    keys = [KEYS.verdict(URL), KEYS.waiters(URL), KEYS.claim(URL), KEYS.stream(3)]
+    return script(client, "_ASK")(keys=keys, args=[reply, pickle.dumps(("check", URL)), TTL])
+
+
+def answer(client, entry, verdict):
+    keys = [KEYS.verdict(URL), KEYS.waiters(URL), KEYS.claim(URL), KEYS.stream(3)]
+    message = pickle.dumps(("verdict", URL, verdict))
+    return script(client, "_ANSWER")(keys=keys, args=[GROUP, entry, verdict, TTL, message])
+
+
+def replies(client, node):
+    return [pickle.loads(f[b"m"]) for _, f in client.xrange(KEYS.reply(node))]
+
+
+@pytest.mark.e2e
+def test_a_target_is_claimed_once_and_every_waiter_answered(r):
+    r.xgroup_create(KEYS.stream(3), GROUP, id="0", mkstream=True)
+    assert ask(r, KEYS.reply("a")) == [2]  # claimed: the entry is queued
+    assert ask(r, KEYS.reply("b")) == [3]  # claimed already: b waits
+    assert ask(r, KEYS.reply("a")) == [3]
+    assert r.xlen(KEYS.stream(3)) == 1
+    [[_, [(entry, fields)]]] = r.xreadgroup(GROUP, "owner", {KEYS.stream(3): ">"})
+    assert pickle.loads(fields[b"m"]) == ("check", URL)
+    assert answer(r, entry, b"dead-404") == 1
+    for node in ("a", "b"):
+        assert replies(r, node) == [("verdict", URL, b"dead-404")]
+    # acknowledged, deleted, claim and waiters gone: the verdict answers later askers
+    assert r.xpending(KEYS.stream(3), GROUP)["pending"] == 0
+    assert r.xlen(KEYS.stream(3)) == 0
+    assert not r.exists(KEYS.claim(URL), KEYS.waiters(URL))
+    assert ask(r, KEYS.reply("c")) == [1, b"dead-404"]
+    # a check redone after its first owner answered anyway: the first verdict stays
+    assert answer(r, entry, b"alive") == 0
+    assert r.get(KEYS.verdict(URL)) == b"dead-404"
+    assert len(replies(r, "a")) == 1
+
+
+@pytest.mark.e2e
+def test_leases_one_owner_each(r):
+    keys = [KEYS.lease(v) for v in range(4)]
+    acquire, renew, release = (script(r, n) for n in ("_ACQUIRE", "_RENEW", "_RELEASE"))
+    assert acquire(keys=keys, args=["a", TTL, 3]) == [1, 2, 3]
+    assert acquire(keys=keys, args=["b", TTL, 3]) == [4]  # the one left
+    assert renew(keys=keys, args=["a", TTL]) == [1, 1, 1, 0]
+    assert release(keys=keys, args=["b"]) == 1
+    assert r.get(keys[0]) == b"a"
+    assert acquire(keys=keys[:1], args=["b", 100, 1]) == []
+    # a lease not renewed expires: another node takes it
+    assert acquire(keys=[KEYS.lease(9)], args=["a", 100, 1]) == [1]
+    time.sleep(0.25)
+    assert renew(keys=[KEYS.lease(9)], args=["a", TTL]) == [0]
+    assert acquire(keys=[KEYS.lease(9)], args=["b", TTL, 1]) == [1]
+
+
+@pytest.mark.e2e
+def test_heartbeats_count_live_nodes(r):
+    heartbeat = script(r, "_HEARTBEAT")
+    nodes = [KEYS.nodes, Keys.run("t")]
+    r.set(Keys.run("t"), "run1")
+    assert heartbeat(keys=nodes, args=["a", 300, TTL, "1", 600]) == 1
+    assert heartbeat(keys=nodes, args=["b", 300, TTL, "1", 600]) == 2
+    time.sleep(0.4)
+    # a's heartbeat is older than the lease: a is dead
+    assert heartbeat(keys=nodes, args=["b", 300, TTL, "1", 600]) == 1
+    # a node leaving says so at once
+    assert heartbeat(keys=nodes, args=["b", 300, TTL, "0", 600]) == 0
+    assert 0 < r.pttl(Keys.run("t")) <= 600
+
+
+@pytest.mark.e2e
+def test_a_dead_owners_entries_are_taken_over(r):
+    take = script(r, "_TAKE")
+    streams = [KEYS.stream(1), KEYS.stream(2)]
+    assert take(keys=streams, args=[GROUP, "dead", TTL, 0, "1"]) == []  # groups created
+    r.xadd(KEYS.stream(2), {"m": b"one"})
+    r.xadd(KEYS.stream(2), {"m": b"two"})
+    r.xreadgroup(GROUP, "dead", {KEYS.stream(2): ">"})  # read, never acknowledged
+    assert take(keys=streams, args=[GROUP, "next", TTL, 60_000, "0"]) == []  # not idle yet
+    taken = take(keys=streams, args=[GROUP, "next", TTL, 0, "1"])
+    assert [(position, fields) for position, _, fields in taken] == [
+        (2, [b"m", b"one"]),
+        (2, [b"m", b"two"]),
+    ]
+    consumers = {c["name"]: c["pending"] for c in r.xinfo_consumers(KEYS.stream(2), GROUP)}
+    assert consumers == {b"dead": 0, b"next": 2}
+
+
+# -- the node's bookkeeping, without Redis -------------------------------------------------
+
+
+def _redis_shards():
+    crawler = get_crawler(
+        settings_dict={"REDIS_URL": "redis://127.0.0.1:1", "BROKENLINKS_CHECK_SHARDS": 2}
+    )
+    checker = build_from_crawler(LinkChecker, crawler)
+    assert isinstance(checker.shards, RedisShards)  # REDIS_URL and shards: the cluster's
+    return checker.shards
+
+
+def test_the_cluster_needs_shards_and_redis():
+    assert (
+        build_from_crawler(
+            LinkChecker, get_crawler(settings_dict={"REDIS_URL": "redis://x"})
+        ).shards
+        is None
+    )
+    local = build_from_crawler(
+        LinkChecker, get_crawler(settings_dict={"BROKENLINKS_CHECK_SHARDS": 2})
+    ).shards
+    assert isinstance(local, LocalShards)
+    assert _redis_shards().virtual == 64
+
+
+@deferred_f_from_coro_f
+async def test_entries_in_flight_keep_the_node_open():
+    shards = _redis_shards()
+    shards.owned = {1, 2}
+    done = asyncio.Event()
+
+    async def check(url):
+        await done.wait()
+        raise ChecksStopped(url)  # left pending: no answer is written
+
+    shards.local.check = check
+    shards.redis = redis.asyncio.Redis()  # never connected: nothing is answered here
+    message = {b"m": pickle.dumps(("check", "http://a.test/"))}
+    # entry ids are unique per stream only: the same id in two shards is two entries
+    shards._dispatch(1, b"1700000000000-0", message)
+    shards._dispatch(2, b"1700000000000-0", message)
+    shards._dispatch(2, b"1700000000000-0", message)  # taken again while under way: once
+    shards._dispatch(3, b"1700000000000-1", message)  # not this node's shard (fenced)
+    assert len(shards._serving) == 2
+    with pytest.raises(DontCloseSpider):
+        shards.idle()
+    assert shards.leaving
+    done.set()
+    for _ in range(100):
+        if not shards._serving:
+            break
+        await asyncio.sleep(0.01)
+    assert not shards._serving
+    assert not any(shards._per_shard.values())
+    shards.idle()  # nothing in flight: the crawl may close

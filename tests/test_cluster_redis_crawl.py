@@ -1,0 +1,378 @@
+"""End to end: two nodes (two ``scrapy crawl`` processes) share their checks through Redis.
+
+Everything is real and on loopback: one throwaway Redis, the test web, and for the first
+test one PostgreSQL database both nodes write to. Each node tells itself apart by its
+``USER_AGENT``, so that the server's request log says which node made each request.
+
+- Two nodes crawl half the seeds each (pages of one link to targets of the other's): every
+  target is checked by one node only (every request to it from one node, the request
+  sequences of one crawl), a host's pages and checks keep its one limit across both nodes,
+  every verdict is right, and the store holds each verdict once.
+- The same seeds on two nodes through one scrapy-redis queue: the cluster's namespace is
+  derived from ``SCHEDULER_QUEUE_KEY``, each page is read once and each target checked once.
+- Without a reachable Redis, a node checks with its own shards (one WARNING).
+- A node killed while it checks: its shards are taken over by the other node, which
+  redoes what it had claimed and finishes with every verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+
+from .conftest import PROJECT, read_tables, refused_port, resolve_map, run_crawl, write_seeds
+from .redis_support import RedisServer
+from .test_crawl_backlinks import RESOURCE_PAGES, ROBOTS_DISALLOWED, checked_links
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.e2e
+
+#: referring pages on slow.test (0.3 s each), whose links slow-links.html checks too
+SLOW_PAGES = [f"http://slow.test/maker-{n}" for n in range(101, 117)]
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    server = RedisServer()
+    server.start()
+    yield server.url
+    server.stop()
+
+
+class Node:
+    """One ``scrapy crawl backlinks`` process: a node of the cluster."""
+
+    def __init__(self, tmp: Path, name: str, seeds: Path, settings: dict[str, object]) -> None:
+        self.name = name
+        self.out = tmp / f"{name}.jsonl"
+        self.log = tmp / f"{name}.log"
+        cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-O", str(self.out)]
+        cmd += ["-a", f"seeds={seeds}"]
+        for key, value in {**settings, "USER_AGENT": f"brokenlinks-{name}"}.items():
+            text = json.dumps(value) if isinstance(value, dict | list | bool) else str(value)
+            cmd += ["-s", f"{key}={text}"]
+        env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+        with self.log.open("wb") as log:
+            # a session of its own: the test kills the node with its shard processes
+            self.process = subprocess.Popen(
+                cmd,
+                cwd=PROJECT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait(self, timeout: float = 240) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        else:
+            # its shard processes, if any outlived it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def items(self) -> list[dict]:
+        if not self.out.exists():
+            return []
+        return [json.loads(line) for line in self.out.read_text().splitlines()]
+
+
+def query(url: str, sql: str) -> list[dict]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def node_of(request) -> str:
+    return request.headers.get("User-Agent", request.headers.get("user-agent", ""))
+
+
+def cluster_settings(web, redis_url: str, key: str) -> dict[str, object]:
+    return {
+        "BROKENLINKS_RESOLVE": resolve_map(web),
+        "DOWNLOAD_TIMEOUT": 2,
+        "LOG_LEVEL": "INFO",
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+        "BROKENLINKS_CHECK_SHARDS": 2,
+        "BROKENLINKS_CLUSTER_KEY": key,
+        "REDIS_URL": redis_url,
+    }
+
+
+#: each node's half of the seeds: pages of one node link to the targets of the other's
+#: (gone.test/404 from resources.html and article.html, mysite.test/old-guide.html from
+#: article.html and other.html), and both read pages on slow.test, whose 24 links
+#: slow-links.html checks
+HALVES = (
+    [RESOURCE_PAGES[0], RESOURCE_PAGES[2], RESOURCE_PAGES[3], *SLOW_PAGES[::2]],
+    [RESOURCE_PAGES[1], RESOURCE_PAGES[4], ROBOTS_DISALLOWED, *SLOW_PAGES[1::2]],
+)
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory, test_web, redis_url, pg):
+    """The resource pages and 16 slow.test pages, half on each node, one PostgreSQL."""
+    test_web.reset()
+    tmp = tmp_path_factory.mktemp("redis-cluster")
+    database = pg.create_database("redis_cluster")
+    settings = {
+        **cluster_settings(test_web, redis_url, "t-two-nodes"),
+        "BROKENLINKS_DATABASE_URL": database,
+    }
+    started = time.monotonic()
+    nodes = [
+        Node(tmp, f"node{i}", write_seeds(tmp, half, name=f"seeds{i}.txt"), settings)
+        for i, half in enumerate(HALVES, start=1)
+    ]
+    codes = [node.wait() for node in nodes]
+    for node, code in zip(nodes, codes, strict=True):
+        assert code == 0, node.output[-4000:]
+    return {
+        "nodes": nodes,
+        "database": database,
+        "requests": test_web.requests(),
+        "max_in_flight": {h: test_web.max_in_flight(h) for h in ("slow.test", "gone.test")},
+        "wall": time.monotonic() - started,
+        "lost": [
+            line for n in nodes for line in n.output.splitlines() if "Lost the lease" in line
+        ],
+    }
+
+
+def test_each_target_is_checked_by_one_node_once(two_nodes, expected):
+    targets = {link["target_url"] for _, link in checked_links(expected, RESOURCE_PAGES)}
+    by_url = defaultdict(list)
+    for request in two_nodes["requests"]:
+        by_url[f"http://{request.host}{request.path}"].append(request)
+    checked = 0
+    for url in targets:
+        requests = by_url.get(url or "", [])
+        if not requests:
+            continue
+        checked += 1
+        # a check's retries and confirmation included: all of it by one node
+        made = [(node_of(r), r.method, r.time) for r in requests]
+        assert len({node for node, _, _ in made}) == 1, (url, made, two_nodes["lost"])
+    assert checked > 40
+    # the request sequences of one crawl (test_crawl_backlinks), made once in the cluster:
+    # gone.test/404 is linked from two pages (HEAD, then one confirming GET)
+    assert [r.method for r in by_url["http://gone.test/404"]] == ["HEAD", "GET"]
+    assert [r.method for r in by_url["http://ok.test/page"]] == ["HEAD"]
+    assert [r.method for r in by_url["http://nohead.test/head-405"]] == ["HEAD", "GET"]
+    makers = [r for url in targets if "slow.test/" in (url or "") for r in by_url[url]]
+    assert len(makers) == 24
+
+
+def test_both_nodes_worked_and_shared(two_nodes):
+    nodes, database = two_nodes["nodes"], two_nodes["database"]
+    runs = [json.loads(r["stats"]) for r in query(database, "SELECT stats FROM crawl_runs")]
+    assert len(runs) == 2
+    served = sum(s.get("brokenlinks/cluster/served", 0) for s in runs)
+    claimed = sum(s.get("brokenlinks/cluster/claimed", 0) for s in runs)
+    assert served == claimed > 40
+    assert all(s.get("brokenlinks/cluster/served", 0) > 0 for s in runs)
+    assert all(s["brokenlinks/cluster/nodes_max"] == 2 for s in runs)
+    for node in nodes:
+        assert "Checking links with the cluster t-two-nodes:" in node.output
+    # every referring page was read once, by one of the nodes
+    pages = query(database, "SELECT url FROM pages")
+    assert sorted(p["url"] for p in pages) == sorted(
+        {*RESOURCE_PAGES, ROBOTS_DISALLOWED, *SLOW_PAGES}
+    )
+
+
+def test_a_hosts_limit_holds_across_nodes(two_nodes):
+    slow = [r for r in two_nodes["requests"] if r.host == "slow.test"]
+    # its pages and its checks: both nodes' pages, one owner
+    assert len({node_of(r) for r in slow}) == 2  # pages of both nodes' queues
+    assert two_nodes["max_in_flight"]["slow.test"] == 2
+    assert two_nodes["max_in_flight"]["gone.test"] <= 2
+    pages = [r for r in slow if r.path in {p.removeprefix("http://slow.test") for p in SLOW_PAGES}]
+    assert len(pages) == 16
+
+
+def test_verdicts_right_and_stored_once(two_nodes, expected):
+    database = two_nodes["database"]
+    targets = {row["url"]: row for row in query(database, "SELECT * FROM targets")}
+    seen = 0
+    for page, link in checked_links(expected, RESOURCE_PAGES):
+        key = link["target_url"] if link["target_url"] is not None else link["href"].strip()
+        row = targets[key]
+        got = (row["kind"], row["reason"], row["status"], row["final_url"])
+        want = (link["kind"], link["reason"], link["status"], link["final_url"])
+        assert got == want, f"{page} -> {key}"
+        seen += 1
+    assert seen > 70
+    checks = query(database, "SELECT target_id, count(*) AS n FROM checks GROUP BY target_id")
+    assert checks
+    assert {row["n"] for row in checks} == {1}
+
+
+def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expected):
+    """The same seeds on both nodes through scrapy-redis: the cluster's key is derived."""
+    test_web.reset()
+    seeds = write_seeds(tmp_path, [*RESOURCE_PAGES, *SLOW_PAGES])
+    settings = {
+        **cluster_settings(test_web, redis_url, ""),
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": "t-queue:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": "t-queue:%(spider)s:dupefilter",
+        # a few pages at a time: the node that starts first does not take them all
+        "CONCURRENT_REQUESTS": 4,
+    }
+    del settings["BROKENLINKS_CLUSTER_KEY"]
+    nodes = [
+        Node(
+            tmp_path,
+            f"node{i}",
+            seeds,
+            {**settings, "BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / f'node{i}'}.sqlite3"},
+        )
+        for i in (1, 2)
+    ]
+    for node in nodes:
+        assert node.wait() == 0, node.output[-4000:]
+        assert "Checking links with the cluster t-queue:backlinks:requests:checks:" in node.output
+    # each page read once, by one node, each target checked by one node
+    requests = test_web.requests()
+    for page in [*RESOURCE_PAGES, *SLOW_PAGES]:
+        path = page.split("/", 3)[3]
+        host = page.split("/")[2]
+        assert len([r for r in requests if r.host == host and r.path == f"/{path}"]) == 1, page
+    by_url = defaultdict(set)
+    for request in requests:
+        by_url[f"http://{request.host}{request.path}"].add(node_of(request))
+    targets = {}
+    for name in ("node1", "node2"):
+        for row in read_tables(tmp_path / f"{name}.sqlite3").get("targets", []):
+            targets.setdefault(row["url"], row)
+    for page, link in checked_links(expected, RESOURCE_PAGES):
+        assert len(by_url.get(link["target_url"] or "", {"-"})) == 1, link["target_url"]
+        row = targets[
+            link["target_url"] if link["target_url"] is not None else link["href"].strip()
+        ]
+        assert (row["kind"], row["reason"]) == (link["kind"], link["reason"]), page
+    assert test_web.max_in_flight("slow.test") <= 2
+
+
+#: quick checks node1 finishes before it is killed (other.html's targets)
+QUICK = {("mysite.test", "/old-guide.html"), ("shop.mysite.test", "/"), ("gone.test", "/410")}
+
+
+def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
+    pages = ["http://blog.test/slow-links.html", "http://news.test/other.html"]
+    makers = {f"/maker-{n}" for n in range(1, 25)}
+    seeds = write_seeds(tmp_path, pages)
+    settings = {
+        **cluster_settings(web, redis_url, "t-killed"),
+        # slow.test's 24 links one at a time, 1 s each: node1 is still at them when killed
+        # (their verdicts wait for the host's soft-404 probe, queued behind them)
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "DOWNLOAD_DELAY": 0.7,
+        # node1's shards are taken over 4 s after it died (10 by default)
+        "BROKENLINKS_CLUSTER_LEASE": 4,
+    }
+
+    def database(name: str) -> dict[str, str]:
+        return {"BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / name}.sqlite3"}
+
+    def made_by(node: str, host: str | None = None) -> list:
+        return [r for r in web.requests(host=host) if node_of(r) == f"brokenlinks-{node}"]
+
+    def wait_for(condition, what: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what}: {first.output[-3000:]}")
+            time.sleep(0.05)
+
+    first = Node(tmp_path, "node1", seeds, {**settings, **database("node1")})
+    second = None
+    try:
+        # node1 alone leases every shard: other.html's targets checked, slow.test's begun
+        wait_for(
+            lambda: (
+                {(r.host, r.path) for r in made_by("node1") if r.status} >= QUICK
+                and len(made_by("node1", "slow.test")) >= 2
+            ),
+            "node1 checked nothing",
+        )
+        time.sleep(1)
+        # node2 joins the cluster (node1 holds every shard), then node1 dies
+        second = Node(tmp_path, "node2", seeds, {**settings, **database("node2")})
+        wait_for(lambda: "Checking links with the cluster" in second.output, "node2 never joined")
+        first.kill()
+        killed_at = time.monotonic()
+        assert second.wait() == 0, second.output[-4000:]
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+    output = second.output
+    # what node1 had decided stays decided: node2 asked nothing of those hosts
+    assert not {(r.host, r.path) for r in made_by("node2")} & QUICK
+    # what node1 had claimed and not answered, node2 checked once, after node1's leases expired
+    redone = [r for r in made_by("node2", "slow.test") if r.path in makers]
+    assert {r.path for r in redone} == makers, output[-3000:]
+    assert [r.method for r in redone] == ["HEAD"] * 24
+    assert all(r.time > killed_at for r in redone)
+    assert web.max_in_flight("slow.test") == 1
+    rows = read_tables(tmp_path / "node2.sqlite3")
+    targets = {row["url"]: row for row in rows["targets"]}
+    for page, link in checked_links(expected, pages):
+        row = targets[link["target_url"]]
+        assert (row["kind"], row["reason"]) == (link["kind"], link["reason"]), page
+    stats = json.loads(rows["crawl_runs"][-1]["stats"])
+    assert stats["brokenlinks/cluster/redone"] >= 24
+    assert stats["brokenlinks/cluster/shared"] >= 27
+    assert "This node holds 64 of 64 virtual shards (1 nodes)" in output
+
+
+def test_without_redis_the_node_checks_alone(tmp_path, web, expected):
+    page = "http://news.test/other.html"
+    result = run_crawl(
+        tmp_path,
+        web,
+        {"seeds": str(write_seeds(tmp_path, [page]))},
+        settings={
+            "BROKENLINKS_CHECK_SHARDS": 2,
+            "REDIS_URL": f"redis://:secret@127.0.0.1:{refused_port()}",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cannot be reached" in result.stderr
+    assert "links are checked by this node's shards alone" in result.stderr
+    assert "secret" not in result.stderr
+    assert "[shard 1/2]" in result.stderr
+    targets = {row["url"]: row for row in result.rows["targets"]}
+    for _, link in checked_links(expected, [page]):
+        assert targets[link["target_url"]]["kind"] == link["kind"], link["target_url"]
