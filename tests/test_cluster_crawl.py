@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -157,7 +158,7 @@ def test_a_killed_shard_is_started_again_and_nothing_is_lost(tmp_path, web, expe
             crawl.wait()
     assert killed is not None, "no shard was found to kill"
     assert crawl.returncode == 0, stderr[-3000:]
-    assert "died (exit status -9): starting it again" in stderr
+    assert re.search(r"Check shard [12] died \(exit status -9\): starting it again", stderr)
     rows = read_tables(db)
     targets = {row["url"]: row for row in rows["targets"]}
     for link in expected["http://blog.test/slow-links.html"]:

@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 _MISSING = object()
 #: times each shard is started again after it died
 _RESTARTS = 1
+#: seconds a shard whose stream ended has to show its exit status
+_EXIT_STATUS_WAIT = 0.5
 #: seconds a closing shard has to exit before it is killed
 _EXIT_WAIT = 10.0
 #: stats a shard counts that the coordinator counts itself (verdicts are finished there)
@@ -231,7 +233,11 @@ class LocalShards:
 
     def _died(self, shard: _Shard) -> None:
         """A shard's stream ended before the crawl closed it: start it again, or give up."""
-        code = shard.process.poll()
+        try:
+            # its stream ends as it dies: the kernel may not have its exit status yet
+            code: int | None = shard.process.wait(_EXIT_STATUS_WAIT)
+        except subprocess.TimeoutExpired:
+            code = None  # alive with its socket closed: it is killed with the others
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("brokenlinks/shards/died")
         if shard.restarts < _RESTARTS:
