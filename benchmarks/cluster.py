@@ -18,7 +18,8 @@ one-node run's requests.
 For each run it prints: wall (start of the first node to the exit of the last), the CPU
 of every node (its processes, shards and workers included), the server's requests, the
 duplicate requests (server-side, per URL: requests beyond those of the one-node run, so
-that retries and confirmations a single node makes too are not counted), the most
+that retries and confirmations a single node makes too are not counted; the soft-404
+probes' random URLs left out), the most
 requests in flight on one host and on all hosts together (server-side), and the F1 of
 dead targets (the database's dead targets against the generator's truth). Not a test:
 figures vary with the machine's load; compare runs of one invocation.
@@ -49,6 +50,8 @@ from brokenlinks.testing.pgserver import PgServer
 from brokenlinks.testing.redisserver import RedisServer
 
 PROJECT = Path(__file__).resolve().parents[1]
+#: what the soft-404 probes' random paths contain (brokenlinks.checker.checks.probe_url)
+PROBE = "-brokenlinks-probe-"
 
 
 @dataclass
@@ -201,7 +204,15 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
     ]
     one = runs[0].wall if runs else 0.0
     for run in runs:
-        extra = sum(max(n - base.get(url, 0), 0) for url, n in run.by_url.items()) if base else 0
+        extra = (
+            sum(
+                max(n - base.get(url, 0), 0)
+                for url, n in run.by_url.items()
+                if PROBE not in url[1]  # each probe is a random URL: never the same twice
+            )
+            if base
+            else 0
+        )
         cpu = " + ".join(f"{c:.1f}" for c in run.cpu)
         lines.append(
             f"| {run.label} | {run.nodes} | {run.wall:.1f} | {run.wall / one:.2f} | {cpu} "
