@@ -3,7 +3,8 @@
 Buffers the items of the kinds a subclass stores and writes each batch in a thread
 (``run_in_thread``), so the reactor never waits on the database; every item is passed on
 unchanged, stored or not (the feed export keeps working). A subclass says what it stores
-(``item_types``) and how one batch is written (``write``, blocking).
+(``item_types``) and how one batch is written (``write``, blocking), and may write elsewhere
+(``write_async``: the store pipeline's writer process, :mod:`brokenlinks.pipelines.writer`).
 
 A store outage (the database unreachable, shut down, locked past its busy timeout, full or
 unwritable: see :func:`is_outage`) does not stop the crawl at once and does not cost a
@@ -92,6 +93,17 @@ class _Outage:
     new_items: int = 0
 
 
+class RemoteWriteError(Exception):
+    """A write that failed in another process, whose exception could not be sent back as is.
+
+    Carries that process's verdict: *outage* when :func:`is_outage` said so there.
+    """
+
+    def __init__(self, text: str, *, outage: bool) -> None:
+        super().__init__(text)
+        self.outage = outage
+
+
 def is_outage(error: BaseException) -> bool:
     """Tell whether a failed write means "the store is unavailable", worth waiting for.
 
@@ -109,7 +121,11 @@ def is_outage(error: BaseException) -> bool:
     False
     >>> is_outage(OSError(28, "No space left on device"))
     True
+    >>> is_outage(RemoteWriteError("OperationalError: disk I/O error", outage=True))
+    True
     """
+    if isinstance(error, RemoteWriteError):
+        return error.outage
     if isinstance(error, OSError | InterfaceError):
         return True
     if not isinstance(error, OperationalError):
@@ -189,6 +205,10 @@ class BatchingPipeline:
         """
         raise NotImplementedError
 
+    async def write_async(self, batch: list[Any], *, retry: bool) -> None:
+        """Write *batch* without blocking the reactor: :meth:`write` in a thread."""
+        await run_in_thread(self.write, batch, retry=retry)
+
     def written(self, batch: list[Any]) -> None:
         """Count *batch* as written (stats)."""
 
@@ -232,16 +252,13 @@ class BatchingPipeline:
             while self._buffer and not self._gave_up:
                 batch = self._buffer[: self.batch_size]
                 try:
-                    await run_in_thread(self.write, batch, retry=self._outage is None)
-                except OUTAGE_ERRORS as e:
+                    await self.write_async(batch, retry=self._outage is None)
+                except Exception as e:
                     if not is_outage(e):
                         self._refused(len(batch), e)
                         raise
                     self._failed(e)
                     return False
-                except Exception as e:
-                    self._refused(len(batch), e)
-                    raise
                 # items buffered meanwhile were appended behind the batch
                 del self._buffer[: len(batch)]
                 self.written(batch)
@@ -271,7 +288,7 @@ class BatchingPipeline:
         outage = self._outage
         if outage is None:
             outage = self._outage = _Outage(
-                started=now, error=_one_line(error), delay=self.first_retry_delay
+                started=now, error=one_line(error), delay=self.first_retry_delay
             )
             self.stats.inc_value("brokenlinks/store/outages")
             self.logger.error(
@@ -291,7 +308,7 @@ class BatchingPipeline:
             outage.delay = min(outage.delay * 2, self.max_retry_delay)
             self.logger.debug(
                 "Store still unavailable (%(error)s): %(count)d records waiting",
-                {"error": _one_line(error), "count": len(self._buffer)},
+                {"error": one_line(error), "count": len(self._buffer)},
             )
         outage.next_attempt = now + outage.delay
         outage.new_items = 0
@@ -362,7 +379,8 @@ class BatchingPipeline:
         return shown
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """The first line of *error*'s message (of the driver's error under SQLAlchemy's)."""
     orig = getattr(error, "orig", None)  # SQLAlchemy's wrapper: the driver's own message
     text = str(orig if orig is not None else error).strip()
     return text.splitlines()[0] if text else type(error).__name__

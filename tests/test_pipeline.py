@@ -87,7 +87,14 @@ def read_engine(db_url):
 def make_pipeline(db_url: str, **settings: Any) -> StorePipeline:
     crawler = get_crawler(
         ArgumentsSpider,
-        {"BROKENLINKS_DATABASE_URL": db_url, "BROKENLINKS_STORE_BATCH_SIZE": 2, **settings},
+        {
+            "BROKENLINKS_DATABASE_URL": db_url,
+            "BROKENLINKS_STORE_BATCH_SIZE": 2,
+            # the batching in a thread of this process, where monkeypatching store.write_batch
+            # reaches; tests/test_store_writer.py drives the writer process
+            "BROKENLINKS_STORE_PROCESS": False,
+            **settings,
+        },
     )
     crawler.spider = crawler._create_spider()
     return build_from_crawler(StorePipeline, crawler)
