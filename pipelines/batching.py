@@ -229,27 +229,36 @@ class BatchingPipeline:
         outage = self._outage
         if outage is None:
             if len(self._buffer) >= self.batch_size:
-                await self.flush()
+                # the items that arrive during a write wait for it here (the crawl never
+                # runs ahead of the store), then find the batches they filled written
+                await self.flush(full_only=True)
             return item
         outage.new_items += 1
         if outage.new_items >= self.batch_size and time.monotonic() >= outage.next_attempt:
             await self.flush()
         return item
 
-    async def flush(self) -> bool:
+    async def flush(self, *, full_only: bool = False) -> bool:
         """Write the buffered records, a batch per transaction; True when all are written.
 
+        With *full_only* (and no outage), a last batch smaller than
+        ``BROKENLINKS_STORE_BATCH_SIZE`` keeps waiting for more items: the callers queued
+        behind a write would otherwise each write the few items that came meanwhile, in a
+        transaction of its own (a crawl wrote 10,000 items in 807 transactions).
         A store outage keeps the records waiting (see the module docstring) and returns
         False; any other failure keeps them for the next flush and is raised.
         """
         async with self._lock:
             outage = self._outage
             if outage is not None:
+                full_only = False
                 now = time.monotonic()
                 # callers that queued on the lock behind a failed attempt wait for the backoff
                 if now < outage.next_attempt and now < outage.started + self.outage_limit:
                     return False
             while self._buffer and not self._gave_up:
+                if full_only and len(self._buffer) < self.batch_size:
+                    return False
                 batch = self._buffer[: self.batch_size]
                 try:
                     await self.write_async(batch, retry=self._outage is None)
