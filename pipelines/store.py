@@ -118,6 +118,7 @@ class StorePipeline(BatchingPipeline):
             if await writer.write(run_id, batch, retry=retry):
                 return
             self.writer = None  # gone for good: the thread from now on
+            await writer.close()
         await super().write_async(batch, retry=retry)
 
     def written(self, batch: list[Any]) -> None:

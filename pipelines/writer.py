@@ -17,7 +17,9 @@ carrying the writer's verdict "outage or not"), so the pipeline's outage handlin
 (:mod:`brokenlinks.pipelines.batching`) is unchanged. A writer that dies (killed, out of
 memory) is started again once and the batch written again (upserts are idempotent, so a
 batch committed just before the death is no harm); if the new one dies too, one WARNING,
-and the crawl writes in a thread from then on. The writer ignores SIGINT and SIGTERM: the
+and the crawl writes in a thread from then on. What the writer logs (a transaction that met
+another writer and is tried again) is logged by the crawl, under the same logger names, so
+it lands in the crawl's log. The writer ignores SIGINT and SIGTERM: the
 crawl stops gracefully on them and still has batches to write; it stops the writer
 itself, and a writer whose crawl died reads the end of its job queue and exits.
 Stats: ``brokenlinks/store/writer/batches``, ``brokenlinks/store/writer/broken``,
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
 import multiprocessing
 import pickle
 import signal
@@ -49,6 +52,7 @@ from .batching import OUTAGE_ERRORS, RemoteWriteError, is_outage, one_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from multiprocessing.queues import Queue
 
     from scrapy.statscollectors import StatsCollector
     from sqlalchemy import Engine
@@ -117,11 +121,17 @@ def unpack(records: Sequence[Record]) -> list[Any]:
 _engine: Engine | None = None
 
 
-def _start(database_url: str) -> None:
-    """Writer start-up: its engine, built once; the crawl's signals are the crawl's."""
+def _start(database_url: str, logs: Queue[logging.LogRecord]) -> None:
+    """Writer start-up: its engine, built once; its log records sent to the crawl.
+
+    The crawl's signals are the crawl's.
+    """
     global _engine  # noqa: PLW0603 - the process's one engine, kept between jobs
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+    root.setLevel(logging.INFO)
     _engine = db.create_engine_from_url(database_url)
 
 
@@ -193,6 +203,13 @@ def _ready() -> None:
 # --- in the crawl process -----------------------------------------------------------------
 
 
+class _Relay(logging.Handler):
+    """Log a record of the writer process as the crawl's own (the crawl's handlers filter it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(record.name).handle(record)
+
+
 class StoreWriter:
     """The writer process of a crawl's :class:`~brokenlinks.pipelines.store.StorePipeline`."""
 
@@ -201,6 +218,10 @@ class StoreWriter:
         self.stats = stats
         self._executor: ProcessPoolExecutor | None = None
         self._restarts_left = _RESTARTS
+        self._context = multiprocessing.get_context("spawn")
+        self._logs: Queue[logging.LogRecord] = self._context.Queue()
+        self._listener = logging.handlers.QueueListener(self._logs, _Relay())
+        self._listener.start()
         #: what writes a batch there (a module-level function: tests put a faulty one)
         self.job: Callable[[int, list[Record], bool], Failed | None] = write_records
 
@@ -212,9 +233,9 @@ class StoreWriter:
     def _spawn(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
             max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=self._context,
             initializer=_start,
-            initargs=(self.database_url,),
+            initargs=(self.database_url, self._logs),
         )
         try:
             executor.submit(_ready).result()
@@ -278,16 +299,18 @@ class StoreWriter:
     async def close(self) -> None:
         """Stop the writer process once its last batch is written."""
         executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        try:
-            cpu = await asyncio.wrap_future(executor.submit(_stop))
-        except BrokenProcessPool:
-            pass
-        else:
-            if self.stats is not None:
-                self.stats.set_value("brokenlinks/store/writer/cpu", round(cpu, 3))
-        await run_in_thread(executor.shutdown, wait=True)
+        if executor is not None:
+            try:
+                cpu = await asyncio.wrap_future(executor.submit(_stop))
+            except BrokenProcessPool:
+                pass
+            else:
+                if self.stats is not None:
+                    self.stats.set_value("brokenlinks/store/writer/cpu", round(cpu, 3))
+            await run_in_thread(executor.shutdown, wait=True)
+        # after the writer's exit: its last records are in the queue
+        await run_in_thread(self._listener.stop)
+        self._logs.close()
 
     def _count(self, key: str) -> None:
         if self.stats is not None:

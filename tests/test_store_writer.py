@@ -111,6 +111,12 @@ def write_unless_down(run_id: int, records: list[Any], retry: bool) -> Failed | 
     return writer.write_records(run_id, records, retry)
 
 
+def write_and_log(run_id: int, records: list[Any], retry: bool) -> Failed | None:
+    """The writer's job, logging what a transaction that met another writer logs."""
+    logging.getLogger("brokenlinks.storage.writes").warning("Database busy (a test)")
+    return writer.write_records(run_id, records, retry)
+
+
 def process_pipeline(db_url: str, **settings: Any) -> Any:
     pipeline = make_pipeline(db_url, BROKENLINKS_STORE_PROCESS=True, **settings)
     pipeline.first_retry_delay = pipeline.max_retry_delay = 0.0
@@ -220,3 +226,20 @@ async def test_an_outage_in_the_writer_is_ridden_out(db_url, read_engine, caplog
     stats = pipeline.stats.get_stats()
     assert stats["brokenlinks/store/outages"] == 1
     assert "brokenlinks/store/writer/broken" not in stats
+
+
+@deferred_f_from_coro_f
+@pytest.mark.e2e
+async def test_the_writer_logs_through_the_crawl(db_url, read_engine, caplog):
+    pipeline = process_pipeline(db_url)
+    await pipeline.open_spider()
+    pipeline.writer.job = write_and_log
+    with caplog.at_level(logging.INFO):
+        await pipeline.process_item(page_item(0))
+        await pipeline.process_item(page_item(1))
+        await pipeline.close_spider()  # the writer stopped: its records relayed
+    [record] = [r for r in caplog.records if r.getMessage() == "Database busy (a test)"]
+    assert record.name == "brokenlinks.storage.writes"
+    assert record.levelno == logging.WARNING
+    assert record.process != os.getpid()
+    assert store.count_rows(read_engine)["pages"] == 2
