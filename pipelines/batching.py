@@ -7,8 +7,8 @@ unchanged, stored or not (the feed export keeps working). A subclass says what i
 (``write_async``: the store pipeline's writer process, :mod:`brokenlinks.pipelines.writer`).
 
 A store outage (the database unreachable, shut down, locked past its busy timeout, full or
-unwritable: see :func:`is_outage`) does not stop the crawl at once and does not cost a
-traceback per item:
+unwritable: see :func:`brokenlinks.storage.outages.is_outage`) does not stop the crawl at
+once and does not cost a traceback per item:
 
 - one ``ERROR`` line when the outage starts, saying how many records of which kinds wait;
 - the waiting records stay in a bounded buffer (``OUTAGE_BUFFER_BATCHES`` batches); when it is
@@ -43,9 +43,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError
 
 from brokenlinks.config import config_of
+from brokenlinks.storage.outages import (
+    OUTAGE_ERRORS,
+    RemoteWriteError,
+    is_outage,
+    one_line,
+)
+
+#: the store's outage classification, imported from here before it moved
+__all__ = ["OUTAGE_ERRORS", "BatchingPipeline", "RemoteWriteError", "is_outage", "one_line"]
 
 if TYPE_CHECKING:
     from typing import Self
@@ -55,25 +64,6 @@ if TYPE_CHECKING:
 
     from brokenlinks.config import BrokenlinksConfig
 
-#: the exceptions a write that failed because of the store may raise (see is_outage)
-OUTAGE_ERRORS = (OperationalError, InterfaceError, OSError)
-#: SQLite result codes of a store that cannot be written now (locked, full, read-only,
-#: gone), as opposed to a statement it refuses
-_SQLITE_OUTAGES = frozenset(
-    {
-        "SQLITE_BUSY",
-        "SQLITE_LOCKED",
-        "SQLITE_IOERR",
-        "SQLITE_FULL",
-        "SQLITE_READONLY",
-        "SQLITE_CANTOPEN",
-        "SQLITE_PERM",
-        "SQLITE_PROTOCOL",
-    }
-)
-#: SQLSTATE classes of the same on PostgreSQL: connection exception, insufficient resources,
-#: operator intervention (shut down), system error
-_SQLSTATE_OUTAGES = frozenset({"08", "53", "57", "58"})
 #: during an outage, at most this many batches of records wait in memory
 OUTAGE_BUFFER_BATCHES = 10
 #: seconds before the first retry; doubled after each failed one, up to the second
@@ -91,57 +81,6 @@ class _Outage:
     next_attempt: float = 0.0
     #: items buffered since the last attempt
     new_items: int = 0
-
-
-class RemoteWriteError(Exception):
-    """A write that failed in another process, whose exception could not be sent back as is.
-
-    Carries that process's verdict: *outage* when :func:`is_outage` said so there.
-    """
-
-    def __init__(self, text: str, *, outage: bool) -> None:
-        super().__init__(text)
-        self.outage = outage
-
-
-def is_outage(error: BaseException) -> bool:
-    """Tell whether a failed write means "the store is unavailable", worth waiting for.
-
-    A batch the database refuses (a value too large for an index, a missing table) is not
-    an outage: retrying it would only fail again.
-
-    >>> import sqlite3
-    >>> locked = sqlite3.OperationalError("database is locked")
-    >>> locked.sqlite_errorname = "SQLITE_BUSY"
-    >>> is_outage(OperationalError("INSERT", {}, locked))
-    True
-    >>> missing = sqlite3.OperationalError("no such table: pages")
-    >>> missing.sqlite_errorname = "SQLITE_ERROR"
-    >>> is_outage(OperationalError("INSERT", {}, missing))
-    False
-    >>> is_outage(OSError(28, "No space left on device"))
-    True
-    >>> is_outage(RemoteWriteError("OperationalError: disk I/O error", outage=True))
-    True
-    """
-    if isinstance(error, RemoteWriteError):
-        return error.outage
-    if isinstance(error, OSError | InterfaceError):
-        return True
-    if not isinstance(error, OperationalError):
-        return False
-    if error.connection_invalidated:
-        return True
-    orig = error.orig
-    name = getattr(orig, "sqlite_errorname", None)
-    if isinstance(name, str):
-        # extended codes (SQLITE_IOERR_WRITE) carry their primary code's name first
-        return any(name == code or name.startswith(code + "_") for code in _SQLITE_OUTAGES)
-    sqlstate = getattr(orig, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        return sqlstate[:2] in _SQLSTATE_OUTAGES
-    # no server answer to classify (a connection that could not be made): the store is away
-    return True
 
 
 def waiting_kinds(items: list[Any]) -> str:
@@ -386,10 +325,3 @@ class BatchingPipeline:
             # relative to the working directory, which under Scrapyd is Scrapyd's own
             shown += f" ({Path.cwd() / database})"
         return shown
-
-
-def one_line(error: BaseException) -> str:
-    """The first line of *error*'s message (of the driver's error under SQLAlchemy's)."""
-    orig = getattr(error, "orig", None)  # SQLAlchemy's wrapper: the driver's own message
-    text = str(orig if orig is not None else error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -1,4 +1,4 @@
-"""The store's writer process (pipelines/writer.py): packing, failures sent back, the process.
+"""The store's writer process (pipelines/writer.py, storage/writer_process.py).
 
 The pure parts (packing a batch into tuples, a failure described for the crawl process)
 run without a process; the tests that drive a real writer process are marked ``e2e``.
@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokenlinks.pipelines import writer
-from brokenlinks.pipelines.batching import RemoteWriteError, is_outage
-from brokenlinks.pipelines.writer import Failed, pack, unpack
 from scrapy.utils.defer import deferred_f_from_coro_f
 from sqlalchemy.exc import OperationalError
 
 from brokenlinks.items import ProspectItem
 from brokenlinks.storage import store
+from brokenlinks.storage import writer_process as writer
+from brokenlinks.storage.outages import RemoteWriteError, is_outage
+from brokenlinks.storage.writer_process import Failed, pack, unpack
 
 from .test_pipeline import check_item, make_pipeline, outage_error, page_item
 
