@@ -36,6 +36,7 @@ import asyncio
 import logging
 import logging.handlers
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
@@ -98,7 +99,7 @@ class StoreWriter:
             max_workers=1,
             mp_context=self._context,
             initializer=start,
-            initargs=(self.database_url, self._logs),
+            initargs=(self.database_url, self._logs, os.getpid()),
         )
         try:
             executor.submit(ready).result()

@@ -11,6 +11,8 @@ import os
 import pickle
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -243,3 +245,34 @@ async def test_the_writer_logs_through_the_crawl(db_url, read_engine, caplog):
     assert record.levelno == logging.WARNING
     assert record.process != os.getpid()
     assert store.count_rows(read_engine)["pages"] == 2
+
+
+#: a crawl process in miniature: starts a writer, prints its pid, waits to be killed
+_CRAWL = """
+import asyncio, sys, time
+from brokenlinks.pipelines.writer import StoreWriter
+
+async def main():
+    writer = StoreWriter(sys.argv[1])
+    assert await writer.start()
+    [pid] = writer._executor._processes
+    print(pid, flush=True)
+    time.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.e2e
+def test_the_writer_exits_when_its_crawl_is_killed(db_url):
+    with subprocess.Popen(
+        [sys.executable, "-c", _CRAWL, db_url], stdout=subprocess.PIPE, text=True
+    ) as crawl:
+        assert crawl.stdout is not None
+        pid = int(crawl.stdout.readline())
+        assert Path(f"/proc/{pid}").exists()
+        crawl.kill()
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid):
+        assert time.monotonic() < deadline, "the writer outlived its crawl"
+        time.sleep(0.1)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import pickle
 import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, fields
@@ -90,18 +92,30 @@ def unpack(records: Sequence[Record]) -> list[Any]:
 _engine: Engine | None = None
 
 
-def start(database_url: str, logs: Queue[logging.LogRecord]) -> None:
+def start(database_url: str, logs: Queue[logging.LogRecord], crawl: int) -> None:
     """Writer start-up: its engine, built once; its log records sent to the crawl.
 
-    The crawl's signals are the crawl's.
+    The crawl's signals are the crawl's, and the writer exits when the crawl *crawl* does,
+    however it ends: the job queue's pipe gives no end of file then, since this process
+    holds its writing end too.
     """
     global _engine  # noqa: PLW0603 - the process's one engine, kept between jobs
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with, args=(crawl,), name="brokenlinks-crawl-watch", daemon=True
+    ).start()
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(logging.INFO)
     _engine = db.create_engine_from_url(database_url)
+
+
+def _exit_with(crawl: int) -> None:
+    # spawned by the crawl: its parent, until the crawl's end hands it to another one
+    while os.getppid() == crawl:
+        time.sleep(1)
+    os._exit(0)
 
 
 @dataclass(frozen=True, slots=True)
