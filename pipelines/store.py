@@ -91,11 +91,15 @@ class StorePipeline(BatchingPipeline):
                 _open_store, self.database_url, name, _spider_arguments(spider)
             )
         except BaseException:
-            if writer is not None and started is not None and await started:
+            if writer is not None and started is not None:
+                await started
                 await writer.close()
             raise
-        if writer is not None and started is not None and await started:
-            self.writer = writer
+        if writer is not None and started is not None:
+            if await started:
+                self.writer = writer
+            else:  # could not start: its log relay goes too
+                await writer.close()
         self.logger.info(
             "Storing crawl run %(run_id)s in %(url)s",
             {"run_id": self.run_id, "url": self.shown_url()},

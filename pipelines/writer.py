@@ -64,8 +64,6 @@ logger = logging.getLogger(__name__)
 #: times a dead writer is started again before the crawl writes in a thread
 _RESTARTS = 1
 
-# --- in the crawl process -----------------------------------------------------------------
-
 
 class _Relay(logging.Handler):
     """Log a record of the writer process as the crawl's own (the crawl's handlers filter it)."""
@@ -88,11 +86,6 @@ class StoreWriter:
         self._listener.start()
         #: what writes a batch there (a module-level function: tests put a faulty one)
         self.job: Callable[[int, list[Record], bool], Failed | None] = write_records
-
-    @property
-    def running(self) -> bool:
-        """Whether batches go to the writer process (else: a thread of the crawl)."""
-        return self._executor is not None
 
     def _spawn(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
@@ -161,7 +154,7 @@ class StoreWriter:
         )
 
     async def close(self) -> None:
-        """Stop the writer process once its last batch is written."""
+        """Stop the writer process once its last batch is written (or one that did not start)."""
         executor, self._executor = self._executor, None
         if executor is not None:
             try:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from brokenlinks.pipelines.writer import StoreWriter
 from scrapy.utils.defer import deferred_f_from_coro_f
 from sqlalchemy.exc import OperationalError
 
@@ -99,6 +100,31 @@ def test_a_failure_comes_back_as_its_exception_or_described(error, kind, outage)
 def test_a_described_outage_is_an_outage():
     assert is_outage(RemoteWriteError("disk I/O error", outage=True))
     assert not is_outage(RemoteWriteError("no such table: pages", outage=False))
+
+
+@deferred_f_from_coro_f
+async def test_a_writer_that_cannot_start_leaves_the_writes_to_the_thread(
+    db_url, read_engine, monkeypatch, caplog
+):
+    def cannot(self: Any) -> Any:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(StoreWriter, "_spawn", cannot)
+    pipeline = process_pipeline(db_url)
+    with caplog.at_level(logging.WARNING, logger="brokenlinks.pipelines.writer"):
+        await pipeline.open_spider()
+    assert pipeline.writer is None
+    assert [r.getMessage() for r in caplog.records] == [
+        (
+            "Could not start the store writer process ([Errno 24] Too many open files): "
+            "the crawl writes to the store in a thread"
+        )
+    ]
+    await pipeline.process_item(page_item(0))
+    await pipeline.process_item(page_item(1))
+    await pipeline.close_spider()
+    assert store.count_rows(read_engine)["pages"] == 2
+    assert "brokenlinks/store/writer/batches" not in pipeline.stats.get_stats()
 
 
 # --- a real writer process ------------------------------------------------------------------
