@@ -1,8 +1,11 @@
 """Benchmark: one large batch (500 pages × 100 links, 1,667 checks) written to SQLite twice.
 
 The first write inserts every row; the second is the idempotent re-write of a resumed or
-repeated crawl (the upserts find every row already there). Prints both wall times and the
-row counts. Run from the project directory: ``python benchmarks/store_batch.py``.
+repeated crawl (the upserts find every row already there). Then the same records again,
+into a new database, in the crawl's batches (``BROKENLINKS_STORE_BATCH_SIZE`` = 100 items,
+one transaction each). Prints the wall and CPU times of each and the row counts; on a
+shared machine compare the CPU times. Run from the project directory:
+``python benchmarks/store_batch.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from brokenlinks.storage import db, store
 PAGES = 500
 LINKS_PER_PAGE = 100
 TARGETS = 5000
+#: items per transaction in a crawl (BROKENLINKS_STORE_BATCH_SIZE)
+BATCH = 100
 
 
 def link(target: str, anchor: str) -> LinkRecord:
@@ -70,28 +75,48 @@ def batch() -> list[Any]:
     return items
 
 
+def timed(function: Any, *args: Any) -> tuple[float, float]:
+    """Call *function*; its wall and CPU seconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    function(*args)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def in_batches(engine: Any, run_id: int, items: list[Any]) -> None:
+    for start in range(0, len(items), BATCH):
+        store.write_batch(engine, run_id, items[start : start + BATCH])
+
+
+def write_twice(path: Path, items: list[Any], write: Any) -> tuple[Any, Any, dict[str, int]]:
+    engine = db.create_engine_from_url(f"sqlite:///{path}")
+    try:
+        db.init_db(engine)
+        run_id = store.start_run(engine, "backlinks", {"seeds": "seeds.txt"})
+        first = timed(write, engine, run_id, items)
+        second = timed(write, engine, run_id, items)
+        counts = store.count_rows(engine)
+    finally:
+        engine.dispose()
+    if counts["pages"] != PAGES or counts["links"] != PAGES * LINKS_PER_PAGE:
+        sys.exit(f"error: unexpected row counts {counts}")
+    return first, second, counts
+
+
 def main() -> None:
     items = batch()
     with tempfile.TemporaryDirectory(prefix="brokenlinks-bench-") as tmp:
-        engine = db.create_engine_from_url(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
-        try:
-            db.init_db(engine)
-            run_id = store.start_run(engine, "backlinks", {"seeds": "seeds.txt"})
-            started = time.perf_counter()
-            store.write_batch(engine, run_id, items)
-            first = time.perf_counter() - started
-            started = time.perf_counter()
-            store.write_batch(engine, run_id, items)
-            second = time.perf_counter() - started
-            counts = store.count_rows(engine)
-        finally:
-            engine.dispose()
-    print(
-        f"{PAGES} pages x {LINKS_PER_PAGE} links: first write {first:.2f} s, "
-        f"rewrite {second:.2f} s; rows: {counts}"
-    )
-    if counts["pages"] != PAGES or counts["links"] != PAGES * LINKS_PER_PAGE:
-        sys.exit(f"error: unexpected row counts {counts}")
+        first, second, counts = write_twice(Path(tmp) / "one.sqlite3", items, store.write_batch)
+        print(
+            f"{PAGES} pages x {LINKS_PER_PAGE} links in one batch: "
+            f"first write {first[0]:.2f} s (CPU {first[1]:.2f} s), "
+            f"rewrite {second[0]:.2f} s (CPU {second[1]:.2f} s); rows: {counts}"
+        )
+        first, second, _ = write_twice(Path(tmp) / "batches.sqlite3", items, in_batches)
+        print(
+            f"the same in batches of {BATCH} items ({-(-len(items) // BATCH)} transactions): "
+            f"first write {first[0]:.2f} s (CPU {first[1]:.2f} s), "
+            f"rewrite {second[0]:.2f} s (CPU {second[1]:.2f} s)"
+        )
 
 
 if __name__ == "__main__":

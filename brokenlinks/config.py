@@ -71,6 +71,9 @@ class BrokenlinksConfig:
     timeout_retry_times: int = 1
     #: the store pipeline can be switched off (export only)
     store_enabled: bool = True
+    #: write the store's batches in a writer process of their own (pipelines/writer.py),
+    #: off the crawl process's CPU; off: in a thread of the crawl process
+    store_process: bool = True
     #: most check results the crawl keeps in memory; the least recently used beyond it
     #: move to a temporary SQLite file (brokenlinks/checker/spill.py). 0: no bound
     verdicts_in_memory: int = 50_000

@@ -3,11 +3,12 @@
 Buffers the items of the kinds a subclass stores and writes each batch in a thread
 (``run_in_thread``), so the reactor never waits on the database; every item is passed on
 unchanged, stored or not (the feed export keeps working). A subclass says what it stores
-(``item_types``) and how one batch is written (``write``, blocking).
+(``item_types``) and how one batch is written (``write``, blocking), and may write elsewhere
+(``write_async``: the store pipeline's writer process, :mod:`brokenlinks.pipelines.writer`).
 
 A store outage (the database unreachable, shut down, locked past its busy timeout, full or
-unwritable: see :func:`is_outage`) does not stop the crawl at once and does not cost a
-traceback per item:
+unwritable: see :func:`brokenlinks.storage.outages.is_outage`) does not stop the crawl at
+once and does not cost a traceback per item:
 
 - one ``ERROR`` line when the outage starts, saying how many records of which kinds wait;
 - the waiting records stay in a bounded buffer (``OUTAGE_BUFFER_BATCHES`` batches); when it is
@@ -42,9 +43,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError
 
 from brokenlinks.config import config_of
+from brokenlinks.storage.outages import (
+    OUTAGE_ERRORS,
+    RemoteWriteError,
+    is_outage,
+    one_line,
+)
+
+#: the store's outage classification, imported from here before it moved
+__all__ = ["OUTAGE_ERRORS", "BatchingPipeline", "RemoteWriteError", "is_outage", "one_line"]
 
 if TYPE_CHECKING:
     from typing import Self
@@ -54,25 +64,6 @@ if TYPE_CHECKING:
 
     from brokenlinks.config import BrokenlinksConfig
 
-#: the exceptions a write that failed because of the store may raise (see is_outage)
-OUTAGE_ERRORS = (OperationalError, InterfaceError, OSError)
-#: SQLite result codes of a store that cannot be written now (locked, full, read-only,
-#: gone), as opposed to a statement it refuses
-_SQLITE_OUTAGES = frozenset(
-    {
-        "SQLITE_BUSY",
-        "SQLITE_LOCKED",
-        "SQLITE_IOERR",
-        "SQLITE_FULL",
-        "SQLITE_READONLY",
-        "SQLITE_CANTOPEN",
-        "SQLITE_PERM",
-        "SQLITE_PROTOCOL",
-    }
-)
-#: SQLSTATE classes of the same on PostgreSQL: connection exception, insufficient resources,
-#: operator intervention (shut down), system error
-_SQLSTATE_OUTAGES = frozenset({"08", "53", "57", "58"})
 #: during an outage, at most this many batches of records wait in memory
 OUTAGE_BUFFER_BATCHES = 10
 #: seconds before the first retry; doubled after each failed one, up to the second
@@ -90,42 +81,6 @@ class _Outage:
     next_attempt: float = 0.0
     #: items buffered since the last attempt
     new_items: int = 0
-
-
-def is_outage(error: BaseException) -> bool:
-    """Tell whether a failed write means "the store is unavailable", worth waiting for.
-
-    A batch the database refuses (a value too large for an index, a missing table) is not
-    an outage: retrying it would only fail again.
-
-    >>> import sqlite3
-    >>> locked = sqlite3.OperationalError("database is locked")
-    >>> locked.sqlite_errorname = "SQLITE_BUSY"
-    >>> is_outage(OperationalError("INSERT", {}, locked))
-    True
-    >>> missing = sqlite3.OperationalError("no such table: pages")
-    >>> missing.sqlite_errorname = "SQLITE_ERROR"
-    >>> is_outage(OperationalError("INSERT", {}, missing))
-    False
-    >>> is_outage(OSError(28, "No space left on device"))
-    True
-    """
-    if isinstance(error, OSError | InterfaceError):
-        return True
-    if not isinstance(error, OperationalError):
-        return False
-    if error.connection_invalidated:
-        return True
-    orig = error.orig
-    name = getattr(orig, "sqlite_errorname", None)
-    if isinstance(name, str):
-        # extended codes (SQLITE_IOERR_WRITE) carry their primary code's name first
-        return any(name == code or name.startswith(code + "_") for code in _SQLITE_OUTAGES)
-    sqlstate = getattr(orig, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        return sqlstate[:2] in _SQLSTATE_OUTAGES
-    # no server answer to classify (a connection that could not be made): the store is away
-    return True
 
 
 def waiting_kinds(items: list[Any]) -> str:
@@ -189,6 +144,10 @@ class BatchingPipeline:
         """
         raise NotImplementedError
 
+    async def write_async(self, batch: list[Any], *, retry: bool) -> None:
+        """Write *batch* without blocking the reactor: :meth:`write` in a thread."""
+        await run_in_thread(self.write, batch, retry=retry)
+
     def written(self, batch: list[Any]) -> None:
         """Count *batch* as written (stats)."""
 
@@ -209,39 +168,45 @@ class BatchingPipeline:
         outage = self._outage
         if outage is None:
             if len(self._buffer) >= self.batch_size:
-                await self.flush()
+                # the items that arrive during a write wait for it here (the crawl never
+                # runs ahead of the store), then find the batches they filled written
+                await self.flush(full_only=True)
             return item
         outage.new_items += 1
         if outage.new_items >= self.batch_size and time.monotonic() >= outage.next_attempt:
             await self.flush()
         return item
 
-    async def flush(self) -> bool:
+    async def flush(self, *, full_only: bool = False) -> bool:
         """Write the buffered records, a batch per transaction; True when all are written.
 
+        With *full_only* (and no outage), a last batch smaller than
+        ``BROKENLINKS_STORE_BATCH_SIZE`` keeps waiting for more items: the callers queued
+        behind a write would otherwise each write the few items that came meanwhile, in a
+        transaction of its own (a crawl wrote 10,000 items in 807 transactions).
         A store outage keeps the records waiting (see the module docstring) and returns
         False; any other failure keeps them for the next flush and is raised.
         """
         async with self._lock:
             outage = self._outage
             if outage is not None:
+                full_only = False
                 now = time.monotonic()
                 # callers that queued on the lock behind a failed attempt wait for the backoff
                 if now < outage.next_attempt and now < outage.started + self.outage_limit:
                     return False
             while self._buffer and not self._gave_up:
+                if full_only and len(self._buffer) < self.batch_size:
+                    return False
                 batch = self._buffer[: self.batch_size]
                 try:
-                    await run_in_thread(self.write, batch, retry=self._outage is None)
-                except OUTAGE_ERRORS as e:
+                    await self.write_async(batch, retry=self._outage is None)
+                except Exception as e:
                     if not is_outage(e):
                         self._refused(len(batch), e)
                         raise
                     self._failed(e)
                     return False
-                except Exception as e:
-                    self._refused(len(batch), e)
-                    raise
                 # items buffered meanwhile were appended behind the batch
                 del self._buffer[: len(batch)]
                 self.written(batch)
@@ -271,7 +236,7 @@ class BatchingPipeline:
         outage = self._outage
         if outage is None:
             outage = self._outage = _Outage(
-                started=now, error=_one_line(error), delay=self.first_retry_delay
+                started=now, error=one_line(error), delay=self.first_retry_delay
             )
             self.stats.inc_value("brokenlinks/store/outages")
             self.logger.error(
@@ -291,7 +256,7 @@ class BatchingPipeline:
             outage.delay = min(outage.delay * 2, self.max_retry_delay)
             self.logger.debug(
                 "Store still unavailable (%(error)s): %(count)d records waiting",
-                {"error": _one_line(error), "count": len(self._buffer)},
+                {"error": one_line(error), "count": len(self._buffer)},
             )
         outage.next_attempt = now + outage.delay
         outage.new_items = 0
@@ -360,9 +325,3 @@ class BatchingPipeline:
             # relative to the working directory, which under Scrapyd is Scrapyd's own
             shown += f" ({Path.cwd() / database})"
         return shown
-
-
-def _one_line(error: BaseException) -> str:
-    orig = getattr(error, "orig", None)  # SQLAlchemy's wrapper: the driver's own message
-    text = str(orig if orig is not None else error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -5,30 +5,36 @@ Stores ``PageItem`` and ``CheckItem`` records through
 :class:`~brokenlinks.pipelines.batching.BatchingPipeline` does. One crawl run row is opened in
 ``open_spider`` and closed with the finish reason and the crawler stats. Settings read: those
 of the base (``BROKENLINKS_STORE_ENABLED``, ``BROKENLINKS_DATABASE_URL``,
-``BROKENLINKS_STORE_BATCH_SIZE``, ``BROKENLINKS_STORE_OUTAGE_LIMIT``). A transaction that meets
-another writer (SQLite's lock held past its busy timeout, a PostgreSQL deadlock) is tried
-again a few times. Stats: ``brokenlinks/store/batches``, ``brokenlinks/store/items`` and the
-base's.
+``BROKENLINKS_STORE_BATCH_SIZE``, ``BROKENLINKS_STORE_OUTAGE_LIMIT``) and
+``BROKENLINKS_STORE_PROCESS``: the batches are written by a writer process of their own
+(:mod:`brokenlinks.pipelines.writer`) unless it is false or the writer cannot run, then in a
+thread. A transaction that meets another writer (SQLite's lock held past its busy timeout, a
+PostgreSQL deadlock) is tried again a few times. Stats: ``brokenlinks/store/batches``,
+``brokenlinks/store/items``, the writer's and the base's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.utils.asyncio import run_in_thread
+from scrapy.utils.asyncio import is_asyncio_available, run_in_thread
 
 from brokenlinks.items import CheckItem, PageItem
 from brokenlinks.storage import db, store
 
 from .batching import OUTAGE_ERRORS, BatchingPipeline
+from .writer import StoreWriter
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
     from sqlalchemy import Engine
+
+    from brokenlinks.config import BrokenlinksConfig
 
 
 def _spider_arguments(spider: object) -> dict[str, Any]:
@@ -56,11 +62,14 @@ class StorePipeline(BatchingPipeline):
 
     item_types = (PageItem, CheckItem)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: BrokenlinksConfig, crawler: Crawler) -> None:
+        super().__init__(config, crawler)
         self.engine: Engine | None = None
         self.run_id: int | None = None
         self._finish_failed = False
+        self.use_process = config.store_process
+        #: the writer process, while batches go to it
+        self.writer: StoreWriter | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -72,9 +81,25 @@ class StorePipeline(BatchingPipeline):
     async def open_spider(self) -> None:
         spider = self.crawler.spider
         name = getattr(spider, "name", None) or "unknown"
-        self.engine, self.run_id = await run_in_thread(
-            _open_store, self.database_url, name, _spider_arguments(spider)
-        )
+        writer = started = None
+        if self.use_process and is_asyncio_available():
+            writer = StoreWriter(self.database_url, self.stats)
+            # it starts (a second or so) while the database is opened and migrated
+            started = asyncio.ensure_future(writer.start())
+        try:
+            self.engine, self.run_id = await run_in_thread(
+                _open_store, self.database_url, name, _spider_arguments(spider)
+            )
+        except BaseException:
+            if writer is not None and started is not None:
+                await started
+                await writer.close()
+            raise
+        if writer is not None and started is not None:
+            if await started:
+                self.writer = writer
+            else:  # could not start: its log relay goes too
+                await writer.close()
         self.logger.info(
             "Storing crawl run %(run_id)s in %(url)s",
             {"run_id": self.run_id, "url": self.shown_url()},
@@ -91,12 +116,27 @@ class StorePipeline(BatchingPipeline):
         else:
             store.write_batch(engine, run_id, batch)
 
+    async def write_async(self, batch: list[Any], *, retry: bool) -> None:
+        writer, run_id = self.writer, self.run_id
+        if writer is not None and run_id is not None:
+            if await writer.write(run_id, batch, retry=retry):
+                return
+            self.writer = None  # gone for good: the thread from now on
+            await writer.close()
+        await super().write_async(batch, retry=retry)
+
     def written(self, batch: list[Any]) -> None:
         self.stats.inc_value("brokenlinks/store/batches")
         self.stats.inc_value("brokenlinks/store/items", len(batch))
 
     async def closed(self) -> None:
+        await self._stop_writer()
         await self._finish(self.stats.get_value("finish_reason"))
+
+    async def _stop_writer(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            await writer.close()
 
     async def spider_closed(self, reason: str) -> None:
         # close_spider ran already: record the reason and the final stats

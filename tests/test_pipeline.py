@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from typing import Any
 
 import pytest
@@ -87,7 +88,14 @@ def read_engine(db_url):
 def make_pipeline(db_url: str, **settings: Any) -> StorePipeline:
     crawler = get_crawler(
         ArgumentsSpider,
-        {"BROKENLINKS_DATABASE_URL": db_url, "BROKENLINKS_STORE_BATCH_SIZE": 2, **settings},
+        {
+            "BROKENLINKS_DATABASE_URL": db_url,
+            "BROKENLINKS_STORE_BATCH_SIZE": 2,
+            # the batching in a thread of this process, where monkeypatching store.write_batch
+            # reaches; tests/test_store_writer.py drives the writer process
+            "BROKENLINKS_STORE_PROCESS": False,
+            **settings,
+        },
     )
     crawler.spider = crawler._create_spider()
     return build_from_crawler(StorePipeline, crawler)
@@ -177,6 +185,30 @@ async def test_concurrent_items(db_url, read_engine):
     assert store.count_rows(read_engine)["pages"] == 50
     assert store.count_rows(read_engine)["links"] == 150
     assert pipeline.stats.get_value("brokenlinks/store/items") == 53
+
+
+@deferred_f_from_coro_f
+async def test_items_that_arrive_during_a_write_fill_whole_batches(db_url, monkeypatch):
+    pipeline = make_pipeline(db_url, BROKENLINKS_STORE_BATCH_SIZE=5)
+    await pipeline.open_spider()
+    real_write = store.write_batch
+    sizes: list[int] = []
+
+    def slow(engine: Any, run_id: int, items: list[Any]) -> None:
+        sizes.append(len(items))
+        time.sleep(0.05)
+        real_write(engine, run_id, items)
+
+    monkeypatch.setattr(store, "write_batch", slow)
+
+    async def arrive(n: int) -> None:
+        await asyncio.sleep(0.02 * n)
+        await pipeline.process_item(page_item(n))
+
+    await asyncio.gather(*(arrive(n) for n in range(23)))
+    await pipeline.close_spider()
+    # not a transaction for each few items that came during a write
+    assert sizes == [5, 5, 5, 5, 3]
 
 
 @deferred_f_from_coro_f

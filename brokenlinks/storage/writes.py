@@ -5,7 +5,10 @@ transaction per batch, with the dialect's upsert (``INSERT ... ON CONFLICT``, SQ
 PostgreSQL) keyed by the target and page URLs, the link occurrence key and the check key.
 Writing the same records again adds no rows and changes no values; a newer observation
 replaces an older one, never the other way round, and a target's verdict is never replaced
-by "not checked yet". :func:`start_run` and :func:`finish_run` keep the crawl runs;
+by "not checked yet". Each statement is compiled once per dialect and run as the driver's
+``executemany`` on rows converted by the columns' own bind processors (:func:`_executemany`),
+not through SQLAlchemy's per-row parameter processing, which was most of a batch's CPU.
+:func:`start_run` and :func:`finish_run` keep the crawl runs;
 :func:`set_outreach` the user's marks. Reads no settings: callers pass an engine built by
 :mod:`brokenlinks.storage.db`.
 """
@@ -15,9 +18,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, case, or_, select, update
+from sqlalchemy import Table, bindparam, case, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -35,7 +40,9 @@ if TYPE_CHECKING:
 
     from sqlalchemy import ColumnElement, Engine
     from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.sql.elements import KeyedColumnElement
+    from sqlalchemy.engine.interfaces import Dialect
+    from sqlalchemy.sql.compiler import SQLCompiler
+    from sqlalchemy.sql.elements import ClauseElement, KeyedColumnElement
 
     Insert = sqlite.Insert | postgresql.Insert
 
@@ -55,6 +62,115 @@ def _if_newer(
 ) -> dict[str, ColumnElement[Any]]:
     """SET values that take the incoming row's value only when its observation is newer."""
     return {name: case((newer, getattr(excluded, name)), else_=table.c[name]) for name in names}
+
+
+# --- the driver's executemany -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement compiled for one dialect, and how to turn a row into its parameters."""
+
+    sql: str
+    #: the bound parameters, in the order of a positional dialect's
+    names: tuple[str, ...]
+    positional: bool
+    #: (index in *names*, the column type's bind processor) for the values to convert
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+#: per dialect: (statement name, row keys) → the compiled statement
+_COMPILED: WeakKeyDictionary[Dialect, dict[tuple[str, tuple[str, ...]], _Compiled]] = (
+    WeakKeyDictionary()
+)
+
+
+def _compile(
+    dialect: Dialect, name: str, build: Callable[[], ClauseElement], keys: tuple[str, ...]
+) -> _Compiled:
+    cache = _COMPILED.setdefault(dialect, {})
+    compiled = cache.get((name, keys))
+    if compiled is not None:
+        return compiled
+    sql = cast(
+        "SQLCompiler",
+        build().compile(dialect=dialect, column_keys=list(keys), for_executemany=True),
+    )
+    names = tuple(sql.positiontup or ()) if dialect.positional else tuple(sql.bind_names.values())
+    missing = set(names) - set(keys)
+    if missing:  # a column default SQLAlchemy would have filled in: rows must carry it
+        msg = f"rows of {name} lack {sorted(missing)}"
+        raise ValueError(msg)
+    processors = []
+    for index, bound in enumerate(names):
+        processor = sql.binds[bound].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors.append((index, processor))
+    compiled = cache[name, keys] = _Compiled(
+        str(sql), names, dialect.positional, tuple(processors)
+    )
+    return compiled
+
+
+def _memo(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """*processor* remembering its results: a batch repeats its few datetimes a lot."""
+    seen: dict[Any, Any] = {}
+
+    def process(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            converted = seen[value] = processor(value)
+            return converted
+
+    return process
+
+
+def _executemany(
+    session: Session,
+    engine: Engine,
+    name: str,
+    build: Callable[[], ClauseElement],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Run the statement *build* returns (cached as *name*) once per row, as one executemany.
+
+    Every row has the same keys, and a key for each bound parameter.
+    """
+    if not rows:
+        return
+    compiled = _compile(engine.dialect, name, build, tuple(rows[0]))
+    get = itemgetter(*compiled.names)
+    processors = [(index, _memo(processor)) for index, processor in compiled.processors]
+    params: list[Any] = []
+    for row in rows:
+        values = get(row)
+        if len(compiled.names) == 1:
+            values = (values,)
+        if processors:
+            values = list(values)
+            for index, process in processors:
+                values[index] = process(values[index])
+        params.append(
+            tuple(values)
+            if compiled.positional
+            else dict(zip(compiled.names, values, strict=True))
+        )
+    session.connection().exec_driver_sql(compiled.sql, params)
+
+
+def _ids(session: Session, table: Table, keys: Mapping[str, str]) -> dict[str, int]:
+    """The ids of the rows of *table* whose ``url_key`` is a key of *keys*, by its value."""
+    ids: dict[str, int] = {}
+    chunk = list(keys)
+    for start in range(0, len(chunk), t.IN_CHUNK):
+        found = session.execute(
+            select(table.c.url_key, table.c.id).where(
+                table.c.url_key.in_(chunk[start : start + t.IN_CHUNK])
+            )
+        )
+        ids.update((keys[key], row_id) for key, row_id in found.all())
+    return ids
 
 
 # --- batches ------------------------------------------------------------------------------
@@ -167,41 +283,46 @@ def _upsert_targets(
     """Upsert the batch's targets and their verdicts; return their ids by URL."""
     if not batch.targets:
         return {}
-    ins = t.insert(engine, t.targets)
-    # a target only referred to gets no verdict columns, so it never nulls a verdict
-    seen = ins.on_conflict_do_update(
-        index_elements=[t.targets.c.url_key],
-        set_={
-            "first_seen_at": _earliest(t.targets.c.first_seen_at, ins.excluded.first_seen_at),
-            "last_run_id": ins.excluded.last_run_id,
-        },
-    ).returning(t.targets.c.url, t.targets.c.id)
-    # RETURNING gives the id of every row, inserted or updated (SQLite >= 3.35, PostgreSQL)
+
+    def seen() -> ClauseElement:
+        # a target only referred to gets no verdict columns, so it never nulls a verdict
+        ins = t.insert(engine, t.targets)
+        return ins.on_conflict_do_update(
+            index_elements=[t.targets.c.url_key],
+            set_={
+                "first_seen_at": _earliest(t.targets.c.first_seen_at, ins.excluded.first_seen_at),
+                "last_run_id": ins.excluded.last_run_id,
+            },
+        )
+
     rows = [{**row, "last_run_id": run_id} for row in batch.targets.values()]
-    ids: dict[str, int] = dict(session.execute(seen, rows).all())
+    _executemany(session, engine, "targets_seen", seen, rows)
+    ids = _ids(session, t.targets, {row["url_key"]: url for url, row in batch.targets.items()})
     if not batch.verdicts:
         return ids
-    ins = t.insert(engine, t.targets)
-    newer = or_(
-        t.targets.c.checked_at.is_(None), ins.excluded.checked_at >= t.targets.c.checked_at
-    )
-    names = ("kind", "reason", "status", "final_url", "detail", "checked_at")
-    stmt = ins.on_conflict_do_update(
-        index_elements=[t.targets.c.url_key], set_=_if_newer(newer, t.targets, ins.excluded, names)
-    )
-    session.execute(
-        stmt,
-        [
-            {
-                **verdict,
-                "url_key": batch.targets[url]["url_key"],
-                "domain": batch.targets[url]["domain"],
-                "first_seen_at": batch.targets[url]["first_seen_at"],
-                "last_run_id": run_id,
-            }
-            for url, verdict in batch.verdicts.items()
-        ],
-    )
+
+    def checked() -> ClauseElement:
+        ins = t.insert(engine, t.targets)
+        newer = or_(
+            t.targets.c.checked_at.is_(None), ins.excluded.checked_at >= t.targets.c.checked_at
+        )
+        names = ("kind", "reason", "status", "final_url", "detail", "checked_at")
+        return ins.on_conflict_do_update(
+            index_elements=[t.targets.c.url_key],
+            set_=_if_newer(newer, t.targets, ins.excluded, names),
+        )
+
+    rows = [
+        {
+            **verdict,
+            "url_key": batch.targets[url]["url_key"],
+            "domain": batch.targets[url]["domain"],
+            "first_seen_at": batch.targets[url]["first_seen_at"],
+            "last_run_id": run_id,
+        }
+        for url, verdict in batch.verdicts.items()
+    ]
+    _executemany(session, engine, "targets_checked", checked, rows)
     return ids
 
 
@@ -210,33 +331,40 @@ def _insert_checks(
 ) -> None:
     if not batch.checks:
         return
-    stmt = t.insert(engine, t.checks).on_conflict_do_nothing(
-        index_elements=[t.checks.c.target_id, t.checks.c.checked_at]
-    )
+
+    def build() -> ClauseElement:
+        return t.insert(engine, t.checks).on_conflict_do_nothing(
+            index_elements=[t.checks.c.target_id, t.checks.c.checked_at]
+        )
+
     rows = []
     for (url, _), verdict in batch.checks.items():
         row = {key: value for key, value in verdict.items() if key != "url"}
         rows.append({**row, "target_id": target_ids[url], "run_id": run_id})
-    session.execute(stmt, rows)
+    _executemany(session, engine, "checks", build, rows)
 
 
 def _upsert_pages(session: Session, engine: Engine, run_id: int, batch: _Batch) -> dict[str, int]:
     """Upsert the batch's pages; return their ids by URL."""
     if not batch.pages:
         return {}
-    ins = t.insert(engine, t.pages)
-    newer = ins.excluded.last_crawled_at >= t.pages.c.last_crawled_at
-    names = ("domain", "title", "status", "error", "links_on_page", "last_crawled_at")
-    stmt = ins.on_conflict_do_update(
-        index_elements=[t.pages.c.url_key],
-        set_={
-            **_if_newer(newer, t.pages, ins.excluded, names),
-            "first_seen_at": _earliest(t.pages.c.first_seen_at, ins.excluded.first_seen_at),
-            "last_run_id": ins.excluded.last_run_id,
-        },
-    ).returning(t.pages.c.url, t.pages.c.id)
+
+    def build() -> ClauseElement:
+        ins = t.insert(engine, t.pages)
+        newer = ins.excluded.last_crawled_at >= t.pages.c.last_crawled_at
+        names = ("domain", "title", "status", "error", "links_on_page", "last_crawled_at")
+        return ins.on_conflict_do_update(
+            index_elements=[t.pages.c.url_key],
+            set_={
+                **_if_newer(newer, t.pages, ins.excluded, names),
+                "first_seen_at": _earliest(t.pages.c.first_seen_at, ins.excluded.first_seen_at),
+                "last_run_id": ins.excluded.last_run_id,
+            },
+        )
+
     rows = [{**row, "last_run_id": run_id} for row in batch.pages.values()]
-    return dict(session.execute(stmt, rows).all())
+    _executemany(session, engine, "pages", build, rows)
+    return _ids(session, t.pages, {row["url_key"]: url for url, row in batch.pages.items()})
 
 
 def _upsert_links(
@@ -250,23 +378,26 @@ def _upsert_links(
 ) -> None:
     if not batch.links:
         return
-    ins = t.insert(engine, t.links)
-    newer = ins.excluded.last_seen_at >= t.links.c.last_seen_at
-    # gone_at: the incoming occurrence is there, so a newer sighting clears it
-    names = ("rel", "follow", "context", "checked", "link_kind", "last_seen_at", "gone_at")
-    stmt = ins.on_conflict_do_update(
-        index_elements=[
-            t.links.c.page_id,
-            t.links.c.target_id,
-            t.links.c.anchor_key,
-            t.links.c.position,
-        ],
-        set_={
-            **_if_newer(newer, t.links, ins.excluded, names),
-            "first_seen_at": _earliest(t.links.c.first_seen_at, ins.excluded.first_seen_at),
-            "last_run_id": ins.excluded.last_run_id,
-        },
-    )
+
+    def build() -> ClauseElement:
+        ins = t.insert(engine, t.links)
+        newer = ins.excluded.last_seen_at >= t.links.c.last_seen_at
+        # gone_at: the incoming occurrence is there, so a newer sighting clears it
+        names = ("rel", "follow", "context", "checked", "link_kind", "last_seen_at", "gone_at")
+        return ins.on_conflict_do_update(
+            index_elements=[
+                t.links.c.page_id,
+                t.links.c.target_id,
+                t.links.c.anchor_key,
+                t.links.c.position,
+            ],
+            set_={
+                **_if_newer(newer, t.links, ins.excluded, names),
+                "first_seen_at": _earliest(t.links.c.first_seen_at, ins.excluded.first_seen_at),
+                "last_run_id": ins.excluded.last_run_id,
+            },
+        )
+
     rows = [
         {
             **row,
@@ -276,25 +407,32 @@ def _upsert_links(
         }
         for (page_url, target_url, _, _), row in batch.links.items()
     ]
-    session.execute(stmt, rows)
+    _executemany(session, engine, "links", build, rows)
 
 
-def _mark_gone(session: Session, batch: _Batch, page_ids: Mapping[str, int]) -> None:
-    """Mark the links a complete crawl of their page no longer found (lost links)."""
-    for url, page in batch.pages.items():
-        whole = page["error"] is None or page["status"] in t.PAGE_GONE_STATUSES
-        if not whole:
-            continue  # a network failure says nothing about the page's links
-        crawled_at = page["last_crawled_at"]
-        session.execute(
-            update(t.links)
-            .where(
-                t.links.c.page_id == page_ids[url],
-                t.links.c.last_seen_at < crawled_at,
-                t.links.c.gone_at.is_(None),
-            )
-            .values(gone_at=crawled_at)
+def _gone() -> ClauseElement:
+    return (
+        update(t.links)
+        .where(
+            t.links.c.page_id == bindparam("page"),
+            t.links.c.last_seen_at < bindparam("crawled"),
+            t.links.c.gone_at.is_(None),
         )
+        .values(gone_at=bindparam("crawled"))
+    )
+
+
+def _mark_gone(
+    session: Session, engine: Engine, batch: _Batch, page_ids: Mapping[str, int]
+) -> None:
+    """Mark the links a complete crawl of their page no longer found (lost links)."""
+    rows = [
+        {"page": page_ids[url], "crawled": page["last_crawled_at"]}
+        for url, page in batch.pages.items()
+        # a network failure says nothing about the page's links
+        if page["error"] is None or page["status"] in t.PAGE_GONE_STATUSES
+    ]
+    _executemany(session, engine, "links_gone", _gone, rows)
 
 
 def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
@@ -312,7 +450,7 @@ def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
         _insert_checks(session, engine, run_id, batch, target_ids)
         page_ids = _upsert_pages(session, engine, run_id, batch)
         _upsert_links(session, engine, run_id, batch, page_ids=page_ids, target_ids=target_ids)
-        _mark_gone(session, batch, page_ids)
+        _mark_gone(session, engine, batch, page_ids)
         _join_campaign(session, engine, run_id, page_ids)
 
 
@@ -325,10 +463,14 @@ def _join_campaign(
     name = session.execute(select(t.runs.c.campaign).where(t.runs.c.id == run_id)).scalar()
     if not name:
         return
-    stmt = t.insert(engine, t.campaign_pages).on_conflict_do_nothing(
-        index_elements=[t.campaign_pages.c.campaign, t.campaign_pages.c.page_id]
-    )
-    session.execute(stmt, [{"campaign": name, "page_id": pid} for pid in page_ids.values()])
+
+    def build() -> ClauseElement:
+        return t.insert(engine, t.campaign_pages).on_conflict_do_nothing(
+            index_elements=[t.campaign_pages.c.campaign, t.campaign_pages.c.page_id]
+        )
+
+    rows = [{"campaign": name, "page_id": pid} for pid in page_ids.values()]
+    _executemany(session, engine, "campaign_pages", build, rows)
 
 
 #: messages of the errors a transaction can meet because another writer holds the database
