@@ -198,25 +198,26 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
         "",
         (
             "| run | nodes | wall s | × 1 node | CPU s per node | requests | duplicate requests "
+            "(of which robots.txt) "
             "| max in flight/host | max in flight, all | F1 | exit |"
         ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     one = runs[0].wall if runs else 0.0
     for run in runs:
-        extra = (
-            sum(
-                max(n - base.get(url, 0), 0)
-                for url, n in run.by_url.items()
-                if PROBE not in url[1]  # each probe is a random URL: never the same twice
-            )
-            if base
-            else 0
-        )
+        extra = robots = 0
+        for url, n in run.by_url.items() if base else ():
+            if PROBE in url[1]:
+                continue  # each probe is a random URL: never the same twice
+            more = max(n - base.get(url, 0), 0)
+            extra += more
+            if url[1] == "/robots.txt":
+                robots += more
         cpu = " + ".join(f"{c:.1f}" for c in run.cpu)
         lines.append(
             f"| {run.label} | {run.nodes} | {run.wall:.1f} | {run.wall / one:.2f} | {cpu} "
-            f"| {run.requests} | {extra} | {run.max_per_host} | {run.max_total} "
+            f"| {run.requests} | {extra} ({robots} robots.txt) | {run.max_per_host} "
+            f"| {run.max_total} "
             f"| {run.f1:.3f} | {','.join(str(c) for c in run.returncodes)} |"
         )
     return "\n".join(lines)
