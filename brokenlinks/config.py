@@ -88,9 +88,9 @@ class BrokenlinksConfig:
     #: own included: 1 does all of it in the crawl process; 0: one per CPU core
     workers: int = 0
     #: processes that check links, each owning the targets of its sites (brokenlinks.cluster):
-    #: 1 (the default) checks in the crawl process; 0: one per CPU core (shared among
+    #: 1 checks in the crawl process; 0 (the default): one per CPU core (shared among
     #: Scrapyd's crawls)
-    check_shards: int = 1
+    check_shards: int = 0
     #: the namespace of a cluster run's keys in Redis (with ``REDIS_URL`` and check shards:
     #: brokenlinks.cluster.remote); "": scrapy-redis' ``SCHEDULER_QUEUE_KEY`` + ``:checks``,
     #: else ``brokenlinks:{spider}``

@@ -104,6 +104,9 @@ class ReferringPagesSpider(BrokenlinksSpider):
     pages by canonical URL and keeps other sites' pages out).
     """
 
+    #: the crawl's link checks may run in check shards (brokenlinks.cluster)
+    checks_links = True
+
     def page_key(self, url: str) -> str | None:
         """What makes two fetched pages the same page (``None``: never a duplicate)."""
         return url

@@ -214,7 +214,7 @@ class LinkChecker:
         self.shards: LocalShards | RedisShards | None = None
         count = shards_for(config.check_shards)
         redis_url = crawler.settings.get("REDIS_URL")
-        if config.check_shards != 1 and redis_url:
+        if redis_url and count > 1:
             # the nodes of a cluster share the checks through Redis; redis-py is an extra
             from brokenlinks.cluster.remote import RedisShards  # noqa: PLC0415
 
@@ -240,10 +240,23 @@ class LinkChecker:
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(checker.workers.start, signal=signals.spider_opened)
         if checker.shards is not None:
-            crawler.signals.connect(checker.shards.start, signal=signals.spider_opened)
+            crawler.signals.connect(checker.open_shards, signal=signals.spider_opened)
         crawler.signals.connect(checker.watch_stop, signal=signals.spider_opened)
         crawler.signals.connect(checker.close, signal=signals.spider_closed)
         return checker
+
+    def open_shards(self, spider: Any) -> None:
+        """Start the check shards for a spider that checks links (``checks_links``).
+
+        The outreach spiders (``archive``, ``contacts``, ``mysite``) check none: no shard
+        process is started for them, and their requests go out from the crawl process.
+        """
+        if self.shards is None:
+            return
+        if getattr(spider, "checks_links", False):
+            self.shards.start()
+        else:
+            self.shards = None
 
     def close(self) -> None:
         """Stop the worker processes and remove the spilled verdicts' files (the crawl is over)."""
