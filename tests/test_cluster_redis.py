@@ -201,7 +201,8 @@ def _redis_shards():
 def test_the_cluster_needs_shards_and_redis():
     assert (
         build_from_crawler(
-            LinkChecker, get_crawler(settings_dict={"REDIS_URL": "redis://x"})
+            LinkChecker,
+            get_crawler(settings_dict={"REDIS_URL": "redis://x", "BROKENLINKS_CHECK_SHARDS": 1}),
         ).shards
         is None
     )

@@ -26,9 +26,11 @@ import itertools
 import logging
 import os
 import pickle
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,6 +64,8 @@ _COUNTED_BY_COORDINATOR = (
     "brokenlinks/reason_count/",
     "brokenlinks/workers/",
     "brokenlinks/shards/",
+    # the shards' log lines are logged (and counted) by the crawl
+    "log_count/",
 )
 
 
@@ -153,6 +157,7 @@ class LocalShards:
         )
         self._rids = itertools.count()
         self._started = False
+        self._tmp = ""
         #: messages waiting for their shard to connect (references keep the tasks alive)
         self._waiting: set[asyncio.Future[None]] = set()
         self._reaper: asyncio.Future[None] | None = None
@@ -164,6 +169,7 @@ class LocalShards:
         if self._started:
             return
         self._started = True
+        self._tmp = tempfile.mkdtemp(prefix="brokenlinks-shards-")
         self._shards = [self._spawn(index) for index in range(self.count)]
         atexit.register(self._kill_all)
         assert self.crawler.stats is not None
@@ -175,6 +181,9 @@ class LocalShards:
         env = dict(os.environ)
         # the shard imports what this process imports (a Scrapyd egg included)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        # the shards' temporary files (spilled verdicts) in a directory the crawl removes,
+        # even when it has to kill them
+        env["TMPDIR"] = self._tmp
         process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
             [
                 sys.executable,
@@ -226,6 +235,11 @@ class LocalShards:
                 entry[1].set_result({"response": message[2], "error": message[3]})
         elif kind == "stats":
             shard.stats = message[1]
+        elif kind == "log":
+            fields = dict(message[1])
+            fields["msg"] = f"[shard {shard.index + 1}/{self.count}] {fields['msg']}"
+            record = logging.makeLogRecord(fields)
+            logging.getLogger(record.name).handle(record)
         elif kind == "ready":
             logger.debug(
                 "Shard %(i)d is ready (pid %(pid)d)", {"i": shard.index, "pid": message[1]}
@@ -350,13 +364,21 @@ class LocalShards:
         for shard in self._shards:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 shard.process.wait(max(deadline - time.monotonic(), 0))
-        self._kill_all()
+        # in a thread: the processes only (their streams belong to the event loop)
+        self._kill_shards(close_streams=False)
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _kill_all(self) -> None:
+        self._kill_shards()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _kill_shards(self, *, close_streams: bool = True) -> None:
         for shard in self._shards:
             if shard.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     shard.process.kill()
                 shard.process.wait()
-            if shard.writer is not None:
+            if close_streams and shard.writer is not None:
                 shard.writer.close()

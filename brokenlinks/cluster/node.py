@@ -94,7 +94,6 @@ def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, 
     extensions = dict(out.get("EXTENSIONS") or {})
     extensions.update(dict.fromkeys(_COORDINATOR_ONLY))
     total = int(out.get("CONCURRENT_REQUESTS") or 0)
-    log_format = out.get("LOG_FORMAT") or "%(asctime)s [%(name)s] %(levelname)s: %(message)s"
     out.update(
         {
             "ADDONS": {},
@@ -109,10 +108,72 @@ def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, 
             "STATS_DUMP": False,
             "JOBDIR": None,
             "LOG_VERSIONS": [],
-            "LOG_FORMAT": f"[shard {index + 1}/{count}] {log_format}",
         }
     )
     return out
+
+
+#: loggers whose INFO lines (start-up, component lists, "Spider closed") are the shard's
+#: own business: the crawl's log has them once, from the crawl
+_QUIET_LOGGERS = (
+    "scrapy.utils.log",
+    "scrapy.middleware",
+    "scrapy.addons",
+    "scrapy.crawler",
+    "scrapy.core.engine",
+    "scrapy.extensions",
+    "scrapy-playwright",
+)
+
+
+class ForwardingHandler(logging.Handler):
+    """Sends the shard's log records to the crawl, which logs them where its own go.
+
+    A shard writing to the crawl's terminal or log file itself would cut into the crawl's
+    progress line and interleave half-lines; through the crawl, each record is one line
+    of the crawl's log, its message prefixed with the shard. Records made before the
+    crawl is connected wait; records of other threads go through the event loop.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spider: ShardSpider | None = None
+        self.waiting: list[dict[str, Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def connected(self, spider: ShardSpider) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.spider = spider
+        waiting, self.waiting = self.waiting, []
+        for fields in waiting:
+            spider.forward_log(fields)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno <= logging.INFO and record.name.startswith(_QUIET_LOGGERS):
+            return
+        message = record.getMessage()
+        if record.exc_info:
+            message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
+        fields = {
+            "name": record.name,
+            "levelno": record.levelno,
+            "levelname": record.levelname,
+            "msg": message,
+            "created": record.created,
+            "msecs": record.msecs,
+        }
+        spider = self.spider
+        if spider is None or self._loop is None:
+            self.waiting.append(fields)
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            spider.forward_log(fields)
+        else:
+            self._loop.call_soon_threadsafe(spider.forward_log, fields)
 
 
 class ShardSpider(Spider):
@@ -120,9 +181,10 @@ class ShardSpider(Spider):
 
     name = "brokenlinks-shard"
 
-    def __init__(self, *, fd: int, **kwargs: Any) -> None:
+    def __init__(self, *, fd: int, logs: ForwardingHandler | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fd = fd
+        self.logs = logs
         self.closing = False
         self.checker: LinkChecker
         self._writer: asyncio.StreamWriter | None = None
@@ -161,6 +223,9 @@ class ShardSpider(Spider):
         sock = socket.socket(fileno=self.fd)
         reader, self._writer = await asyncio.open_connection(sock=sock)
         await self._send(("ready", os.getpid()))
+        if self.logs is not None:
+            self.logs.connected(self)
+        logger.info("Check shard ready (pid %(pid)d)", {"pid": os.getpid()})
         while (message := await wire.receive(reader)) is not None:
             kind = message[0]
             if kind == "check":
@@ -224,6 +289,10 @@ class ShardSpider(Spider):
             return
         await self._send(("fetched", rid, wire.response_state(response), None))
 
+    def forward_log(self, fields: dict[str, Any]) -> None:
+        """Send one log record's fields to the crawl (on the event loop's thread)."""
+        self._write(("log", fields))
+
     def _write(self, message: tuple[Any, ...]) -> None:
         if self._writer is not None and not self._writer.is_closing():
             wire.write(self._writer, message)
@@ -247,8 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     values = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  (from our own coordinator)
     settings = Settings(shard_settings(values, args.index, args.count), priority="cmdline")
-    process = CrawlerProcess(settings)
-    process.crawl(ShardSpider, fd=args.fd)
+    # the shard logs through the crawl (ForwardingHandler), not to its terminal or file
+    process = CrawlerProcess(settings, install_root_handler=False)
+    logs = ForwardingHandler()
+    root = logging.getLogger()
+    root.addHandler(logs)
+    root.setLevel(settings.get("LOG_LEVEL") or logging.DEBUG)
+    process.crawl(ShardSpider, fd=args.fd, logs=logs)
     process.start(install_signal_handlers=False)
     return 0
 
