@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
 
-logger = logging.getLogger(__name__)
+# by name: the shard runs as __main__ (python -m brokenlinks.cluster.node)
+logger = logging.getLogger("brokenlinks.cluster.node")
 
 #: meta a page fetch carries in its shard: the download as the coordinator asked it, with
 #: none of the shard's own middlewares deciding again (the coordinator's did)
