@@ -108,6 +108,7 @@ def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, 
             "TELNETCONSOLE_ENABLED": False,
             "STATS_DUMP": False,
             "JOBDIR": None,
+            "LOG_INSTALL_ROOT_HANDLER": False,
             "LOG_VERSIONS": [],
         }
     )
@@ -317,11 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     values = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  (from our own coordinator)
     settings = Settings(shard_settings(values, args.index, args.count), priority="cmdline")
-    # the shard logs through the crawl (ForwardingHandler), not to its terminal or file
-    process = CrawlerProcess(settings, install_root_handler=False)
+    # the shard logs through the crawl (ForwardingHandler), not to its terminal or file;
+    # warnings too (a line of its own on the crawl's terminal breaks the progress line)
     logs = ForwardingHandler()
     root = logging.getLogger()
     root.addHandler(logs)
+    logging.captureWarnings(True)
+    process = CrawlerProcess(settings)
     root.setLevel(settings.get("LOG_LEVEL") or logging.DEBUG)
     process.crawl(ShardSpider, fd=args.fd, logs=logs)
     process.start(install_signal_handlers=False)
