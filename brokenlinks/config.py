@@ -101,6 +101,10 @@ class BrokenlinksConfig:
     #: seconds a node's lease of a virtual shard lasts unless renewed: how soon the shards
     #: of a dead node are taken over
     cluster_lease: float = 10.0
+    #: nodes a cluster run expects: until that many have joined (for at most three lease
+    #: times), a node leases only its share of them, so the first node up does not take
+    #: every shard and hand most back a moment later (0: count the nodes alive)
+    cluster_nodes: int = 0
     # -- whole-site crawls (spiders/site.py, brokenlinks/parsing/siteurls.py) ----------------
     #: most pages a site crawl fetches (``-a max_pages`` overrides)
     site_max_pages: int = 5000
@@ -218,6 +222,7 @@ _RANGES: dict[str, tuple[float, float | None, str]] = {
     "check_shards": (0, 256, "a whole number from 0 (one per CPU core) to 256"),
     "cluster_shards": (1, 4096, "a whole number from 1 to 4096"),
     "cluster_lease": (1, 600, "a number of seconds from 1 to 600"),
+    "cluster_nodes": (0, 4096, "a whole number from 0 (the nodes alive) to 4096"),
     "confirm_concurrency": (1, None, "a whole number, at least 1"),
     "lag_max": (0, 60, "a number of seconds from 0 (off) to 60"),
     "site_max_pages": (1, None, "a whole number, at least 1"),

@@ -14,6 +14,7 @@ import time
 
 import pytest
 import redis
+from scrapy import Spider
 from scrapy.exceptions import DontCloseSpider
 from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_f_from_coro_f
@@ -68,6 +69,8 @@ def test_settings_validated():
         BrokenlinksConfig.from_settings(Settings({"BROKENLINKS_CLUSTER_SHARDS": 0}))
     with pytest.raises(ValueError, match="BROKENLINKS_CLUSTER_LEASE"):
         BrokenlinksConfig.from_settings(Settings({"BROKENLINKS_CLUSTER_LEASE": 0.1}))
+    with pytest.raises(ValueError, match="BROKENLINKS_CLUSTER_NODES"):
+        BrokenlinksConfig.from_settings(Settings({"BROKENLINKS_CLUSTER_NODES": -1}))
 
 
 # -- the scripts, on a real Redis --------------------------------------------------------
@@ -189,10 +192,12 @@ def test_a_dead_owners_entries_are_taken_over(r):
 # -- the node's bookkeeping, without Redis -------------------------------------------------
 
 
-def _redis_shards():
+def _redis_shards(url: str = "redis://127.0.0.1:1", **settings: object) -> RedisShards:
     crawler = get_crawler(
-        settings_dict={"REDIS_URL": "redis://127.0.0.1:1", "BROKENLINKS_CHECK_SHARDS": 2}
+        settings_dict={"REDIS_URL": url, "BROKENLINKS_CHECK_SHARDS": 2, **settings},
+        spidercls=Spider,
     )
+    crawler.spider = crawler._create_spider("cluster-test")
     checker = build_from_crawler(LinkChecker, crawler)
     assert isinstance(checker.shards, RedisShards)  # REDIS_URL and shards: the cluster's
     return checker.shards
@@ -243,3 +248,47 @@ async def test_entries_in_flight_keep_the_node_open():
     assert not shards._serving
     assert not any(shards._per_shard.values())
     shards.idle()  # nothing in flight: the crawl may close
+
+
+@pytest.mark.e2e
+@deferred_f_from_coro_f
+async def test_expected_nodes_share_from_the_start_then_one_takes_all(server):
+    redis.Redis.from_url(server.url).flushall()
+    alone = _redis_shards(server.url, BROKENLINKS_CLUSTER_NODES=3, BROKENLINKS_CLUSTER_LEASE=1)
+    await alone._join()
+    try:
+        # alone, but three are expected: a third of the shards, the rest wait for them
+        assert len(alone.owned) == quota(64, 3) == 22
+        # they never come: after three lease times the node takes every shard
+        for _ in range(100):
+            if len(alone.owned) == 64:
+                break
+            await asyncio.sleep(0.1)
+        assert len(alone.owned) == 64
+    finally:
+        await alone.spider_closed()
+
+
+@pytest.mark.e2e
+@deferred_f_from_coro_f
+async def test_a_node_joining_gets_its_share_within_seconds(server):
+    redis.Redis.from_url(server.url).flushall()
+    first = _redis_shards(server.url)
+    await first._join()
+    second = _redis_shards(server.url)
+    try:
+        assert len(first.owned) == 64
+        await second._join()
+        began = time.monotonic()
+        # the first hands half back at its next tick (a second at most with a 10 s lease),
+        # the second takes them at its own
+        for _ in range(200):
+            if len(second.owned) >= 32:
+                break
+            await asyncio.sleep(0.05)
+        assert (len(first.owned), len(second.owned)) == (32, 32)
+        # a tick of a third of the lease took up to 6.7 s; a busy machine is given slack
+        assert time.monotonic() - began < 6
+    finally:
+        await second.spider_closed()
+        await first.spider_closed()

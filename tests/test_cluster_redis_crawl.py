@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -145,6 +146,8 @@ def two_nodes(tmp_path_factory, test_web, redis_url, pg):
     settings = {
         **cluster_settings(test_web, redis_url, "t-two-nodes"),
         "BROKENLINKS_DATABASE_URL": database,
+        # the first node up does not do everything before the other has started
+        "BROKENLINKS_CLUSTER_NODES": 2,
     }
     started = time.monotonic()
     nodes = [
@@ -201,6 +204,10 @@ def test_both_nodes_worked_and_shared(two_nodes):
     assert all(s["brokenlinks/cluster/nodes_max"] == 2 for s in runs)
     for node in nodes:
         assert "Checking links with the cluster t-two-nodes:" in node.output
+        # two nodes expected: neither took every shard at first to hand half back
+        first = re.search(r"holds (\d+) of 64 virtual shards", node.output)
+        assert first is not None, node.output[-3000:]
+        assert first.group(1) == "32", node.output[-3000:]
     # every referring page was read once, by one of the nodes
     pages = query(database, "SELECT url FROM pages")
     assert sorted(p["url"] for p in pages) == sorted(

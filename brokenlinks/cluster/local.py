@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scrapy.settings import default_settings
+from scrapy.settings import BaseSettings, default_settings
 
 from brokenlinks.checker.workers import available_cores, crawls_sharing_cores
 from brokenlinks.cluster import wire
@@ -108,14 +108,19 @@ def merge_stats(into: dict[str, Any], snapshot: dict[str, Any]) -> None:
             into[key] = into.get(key, 0) + value
 
 
-def picklable_settings(values: dict[str, Any]) -> dict[str, Any]:
+def picklable_settings(settings: BaseSettings) -> dict[str, Any]:
     """The settings that travel to a shard: those not at Scrapy's default, and picklable.
 
     Defaults stay behind (a shard has them, and deprecated ones would warn once more);
-    an object holding the crawler (the browser's request filter) cannot travel.
+    an object holding the crawler (the browser's request filter) cannot travel. Values
+    are not deep-copied (``copy_to_dict`` would copy that object and its crawler, whose
+    running tasks cannot be copied): pickling them is the copy.
     """
     out: dict[str, Any] = {}
-    for key, value in values.items():
+    for key in settings:
+        value = settings[key]
+        if isinstance(value, BaseSettings):
+            value = value.copy_to_dict()
         if getattr(default_settings, key, _MISSING) == value:
             continue
         try:
@@ -143,6 +148,15 @@ class _Shard:
     reader: asyncio.Task[None] | None = None
 
 
+def _exit_status(process: subprocess.Popen[bytes]) -> int | None:
+    """A dying shard's exit status; None if it lives on with its socket closed (killed later)."""
+    try:
+        # its stream ends as it dies: the kernel may not have its exit status yet
+        return process.wait(_EXIT_STATUS_WAIT)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 class LocalShards:
     """Check shards in child processes of this crawl (see the module docstring)."""
 
@@ -151,10 +165,9 @@ class LocalShards:
         self.count = count
         self.closing = False
         self._shards: list[_Shard] = []
-        self._settings = pickle.dumps(
-            picklable_settings(crawler.settings.copy_to_dict()),
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
+        #: the last stats of shards that died and were started again (merged at close)
+        self._retired: list[dict[str, Any]] = []
+        self._settings = b""
         self._rids = itertools.count()
         self._started = False
         self._tmp = ""
@@ -169,6 +182,11 @@ class LocalShards:
         if self._started:
             return
         self._started = True
+        # the crawl's final settings (what the shards run with), pickled once per crawl
+        self._settings = pickle.dumps(
+            picklable_settings(self.crawler.settings),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
         self._tmp = tempfile.mkdtemp(prefix="brokenlinks-shards-")
         self._shards = [self._spawn(index) for index in range(self.count)]
         atexit.register(self._kill_all)
@@ -214,7 +232,7 @@ class LocalShards:
         while (message := await wire.receive(reader)) is not None:
             self._dispatch(shard, message)
         if not self.closing:
-            self._died(shard)
+            await self._died(shard)
 
     def _dispatch(self, shard: _Shard, message: tuple[Any, ...]) -> None:
         kind = message[0]
@@ -240,18 +258,15 @@ class LocalShards:
             fields["msg"] = f"[shard {shard.index + 1}/{self.count}] {fields['msg']}"
             record = logging.makeLogRecord(fields)
             logging.getLogger(record.name).handle(record)
-        elif kind == "ready":
-            logger.debug(
-                "Shard %(i)d is ready (pid %(pid)d)", {"i": shard.index, "pid": message[1]}
-            )
 
-    def _died(self, shard: _Shard) -> None:
-        """A shard's stream ended before the crawl closed it: start it again, or give up."""
-        try:
-            # its stream ends as it dies: the kernel may not have its exit status yet
-            code: int | None = shard.process.wait(_EXIT_STATUS_WAIT)
-        except subprocess.TimeoutExpired:
-            code = None  # alive with its socket closed: it is killed with the others
+    async def _died(self, shard: _Shard) -> None:
+        """A shard's stream ended before the crawl closed it: start it again, or give up.
+
+        Checks sent to it meanwhile are in ``shard.checks`` and go to its successor.
+        """
+        code = await asyncio.to_thread(_exit_status, shard.process)
+        if self.closing:
+            return
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("brokenlinks/shards/died")
         if shard.restarts < _RESTARTS:
@@ -261,6 +276,7 @@ class LocalShards:
             )
             new = self._spawn(shard.index, shard.restarts + 1)
             self._shards[shard.index] = new
+            self._retired.append(shard.stats)
             # what the dead shard had not answered goes to the new one
             for url, future in shard.checks.items():
                 new.checks[url] = future
@@ -351,8 +367,8 @@ class LocalShards:
         stats = self.crawler.stats
         assert stats is not None
         merged = stats.get_stats()
-        for shard in self._shards:
-            merge_stats(merged, shard.stats)
+        for snapshot in [*self._retired, *(shard.stats for shard in self._shards)]:
+            merge_stats(merged, snapshot)
         stats.set_stats(merged)
         for shard in self._shards:
             self._send(shard, ("close",))

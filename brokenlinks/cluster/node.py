@@ -224,7 +224,6 @@ class ShardSpider(Spider):
     async def serve(self) -> None:
         sock = socket.socket(fileno=self.fd)
         reader, self._writer = await asyncio.open_connection(sock=sock)
-        await self._send(("ready", os.getpid()))
         if self.logs is not None:
             self.logs.connected(self)
         logger.info("Check shard ready (pid %(pid)d)", {"pid": os.getpid()})

@@ -8,9 +8,10 @@ top of them:
 
 - **Virtual shards.** Sites hash to ``BROKENLINKS_CLUSTER_SHARDS`` virtual shards
   (:func:`~brokenlinks.cluster.partition.shard_of_key`). Each has a Redis stream of work
-  and a *lease*: the one node allowed to read it (``SET NX PX``, renewed every third of
-  ``BROKENLINKS_CLUSTER_LEASE``). A node leases its fair share (``ceil(virtual / live
-  nodes)``, nodes counted by heartbeat) and hands back what exceeds it, a shard only once
+  and a *lease*: the one node allowed to read it (``SET NX PX``, renewed every second or
+  third of ``BROKENLINKS_CLUSTER_LEASE``). A node leases its fair share (``ceil(virtual /
+  live nodes)``, nodes counted by heartbeat, or ``BROKENLINKS_CLUSTER_NODES`` expected ones
+  for their first three lease times) and hands back what exceeds it, a shard only once
   nothing of it is in flight there; a lease it failed to renew (it was stalled) is gone,
   and it stops taking that shard's work (fencing). Within the node, the site's checks go
   to one local shard process, so a host is talked to by one process of the cluster:
@@ -231,6 +232,9 @@ class RedisShards:
         self.virtual = config.cluster_shards
         self.lease_ms = max(round(config.cluster_lease * 1000), 300)
         self.namespace_setting = config.cluster_key
+        self.expected_nodes = config.cluster_nodes
+        #: loop time until which the share counts the expected nodes, not just the live ones
+        self._expect_until = 0.0
         self.node = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         #: milliseconds a blocking read waits (short: leases are handed over between reads)
         self.block_ms = max(50, min(500, self.lease_ms // 6))
@@ -304,6 +308,7 @@ class RedisShards:
             self.namespace = namespace
             self.keys = Keys.of(namespace, _text(run))
             self.reply = self.keys.reply(self.node)
+            self._expect_until = asyncio.get_running_loop().time() + 3 * self.lease_ms / 1000
             await self._tick()
         except (RedisError, OSError) as e:
             self.failed = True
@@ -397,7 +402,9 @@ class RedisShards:
 
     async def _lease_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        period = self.lease_ms / 3000
+        # a tick renews the leases (every third of a lease at least) and rebalances: at
+        # most a second apart, so that a node joining gets its share within seconds
+        period = min(self.lease_ms / 3000, 1.0)
         while not self.closing:
             began = loop.time()
             try:
@@ -449,7 +456,13 @@ class RedisShards:
             )
             self.owned.difference_update(handed)
             self.draining.difference_update(handed)
-        share = quota(self.virtual, int(live)) if serving else 0
+        counted = int(live)
+        if (
+            counted < self.expected_nodes
+            and asyncio.get_running_loop().time() < self._expect_until
+        ):
+            counted = self.expected_nodes
+        share = quota(self.virtual, counted) if serving else 0
         active = self.owned - self.draining
         if len(active) > share:
             # the idlest shards go first: a shard is handed back once nothing is in flight

@@ -7,10 +7,11 @@ responses and Scrapy's exceptions pickle as they are; the frames are small.
 
 Coordinator → shard: ``("check", url)``, ``("fetch", rid, request_state)``, ``("stop",)``
 (abandon every check under way: the crawl is stopping), ``("close",)``.
-Shard → coordinator: ``("ready", pid)``, ``("result", url, CheckResult)``,
-``("stopped", url)`` (the check was abandoned), ``("fetched", rid, response_state,
-error_state)``, ``("stats", stats)`` (a snapshot: sent whenever the shard runs out of
-work and when it closes).
+Shard → coordinator: ``("result", url, CheckResult)``, ``("stopped", url)`` (the check
+was abandoned), ``("fetched", rid, response_state, error_state)``, ``("log", fields)``,
+``("stats", stats)`` (a snapshot: sent whenever the shard runs out of work, every half
+second while it is busy, and when it closes; the coordinator merges the last one it has
+when the crawl closes, so the one at the end of the work must come unbidden).
 """
 
 from __future__ import annotations
@@ -75,12 +76,17 @@ async def receive(reader: asyncio.StreamReader) -> tuple[Any, ...] | None:
 # -- page fetches: a request out, a response (or the error) back ------------------------
 
 
+def _plain_headers(headers: Headers) -> dict[bytes, list[bytes]]:
+    """Scrapy's headers as plain data (every value of a repeated header kept)."""
+    return {k: list(v) for k, v in headers.items()}
+
+
 def request_state(request: Request) -> dict[str, Any]:
     """What a shard needs to download *request* as the coordinator would have."""
     return {
         "url": request.url,
         "method": request.method,
-        "headers": {k: list(v) for k, v in request.headers.items()},
+        "headers": _plain_headers(request.headers),
         "body": request.body,
         "meta": {k: request.meta[k] for k in FETCH_META if k in request.meta},
     }
@@ -104,7 +110,7 @@ def response_state(response: Response) -> dict[str, Any]:
     return {
         "url": response.url,
         "status": response.status,
-        "headers": {k: list(v) for k, v in response.headers.items()},
+        "headers": _plain_headers(response.headers),
         "body": response.body,
         "flags": list(response.flags),
         "ip_address": None if response.ip_address is None else str(response.ip_address),
