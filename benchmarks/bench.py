@@ -64,11 +64,32 @@ class Run:
     max_pss_mb: float = 0.0
 
 
-def _tree_memory_kb(group: int) -> tuple[int, int]:
+def _role(pid: Path) -> str:
+    """What a process of the crawl is, from its command line (for the memory breakdown)."""
+    try:
+        argv = (pid / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    text = b" ".join(argv)
+    if b"brokenlinks.cluster.node" in text:
+        return "check shard"
+    if b"spawn_main" in text:
+        return "store writer"
+    if b"forkserver" in text:
+        return "page worker"
+    if b"multiprocessing" in text:
+        return "helper"
+    return "crawl"
+
+
+def _tree_memory_kb(
+    group: int, by_pid: dict[int, tuple[str, int]] | None = None
+) -> tuple[int, int]:
     """RSS and PSS of every live process in process group *group*, each summed.
 
     RSS counts a page shared by two processes (a fork server and its workers) in both;
     PSS divides it between them: the sum of PSS is the memory the tree really holds.
+    With *by_pid*, each process's peak PSS is kept there with its role.
     """
     rss = pss = 0
     for entry in Path("/proc").iterdir():
@@ -83,7 +104,12 @@ def _tree_memory_kb(group: int) -> tuple[int, int]:
                 if line.startswith("Rss:"):
                     rss += int(line.split()[1])
                 elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
+                    own = int(line.split()[1])
+                    pss += own
+                    if by_pid is not None:
+                        pid = int(entry.name)
+                        role, peak = by_pid.get(pid) or (_role(entry), 0)
+                        by_pid[pid] = (role, max(peak, own))
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile
     return rss, pss
@@ -97,11 +123,13 @@ class _TreeSampler(threading.Thread):
         self.group = group
         self.peak_kb = 0
         self.peak_pss_kb = 0
+        #: pid → (role, its peak PSS kB)
+        self.by_pid: dict[int, tuple[str, int]] = {}
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(0.2):
-            rss, pss = _tree_memory_kb(self.group)
+            rss, pss = _tree_memory_kb(self.group, self.by_pid)
             self.peak_kb = max(self.peak_kb, rss)
             self.peak_pss_kb = max(self.peak_pss_kb, pss)
 
@@ -163,6 +191,13 @@ def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) 
         f"peak of all processes: RSS {max(rss_kb, sampler.peak_kb) / 1024:.0f} MB, "
         f"PSS {sampler.peak_pss_kb / 1024:.0f} MB\n"
     )
+    peaks = sorted(sampler.by_pid.values(), key=lambda v: (v[0], -v[1]))
+    if peaks:
+        sys.stderr.write(
+            "peak PSS of each process: "
+            + ", ".join(f"{role} {kb / 1024:.0f} MB" for role, kb in peaks if kb > 4096)
+            + "\n"
+        )
     return Measured(
         wall,
         max(rss_kb, sampler.peak_kb) / 1024,

@@ -22,7 +22,7 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
 from brokenlinks.checker.checks import ChecksStopped, LinkChecker
-from brokenlinks.cluster import remote
+from brokenlinks.cluster import scripts
 from brokenlinks.cluster.keys import GROUP, Keys, cluster_namespace, preference, quota
 from brokenlinks.cluster.local import LocalShards
 from brokenlinks.cluster.remote import RedisShards
@@ -93,7 +93,7 @@ def r(server):
 
 
 def script(client, name):
-    return client.register_script(getattr(remote, name))
+    return client.register_script(getattr(scripts, name))
 
 
 KEYS = Keys.of("t", "run1")
@@ -103,13 +103,13 @@ TTL = 60_000
 
 def ask(client, reply):
     keys = [KEYS.verdict(URL), KEYS.waiters(URL), KEYS.claim(URL), KEYS.stream(3)]
-    return script(client, "_ASK")(keys=keys, args=[reply, pickle.dumps(("check", URL)), TTL])
+    return script(client, "ASK")(keys=keys, args=[reply, pickle.dumps(("check", URL)), TTL])
 
 
 def answer(client, entry, verdict):
     keys = [KEYS.verdict(URL), KEYS.waiters(URL), KEYS.claim(URL), KEYS.stream(3)]
     message = pickle.dumps(("verdict", URL, verdict))
-    return script(client, "_ANSWER")(keys=keys, args=[GROUP, entry, verdict, TTL, message])
+    return script(client, "ANSWER")(keys=keys, args=[GROUP, entry, verdict, TTL, message])
 
 
 def replies(client, node):
@@ -142,7 +142,7 @@ def test_a_target_is_claimed_once_and_every_waiter_answered(r):
 @pytest.mark.e2e
 def test_leases_one_owner_each(r):
     keys = [KEYS.lease(v) for v in range(4)]
-    acquire, renew, release = (script(r, n) for n in ("_ACQUIRE", "_RENEW", "_RELEASE"))
+    acquire, renew, release = (script(r, n) for n in ("ACQUIRE", "RENEW", "RELEASE"))
     assert acquire(keys=keys, args=["a", TTL, 3]) == [1, 2, 3]
     assert acquire(keys=keys, args=["b", TTL, 3]) == [4]  # the one left
     assert renew(keys=keys, args=["a", TTL]) == [1, 1, 1, 0]
@@ -158,7 +158,7 @@ def test_leases_one_owner_each(r):
 
 @pytest.mark.e2e
 def test_heartbeats_count_live_nodes(r):
-    heartbeat = script(r, "_HEARTBEAT")
+    heartbeat = script(r, "HEARTBEAT")
     nodes = [KEYS.nodes, Keys.run("t")]
     r.set(Keys.run("t"), "run1")
     assert heartbeat(keys=nodes, args=["a", 300, TTL, "1", 600]) == 1
@@ -173,7 +173,7 @@ def test_heartbeats_count_live_nodes(r):
 
 @pytest.mark.e2e
 def test_a_dead_owners_entries_are_taken_over(r):
-    take = script(r, "_TAKE")
+    take = script(r, "TAKE")
     streams = [KEYS.stream(1), KEYS.stream(2)]
     assert take(keys=streams, args=[GROUP, "dead", TTL, 0, "1"]) == []  # groups created
     r.xadd(KEYS.stream(2), {"m": b"one"})

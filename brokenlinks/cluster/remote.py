@@ -62,7 +62,7 @@ from redis.exceptions import RedisError, ResponseError
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
-from brokenlinks.cluster import wire
+from brokenlinks.cluster import scripts, wire
 from brokenlinks.cluster.keys import GROUP, Keys, cluster_namespace, preference, quota
 from brokenlinks.cluster.local import LocalShards, ShardLost
 from brokenlinks.cluster.partition import shard_of
@@ -81,111 +81,6 @@ logger = logging.getLogger(__name__)
 #: milliseconds the keys of a run outlive their last write (a run longer than this
 #: checks again what it has forgotten; the store keeps everything)
 KEY_TTL_MS = 2 * 24 * 3600 * 1000
-
-_JOIN = """
-local run = redis.call('GET', KEYS[1])
-if not run then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  run = ARGV[1]
-end
-return run
-"""
-# KEYS: nodes, run; ARGV: node, lease ms, key ttl ms, serving (1/0), run ms. Redis's clock.
-_HEARTBEAT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[1], now, ARGV[1])
-else
-  redis.call('ZREM', KEYS[1], ARGV[1])
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return redis.call('ZCARD', KEYS[1])
-"""
-# KEYS: leases held; ARGV: node, lease ms → 1 (renewed) or 0 (lost) per key
-_RENEW = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('PEXPIRE', key, ARGV[2])
-    out[i] = 1
-  else
-    out[i] = 0
-  end
-end
-return out
-"""
-# KEYS: candidate leases in preference order; ARGV: node, lease ms, how many → positions
-_ACQUIRE = """
-local got = {}
-for i, key in ipairs(KEYS) do
-  if #got >= tonumber(ARGV[3]) then break end
-  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then got[#got + 1] = i end
-end
-return got
-"""
-_RELEASE = """
-local n = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('DEL', key)
-    n = n + 1
-  end
-end
-return n
-"""
-# KEYS: streams of shards leased; ARGV: group, node, ttl ms, min idle ms, create (1/0)
-# → {position, entry id, fields} of every pending entry idle that long, now this node's
-_TAKE = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  if ARGV[5] == '1' then
-    redis.pcall('XGROUP', 'CREATE', key, ARGV[1], '0', 'MKSTREAM')
-    redis.call('PEXPIRE', key, ARGV[3])
-  end
-  if redis.call('EXISTS', key) == 1 then
-    local cursor = '0-0'
-    repeat
-      local r = redis.pcall('XAUTOCLAIM', key, ARGV[1], ARGV[2], ARGV[4], cursor, 'COUNT', 100)
-      if type(r) ~= 'table' or r.err then break end
-      cursor = r[1]
-      for _, e in ipairs(r[2]) do out[#out + 1] = {i, e[1], e[2]} end
-    until cursor == '0-0'
-  end
-end
-return out
-"""
-# KEYS: verdict, waiters, claim, stream; ARGV: reply stream, entry, ttl ms
-# → {1, verdict} known; {2} claimed (entry added); {3} claimed by another node (waiting)
-_ASK = """
-local verdict = redis.call('GET', KEYS[1])
-if verdict then return {1, verdict} end
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[3]) then
-  redis.call('XADD', KEYS[4], '*', 'm', ARGV[2])
-  redis.call('PEXPIRE', KEYS[4], ARGV[3])
-  return {2}
-end
-return {3}
-"""
-# KEYS: verdict, waiters, claim, stream; ARGV: group, entry id, verdict, ttl ms, reply
-# message → 1 (the verdict of the cluster) or 0 (an earlier check answered already)
-_ANSWER = """
-redis.call('XACK', KEYS[4], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[4], ARGV[2])
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-for _, reply in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  redis.call('XADD', reply, '*', 'm', ARGV[5])
-  redis.call('PEXPIRE', reply, ARGV[4])
-end
-redis.call('DEL', KEYS[2], KEYS[3])
-return 1
-"""
-
 
 #: connections to Redis per node (two of them wait in blocking reads)
 _CONNECTIONS = 32
@@ -291,17 +186,7 @@ class RedisShards:
                 self.url, max_connections=_CONNECTIONS, timeout=None
             )
             self.redis = aioredis.Redis.from_pool(pool)
-            scripts = {
-                "join": _JOIN,
-                "heartbeat": _HEARTBEAT,
-                "renew": _RENEW,
-                "acquire": _ACQUIRE,
-                "release": _RELEASE,
-                "take": _TAKE,
-                "ask": _ASK,
-                "answer": _ANSWER,
-            }
-            self._scripts = {k: self.redis.register_script(v) for k, v in scripts.items()}
+            self._scripts = {k: self.redis.register_script(v) for k, v in scripts.ALL.items()}
             run = await self._scripts["join"](
                 keys=[Keys.run(namespace)], args=[secrets.token_hex(4), 2 * self.lease_ms]
             )
