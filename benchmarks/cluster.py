@@ -81,7 +81,7 @@ class ClusterRun:
 
 def node_command(
     index: int, seeds: Path, out: Path, *, redis_url: str, database_url: str, key: str,
-    shards: int, web: bigweb.Web, pin: int | None,
+    shards: int, web: bigweb.Web, pin: int | None, nodes: int = 0,
 ) -> list[str]:  # fmt: skip
     """The ``scrapy crawl`` of node *index*: the same crawl on every node, one namespace."""
     settings = {
@@ -102,6 +102,8 @@ def node_command(
         # link checks: the check shards' queues in the same Redis
         "BROKENLINKS_CHECK_SHARDS": str(shards),
         "BROKENLINKS_CLUSTER_KEY": key,
+        # started together: each leases its share from the start
+        "BROKENLINKS_CLUSTER_NODES": str(nodes),
     }
     cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
     cmd += ["-O", str(out)]
@@ -137,7 +139,7 @@ def run_cluster(
         cmd = node_command(
             index, seeds, work / f"{key}-{index}.jsonl", redis_url=redis.url, key=key,
             database_url=database_url, shards=shards, web=web,
-            pin=index % cores if pin else None,
+            pin=index % cores if pin else None, nodes=count,
         )  # fmt: skip
         with (work / f"{key}-{index}.log").open("wb") as log:
             process = subprocess.Popen(
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--nodes", default="1,2,3", help="node counts, comma-separated")
     parser.add_argument("--kill", action="store_true", help="add a 2-node run, one killed")
-    parser.add_argument("--pin", action="store_true", help="pin node i to core i % cores")
+    parser.add_argument("--pin", action="store_true", help="pin node i to core i %% cores")
     parser.add_argument("--shards", type=int, default=2, help="check shards per node")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
