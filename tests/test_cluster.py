@@ -9,9 +9,12 @@ from scrapy import Request
 from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import Settings
+from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.test import get_crawler
 
+from brokenlinks.checker.checks import LinkChecker
 from brokenlinks.cluster import wire
-from brokenlinks.cluster.local import merge_stats, picklable_settings, shards_for
+from brokenlinks.cluster.local import LocalShards, merge_stats, picklable_settings, shards_for
 from brokenlinks.cluster.node import shard_settings
 from brokenlinks.cluster.partition import shard_key, shard_of, shard_of_key
 from brokenlinks.net import guard
@@ -176,3 +179,24 @@ def test_shard_count():
     assert shards_for(4) == 4
     assert shards_for(0, cores=6, crawls=1) == 6
     assert shards_for(0, cores=8, crawls=4) == 2
+
+
+def test_shards_that_cannot_start_leave_the_checks_to_the_crawl(caplog):
+    checker = build_from_crawler(
+        LinkChecker, get_crawler(settings_dict={"BROKENLINKS_CHECK_SHARDS": 2})
+    )
+    shards = checker.shards
+    assert isinstance(shards, LocalShards)
+    closed = []
+
+    def start() -> None:
+        raise OSError(24, "Too many open files")
+
+    shards.start = start  # type: ignore[method-assign]
+    shards.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    spider = type("S", (), {"checks_links": True})()
+    checker.open_shards(spider)
+    assert checker.shards is None  # the crawl checks its links itself: slower, not stuck
+    assert closed == [True]
+    assert "Check shards could not start: links are checked in the crawl process" in caplog.text
+    assert "Too many open files" in caplog.text

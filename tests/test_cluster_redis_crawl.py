@@ -154,7 +154,11 @@ def two_nodes(tmp_path_factory, test_web, redis_url, pg):
         Node(tmp, f"node{i}", write_seeds(tmp, half, name=f"seeds{i}.txt"), settings)
         for i, half in enumerate(HALVES, start=1)
     ]
-    codes = [node.wait() for node in nodes]
+    try:
+        codes = [node.wait() for node in nodes]
+    finally:
+        for node in nodes:  # one that timed out must not leave the other running
+            node.kill()
     for node, code in zip(nodes, codes, strict=True):
         assert code == 0, node.output[-4000:]
     return {
@@ -266,8 +270,13 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
         )
         for i in (1, 2)
     ]
-    for node in nodes:
-        assert node.wait() == 0, node.output[-4000:]
+    try:
+        codes = [node.wait() for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    for node, code in zip(nodes, codes, strict=True):
+        assert code == 0, node.output[-4000:]
         assert "Checking links with the cluster t-queue:backlinks:requests:checks:" in node.output
     # each page read once, by one node, each target checked by one node
     requests = test_web.requests()

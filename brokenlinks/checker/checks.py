@@ -253,10 +253,18 @@ class LinkChecker:
         """
         if self.shards is None:
             return
-        if getattr(spider, "checks_links", False):
-            self.shards.start()
-        else:
+        if not getattr(spider, "checks_links", False):
             self.shards = None
+            return
+        try:
+            self.shards.start()
+        except Exception:
+            # a crawl without shards is slower, not wrong: it must not wait for none
+            logger.exception(
+                "Check shards could not start: links are checked in the crawl process"
+            )
+            shards, self.shards = self.shards, None
+            shards.close()
 
     def close(self) -> None:
         """Stop the worker processes and remove the spilled verdicts' files (the crawl is over)."""
