@@ -316,6 +316,8 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
         "DOWNLOAD_DELAY": 0.7,
         # node1's shards are taken over 4 s after it died (10 by default)
         "BROKENLINKS_CLUSTER_LEASE": 4,
+        # nothing here hangs: a loaded machine must not time out a check this test counts
+        "DOWNLOAD_TIMEOUT": 15,
     }
 
     def database(name: str) -> dict[str, str]:
@@ -346,6 +348,8 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
         # node2 joins the cluster (node1 holds every shard), then node1 dies
         second = Node(tmp_path, "node2", seeds, {**settings, **database("node2")})
         wait_for(lambda: "Checking links with the cluster" in second.output, "node2 never joined")
+        begun = {r.path for r in made_by("node1", "slow.test")} & makers
+        assert len(begun) < len(makers), "node1 was done before it could be killed"
         first.kill()
         killed_at = time.monotonic()
         assert second.wait() == 0, second.output[-4000:]

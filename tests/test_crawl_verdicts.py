@@ -168,7 +168,10 @@ def test_summary_counts_what_could_not_be_verified(tricky_crawl):
 def test_retry_after_cap_setting(tmp_path, web):
     seeds = write_seeds(tmp_path, [TRICKY])
     result = run_crawl(
-        tmp_path, web, {"seeds": str(seeds)}, settings={"BROKENLINKS_RETRY_AFTER_MAX": 1}
+        tmp_path,
+        web,
+        {"seeds": str(seeds)},
+        settings={"BROKENLINKS_RETRY_AFTER_MAX": 1, "DOWNLOAD_TIMEOUT": 15},  # as tricky_crawl
     )
     assert result.returncode == 0, result.stderr[-3000:]
     # Retry-After: 2 is over a 1 s cap: the HEAD is not retried and nobody waits; the
@@ -184,7 +187,10 @@ def test_retry_after_cap_setting(tmp_path, web):
 def test_probe_switched_off(tmp_path, web):
     seeds = write_seeds(tmp_path, [TRICKY])
     result = run_crawl(
-        tmp_path, web, {"seeds": str(seeds)}, settings={"BROKENLINKS_SOFT404_PROBE": False}
+        tmp_path,
+        web,
+        {"seeds": str(seeds)},
+        settings={"BROKENLINKS_SOFT404_PROBE": False, "DOWNLOAD_TIMEOUT": 15},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert not [r for r in web.requests() if "-brokenlinks-probe-" in r.path]

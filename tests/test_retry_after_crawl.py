@@ -17,7 +17,9 @@ from tests.conftest import run_crawl, write_seeds
 
 LIMITED = 12
 PAGES = 12
-RETRY_AFTER = 2
+#: long enough for the pages, their checks and probes to be done before the first retry,
+#: on a loaded machine too
+RETRY_AFTER = 5
 
 
 def _page(title: str, links: list[str]) -> dict[str, str]:
