@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 import pytest
@@ -217,6 +217,18 @@ def test_both_nodes_worked_and_shared(two_nodes):
     assert sorted(p["url"] for p in pages) == sorted(
         {*RESOURCE_PAGES, ROBOTS_DISALLOWED, *SLOW_PAGES}
     )
+
+
+def test_a_sites_robots_txt_is_fetched_once_for_both_nodes(two_nodes):
+    robots = Counter(r.host for r in two_nodes["requests"] if r.path == "/robots.txt")
+    # both nodes read pages of slow.test (and of blog.test): one download each
+    assert robots["slow.test"] == 1
+    assert set(robots.values()) == {1}, robots
+    runs = [
+        json.loads(r["stats"])
+        for r in query(two_nodes["database"], "SELECT stats FROM crawl_runs")
+    ]
+    assert sum(s.get("brokenlinks/cluster/robots_shared", 0) for s in runs) >= 1
 
 
 def test_a_hosts_limit_holds_across_nodes(two_nodes):

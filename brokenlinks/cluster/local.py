@@ -32,8 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings, default_settings
 
@@ -55,6 +57,9 @@ _MISSING = object()
 _RESTARTS = 1
 #: seconds a shard whose stream ended has to show its exit status
 _EXIT_STATUS_WAIT = 0.5
+#: robots.txt answers a node keeps (the oldest go first): in a cluster every node reading a
+#: site's pages asks for its robots.txt, and the node holding the site answers them all
+_ROBOTS_KEPT = 4096
 #: seconds a closing shard has to exit before it is killed
 _EXIT_WAIT = 10.0
 #: stats a shard counts that the coordinator counts itself (verdicts are finished there)
@@ -167,6 +172,8 @@ class LocalShards:
         self._shards: list[_Shard] = []
         #: the last stats of shards that died and were started again (merged at close)
         self._retired: list[dict[str, Any]] = []
+        #: robots.txt URL → its download's outcome (shared by every asker)
+        self._robots: OrderedDict[str, asyncio.Future[dict[str, Any]]] = OrderedDict()
         self._settings = b""
         self._rids = itertools.count()
         self._started = False
@@ -344,7 +351,31 @@ class LocalShards:
 
         ``{"response": response_state or None, "error": error_state or None}``: what a
         node of a cluster sends back to the node whose page it was (``cluster.remote``).
+        A site's robots.txt is downloaded once, whichever nodes ask for it (Scrapy's
+        ``RobotsTxtMiddleware`` asks once per crawl process).
         """
+        if state["method"] != "GET" or urlsplit(state["url"]).path != "/robots.txt":
+            return await self._fetch_state(state)
+        url = state["url"]
+        known = self._robots.get(url)
+        if known is None:
+            known = asyncio.ensure_future(self._fetch_state(state))
+            self._robots[url] = known
+            known.add_done_callback(lambda done: self._forget_lost(url, done))
+            if len(self._robots) > _ROBOTS_KEPT:
+                self._robots.popitem(last=False)
+        else:
+            self._robots.move_to_end(url)
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("brokenlinks/cluster/robots_shared")
+        # shielded: one asker cancelled (its crawl stopping) does not cancel the others'
+        return await asyncio.shield(known)
+
+    def _forget_lost(self, url: str, done: asyncio.Future[dict[str, Any]]) -> None:
+        if (done.cancelled() or done.exception() is not None) and self._robots.get(url) is done:
+            del self._robots[url]  # its shard was lost: the next asker downloads it
+
+    async def _fetch_state(self, state: dict[str, Any]) -> dict[str, Any]:
         shard = self.owner(state["url"])
         if shard is None or self.closing:
             raise ShardLost
