@@ -206,8 +206,10 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     one = runs[0].wall if runs else 0.0
+    notes: list[str] = []
     for run in runs:
         extra = robots = 0
+        others: list[str] = []
         for url, n in run.by_url.items() if base else ():
             if PROBE in url[1]:
                 continue  # each probe is a random URL: never the same twice
@@ -215,6 +217,13 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
             extra += more
             if url[1] == "/robots.txt":
                 robots += more
+            elif more:
+                others.append(f"{url[0]}{url[1]} +{more} ({base.get(url, 0)} in one node's run)")
+        if others:
+            notes.append(
+                f"{run.label}: {len(others)} other URLs requested more often than in the "
+                f"one-node run, e.g. " + "; ".join(sorted(others)[:8])
+            )
         cpu = " + ".join(f"{c:.1f}" for c in run.cpu)
         lines.append(
             f"| {run.label} | {run.nodes} | {run.wall:.1f} | {run.wall / one:.2f} | {cpu} "
@@ -222,7 +231,7 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
             f"| {run.max_total} "
             f"| {run.f1:.3f} | {','.join(str(c) for c in run.returncodes)} |"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *notes] if notes else lines)
 
 
 def main(argv: list[str] | None = None) -> int:
