@@ -52,6 +52,8 @@ from brokenlinks.testing.redisserver import RedisServer
 PROJECT = Path(__file__).resolve().parents[1]
 #: what the soft-404 probes' random paths contain (brokenlinks.checker.checks.probe_url)
 PROBE = "-brokenlinks-probe-"
+#: where a host sends a probe (a search for its random path): as random as the probe
+PROBE_REDIRECTED = "brokenlinks+probe"
 
 
 @dataclass
@@ -211,7 +213,7 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
         extra = robots = 0
         others: list[str] = []
         for url, n in run.by_url.items() if base else ():
-            if PROBE in url[1]:
+            if PROBE in url[1] or PROBE_REDIRECTED in url[1]:
                 continue  # each probe is a random URL: never the same twice
             more = max(n - base.get(url, 0), 0)
             extra += more

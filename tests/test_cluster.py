@@ -200,3 +200,15 @@ def test_shards_that_cannot_start_leave_the_checks_to_the_crawl(caplog):
     assert closed == [True]
     assert "Check shards could not start: links are checked in the crawl process" in caplog.text
     assert "Too many open files" in caplog.text
+
+
+def test_robots_txt_and_its_redirects_are_one_answer_per_crawl():
+    robots = Request("http://a.test/robots.txt")
+    assert wire.is_robots_txt(robots)
+    assert wire.request_state(robots)["robots"] is True
+    moved = Request("http://a.test/", meta={"redirect_urls": ["http://a.test/robots.txt"]})
+    assert wire.is_robots_txt(moved)  # where robots.txt redirected: shared as well
+    assert not wire.is_robots_txt(Request("http://a.test/"))
+    assert not wire.is_robots_txt(Request("http://a.test/robots.txt", method="HEAD"))
+    page = Request("http://a.test/x", meta={"redirect_urls": ["http://a.test/old"]})
+    assert wire.request_state(page)["robots"] is False

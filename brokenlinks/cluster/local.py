@@ -35,7 +35,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings, default_settings
 
@@ -351,10 +350,10 @@ class LocalShards:
 
         ``{"response": response_state or None, "error": error_state or None}``: what a
         node of a cluster sends back to the node whose page it was (``cluster.remote``).
-        A site's robots.txt is downloaded once, whichever nodes ask for it (Scrapy's
-        ``RobotsTxtMiddleware`` asks once per crawl process).
+        A site's robots.txt (and where it redirects) is downloaded once, whichever nodes
+        ask for it (Scrapy's ``RobotsTxtMiddleware`` asks once per crawl process).
         """
-        if state["method"] != "GET" or urlsplit(state["url"]).path != "/robots.txt":
+        if not state.get("robots"):
             return await self._fetch_state(state)
         url = state["url"]
         known = self._robots.get(url)

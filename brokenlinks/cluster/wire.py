@@ -21,6 +21,7 @@ import ipaddress
 import pickle
 import struct
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.http import Headers
@@ -89,7 +90,14 @@ def request_state(request: Request) -> dict[str, Any]:
         "headers": _plain_headers(request.headers),
         "body": request.body,
         "meta": {k: request.meta[k] for k in FETCH_META if k in request.meta},
+        "robots": is_robots_txt(request),
     }
+
+
+def is_robots_txt(request: Request) -> bool:
+    """A GET of a robots.txt, or of where a robots.txt redirected (one answer per crawl)."""
+    origin = (request.meta.get("redirect_urls") or [request.url])[0]
+    return request.method == "GET" and urlsplit(origin).path == "/robots.txt"
 
 
 def request_from_state(state: dict[str, Any], **meta: Any) -> Request:
