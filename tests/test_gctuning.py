@@ -54,7 +54,8 @@ def test_engine_start_freezes_what_lives_until_the_engine_stops(untuned):
     assert frozen >= tracked - 100
     scanned = {id(o) for o in gc.get_objects()}
     assert not any(id(x) in scanned for x in alive)
-    assert crawler.stats.get_value("brokenlinks/gc/frozen") == frozen
+    # the count at the freeze; a frozen object freed since (another thread) lowers it
+    assert 0 <= crawler.stats.get_value("brokenlinks/gc/frozen") - frozen <= 100
     assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
     # full collections no longer scan them; what is made later is collected as before
     assert len(gc.get_objects(generation=2)) < tracked // 100
