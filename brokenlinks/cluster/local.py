@@ -171,6 +171,9 @@ class LocalShards:
         self._shards: list[_Shard] = []
         #: the last stats of shards that died and were started again (merged at close)
         self._retired: list[dict[str, Any]] = []
+        #: robots.txt answers are shared only in a cluster (``cluster.remote`` sets it): one
+        #: crawl process alone asks once per site, and keeping its answers would only cost
+        self.share_robots = False
         #: robots.txt URL → its download's outcome (shared by every asker)
         self._robots: OrderedDict[str, asyncio.Future[dict[str, Any]]] = OrderedDict()
         self._settings = b""
@@ -353,7 +356,7 @@ class LocalShards:
         A site's robots.txt (and where it redirects) is downloaded once, whichever nodes
         ask for it (Scrapy's ``RobotsTxtMiddleware`` asks once per crawl process).
         """
-        if not state.get("robots"):
+        if not (self.share_robots and state.get("robots")):
             return await self._fetch_state(state)
         url = state["url"]
         known = self._robots.get(url)

@@ -122,6 +122,8 @@ class RedisShards:
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
         self.local = LocalShards(crawler, count)
+        # every node reading a site's pages asks for its robots.txt: the holder answers once
+        self.local.share_robots = True
         self.count = count
         self.url = url
         self.virtual = config.cluster_shards
