@@ -1,14 +1,16 @@
-"""The check shards' pure parts: partition, messages, settings, stats (no process started)."""
+"""The check shards' parts: partition, messages, settings, stats, launching (one test starts processes)."""
 
 from __future__ import annotations
 
 import pickle
 import threading
 
+import pytest
 from scrapy import Request
 from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
@@ -172,6 +174,42 @@ def test_shard_stats_are_merged_once():
         "brokenlinks/verdict_count/dead": 3,
         "brokenlinks/downloader/max_sending": 9,
     }
+
+
+def test_live_stats_count_the_shards_work_until_it_is_merged():
+    checker = build_from_crawler(
+        LinkChecker, get_crawler(settings_dict={"BROKENLINKS_CHECK_SHARDS": 2})
+    )
+    shards = checker.shards
+    assert isinstance(shards, LocalShards)
+    stats = checker.stats
+    stats.set_value("downloader/request_count", 4)
+    stats.set_value("brokenlinks/targets/checked", 2)
+    shards._retired.append({"downloader/request_count": 3})
+    shards.live_stats()  # no shard yet: the crawl's own and the retired ones
+    assert checker.live_stats()["downloader/request_count"] == 7
+    assert checker.live_stats()["brokenlinks/targets/checked"] == 2  # counted by the crawl
+    assert stats.get_value("downloader/request_count") == 4  # the crawl's stats untouched
+    shards.close()  # merged once: progress read after the close does not count them twice
+    assert stats.get_value("downloader/request_count") == 7
+    assert checker.live_stats()["downloader/request_count"] == 7
+
+
+@pytest.mark.e2e
+@deferred_f_from_coro_f
+async def test_shards_are_launched_with_the_checker_and_leave_quietly_if_never_started():
+    crawler = get_crawler(settings_dict={"BROKENLINKS_CHECK_SHARDS": 2})
+    crawler.spider = type("S", (), {"checks_links": True})()
+    checker = build_from_crawler(LinkChecker, crawler)
+    shards = checker.shards
+    assert isinstance(shards, LocalShards)
+    processes = [process for process, _ in shards._launched]
+    assert len(processes) == 2
+    assert all(p.poll() is None for p in processes)  # importing, waiting for settings
+    shards.close()  # the crawl ended before its spider opened
+    assert shards._reaper is not None
+    await shards._reaper
+    assert [p.returncode for p in processes] == [0, 0]  # no settings came: a clean exit
 
 
 def test_shard_count():

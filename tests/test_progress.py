@@ -27,7 +27,7 @@ PAGES = [
 ]
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[[\w.\-]+\] [A-Z]+: ")
 PROGRESS = re.compile(
-    r"referring pages (\d+)/4 \(\d+%\), targets checked (\d+), dead (\d+), [\d.]+ requests/s"
+    r"referring pages (\d+)/4 \(\d+%\), targets checked (\d+), dead (\d+), (?P<rate>[\d.]+) requests/s"
 )
 
 
@@ -62,7 +62,13 @@ def test_switched_off():
 def test_log_line_without_terminal(tmp_path, web):
     """Not a terminal (a pipe, as under Scrapyd or cron): a progress log line every interval."""
     seeds = write_seeds(tmp_path, PAGES)
-    result = run_crawl(tmp_path, web, {"seeds": str(seeds)}, settings={"LOGSTATS_INTERVAL": 0.5})
+    result = run_crawl(
+        tmp_path,
+        web,
+        {"seeds": str(seeds)},
+        # the checks' requests are sent by the shards: the rate must count them
+        settings={"LOGSTATS_INTERVAL": 0.5, "BROKENLINKS_CHECK_SHARDS": 2},
+    )
     assert result.returncode == 0, result.stderr
     lines = [
         line for line in result.stderr.splitlines() if "[brokenlinks.extensions.progress]" in line
@@ -71,7 +77,9 @@ def test_log_line_without_terminal(tmp_path, web):
     assert all(
         LOG_LINE.match(line) and "INFO: Progress: referring pages" in line for line in lines
     )
-    assert any(PROGRESS.search(line) for line in lines)
+    found = [m for line in lines if (m := PROGRESS.search(line))]
+    assert found
+    assert any(float(m["rate"]) > 0 for m in found), lines
     assert "\r" not in result.stderr  # no terminal line drawn into a log
 
 

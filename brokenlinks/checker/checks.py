@@ -236,6 +236,10 @@ class LinkChecker:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         checker = cls(crawler, config_of(crawler))
+        spider = getattr(crawler, "spider", None)  # set before extensions since Scrapy 2.13
+        if checker.shards is not None and getattr(spider, "checks_links", False):
+            # their interpreters start now and import while the crawl opens its store
+            checker.shards.launch()
         crawler.signals.connect(checker.headers_received, signal=signals.headers_received)
         crawler.signals.connect(checker.bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(checker.workers.start, signal=signals.spider_opened)
@@ -254,7 +258,8 @@ class LinkChecker:
         if self.shards is None:
             return
         if not getattr(spider, "checks_links", False):
-            self.shards = None
+            shards, self.shards = self.shards, None
+            shards.close()  # nothing launched is left waiting
             return
         try:
             self.shards.start()
@@ -265,6 +270,12 @@ class LinkChecker:
             )
             shards, self.shards = self.shards, None
             shards.close()
+
+    def live_stats(self) -> dict[str, Any]:
+        """The crawl's stats, with what its check shards have counted so far (progress)."""
+        if self.shards is not None:
+            return self.shards.live_stats()
+        return dict(self.stats.get_stats())
 
     def close(self) -> None:
         """Stop the worker processes and remove the spilled verdicts' files (the crawl is over)."""

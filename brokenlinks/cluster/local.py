@@ -1,7 +1,8 @@
 """The coordinator's side of the check shards on one machine: child processes.
 
-:class:`LocalShards` starts ``count`` shard processes (:mod:`brokenlinks.cluster.node`)
-when the spider opens, each with one end of a socket pair and the crawl's final settings,
+:class:`LocalShards` launches ``count`` shard processes (:mod:`brokenlinks.cluster.node`)
+as the crawl is set up (their imports overlap the opening of the crawl's store) and hands
+them the crawl's final settings when the spider opens, each with one end of a socket pair,
 and sends each target (and each referring page, :mod:`brokenlinks.cluster.middleware`) to
 the shard that owns its site (:mod:`brokenlinks.cluster.partition`). Answers come back as
 they are ready; the crawl's event loop never blocks on a shard.
@@ -179,12 +180,27 @@ class LocalShards:
         self._settings = b""
         self._rids = itertools.count()
         self._started = False
+        #: shard processes launched before the crawl's settings were final (see launch())
+        self._launched: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
         self._tmp = ""
         #: messages waiting for their shard to connect (references keep the tasks alive)
         self._waiting: set[asyncio.Future[None]] = set()
         self._reaper: asyncio.Future[None] | None = None
 
     # -- life ---------------------------------------------------------------------------
+
+    def launch(self) -> None:
+        """Start the shard processes' interpreters (their settings come with :meth:`start`).
+
+        Called as the crawl is set up: a shard's imports (Scrapy, Twisted, the checker:
+        about a second and a half of CPU) then run while the crawl opens its store, instead
+        of after it. A process launched and never started reads no settings and exits.
+        """
+        if self._tmp:
+            return
+        self._tmp = tempfile.mkdtemp(prefix="brokenlinks-shards-")
+        self._launched = [self._launch(index) for index in range(self.count)]
+        atexit.register(self._kill_all)
 
     def start(self) -> None:
         """Start every shard process (they connect in the background)."""
@@ -196,14 +212,19 @@ class LocalShards:
             picklable_settings(self.crawler.settings),
             protocol=pickle.HIGHEST_PROTOCOL,
         )
-        self._tmp = tempfile.mkdtemp(prefix="brokenlinks-shards-")
-        self._shards = [self._spawn(index) for index in range(self.count)]
-        atexit.register(self._kill_all)
+        self.launch()
+        self._shards = [
+            self._connect(index, *launched) for index, launched in enumerate(self._launched)
+        ]
+        self._launched = []
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("brokenlinks/shards/processes", self.count)
         logger.info("Checking links in %(n)d shard processes", {"n": self.count})
 
     def _spawn(self, index: int, restarts: int = 0) -> _Shard:
+        return self._connect(index, *self._launch(index), restarts=restarts)
+
+    def _launch(self, index: int) -> tuple[subprocess.Popen[bytes], socket.socket]:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         # the shard imports what this process imports (a Scrapyd egg included)
@@ -228,9 +249,22 @@ class LocalShards:
             env=env,
         )
         theirs.close()
+        return process, ours
+
+    def _connect(
+        self,
+        index: int,
+        process: subprocess.Popen[bytes],
+        ours: socket.socket,
+        *,
+        restarts: int = 0,
+    ) -> _Shard:
         assert process.stdin is not None
-        process.stdin.write(self._settings)
-        process.stdin.close()
+        try:
+            process.stdin.write(self._settings)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # it died already: its stream ends at once, and it is started again
         shard = _Shard(index, process, restarts=restarts)
         shard.reader = asyncio.ensure_future(self._read(shard, ours))
         return shard
@@ -392,27 +426,45 @@ class LocalShards:
         for shard in self._shards:
             self._send(shard, ("stop",))
 
+    def live_stats(self) -> dict[str, Any]:
+        """The crawl's stats with the shards' last snapshots added (what progress shows).
+
+        Once the shards are closing their stats are in the crawl's already.
+        """
+        stats = self.crawler.stats
+        assert stats is not None
+        merged = dict(stats.get_stats())
+        if not self.closing:
+            for snapshot in [*self._retired, *(shard.stats for shard in self._shards)]:
+                merge_stats(merged, snapshot)
+        return merged
+
     def close(self) -> None:
         """Merge the shards' last stats into the crawl's and let the shards exit."""
         if self.closing:
             return
-        self.closing = True
         stats = self.crawler.stats
         assert stats is not None
-        merged = stats.get_stats()
-        for snapshot in [*self._retired, *(shard.stats for shard in self._shards)]:
-            merge_stats(merged, snapshot)
-        stats.set_stats(merged)
+        stats.set_stats(self.live_stats())
+        self.closing = True
         for shard in self._shards:
             self._send(shard, ("close",))
+        for process, ours in self._launched:
+            # launched, never started: no settings come, and it exits
+            assert process.stdin is not None
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+            ours.close()
         self._reaper = asyncio.ensure_future(asyncio.to_thread(self._reap))
 
     def _reap(self) -> None:
         """Wait (in a thread) for the shards to exit; kill those that take too long."""
         deadline = time.monotonic() + _EXIT_WAIT
-        for shard in self._shards:
+        processes = [shard.process for shard in self._shards]
+        processes += [process for process, _ in self._launched]
+        for process in processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                shard.process.wait(max(deadline - time.monotonic(), 0))
+                process.wait(max(deadline - time.monotonic(), 0))
         # in a thread: the processes only (their streams belong to the event loop)
         self._kill_shards(close_streams=False)
         if self._tmp:
@@ -424,10 +476,14 @@ class LocalShards:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _kill_shards(self, *, close_streams: bool = True) -> None:
-        for shard in self._shards:
-            if shard.process.poll() is None:
+        processes = [shard.process for shard in self._shards]
+        processes += [process for process, _ in self._launched]
+        for process in processes:
+            if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    shard.process.kill()
-                shard.process.wait()
-            if close_streams and shard.writer is not None:
-                shard.writer.close()
+                    process.kill()
+                process.wait()
+        if close_streams:
+            for shard in self._shards:
+                if shard.writer is not None:
+                    shard.writer.close()

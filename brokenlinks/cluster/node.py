@@ -3,14 +3,15 @@
 Started by the coordinator (:mod:`brokenlinks.cluster.local`) as
 ``python -m brokenlinks.cluster.node --fd N --index I --count C``, with the coordinator's
 final settings pickled on its standard input and one end of a socket pair as file
-descriptor *N*. It runs :class:`ShardSpider`, which starts no request of its own: it
+descriptor *N*. It is launched as the crawl is set up and imports while the crawl opens;
+the settings come once the spider is open (none: the crawl ended first, and it exits). It runs :class:`ShardSpider`, which starts no request of its own: it
 serves the coordinator's messages (:mod:`brokenlinks.cluster.wire`) with the crawl's
 :class:`~brokenlinks.checker.checks.LinkChecker` (checks) and its engine (page fetches of
 the shard's hosts), until told to close or until the coordinator goes away.
 
 What differs from the coordinator's settings: no add-ons (the settings are final), no
 feeds, pipelines, progress, summary or fresh-verdict look-ups (the coordinator has them),
-no nested shards, the page reading in a thread (the shard is itself one of the
+no spider modules (the shard's spider is given as a class), no nested shards, the page reading in a thread (the shard is itself one of the
 crawl's processes), ``CONCURRENT_REQUESTS`` divided among the shards (the crawl's budget
 is for all of them), and the shard's name in every log line. ``SIGINT`` is ignored:
 Ctrl-C reaches the whole process group, and the coordinator stops its shards itself.
@@ -102,6 +103,10 @@ def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, 
             "EXTENSIONS": extensions,
             "ITEM_PIPELINES": {},
             "FEEDS": {},
+            # the shard runs ShardSpider, given as a class: importing every spider module
+            # (the outreach ones and what they import) would only slow its start
+            "SPIDER_MODULES": [],
+            "NEWSPIDER_MODULE": "",
             "BROKENLINKS_CHECK_SHARDS": 1,
             "BROKENLINKS_WORKERS": 1,
             "CONCURRENT_REQUESTS": math.ceil(total / count) if total else 0,
@@ -315,7 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-    values = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  (from our own coordinator)
+    data = sys.stdin.buffer.read()
+    if not data:
+        # launched as the crawl was set up, and the crawl ended before it opened
+        return 0
+    values = pickle.loads(data)  # noqa: S301  (from our own coordinator)
     settings = Settings(shard_settings(values, args.index, args.count), priority="cmdline")
     # the shard logs through the crawl (ForwardingHandler), not to its terminal or file;
     # warnings too (a line of its own on the crawl's terminal breaks the progress line)

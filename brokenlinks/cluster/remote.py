@@ -169,6 +169,10 @@ class RedisShards:
 
     # -- life ---------------------------------------------------------------------------
 
+    def launch(self) -> None:
+        """Launch the local shard processes' interpreters (see ``LocalShards.launch``)."""
+        self.local.launch()
+
     def start(self) -> None:
         """Start the local shard processes, then join the cluster in the background."""
         self.local.start()
@@ -250,6 +254,10 @@ class RedisShards:
             if not fetched.done():
                 fetched.set_exception(ShardLost())
         self._fetches.clear()
+
+    def live_stats(self) -> dict[str, Any]:
+        """The crawl's stats with this node's shards' last snapshots added."""
+        return self.local.live_stats()
 
     def close(self) -> None:
         """Stop taking work and let the local shards exit (their stats merged)."""

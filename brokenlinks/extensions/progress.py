@@ -29,6 +29,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from tqdm import tqdm
 
+from brokenlinks.checker.checks import LinkChecker
 from brokenlinks.config import config_of
 
 if TYPE_CHECKING:
@@ -223,7 +224,11 @@ class CrawlProgress:
 
     def line(self) -> tuple[Snapshot, str]:
         now = time.monotonic()
-        snap = Snapshot.from_stats(self.stats.get_stats())
+        # the check shards' requests count too: in their processes until the crawl closes
+        checker = self.crawler.get_extension(LinkChecker)
+        snap = Snapshot.from_stats(
+            self.stats.get_stats() if checker is None else checker.live_stats()
+        )
         self.samples.append((now, snap.requests))
         while len(self.samples) > 2 and now - self.samples[1][0] >= _RATE_WINDOW:  # noqa: PLR2004
             self.samples.popleft()
