@@ -71,6 +71,8 @@ SETTINGS: dict[str, Any] = {
     # The crawl summary (brokenlinks.extensions.summary) is the last thing a crawl prints; it
     # logs the stats itself, to the log file or at DEBUG.
     "STATS_DUMP": False,
+    # No log record made per response and per item when the log is above DEBUG.
+    "LOG_FORMATTER": "brokenlinks.extensions.quietlogs.QuietLogFormatter",
 }
 
 #: component dictionaries: (setting, component import path, order); order None switches a
