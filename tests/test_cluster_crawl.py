@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PROJECT, read_tables, resolve_map, run_crawl, write_seeds
+from .conftest import (
+    NO_LAG_CONTROL,
+    PROJECT,
+    read_tables,
+    resolve_map,
+    run_crawl,
+    write_seeds,
+)
 from .test_crawl_backlinks import (  # the same assertions, on a crawl through shards
     RESOURCE_PAGES,
     ROBOTS_DISALLOWED,
@@ -62,7 +69,7 @@ def resource_crawl(tmp_path_factory, test_web):
         tmp,
         test_web,
         {"seeds": str(seeds)},
-        settings={"CONCURRENT_REQUESTS_PER_DOMAIN": 4, **SHARDS},
+        settings={"CONCURRENT_REQUESTS_PER_DOMAIN": 4, **SHARDS, **NO_LAG_CONTROL},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     result.web_requests = test_web.requests()  # type: ignore[attr-defined]
@@ -93,13 +100,14 @@ def test_pages_and_checks_of_one_host_share_its_limit(tmp_path, web):
         tmp_path,
         web,
         {"seeds": str(seeds)},
-        settings={"CONCURRENT_REQUESTS_PER_DOMAIN": 2, **SHARDS},
+        settings={"CONCURRENT_REQUESTS_PER_DOMAIN": 2, **SHARDS, **NO_LAG_CONTROL},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     fetched = {r.path for r in web.requests() if r.host == "slow.test"}
     assert {f"/page-{n}.html" for n in range(40)} <= fetched
     assert len([p for p in result.rows["pages"] if p["url"].startswith("http://slow.test/")]) == 40
     assert web.max_in_flight("slow.test") == 2
+    assert "brokenlinks/lag/max" not in result.stats  # the lag control was off
 
 
 def _shard_pids(parent: int) -> list[int]:

@@ -31,7 +31,15 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
-from .conftest import PROJECT, read_tables, refused_port, resolve_map, run_crawl, write_seeds
+from .conftest import (
+    NO_LAG_CONTROL,
+    PROJECT,
+    read_tables,
+    refused_port,
+    resolve_map,
+    run_crawl,
+    write_seeds,
+)
 from .redis_support import RedisServer
 from .test_crawl_backlinks import RESOURCE_PAGES, ROBOTS_DISALLOWED, checked_links
 
@@ -111,6 +119,36 @@ def query(url: str, sql: str) -> list[dict]:
         engine.dispose()
 
 
+def timeouts(stats: dict) -> int:
+    """How many downloads of a crawl (its shards' included) timed out."""
+    return sum(
+        value
+        for key, value in stats.items()
+        if key.startswith("downloader/exception_type_count/") and key.endswith("TimeoutError")
+    )
+
+
+def spare_requests(runs: list[dict], requests: list) -> int:
+    """How many requests beyond a crawl's own the nodes' timeouts may have caused.
+
+    With ``DOWNLOAD_TIMEOUT`` 2, a loaded machine can time out a request the server answers
+    (slow.test's 0.3 s ones): that request is retried, or confirmed later, and the server
+    sees one request more for each such timeout. hang.test's requests all time out by
+    design: the ones the server saw are not spare.
+    """
+    hung = len([r for r in requests if r.host == "hang.test"])
+    return max(0, sum(timeouts(stats) for stats in runs) - hung)
+
+
+def collapse(methods: list[str]) -> list[str]:
+    """*methods* with each run of one method made one (a retry repeats its request).
+
+    >>> collapse(["HEAD", "HEAD", "GET", "GET"])
+    ['HEAD', 'GET']
+    """
+    return [m for i, m in enumerate(methods) if i == 0 or methods[i - 1] != m]
+
+
 def node_of(request) -> str:
     return request.headers.get("User-Agent", request.headers.get("user-agent", ""))
 
@@ -148,6 +186,9 @@ def two_nodes(tmp_path_factory, test_web, redis_url, pg):
         "BROKENLINKS_DATABASE_URL": database,
         # the first node up does not do everything before the other has started
         "BROKENLINKS_CLUSTER_NODES": 2,
+        # the loop-lag control off: on a busy machine it lowers a node's budget, and
+        # slow.test's limit of 2 (test_a_hosts_limit_holds_across_nodes) could go unreached
+        **NO_LAG_CONTROL,
     }
     started = time.monotonic()
     nodes = [
@@ -161,10 +202,13 @@ def two_nodes(tmp_path_factory, test_web, redis_url, pg):
             node.kill()
     for node, code in zip(nodes, codes, strict=True):
         assert code == 0, node.output[-4000:]
+    requests = test_web.requests()
+    runs = [json.loads(r["stats"]) for r in query(database, "SELECT stats FROM crawl_runs")]
     return {
         "nodes": nodes,
         "database": database,
-        "requests": test_web.requests(),
+        "requests": requests,
+        "spare": spare_requests(runs, requests),
         "max_in_flight": {h: test_web.max_in_flight(h) for h in ("slow.test", "gone.test")},
         "wall": time.monotonic() - started,
         "lost": [
@@ -189,12 +233,21 @@ def test_each_target_is_checked_by_one_node_once(two_nodes, expected):
         assert len({node for node, _, _ in made}) == 1, (url, made, two_nodes["lost"])
     assert checked > 40
     # the request sequences of one crawl (test_crawl_backlinks), made once in the cluster:
-    # gone.test/404 is linked from two pages (HEAD, then one confirming GET)
-    assert [r.method for r in by_url["http://gone.test/404"]] == ["HEAD", "GET"]
-    assert [r.method for r in by_url["http://ok.test/page"]] == ["HEAD"]
-    assert [r.method for r in by_url["http://nohead.test/head-405"]] == ["HEAD", "GET"]
+    # gone.test/404 is linked from two pages (HEAD, then one confirming GET); a request
+    # repeated after a timeout is one of the timeouts' spare requests, and no more
+    extra = 0
+    for url, methods in [
+        ("http://gone.test/404", ["HEAD", "GET"]),
+        ("http://ok.test/page", ["HEAD"]),
+        ("http://nohead.test/head-405", ["HEAD", "GET"]),
+    ]:
+        made = [r.method for r in by_url[url]]
+        assert collapse(made) == methods, (url, made)
+        extra += len(made) - len(methods)
     makers = [r for url in targets if "slow.test/" in (url or "") for r in by_url[url]]
-    assert len(makers) == 24
+    assert len({r.path for r in makers}) == 24
+    extra += len(makers) - 24
+    assert extra <= two_nodes["spare"], (extra, two_nodes["spare"])
 
 
 def test_both_nodes_worked_and_shared(two_nodes):
@@ -221,9 +274,11 @@ def test_both_nodes_worked_and_shared(two_nodes):
 
 def test_a_sites_robots_txt_is_fetched_once_for_both_nodes(two_nodes):
     robots = Counter(r.host for r in two_nodes["requests"] if r.path == "/robots.txt")
-    # both nodes read pages of slow.test (and of blog.test): one download each
-    assert robots["slow.test"] == 1
-    assert set(robots.values()) == {1}, robots
+    # both nodes read pages of slow.test (and of blog.test): one download each (a download
+    # that timed out is repeated: one of the timeouts' spare requests)
+    assert robots["slow.test"] >= 1
+    assert set(robots.values()) >= {1}, robots
+    assert sum(robots.values()) - len(robots) <= two_nodes["spare"], robots
     runs = [
         json.loads(r["stats"])
         for r in query(two_nodes["database"], "SELECT stats FROM crawl_runs")
@@ -237,8 +292,11 @@ def test_a_hosts_limit_holds_across_nodes(two_nodes):
     assert len({node_of(r) for r in slow}) == 2  # pages of both nodes' queues
     assert two_nodes["max_in_flight"]["slow.test"] == 2
     assert two_nodes["max_in_flight"]["gone.test"] <= 2
-    pages = [r for r in slow if r.path in {p.removeprefix("http://slow.test") for p in SLOW_PAGES}]
-    assert len(pages) == 16
+    paths = {p.removeprefix("http://slow.test") for p in SLOW_PAGES}
+    pages = [r for r in slow if r.path in paths]
+    # each page read once (a read that timed out is repeated: a spare request)
+    assert {r.path for r in pages} == paths
+    assert len(pages) - 16 <= two_nodes["spare"], (len(pages), two_nodes["spare"])
 
 
 def test_verdicts_right_and_stored_once(two_nodes, expected):
@@ -290,12 +348,24 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
     for node, code in zip(nodes, codes, strict=True):
         assert code == 0, node.output[-4000:]
         assert "Checking links with the cluster t-queue:backlinks:requests:checks:" in node.output
-    # each page read once, by one node, each target checked by one node
+    # each page read once, by one node, each target checked by one node (a read that
+    # timed out is repeated: one of the timeouts' spare requests)
     requests = test_web.requests()
+    runs = [
+        json.loads(run["stats"])
+        for name in ("node1", "node2")
+        for run in read_tables(tmp_path / f"{name}.sqlite3").get("crawl_runs", [])
+    ]
+    assert len(runs) == 2
+    spare = spare_requests(runs, requests)
+    extra = 0
     for page in [*RESOURCE_PAGES, *SLOW_PAGES]:
         path = page.split("/", 3)[3]
         host = page.split("/")[2]
-        assert len([r for r in requests if r.host == host and r.path == f"/{path}"]) == 1, page
+        reads = len([r for r in requests if r.host == host and r.path == f"/{path}"])
+        assert reads >= 1, page
+        extra += reads - 1
+    assert extra <= spare, (extra, spare)
     by_url = defaultdict(set)
     for request in requests:
         by_url[f"http://{request.host}{request.path}"].add(node_of(request))

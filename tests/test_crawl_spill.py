@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -217,22 +218,41 @@ def test_the_spill_is_removed_when_the_crawl_is_forced_to_stop(tmp_path, spill_w
     proc = subprocess.Popen(
         cmd, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
+    # the log is read as it comes: the second Ctrl-C waits for the first one's line
+    lines: list[str] = []
+    assert proc.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+    reader.start()
+
+    def wait_for(condition, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert proc.poll() is None, "".join(lines)[-3000:]
+            assert time.monotonic() < deadline, f"{what} within 60 s: {''.join(lines)[-3000:]}"
+            time.sleep(0.05)
+
     try:
         # the spill's own database file, not just any temporary entry: the worker pool's fork
         # server puts its socket directory in TMPDIR first
-        deadline = time.monotonic() + 60
-        while not (spilled := list(spill_tmp.glob("brokenlinks-verdicts-*/verdicts.sqlite3"))):
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "no spill within 60 s"
-            time.sleep(0.05)
+        spilled: list[Path] = []
+
+        def spill_made() -> bool:
+            spilled[:] = spill_tmp.glob("brokenlinks-verdicts-*/verdicts.sqlite3")
+            return bool(spilled)
+
+        wait_for(spill_made, "no spill")
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.2)
+        # Scrapy took the first one (a graceful stop begun) before the second forces it
+        wait_for(lambda: any("shutting down gracefully" in line for line in lines), "no stop")
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        reader.join(timeout=60)
+        proc.stderr.close()
+    stderr = "".join(lines)
     assert "forcing unclean shutdown" in stderr
     assert not any(path.exists() for path in spilled)
     assert list(spill_tmp.iterdir()) == []

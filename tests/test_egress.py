@@ -299,17 +299,22 @@ def test_upstream_failures_are_a_gateways_answers(upstreams):
 def test_idle_tunnels_are_closed(upstreams):
     config = BrokenlinksConfig(resolve={"*.test": f"127.0.0.1:{upstreams.port}"})
     counted: list[str] = []
-    proxy = EgressProxy(config, count=counted.append, idle_timeout=0.5)
+    # idle for 3 s: a busy machine can be slow to pass the answer through the tunnel, which
+    # a shorter timeout would close first
+    proxy = EgressProxy(config, count=counted.append, idle_timeout=3)
     port = proxy.start()
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        # the socket's timeout is a busy machine's deadline, far beyond the idle timeout
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
             conn.sendall(b"CONNECT ok.test:80 HTTP/1.1\r\n\r\n")
             assert conn.recv(200).startswith(b"HTTP/1.1 200 Connection established")
             # a request through the tunnel works, then nothing is sent either way
             conn.sendall(b"GET / HTTP/1.1\r\nHost: ok.test\r\n\r\n")
             answer = b""
             while b"fine" not in answer:
-                answer += conn.recv(65536)
+                data = conn.recv(65536)
+                assert data, f"the tunnel closed before the whole answer: {answer!r}"
+                answer += data
             assert conn.recv(200) == b"", "the idle tunnel was closed by the proxy"
     finally:
         proxy.stop()

@@ -287,6 +287,10 @@ def test_hang_then_quick_stop(tmp_path):
     try:
         with pytest.raises(TimeoutError):
             fetch(local.port, "GET", "hang.test", "/never", timeout=0.3)
+        # the client gave up after 0.3 s: a busy machine's server may read the request later
+        deadline = time.monotonic() + 30
+        while not local.in_flight("hang.test") and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert local.in_flight("hang.test") == 1
         [record] = local.requests(host="hang.test")
         assert (record.method, record.path, record.status) == ("GET", "/never", None)
@@ -319,9 +323,17 @@ def test_stop_closes_idle_keep_alive_connections(tmp_path):
         assert conn.sock.recv(1) == b""  # the server side is closed
 
 
-def test_max_in_flight(web):
+def test_max_in_flight(tmp_path):
+    # answers after 3 s (the test web's slow.test: 0.3 s): five client threads that a busy
+    # machine starts a second apart still have their requests in flight together
+    routes = {"slow.test": {"/maker-{n}": {"delay": 3}, "default": {"status": 404}}}
+    with LocalWeb(tmp_path, routes=routes) as web:
+        _max_in_flight(web)
+
+
+def _max_in_flight(web: LocalWeb) -> None:
     def one(i):
-        return fetch(web.port, "GET", "slow.test", f"/maker-{i}")[0]
+        return fetch(web.port, "GET", "slow.test", f"/maker-{i}", timeout=60)[0]
 
     with ThreadPoolExecutor(max_workers=5) as pool:
         assert list(pool.map(one, range(5))) == [200] * 5
@@ -331,7 +343,7 @@ def test_max_in_flight(web):
     assert web.max_in_flight("slow.test") == 5
     assert web.max_in_flight("blog.test") == 0
     # the client can have the whole answer a moment before the server's handler ends it
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 30
     while web.in_flight("slow.test") and time.monotonic() < deadline:
         time.sleep(0.01)
     web.reset()
