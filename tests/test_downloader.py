@@ -101,21 +101,3 @@ async def test_a_held_slot_sends_nothing_and_does_not_count_for_backout():
     assert not downloader.needs_backout()
     slot.close()
     await _cancel_others()
-
-
-@deferred_f_from_coro_f
-async def test_a_higher_priority_request_goes_before_a_busy_hosts_queue():
-    # a check shard's referring page (priority 1) behind its host's checks (priority 0)
-    slot = await _start_queued(PoliteDownloader, queued=4, concurrency=1)
-    downloader = _never_downloading(PoliteDownloader)(get_crawler(Spider))
-    for url, priority in [("http://a.test/page", 1), ("http://a.test/next", 1)]:
-        slot.queue.append((Request(url, priority=priority), Deferred()))
-        downloader._process_queue(slot)  # what Scrapy's enqueue does after each append
-    assert [r.url for r, _ in slot.queue] == [
-        "http://a.test/page",  # first among the queued, in arrival order among equals
-        "http://a.test/next",
-        "http://a.test/1",
-        "http://a.test/2",
-        "http://a.test/3",
-    ]
-    await _cancel_others()

@@ -100,11 +100,6 @@ def is_robots_txt(request: Request) -> bool:
     return request.method == "GET" and urlsplit(origin).path == "/robots.txt"
 
 
-#: a page fetch's priority in its shard: before the checks queued for its host
-#: (``brokenlinks.net.downloader``), since a page brings the next targets
-FETCH_PRIORITY = 1
-
-
 def request_from_state(state: dict[str, Any], **meta: Any) -> Request:
     """The request a shard downloads for a page fetch (its middlewares stand aside)."""
     return Request(
@@ -113,7 +108,6 @@ def request_from_state(state: dict[str, Any], **meta: Any) -> Request:
         headers=state["headers"],
         body=state["body"],
         callback=NO_CALLBACK,
-        priority=FETCH_PRIORITY,
         dont_filter=True,
         meta={**state["meta"], **meta},
     )

@@ -32,7 +32,7 @@ of the class; ``tests/test_downloader.py`` pins them. Enabled with
 from __future__ import annotations
 
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scrapy.core.downloader import Downloader
 from scrapy.utils.asyncio import call_later
@@ -41,8 +41,6 @@ from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import _schedule_coro
 
 if TYPE_CHECKING:
-    from collections import deque
-
     from scrapy import Request
     from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
@@ -133,10 +131,7 @@ class PoliteDownloader(Downloader):
     def _process_queue(self, slot: Slot) -> None:
         # Scrapy's own method (2.19) with three changes: a held slot waits, the global
         # budget is checked before each request, and a request is counted (in the slot
-        # and in the budget) as it leaves the queue, before its task runs. And a fourth:
-        # a request just queued goes before those of a lower priority.
-        if len(slot.queue) > 1:
-            _put_by_priority(slot.queue)
+        # and in the budget) as it leaves the queue, before its task runs.
         if slot.latercall:
             return  # a later call is due: it processes the queue then
         now = monotonic()
@@ -173,31 +168,3 @@ class PoliteDownloader(Downloader):
             # budget still counting this request, may have starved it): now the budget
             self.sending.discard(request)
             self.feed()
-
-
-def _put_by_priority(queue: deque[tuple[Request, Any]]) -> None:
-    """Move the request queued last before those of a lower ``Request.priority``.
-
-    Scrapy's slots send in arrival order whatever the priority (the scheduler's order);
-    here a host's queue keeps its higher-priority requests first, in arrival order among
-    equals. A check shard gives the referring pages it downloads a higher priority than
-    its checks: a page brings the next targets, and behind a busy host's checks it would
-    hold the crawl up. Called each time a request is queued, so only the last one can be
-    out of place.
-
-    >>> from collections import deque
-    >>> from scrapy import Request
-    >>> q = deque((Request(f"http://a.test/{i}", priority=p), None) for i, p in
-    ...           enumerate([1, 0, 0, 1]))
-    >>> _put_by_priority(q); [r.url[-1] for r, _ in q]
-    ['0', '3', '1', '2']
-    """
-    last = queue[-1][0].priority
-    if last <= queue[-2][0].priority:
-        return
-    entry = queue.pop()
-    for index, (request, _) in enumerate(queue):
-        if request.priority < last:
-            queue.insert(index, entry)
-            return
-    queue.append(entry)
