@@ -82,7 +82,14 @@ def test_site_crawl_without_rendering(tmp_path, sweb):
 
 
 def test_site_crawl_renders_client_side_pages(tmp_path, sweb):
-    result = run_crawl(tmp_path, sweb, {"start": "http://garden.test/"}, spider="site")
+    result = run_crawl(
+        tmp_path,
+        sweb,
+        {"start": "http://garden.test/"},
+        spider="site",
+        # the fetches are counted: none may time out and be retried (nothing here hangs)
+        settings={"DOWNLOAD_TIMEOUT": 15},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     expected = EXPECTED["site"]["never"] + EXPECTED["site"]["rendered"]
     assert rows(result.items) == sorted(expected)

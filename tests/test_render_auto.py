@@ -78,7 +78,12 @@ def _crawl(tmp_path, web, render: str):
         tmp_path,
         web,
         {"seeds": str(seeds), "render": render},
-        settings={"BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{web.port}"}},
+        settings={
+            "BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{web.port}"},
+            # a page fetched twice reads as rendered: no plain fetch may time out and be
+            # retried on a busy machine (nothing on this web hangs)
+            "DOWNLOAD_TIMEOUT": 15,
+        },
         timeout=400,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -165,6 +170,8 @@ def test_auto_learns_per_site_from_its_first_uncertain_pages(tmp_path, learning_
             "BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{learning_web.port}"},
             # one page at a time: each probe is learnt from before the next page is read
             "CONCURRENT_REQUESTS": 1,
+            # a page fetched twice reads as rendered: no retried plain fetch (nothing hangs)
+            "DOWNLOAD_TIMEOUT": 15,
         },
     )
     assert result.returncode == 0, result.stderr[-3000:]

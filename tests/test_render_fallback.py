@@ -65,5 +65,7 @@ def test_a_page_the_browser_fails_on_keeps_its_links(tmp_path, slow_web, render)
     assert len(lines) == 1, lines
     assert "INFO: Could not render http://slow.test/ (TimeoutError: " in lines[0]
     # always: the browser's request and the plain one; auto: a first plain fetch before
+    # (a plain fetch that timed out on a busy machine is retried: one more each)
     fetches = {"always": 2, "auto": 3}[render]
-    assert slow_web.count(host="slow.test", path="/") == fetches
+    count = slow_web.count(host="slow.test", path="/")
+    assert fetches <= count <= fetches + stats.get("retry/count", 0), (count, stats)
