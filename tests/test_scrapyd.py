@@ -241,7 +241,7 @@ project = "{PROJECT_NAME}"
 spider = "backlinks"
 every = "7d"
 args = {{ seeds = "http://seeds.test/resources.txt" }}
-settings = {{ BROKENLINKS_DATABASE_URL = "sqlite:///{db_path}", DOWNLOAD_TIMEOUT = 2, BROKENLINKS_RESOLVE = {{ {resolve} }} }}
+settings = {{ BROKENLINKS_DATABASE_URL = "sqlite:///{db_path}", DOWNLOAD_TIMEOUT = 6, BROKENLINKS_RESOLVE = {{ {resolve} }} }}
 """,
         encoding="utf-8",
     )
@@ -269,8 +269,9 @@ settings = {{ BROKENLINKS_DATABASE_URL = "sqlite:///{db_path}", DOWNLOAD_TIMEOUT
     state = json.loads((tmp_path / "schedule.state.json").read_text())
     assert state["jobs"]["weekly-resources"]["jobid"] == jobid
 
-    # forced while the first job is pending or running (a crawl of the test web takes
-    # seconds): never two runs of one job at once
+    # forced while the first job is pending or running: never two runs of one job at once
+    # (the job waits on hang.test, linked from resources.html: two 6 s timeouts and the
+    # confirmation's, so it runs long after a busy machine has started this command)
     second = run("--force", "weekly-resources")
     assert second.returncode == 0, second.stderr
     assert second.stdout.startswith(f"weekly-resources: still_running (job {jobid} "), (
