@@ -258,8 +258,7 @@ class LinkChecker:
         if self.shards is None:
             return
         if not getattr(spider, "checks_links", False):
-            shards, self.shards = self.shards, None
-            shards.close()  # nothing launched is left waiting
+            self.shards = None  # nothing was launched: from_crawler saw this spider too
             return
         try:
             self.shards.start()

@@ -460,9 +460,7 @@ class LocalShards:
     def _reap(self) -> None:
         """Wait (in a thread) for the shards to exit; kill those that take too long."""
         deadline = time.monotonic() + _EXIT_WAIT
-        processes = [shard.process for shard in self._shards]
-        processes += [process for process, _ in self._launched]
-        for process in processes:
+        for process in self._processes():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(max(deadline - time.monotonic(), 0))
         # in a thread: the processes only (their streams belong to the event loop)
@@ -475,10 +473,12 @@ class LocalShards:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
+    def _processes(self) -> list[subprocess.Popen[bytes]]:
+        """Every shard process: started ones and those launched and never started."""
+        return [shard.process for shard in self._shards] + [p for p, _ in self._launched]
+
     def _kill_shards(self, *, close_streams: bool = True) -> None:
-        processes = [shard.process for shard in self._shards]
-        processes += [process for process, _ in self._launched]
-        for process in processes:
+        for process in self._processes():
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()

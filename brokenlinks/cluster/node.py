@@ -4,16 +4,17 @@ Started by the coordinator (:mod:`brokenlinks.cluster.local`) as
 ``python -m brokenlinks.cluster.node --fd N --index I --count C``, with the coordinator's
 final settings pickled on its standard input and one end of a socket pair as file
 descriptor *N*. It is launched as the crawl is set up and imports while the crawl opens;
-the settings come once the spider is open (none: the crawl ended first, and it exits). It runs :class:`ShardSpider`, which starts no request of its own: it
-serves the coordinator's messages (:mod:`brokenlinks.cluster.wire`) with the crawl's
+the settings come once the spider is open (none: the crawl ended first, and it exits).
+It runs :class:`ShardSpider`, which starts no request of its own: it serves the
+coordinator's messages (:mod:`brokenlinks.cluster.wire`) with the crawl's
 :class:`~brokenlinks.checker.checks.LinkChecker` (checks) and its engine (page fetches of
 the shard's hosts), until told to close or until the coordinator goes away.
 
 What differs from the coordinator's settings: no add-ons (the settings are final), no
 feeds, pipelines, progress, summary or fresh-verdict look-ups (the coordinator has them),
-no spider modules (the shard's spider is given as a class), no nested shards, the page reading in a thread (the shard is itself one of the
-crawl's processes), ``CONCURRENT_REQUESTS`` divided among the shards (the crawl's budget
-is for all of them), and the shard's name in every log line. ``SIGINT`` is ignored:
+no spider modules (the shard's spider is given as a class), no nested shards, the page
+reading in a thread (the shard is itself one of the crawl's processes),
+``CONCURRENT_REQUESTS`` divided among the shards (the crawl's budget is for all of them), and the shard's name in every log line. ``SIGINT`` is ignored:
 Ctrl-C reaches the whole process group, and the coordinator stops its shards itself.
 """
 

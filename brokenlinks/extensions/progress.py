@@ -186,6 +186,9 @@ class CrawlProgress:
         self.started = time.monotonic()
         self.samples: deque[tuple[float, int]] = deque()
         self.wrapped: list[tuple[logging.StreamHandler[Any], IO[str]]] = []
+        #: the crawl's checker: its shards' requests count too (in their processes until
+        #: the crawl closes); looked up when the spider opens, once every extension exists
+        self.checker: LinkChecker | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -205,6 +208,7 @@ class CrawlProgress:
 
     def spider_opened(self) -> None:
         self.started = time.monotonic()
+        self.checker = self.crawler.get_extension(LinkChecker)
         if self.terminal:
             self.bar = tqdm(
                 file=sys.stderr,
@@ -224,11 +228,8 @@ class CrawlProgress:
 
     def line(self) -> tuple[Snapshot, str]:
         now = time.monotonic()
-        # the check shards' requests count too: in their processes until the crawl closes
-        checker = self.crawler.get_extension(LinkChecker)
-        snap = Snapshot.from_stats(
-            self.stats.get_stats() if checker is None else checker.live_stats()
-        )
+        stats = self.stats.get_stats() if self.checker is None else self.checker.live_stats()
+        snap = Snapshot.from_stats(stats)
         self.samples.append((now, snap.requests))
         while len(self.samples) > 2 and now - self.samples[1][0] >= _RATE_WINDOW:  # noqa: PLR2004
             self.samples.popleft()
