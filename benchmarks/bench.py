@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import itertools
 import json
 import os
 import shlex
@@ -82,16 +83,20 @@ def _role(pid: Path) -> str:
     return "crawl"
 
 
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 def _tree_memory_kb(
-    group: int, by_pid: dict[int, tuple[str, int]] | None = None
+    group: int, by_pid: dict[int, tuple[str, int]] | None = None, *, pss: bool = True
 ) -> tuple[int, int]:
     """RSS and PSS of every live process in process group *group*, each summed.
 
     RSS counts a page shared by two processes (a fork server and its workers) in both;
     PSS divides it between them: the sum of PSS is the memory the tree really holds.
-    With *by_pid*, each process's peak PSS is kept there with its role.
+    With *by_pid*, each process's peak PSS is kept there with its role. Without *pss*,
+    only RSS is read (from ``statm``: the kernel walks no page table for it) and PSS is 0.
     """
-    rss = pss = 0
+    rss = total_pss = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -100,19 +105,22 @@ def _tree_memory_kb(
             # fields after the command name (which may hold spaces): state ppid pgrp ...
             if int(stat.rsplit(")", 1)[1].split()[2]) != group:
                 continue
+            if not pss:
+                rss += int((entry / "statm").read_text().split()[1]) * _PAGE_KB
+                continue
             for line in (entry / "smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
                     rss += int(line.split()[1])
                 elif line.startswith("Pss:"):
                     own = int(line.split()[1])
-                    pss += own
+                    total_pss += own
                     if by_pid is not None:
                         pid = int(entry.name)
                         role, peak = by_pid.get(pid) or (_role(entry), 0)
                         by_pid[pid] = (role, max(peak, own))
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile
-    return rss, pss
+    return rss, total_pss
 
 
 class _TreeSampler(threading.Thread):
@@ -126,12 +134,20 @@ class _TreeSampler(threading.Thread):
         #: pid → (role, its peak PSS kB)
         self.by_pid: dict[int, tuple[str, int]] = {}
         self.done = threading.Event()
+        #: CPU s of this thread (reading every process's smaps costs the kernel)
+        self.cpu = 0.0
 
     def run(self) -> None:
-        while not self.done.wait(0.2):
-            rss, pss = _tree_memory_kb(self.group, self.by_pid)
+        # PSS once a second, RSS five times: reading smaps_rollup walks each process's
+        # page tables, and at five a second it took 4 s of CPU from a 45 s crawl
+        for tick in itertools.count():
+            if self.done.wait(0.2):
+                break
+            with_pss = tick % 5 == 4
+            rss, pss = _tree_memory_kb(self.group, self.by_pid, pss=with_pss)
             self.peak_kb = max(self.peak_kb, rss)
             self.peak_pss_kb = max(self.peak_pss_kb, pss)
+            self.cpu = time.thread_time()
 
 
 def _become_subreaper() -> None:
@@ -165,6 +181,8 @@ def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) 
     """
     _become_subreaper()
     start = time.monotonic()
+    # the benchmark's own CPU meanwhile: its web server's thread, on the same cores
+    own = os.times()
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -184,10 +202,13 @@ def _run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) 
         sampler.done.set()
         sampler.join()
     wall = time.monotonic() - start
+    after = os.times()
+    server_cpu = after.user + after.system - own.user - own.system - sampler.cpu
     proc.returncode = os.waitstatus_to_exitcode(status)
     sys.stderr.write(
         f"{cmd[0]}: wall {wall:.1f} s, cpu {cpu + cpu_after:.1f} s "
-        f"({cpu_after:.1f} s in processes that outlived it), "
+        f"({cpu_after:.1f} s in processes that outlived it; the web server meanwhile: "
+        f"{server_cpu:.1f} s; the memory sampler: {sampler.cpu:.1f} s), "
         f"peak of all processes: RSS {max(rss_kb, sampler.peak_kb) / 1024:.0f} MB, "
         f"PSS {sampler.peak_pss_kb / 1024:.0f} MB\n"
     )

@@ -33,6 +33,7 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 #: kinds of targets, and their share of the distinct targets. ``missing`` is a path the
 #: host does not have: what it answers depends on the host (:class:`Behaviour`): a 404 on
@@ -420,7 +421,7 @@ def _site_page(title: str, heading: str, words: str | None = None) -> bytes:
     nav = "".join(f"<li><a href='{p}'>{p.strip('/') or 'home'}</a></li>" for p in NAV_PATHS)
     if words is None:
         rng = random.Random(title)
-        paragraphs = "".join(f"<p>{_sentence(rng, 40)}</p>" for _ in range(60))
+        paragraphs = "".join(f"<p>{s}</p>" for s in rng.choices(_paragraphs(), k=60))
     else:
         paragraphs = f"<p>{html.escape(words)}</p>" * 30
     return (
@@ -429,6 +430,15 @@ def _site_page(title: str, heading: str, words: str | None = None) -> bytes:
         f"{html.escape(heading)}</h1>{paragraphs}</main>"
         "<footer><p>© the site</p></footer></body></html>"
     ).encode()
+
+
+@functools.cache
+def _paragraphs() -> list[str]:
+    # a live page's 60 paragraphs are drawn from these (two pages share about one): the
+    # server makes one per GET of a live target, and 2,400 random words each took most
+    # of its CPU, on the cores the crawl it serves runs on
+    rng = random.Random(0)
+    return [_sentence(rng, 40) for _ in range(4096)]
 
 
 def _soft404_title_page(site: str) -> bytes:
@@ -468,7 +478,13 @@ _HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
 class BigWebServer:
-    """Serve a :class:`Web` from one asyncio loop in a background thread."""
+    """Serve a :class:`Web` from one event loop in a background thread.
+
+    The web stands in for servers on other machines, yet shares the benchmark machine's
+    cores with the crawl it serves: it answers from an :class:`asyncio.Protocol` (no task
+    or stream per connection) on uvloop when it is installed (the ``bench`` extra), so
+    that it takes as little of them as it can. ``bench.py`` prints what it took.
+    """
 
     def __init__(self, web: Web) -> None:
         self.web = web
@@ -487,7 +503,7 @@ class BigWebServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._servers: list[asyncio.Server] = []
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._connections: set[_Connection] = set()
 
     def reset_counters(self) -> None:
         self.in_flight.clear()
@@ -511,7 +527,7 @@ class BigWebServer:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = _new_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
         try:
@@ -527,65 +543,52 @@ class BigWebServer:
         finally:
             for server in self._servers:
                 server.close()
-            for writer in list(self._writers):
-                writer.transport.abort()
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            for connection in list(self._connections):
+                connection.abort()
+            # the aborted transports' connection_lost, and the servers' sockets closed
+            loop.run_until_complete(asyncio.sleep(0.05))
+            for server in self._servers:
+                loop.run_until_complete(server.wait_closed())
             loop.close()
 
     async def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
         for host in self.web.hosts:
-            server = await asyncio.start_server(
-                self._handle, host.address, self.web.port, backlog=512, reuse_address=True
+            server = await loop.create_server(
+                functools.partial(_Connection, self, host),
+                host.address,
+                self.web.port,
+                backlog=512,
+                reuse_address=True,
             )
             self._servers.append(server)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        address = writer.get_extra_info("sockname")[0]
-        host = self.by_address[address]
-        self._writers.add(writer)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                method, target, _ = head.split(b"\r\n", 1)[0].split(b" ", 2)
-                lower = head.lower()
-                close = b"connection: close" in lower
-                self.requests[address] += 1
-                self.methods[method.decode("latin-1")] += 1
-                self.by_url[address, target.decode("latin-1")] += 1
-                self.in_flight[address] += 1
-                self.max_in_flight[address] = max(
-                    self.max_in_flight[address], self.in_flight[address]
-                )
-                self.total_in_flight += 1
-                self.max_total_in_flight = max(self.max_total_in_flight, self.total_in_flight)
-                try:
-                    await asyncio.sleep(host.latency)
-                    if method == b"HEAD" and host.head_refused:
-                        status, headers, body = 405, {"Allow": "GET"}, b""
-                    else:
-                        status, headers, body = self._respond(host, target.decode("latin-1"))
-                    if status == 0:  # a hang: never answer, until the client gives up
-                        await reader.read()
-                        return
-                finally:
-                    self.in_flight[address] -= 1
-                    self.total_in_flight -= 1
-                if body and host.gzip and b"gzip" in _header(lower, b"accept-encoding"):
-                    body = _gzipped(body)
-                    headers = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
-                out_body = b"" if method == b"HEAD" else body
-                writer.write(_response(status, headers, len(body), out_body))
-                await writer.drain()
-                if close:
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            self._writers.discard(writer)
-            writer.close()
+    def _started(self, address: str, method: bytes, target: bytes) -> None:
+        self.requests[address] += 1
+        self.methods[method.decode("latin-1")] += 1
+        self.by_url[address, target.decode("latin-1")] += 1
+        self.in_flight[address] += 1
+        self.max_in_flight[address] = max(self.max_in_flight[address], self.in_flight[address])
+        self.total_in_flight += 1
+        self.max_total_in_flight = max(self.max_total_in_flight, self.total_in_flight)
+
+    def _ended(self, address: str) -> None:
+        self.in_flight[address] -= 1
+        self.total_in_flight -= 1
+
+    def _answer(self, host: Host, method: bytes, target: bytes, head: bytes) -> tuple[bytes, bool]:
+        """The bytes answering one request, and whether it is a hang (no answer at all)."""
+        if method == b"HEAD" and host.head_refused:
+            status, headers, body = 405, {"Allow": "GET"}, b""
+        else:
+            status, headers, body = self._respond(host, target.decode("latin-1"))
+        if status == 0:
+            return b"", True
+        if body and host.gzip and b"gzip" in _header(head, b"accept-encoding"):
+            body = _gzipped(body)
+            headers = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        out_body = b"" if method == b"HEAD" else body
+        return _response(status, headers, len(body), out_body), False
 
     def _respond(self, host: Host, target: str) -> tuple[int, dict[str, str], bytes]:
         """Status, headers, body of the answer to a GET of *target* on *host*."""
@@ -631,6 +634,95 @@ class BigWebServer:
             words = "+".join(w for w in path.replace("-", "/").split("/") if w)
             return 302, {"Location": f"/search?q={words}"}, b""
         return 404, _HTML, b"<html><body>Not found</body></html>"
+
+
+#: the longest request head a connection buffers before it is dropped
+_MAX_HEAD = 65536
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: requests answered in turn, each after its host's latency.
+
+    A request is in flight (for the server's counters) from its head's arrival to its
+    answer, or, for a hang, until the client gives up and closes the connection.
+    """
+
+    def __init__(self, server: BigWebServer, host: Host) -> None:
+        self.server = server
+        self.host = host
+        # asyncio's or uvloop's (which does not subclass asyncio.Transport)
+        self.transport: Any = None
+        self.buffer = b""
+        #: the request being answered (its in-flight count is held), if any
+        self.busy = False
+        self.close_after = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.server._connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy:
+            self._next()
+
+    def _next(self) -> None:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > _MAX_HEAD:
+                self.abort()
+            return
+        head, self.buffer = self.buffer[: end + 4], self.buffer[end + 4 :]
+        try:
+            method, target, _ = head.split(b"\r\n", 1)[0].split(b" ", 2)
+        except ValueError:
+            self.abort()
+            return
+        lower = head.lower()
+        self.close_after = b"connection: close" in lower
+        self.busy = True
+        self.server._started(self.host.address, method, target)
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(self.host.latency, self._reply, method, target, lower)
+
+    def _reply(self, method: bytes, target: bytes, head: bytes) -> None:
+        self.timer = None
+        answer, hang = self.server._answer(self.host, method, target, head)
+        if hang:
+            # never answered: in flight until the client gives up (connection_lost)
+            return
+        self._end_request()
+        self.transport.write(answer)
+        if self.close_after:
+            self.transport.close()
+        elif self.buffer:
+            self._next()
+
+    def _end_request(self) -> None:
+        if self.busy:
+            self.busy = False
+            self.server._ended(self.host.address)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._end_request()
+        self.server._connections.discard(self)
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """An event loop for the server's thread: uvloop's when installed (it costs less CPU)."""
+    try:
+        import uvloop  # noqa: PLC0415  (optional: the bench extra)
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 _LOREM = (
