@@ -391,7 +391,6 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
     settings = {
         **cluster_settings(web, redis_url, "t-killed"),
         # slow.test's 24 links one at a time, 1 s each: node1 is still at them when killed
-        # (their verdicts wait for the host's soft-404 probe, queued behind them)
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
         "DOWNLOAD_DELAY": 0.7,
         # node1's shards are taken over 4 s after it died (10 by default)
@@ -440,10 +439,15 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
     output = second.output
     # what node1 had decided stays decided: node2 asked nothing of those hosts
     assert not {(r.host, r.path) for r in made_by("node2")} & QUICK
-    # what node1 had claimed and not answered, node2 checked once, after node1's leases expired
+    # what node1 had claimed and not answered, node2 checked once, after node1's leases
+    # expired (node1 claimed all 24; its checks of one host go one at a time, each after
+    # the one before, so some may have been answered before it died)
+    answered = {r.path for r in made_by("node1", "slow.test") if r.status} & makers
     redone = [r for r in made_by("node2", "slow.test") if r.path in makers]
-    assert {r.path for r in redone} == makers, output[-3000:]
-    assert [r.method for r in redone] == ["HEAD"] * 24
+    assert {r.path for r in redone} >= makers - answered, output[-3000:]
+    assert {r.path for r in redone} | answered == makers
+    assert len(redone) == len({r.path for r in redone})
+    assert [r.method for r in redone] == ["HEAD"] * len(redone)
     assert all(r.time > killed_at for r in redone)
     assert web.max_in_flight("slow.test") == 1
     rows = read_tables(tmp_path / "node2.sqlite3")
@@ -452,8 +456,8 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
         row = targets[link["target_url"]]
         assert (row["kind"], row["reason"]) == (link["kind"], link["reason"]), page
     stats = json.loads(rows["crawl_runs"][-1]["stats"])
-    assert stats["brokenlinks/cluster/redone"] >= 24
-    assert stats["brokenlinks/cluster/shared"] >= 27
+    assert stats["brokenlinks/cluster/redone"] >= len(makers - answered), stats
+    assert stats["brokenlinks/cluster/shared"] >= 27, stats
     assert "This node holds 64 of 64 virtual shards (1 nodes)" in output
 
 

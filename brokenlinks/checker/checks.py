@@ -4,7 +4,8 @@ Each distinct target URL is checked once per crawl: concurrent callers share one
 (Scrapy's advice: cache the task, not only its result) and later callers get the stored
 result (past ``BROKENLINKS_VERDICTS_IN_MEMORY`` results, from a spill on disk:
 ``brokenlinks.checker.spill``). A check sends HEAD first and confirms anything but a
-clear 2xx with GET; it follows redirects itself, so that it keeps the chain, resolves ``Location`` the way
+clear 2xx with GET (a host where HEAD never settles a check gets GET first: ``HeadUse``);
+it follows redirects itself, so that it keeps the chain, resolves ``Location`` the way
 browsers do, and stops a loop on its third visit to a URL instead of after
 ``REDIRECT_MAX_TIMES`` round trips. Requests go through ``engine.download_async``, so
 retries (``RETRY_TIMES``, ``RETRY_HTTP_CODES``), per-host concurrency, the network guard
@@ -34,7 +35,8 @@ second verdict is the target's. The pages linking to it wait for it.
 Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
 ``BROKENLINKS_SOFT404_PROBE``, ``BROKENLINKS_VERDICTS_IN_MEMORY``,
 ``BROKENLINKS_CONFIRM_ENABLED``, ``BROKENLINKS_CONFIRM_CONCURRENCY``, ``REDIRECT_MAX_TIMES``.
-Stats: ``brokenlinks/confirm/{queued,passes,checked,confirmed,overturned}``.
+Stats: ``brokenlinks/confirm/{queued,passes,checked,confirmed,overturned}``,
+``brokenlinks/hosts/get_first`` (hosts turned to GET first by their wasted HEADs).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import hashlib
 import logging
 import secrets
 from collections import Counter
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -72,6 +75,8 @@ from brokenlinks.net import guard
 from brokenlinks.parsing.urls import host_of, is_http, origin_of, resolve_href
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from scrapy.crawler import Crawler
     from scrapy.http import Headers, Response
     from scrapy.statscollectors import StatsCollector
@@ -92,6 +97,9 @@ _CONCLUSIVE_FAILURES = (
     DownloadConnectionRefusedError,
     DownloadTimeoutError,
 )
+#: a host where HEAD was followed by a GET of the same URL this many times, and never
+#: settled a check alone, is checked with GET first from then on (see ``HeadUse``)
+HEAD_WASTED_LIMIT = 3
 _TEXT_TYPES = (b"text/", b"application/xhtml", b"application/xml", b"application/json")
 #: seconds between two looks at whether the crawl is being stopped
 _STOP_POLL = 0.2
@@ -99,6 +107,97 @@ _STOP_POLL = 0.2
 _QUIET_POLL = 0.2
 #: looks in a row that must find the downloader empty before a confirmation pass
 _QUIET_LOOKS = 2
+
+
+class HeadUse:
+    """Per origin, whether a HEAD still earns its request.
+
+    HEAD saves a body where its answer settles the check: a 2xx on a host whose probe
+    got a 4xx. Elsewhere every HEAD is followed by a GET of the same URL: on hosts that
+    refuse HEAD (405, 501, a dropped connection), on hosts whose 2xx needs its body
+    read (soft-404 sites, catch-all redirects to the home page or a search, parked
+    domains), behind bot walls (403), and for every target a host answers with an
+    error. An origin whose HEADs needed a GET :data:`HEAD_WASTED_LIMIT` times, none
+    having settled a check alone, is checked with GET first: the same verdicts, one
+    request each instead of two. An origin where a HEAD has settled a check keeps HEAD.
+
+    >>> use = HeadUse()
+    >>> [use.wasted(f"http://catchall.test/{i}") for i in range(HEAD_WASTED_LIMIT)]
+    [False, False, True]
+    >>> use.wanted("http://catchall.test/b"), use.wanted("http://other.test/")
+    (False, True)
+    >>> use.settled("http://honest.test/a")
+    >>> [use.wasted(f"http://honest.test/{i}") for i in range(HEAD_WASTED_LIMIT)]
+    [False, False, False]
+    >>> use.wanted("http://honest.test/e")
+    True
+    """
+
+    #: the count of an origin where HEAD has settled a check
+    _SETTLED = -1
+
+    def __init__(self, limit: int = HEAD_WASTED_LIMIT) -> None:
+        self.limit = limit
+        #: origin → HEADs that needed a GET there, or _SETTLED
+        self._wasted: dict[str, int] = {}
+
+    def wanted(self, url: str) -> bool:
+        """Tell whether a check of *url* starts with HEAD."""
+        return self._wasted.get(origin_of(url), 0) < self.limit
+
+    def settled(self, url: str) -> None:
+        """A HEAD of *url* settled its check."""
+        self._wasted[origin_of(url)] = self._SETTLED
+
+    def wasted(self, url: str) -> bool:
+        """A HEAD of *url* needed a GET; True when its origin turns to GET first now."""
+        origin = origin_of(url)
+        count = self._wasted.get(origin, 0)
+        if count == self._SETTLED or count >= self.limit:
+            return False
+        self._wasted[origin] = count + 1
+        return count + 1 == self.limit
+
+
+@dataclass(slots=True)
+class _Gate:
+    semaphore: asyncio.Semaphore
+    #: checks holding or waiting for a place
+    users: int = 0
+
+
+class HostGates:
+    """At most *size* checks of one host in the downloader at once; the rest wait here.
+
+    A check waiting here has not chosen its request yet, so it is sent with what its
+    host has taught by then (:class:`HeadUse`), not with what was known when the page
+    linking to it was read: a page's twenty links to one host would otherwise all be
+    queued as HEAD in the host's download slot before its first answer. The downloader
+    still enforces every limit; *size* is ``CONCURRENT_REQUESTS_PER_DOMAIN``, so the
+    host's slot is kept as full as before. A host's gate exists while checks use it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._gates: dict[str, _Gate] = {}
+
+    def __len__(self) -> int:
+        return len(self._gates)
+
+    @asynccontextmanager
+    async def place(self, host: str) -> AsyncIterator[None]:
+        """Hold one of *host*'s places while the block runs."""
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = self._gates[host] = _Gate(asyncio.Semaphore(self.size))
+        gate.users += 1
+        try:
+            async with gate.semaphore:
+                yield
+        finally:
+            gate.users -= 1
+            if not gate.users:
+                del self._gates[host]
 
 
 class ChecksStopped(Exception):
@@ -201,6 +300,8 @@ class LinkChecker:
         self._unreported: list[CheckResult] = []
         self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
         self._homes: dict[str, asyncio.Task[str | None]] = {}
+        self._head_use = HeadUse()
+        self._gates = HostGates(crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         self.workers = WorkerPool(processes_for(config.workers), self.stats)
         self._read_page = PageReader(self.workers)
         self.stopping = False
@@ -507,13 +608,17 @@ class LinkChecker:
         hops = 0
         current = url
         while True:
-            outcome = await self._download(current, method, confirming=confirming)
+            async with self._gates.place(host_of(current)):
+                # chosen once a place is free: what the host taught meanwhile counts
+                if method == "HEAD" and not await self._head_settles(current):
+                    method = "GET"
+                outcome = await self._download(current, method, confirming=confirming)
             if isinstance(outcome, Exception):
                 if method == "HEAD" and not (
                     isinstance(outcome, _CONCLUSIVE_FAILURES) or verdicts.is_tls_error(outcome)
                 ):
                     # some servers drop or choke on HEAD requests; only GET can tell
-                    method = "GET"
+                    method = self._head_wasted(current)
                     continue
                 refusal = guard.guard_refusal(outcome, host_of(current))
                 return verdicts.classify_exception(
@@ -551,13 +656,39 @@ class LinkChecker:
                 current = target
                 continue
             if method == "HEAD" and not verdicts.head_is_conclusive(status):
-                method = "GET"
+                method = self._head_wasted(current)
                 continue
             verdict = await self._judge(url, response, redirected=hops > 0)
             if verdict is None:  # a 2xx HEAD that needs its body read
-                method = "GET"
+                method = self._head_wasted(current)
                 continue
+            if method == "HEAD":
+                self._head_use.settled(current)
             return verdict
+
+    async def _head_settles(self, url: str) -> bool:
+        """Tell whether a HEAD of *url* can settle its check, as far as its host has shown.
+
+        Not where HEAD has been wasted (``HeadUse``), nor on a host whose probe got a 2xx:
+        there a 2xx needs its body read and anything else a GET. A probe under way (sent
+        after the host's first 2xx HEAD) is waited for: one round trip, against a HEAD
+        for every check of a catch-all host.
+        """
+        task = self._profiles.get(origin_of(url))
+        if task is not None and not (await asyncio.shield(task)).honest:
+            return False
+        # after the wait: what the host's other answers taught meanwhile counts too
+        return self._head_use.wanted(url)
+
+    def _head_wasted(self, url: str) -> str:
+        """Count a HEAD of *url* that needs a GET; the method to send next (GET)."""
+        if self._head_use.wasted(url):
+            self.stats.inc_value("brokenlinks/hosts/get_first")
+            logger.debug(
+                "%(origin)s: HEAD never settled a check there, checked with GET first from now",
+                {"origin": origin_of(url)},
+            )
+        return "GET"
 
     async def _judge(self, url: str, response: Response, *, redirected: bool) -> Verdict | None:
         """The verdict of a final (non-redirect) answer; None asks for a GET of it."""
