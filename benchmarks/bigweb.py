@@ -495,6 +495,8 @@ class BigWebServer:
         self.methods: Counter[str] = Counter()
         #: requests per (address, path and query): the same URL asked twice shows here
         self.by_url: Counter[tuple[str, str]] = Counter()
+        #: requests per (address, path and query, User-Agent): which client asked what
+        self.by_agent: Counter[tuple[str, str, str]] = Counter()
         #: requests in flight on every host together, and their most
         self.total_in_flight = 0
         self.max_total_in_flight = 0
@@ -511,6 +513,7 @@ class BigWebServer:
         self.requests.clear()
         self.methods.clear()
         self.by_url.clear()
+        self.by_agent.clear()
         self.total_in_flight = self.max_total_in_flight = 0
 
     def start(self) -> None:
@@ -563,10 +566,12 @@ class BigWebServer:
             )
             self._servers.append(server)
 
-    def _started(self, address: str, method: bytes, target: bytes) -> None:
+    def _started(self, address: str, method: bytes, target: bytes, head: bytes) -> None:
         self.requests[address] += 1
         self.methods[method.decode("latin-1")] += 1
-        self.by_url[address, target.decode("latin-1")] += 1
+        path = target.decode("latin-1")
+        self.by_url[address, path] += 1
+        self.by_agent[address, path, _header(head, b"user-agent").strip().decode("latin-1")] += 1
         self.in_flight[address] += 1
         self.max_in_flight[address] = max(self.max_in_flight[address], self.in_flight[address])
         self.total_in_flight += 1
@@ -682,7 +687,7 @@ class _Connection(asyncio.Protocol):
         lower = head.lower()
         self.close_after = b"connection: close" in lower
         self.busy = True
-        self.server._started(self.host.address, method, target)
+        self.server._started(self.host.address, method, target, lower)
         loop = asyncio.get_running_loop()
         self.timer = loop.call_later(self.host.latency, self._reply, method, target, lower)
 

@@ -17,10 +17,10 @@ one-node run's requests.
 
 For each run it prints: wall (start of the first node to the exit of the last), the CPU
 of every node (its processes, shards and workers included), the server's requests, the
-duplicate requests (server-side, per URL: requests beyond those of the one-node run, so
-that retries and confirmations a single node makes too are not counted; the soft-404
-probes' random URLs left out), the most
-requests in flight on one host and on all hosts together (server-side), and the F1 of
+URLs asked by more than one node (server-side, nodes told apart by their User-Agent: each
+target, page and robots.txt should be asked by one node only, whatever the retries,
+confirmations and HEAD or GET of that node; the soft-404 probes' random URLs left out),
+the most requests in flight on one host and on all hosts together (server-side), and the F1 of
 dead targets (the database's dead targets against the generator's truth). Not a test:
 figures vary with the machine's load; compare runs of one invocation.
 """
@@ -72,11 +72,14 @@ class ClusterRun:
     wall: float
     cpu: list[float]
     requests: int
-    by_url: Counter[tuple[str, str]]
+    by_agent: Counter[tuple[str, str, str]]
     max_per_host: int
     max_total: int
     f1: float
     dead_found: int
+    #: dead targets not found, and targets found dead that are not
+    missed: list[str] = field(default_factory=list)
+    false: list[str] = field(default_factory=list)
     returncodes: list[int | None] = field(default_factory=list)
     duplicates: int = 0
 
@@ -87,6 +90,8 @@ def node_command(
 ) -> list[str]:  # fmt: skip
     """The ``scrapy crawl`` of node *index*: the same crawl on every node, one namespace."""
     settings = {
+        # the server tells the nodes apart by it: a URL asked by two nodes is a duplicate
+        "USER_AGENT": f"brokenlinks-bench-node{index}",
         "BROKENLINKS_ALLOW_PRIVATE_ADDRESSES": "True",
         "BROKENLINKS_DATABASE_URL": database_url,
         "DOWNLOAD_TIMEOUT": str(web.timeout),
@@ -170,11 +175,13 @@ def run_cluster(
         wall=wall,
         cpu=[node.cpu for node in nodes],
         requests=sum(server.requests.values()),
-        by_url=Counter(server.by_url),
+        by_agent=Counter(server.by_agent),
         max_per_host=max(server.max_in_flight.values(), default=0),
         max_total=server.max_total_in_flight,
         f1=f1(dead, web.dead_targets()),
         dead_found=len(dead),
+        missed=sorted(web.dead_targets() - dead),
+        false=sorted(dead - web.dead_targets()),
         returncodes=[node.returncode for node in nodes],
     )
 
@@ -192,7 +199,6 @@ def _dead_targets(database_url: str) -> set[str]:
 
 
 def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
-    base = runs[0].by_url if runs and runs[0].nodes == 1 else Counter()
     lines = [
         (
             f"web: {len(web.pages)} referring pages, {len(web.targets)} targets on "
@@ -201,8 +207,8 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
         ),
         "",
         (
-            "| run | nodes | wall s | × 1 node | CPU s per node | requests | duplicate requests "
-            "(of which robots.txt) "
+            "| run | nodes | wall s | × 1 node | CPU s per node | requests "
+            "| URLs asked by two nodes (of which robots.txt) "
             "| max in flight/host | max in flight, all | F1 | exit |"
         ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -210,26 +216,28 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
     one = runs[0].wall if runs else 0.0
     notes: list[str] = []
     for run in runs:
-        extra = robots = 0
-        others: list[str] = []
-        for url, n in run.by_url.items() if base else ():
-            if PROBE in url[1] or PROBE_REDIRECTED in url[1]:
+        askers: dict[tuple[str, str], set[str]] = {}
+        for address, path, agent in run.by_agent:
+            if PROBE in path or PROBE_REDIRECTED in path:
                 continue  # each probe is a random URL: never the same twice
-            more = max(n - base.get(url, 0), 0)
-            extra += more
-            if url[1] == "/robots.txt":
-                robots += more
-            elif more:
-                others.append(f"{url[0]}{url[1]} +{more} ({base.get(url, 0)} in one node's run)")
+            askers.setdefault((address, path), set()).add(agent)
+        shared = sorted(url for url, agents in askers.items() if len(agents) > 1)
+        robots = sum(1 for _, path in shared if path == "/robots.txt")
+        others = [f"{address}{path}" for address, path in shared if path != "/robots.txt"]
         if others:
             notes.append(
-                f"{run.label}: {len(others)} other URLs requested more often than in the "
-                f"one-node run, e.g. " + "; ".join(sorted(others)[:8])
+                f"{run.label}: {len(others)} URLs asked by more than one node, e.g. "
+                + "; ".join(others[:8])
+            )
+        if run.missed or run.false:
+            notes.append(
+                f"{run.label}: dead targets missed: {', '.join(run.missed[:8]) or 'none'}; "
+                f"found dead and alive: {', '.join(run.false[:8]) or 'none'}"
             )
         cpu = " + ".join(f"{c:.1f}" for c in run.cpu)
         lines.append(
             f"| {run.label} | {run.nodes} | {run.wall:.1f} | {run.wall / one:.2f} | {cpu} "
-            f"| {run.requests} | {extra} ({robots} robots.txt) | {run.max_per_host} "
+            f"| {run.requests} | {len(shared)} ({robots} robots.txt) | {run.max_per_host} "
             f"| {run.max_total} "
             f"| {run.f1:.3f} | {','.join(str(c) for c in run.returncodes)} |"
         )
