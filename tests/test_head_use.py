@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from brokenlinks.checker.checks import HEAD_WASTED_LIMIT, HostGates
@@ -166,3 +167,15 @@ async def test_host_gates_hold_at_most_size_and_forget_idle_hosts():
         await cancelled
     assert most == 3
     assert len(gates) == 0  # no gate kept for a host nobody checks now
+
+
+def test_host_gates_take_the_download_slots_concurrency():
+    gates = HostGates.from_settings(
+        Settings(
+            {
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+                "DOWNLOAD_SLOTS": {"big.test": {"concurrency": 16}, "held.test": {"delay": 2}},
+            }
+        )
+    )
+    assert (gates.size, gates.sizes) == (8, {"big.test": 16})

@@ -79,6 +79,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Headers, Response
+    from scrapy.settings import Settings
     from scrapy.statscollectors import StatsCollector
 
     from brokenlinks.cluster.remote import RedisShards
@@ -173,13 +174,26 @@ class HostGates:
     host has taught by then (:class:`HeadUse`), not with what was known when the page
     linking to it was read: a page's twenty links to one host would otherwise all be
     queued as HEAD in the host's download slot before its first answer. The downloader
-    still enforces every limit; *size* is ``CONCURRENT_REQUESTS_PER_DOMAIN``, so the
-    host's slot is kept as full as before. A host's gate exists while checks use it.
+    still enforces every limit; a host's places are its download slot's concurrency
+    (*sizes*, from ``DOWNLOAD_SLOTS``, else *size*: ``CONCURRENT_REQUESTS_PER_DOMAIN``),
+    so the slot is kept as full as before. A host's gate exists while checks use it.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, sizes: dict[str, int] | None = None) -> None:
         self.size = size
+        self.sizes = sizes or {}
         self._gates: dict[str, _Gate] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HostGates:
+        """The places Scrapy's downloader gives each host's slot."""
+        size = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        sizes = {
+            key: int(slot["concurrency"])
+            for key, slot in settings.getdict("DOWNLOAD_SLOTS").items()
+            if isinstance(slot, dict) and slot.get("concurrency")
+        }
+        return cls(size, sizes)
 
     def __len__(self) -> int:
         return len(self._gates)
@@ -189,7 +203,7 @@ class HostGates:
         """Hold one of *host*'s places while the block runs."""
         gate = self._gates.get(host)
         if gate is None:
-            gate = self._gates[host] = _Gate(asyncio.Semaphore(self.size))
+            gate = self._gates[host] = _Gate(asyncio.Semaphore(self.sizes.get(host, self.size)))
         gate.users += 1
         try:
             async with gate.semaphore:
@@ -301,7 +315,7 @@ class LinkChecker:
         self._profiles: dict[str, asyncio.Task[HostProfile]] = {}
         self._homes: dict[str, asyncio.Task[str | None]] = {}
         self._head_use = HeadUse()
-        self._gates = HostGates(crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
+        self._gates = HostGates.from_settings(crawler.settings)
         self.workers = WorkerPool(processes_for(config.workers), self.stats)
         self._read_page = PageReader(self.workers)
         self.stopping = False
