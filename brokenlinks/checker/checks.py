@@ -68,7 +68,7 @@ from brokenlinks.checker.verdicts import CheckResult, Kind, Reason, Verdict
 from brokenlinks.checker.workers import WorkerPool, processes_for, read_body
 from brokenlinks.cluster.local import LocalShards, ShardLost, shards_for
 from brokenlinks.config import BrokenlinksConfig, config_of
-from brokenlinks.downloadermiddlewares.retry import META_RETRY_AFTER
+from brokenlinks.downloadermiddlewares.retry import META_CONFIRMED_LATER, META_RETRY_AFTER
 from brokenlinks.judge import parked, soft404
 from brokenlinks.judge.botwall import detect_bot_wall
 from brokenlinks.net import guard
@@ -580,8 +580,13 @@ class LinkChecker:
         logger.debug("Check of %(url)s failed", {"url": url}, exc_info=error)
         return verdicts.check_error(error)
 
-    def _request(self, url: str, method: str, *, confirming: bool = False) -> Request:
+    def _request(
+        self, url: str, method: str, *, confirming: bool = False, probe: bool = False
+    ) -> Request:
         meta: dict[str, Any] = {"max_retry_times": 0} if confirming else {}
+        if self.config.confirm_enabled and not confirming and not probe:
+            # a transient failure waits for the confirmation pass, not for a retry at once
+            meta[META_CONFIRMED_LATER] = True
         return Request(
             url,
             method=method,
@@ -606,7 +611,7 @@ class LinkChecker:
         """Download once; a failure is returned, to be classified."""
         assert self.crawler.engine is not None
         self.stats.inc_value(f"brokenlinks/requests/{'probe' if probe else method.lower()}")
-        request = self._request(url, method, confirming=confirming)
+        request = self._request(url, method, confirming=confirming, probe=probe)
         try:
             return await self.crawler.engine.download_async(request)
         except asyncio.CancelledError:

@@ -22,9 +22,18 @@ is retried ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` times (stat
 ``brokenlinks/retry/timeout_limited`` when that stops it); refused connections, DNS errors
 and 5xx answers are cheap to retry and keep ``RETRY_TIMES``.
 
+A link check marked ``brokenlinks_confirmed_later`` (:data:`META_CONFIRMED_LATER`: every
+check while ``BROKENLINKS_CONFIRM_ENABLED``) is not retried at once for a failure the
+confirmation pass checks again (a timeout, a refused or reset connection, a 5xx without
+a ``Retry-After`` to honour: ``brokenlinks.checker.verdicts.needs_confirmation``): the pass
+is its retry, made alone on its host with the crawl quiet, and a retry made at once under
+the same load only held the pages linking to it longer (a hung target: two timeouts before
+it even waited for the pass). DNS errors, 408 and 429 keep their retries; referring pages
+and probes keep all of theirs (stat ``brokenlinks/retry/left_to_confirmation``).
+
 Settings: ``BROKENLINKS_RETRY_AFTER_MAX``, ``BROKENLINKS_TIMEOUT_RETRY_TIMES`` and Scrapy's
 retry settings. Stats: ``brokenlinks/retry_after/{honoured,over_cap,waits}``,
-``brokenlinks/retry/timeout_limited``.
+``brokenlinks/retry/timeout_limited``, ``brokenlinks/retry/left_to_confirmation``.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import DownloadTimeoutError
 from scrapy.utils.httpobj import urlparse_cached
 
+from brokenlinks.checker.verdicts import classify_exception, needs_confirmation
 from brokenlinks.config import config_of
 from brokenlinks.net.downloader import PoliteDownloader
 
@@ -53,6 +63,9 @@ logger = logging.getLogger(__name__)
 
 #: meta key set on a request whose answer asked for a longer wait than the cap (float seconds)
 META_RETRY_AFTER = "brokenlinks_retry_after"
+#: meta key of a link check whose transient failures the confirmation pass checks again
+META_CONFIRMED_LATER = "brokenlinks_confirmed_later"
+_SERVER_ERROR = 500
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
@@ -120,6 +133,11 @@ class RetryAfterMiddleware(RetryMiddleware):
     def process_exception(  # type: ignore[override]  # the 2.14+ signature, without spider
         self, request: Request, exception: Exception
     ) -> Request | Response | None:
+        if request.meta.get(META_CONFIRMED_LATER) and needs_confirmation(
+            classify_exception(exception)
+        ):
+            self._left_to_confirmation()
+            return None  # the failure stands: the confirmation pass tries it again
         limit = self.timeout_retry_times
         max_retry_times = request.meta.get("max_retry_times", self.max_retry_times)
         if (
@@ -186,7 +204,18 @@ class RetryAfterMiddleware(RetryMiddleware):
                     downloader.hold(request, until)
                 return super().process_response(request, response)
         self._answered(urlparse_cached(request).hostname or "")
+        if (
+            request.meta.get(META_CONFIRMED_LATER)
+            and response.status >= _SERVER_ERROR
+            and response.status in self.retry_http_codes
+        ):
+            self._left_to_confirmation()
+            return response  # the confirmation pass asks again, with the crawl quiet
         return super().process_response(request, response)
+
+    def _left_to_confirmation(self) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("brokenlinks/retry/left_to_confirmation")
 
     def _answered(self, host: str) -> None:
         """The host answered: once its wait is over, it is forgotten (the dict shrinks)."""
