@@ -30,6 +30,11 @@ REFUSED = DownloadConnectionRefusedError("Connection was refused by other side")
 DNS = CannotResolveHostError("no such host")
 
 
+def _methods(web, host: str, path: str) -> list[str]:
+    """The methods of the test web's requests for *path* on *host*, in order."""
+    return [r.method for r in web.requests() if r.host == host and r.path == path]
+
+
 @pytest.mark.parametrize(
     ("exception", "retry_times", "limit", "stops"),
     [
@@ -95,17 +100,17 @@ def test_a_hung_target_is_tried_twice_end_to_end(tmp_path, web):
     seeds = write_seeds(tmp_path, ["http://blog.test/resources.html"])
     result = run_crawl(tmp_path, web, {"seeds": str(seeds)}, settings={"RETRY_TIMES": 2})
     assert result.returncode == 0, result.stderr[-3000:]
-    hang = [r.method for r in web.requests() if r.host == "hang.test" and r.path == "/never"]
+    hang = _methods(web, "hang.test", "/never")
     # one timeout, then the confirmation pass's one try with the crawl quiet
     assert hang == ["HEAD", "HEAD"]
     (prospect,) = [i for i in result.items if i["target_url"] == "http://hang.test/never"]
     assert prospect["reason"] == "timeout"
     # a persistent 500: HEAD, then GET, then the same once more in the pass
-    error = [r.method for r in web.requests() if r.host == "error.test" and r.path == "/500"]
+    error = _methods(web, "error.test", "/500")
     assert error == ["HEAD", "GET", "HEAD", "GET"]
     assert result.stats["brokenlinks/retry/left_to_confirmation"] >= 3
     # a 503 with Retry-After is still waited for and retried, and comes back
-    flaky = [r.method for r in web.requests() if r.host == "flaky.test" and r.path == "/503-once"]
+    flaky = _methods(web, "flaky.test", "/503-once")
     assert len(flaky) >= 2
     assert ("http://flaky.test/503-once", "alive") in {
         (row["url"], row["kind"]) for row in result.rows["targets"]
@@ -122,10 +127,10 @@ def test_without_the_confirmation_pass_checks_keep_their_retries(tmp_path, web):
         settings={"RETRY_TIMES": 2, "BROKENLINKS_CONFIRM_ENABLED": False},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    hang = [r.method for r in web.requests() if r.host == "hang.test" and r.path == "/never"]
+    hang = _methods(web, "hang.test", "/never")
     assert hang == ["HEAD", "HEAD"]  # two timeouts (BROKENLINKS_TIMEOUT_RETRY_TIMES = 1)
     assert result.stats["brokenlinks/retry/timeout_limited"] == 1
-    error = [r.method for r in web.requests() if r.host == "error.test" and r.path == "/500"]
+    error = _methods(web, "error.test", "/500")
     assert error == ["HEAD"] * 3 + ["GET"] * 3  # Scrapy's RETRY_TIMES
     assert "brokenlinks/retry/left_to_confirmation" not in result.stats
 

@@ -637,7 +637,8 @@ class LinkChecker:
                     isinstance(outcome, _CONCLUSIVE_FAILURES) or verdicts.is_tls_error(outcome)
                 ):
                     # some servers drop or choke on HEAD requests; only GET can tell
-                    method = self._head_wasted(current)
+                    self._head_wasted(current)
+                    method = "GET"
                     continue
                 refusal = guard.guard_refusal(outcome, host_of(current))
                 return verdicts.classify_exception(
@@ -675,11 +676,13 @@ class LinkChecker:
                 current = target
                 continue
             if method == "HEAD" and not verdicts.head_is_conclusive(status):
-                method = self._head_wasted(current)
+                self._head_wasted(current)
+                method = "GET"
                 continue
             verdict = await self._judge(url, response, redirected=hops > 0)
             if verdict is None:  # a 2xx HEAD that needs its body read
-                method = self._head_wasted(current)
+                self._head_wasted(current)
+                method = "GET"
                 continue
             if method == "HEAD":
                 self._head_use.settled(current)
@@ -699,15 +702,14 @@ class LinkChecker:
         # after the wait: what the host's other answers taught meanwhile counts too
         return self._head_use.wanted(url)
 
-    def _head_wasted(self, url: str) -> str:
-        """Count a HEAD of *url* that needs a GET; the method to send next (GET)."""
+    def _head_wasted(self, url: str) -> None:
+        """Count a HEAD of *url* that needs a GET of it (``HeadUse``)."""
         if self._head_use.wasted(url):
             self.stats.inc_value("brokenlinks/hosts/get_first")
             logger.debug(
                 "%(origin)s: HEAD never settled a check there, checked with GET first from now",
                 {"origin": origin_of(url)},
             )
-        return "GET"
 
     async def _judge(self, url: str, response: Response, *, redirected: bool) -> Verdict | None:
         """The verdict of a final (non-redirect) answer; None asks for a GET of it."""

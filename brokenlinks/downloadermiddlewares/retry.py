@@ -49,7 +49,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import DownloadTimeoutError
 from scrapy.utils.httpobj import urlparse_cached
 
-from brokenlinks.checker.verdicts import classify_exception, needs_confirmation
+from brokenlinks.checker.verdicts import classify_exception, classify_status, needs_confirmation
 from brokenlinks.config import config_of
 from brokenlinks.net.downloader import PoliteDownloader
 
@@ -65,7 +65,6 @@ logger = logging.getLogger(__name__)
 META_RETRY_AFTER = "brokenlinks_retry_after"
 #: meta key of a link check whose transient failures the confirmation pass checks again
 META_CONFIRMED_LATER = "brokenlinks_confirmed_later"
-_SERVER_ERROR = 500
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
@@ -206,8 +205,8 @@ class RetryAfterMiddleware(RetryMiddleware):
         self._answered(urlparse_cached(request).hostname or "")
         if (
             request.meta.get(META_CONFIRMED_LATER)
-            and response.status >= _SERVER_ERROR
             and response.status in self.retry_http_codes
+            and needs_confirmation(classify_status(response.status))
         ):
             self._left_to_confirmation()
             return response  # the confirmation pass asks again, with the crawl quiet
