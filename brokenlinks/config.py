@@ -77,11 +77,17 @@ class BrokenlinksConfig:
     #: most check results the crawl keeps in memory; the least recently used beyond it
     #: move to a temporary SQLite file (brokenlinks/checker/spill.py). 0: no bound
     verdicts_in_memory: int = 50_000
-    #: check again, alone on its host once the crawl is quiet, every target that failed for
-    #: a reason that can be transient (timeout, connection, 5xx, TLS timeout) before it is dead
+    #: check again, alone on its host (early, or once the crawl is quiet), every target that
+    #: failed for a reason that can be transient (timeout, connection, 5xx, TLS timeout)
+    #: before it is dead
     confirm_enabled: bool = True
     #: most hosts confirmed at once during a confirmation pass (one request per host)
     confirm_concurrency: int = 8
+    #: confirm a target during the crawl, once its host (and the host's address) is ours
+    #: alone and the event loop keeps up, instead of waiting for the crawl to be quiet
+    confirm_early: bool = True
+    #: seconds a target waits after its first failure before it is confirmed early
+    confirm_delay: float = 2.0
     #: event-loop lag (seconds) above which the crawl sends fewer requests at once (0: off)
     lag_max: float = 0.5
     #: processes sharing a crawl's CPU work (page extraction, body reading), the crawl's
@@ -224,6 +230,7 @@ _RANGES: dict[str, tuple[float, float | None, str]] = {
     "cluster_lease": (1, 600, "a number of seconds from 1 to 600"),
     "cluster_nodes": (0, 4096, "a whole number from 0 (the nodes alive) to 4096"),
     "confirm_concurrency": (1, None, "a whole number, at least 1"),
+    "confirm_delay": (0, 3600, "a number of seconds from 0 to 3600"),
     "lag_max": (0, 60, "a number of seconds from 0 (off) to 60"),
     "site_max_pages": (1, None, "a whole number, at least 1"),
     "site_max_depth": (0, None, "a whole number, at least 0"),

@@ -27,15 +27,20 @@ soft 404 only if the site's ``/`` leads there too (looked up once per origin).
 
 A dead verdict whose reason can be the crawl's own doing (a timeout, a refused or reset
 connection, a 5xx, a TLS handshake that timed out: ``verdicts.needs_confirmation``) is not
-final yet: the target waits for a *confirmation pass*. Once the crawl is quiet (nothing in
-the downloader), the engine is paused and each waiting target is checked once more, one at
-a time per host (``BROKENLINKS_CONFIRM_CONCURRENCY`` hosts at once), without retries; that
-second verdict is the target's. The pages linking to it wait for it.
+final yet: it is checked once more, without retries, and the pages linking to it wait for
+that. *Early*, during the crawl: ``BROKENLINKS_CONFIRM_DELAY`` after the failure, once its
+host and the host's address have nothing of the crawl in flight (the host's places are
+then held) and the event loop keeps up; a 5xx or a refusal is then final, a timeout or
+reset only if the host answered a control request sent with it. Else in a *confirmation
+pass*: once the crawl is quiet (nothing in the downloader), the engine is paused and each
+waiting target is checked once more, one at a time per host. Either way
+``BROKENLINKS_CONFIRM_CONCURRENCY`` hosts at once; the last verdict is the target's.
 
 Settings: ``BROKENLINKS_HEAD_FIRST``, ``BROKENLINKS_MAX_BODY_BYTES``,
 ``BROKENLINKS_SOFT404_PROBE``, ``BROKENLINKS_VERDICTS_IN_MEMORY``,
-``BROKENLINKS_CONFIRM_ENABLED``, ``BROKENLINKS_CONFIRM_CONCURRENCY``, ``REDIRECT_MAX_TIMES``.
-Stats: ``brokenlinks/confirm/{queued,passes,checked,confirmed,overturned}``,
+``BROKENLINKS_CONFIRM_ENABLED``, ``BROKENLINKS_CONFIRM_EARLY``, ``BROKENLINKS_CONFIRM_DELAY``,
+``BROKENLINKS_CONFIRM_CONCURRENCY``, ``REDIRECT_MAX_TIMES``.
+Stats: ``brokenlinks/confirm/{queued,early,left_to_pass,passes,checked,confirmed,overturned}``,
 ``brokenlinks/hosts/get_first`` (hosts turned to GET first by their wasted HEADs).
 """
 
@@ -46,7 +51,13 @@ import hashlib
 import logging
 import secrets
 from collections import Counter
-from contextlib import asynccontextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -72,10 +83,11 @@ from brokenlinks.downloadermiddlewares.retry import META_CONFIRMED_LATER, META_R
 from brokenlinks.judge import parked, soft404
 from brokenlinks.judge.botwall import detect_bot_wall
 from brokenlinks.net import guard
+from brokenlinks.net.downloader import PoliteDownloader
 from brokenlinks.parsing.urls import host_of, is_http, origin_of, resolve_href
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     from scrapy.crawler import Crawler
     from scrapy.http import Headers, Response
@@ -108,6 +120,8 @@ _STOP_POLL = 0.2
 _QUIET_POLL = 0.2
 #: looks in a row that must find the downloader empty before a confirmation pass
 _QUIET_LOOKS = 2
+#: hosts whose last answering address is remembered (hosts sharing one wait for each other)
+_ADDRESSES_KEPT = 4096
 
 
 class HeadUse:
@@ -197,6 +211,30 @@ class HostGates:
 
     def __len__(self) -> int:
         return len(self._gates)
+
+    def hosts(self) -> set[str]:
+        """The hosts with a check in the downloader or waiting for a place."""
+        return set(self._gates)
+
+    @contextmanager
+    def alone(self, host: str) -> Iterator[None]:
+        """Hold every place of *host*, which no check uses now (``host not in hosts()``).
+
+        Entered without waiting, so that nothing can come between the look that found the
+        host idle and the hold; checks of the host that come meanwhile wait for its end.
+        """
+        if host in self._gates:
+            msg = f"{host} has checks under way"
+            raise RuntimeError(msg)
+        gate = self._gates[host] = _Gate(asyncio.Semaphore(0), users=1)
+        try:
+            yield
+        finally:
+            for _ in range(self.sizes.get(host, self.size)):
+                gate.semaphore.release()
+            gate.users -= 1
+            if not gate.users:
+                del self._gates[host]
 
     @asynccontextmanager
     async def place(self, host: str) -> AsyncIterator[None]:
@@ -325,6 +363,14 @@ class LinkChecker:
         #: targets dead for a reason that can be transient: first verdict, final one to come
         self._unconfirmed: dict[str, tuple[Verdict, asyncio.Future[Verdict]]] = {}
         self._confirming: asyncio.Task[None] | None = None
+        #: of those, the ones still to be confirmed early: URL → loop time from which they may
+        self._early: dict[str, float] = {}
+        self._early_looks: asyncio.Task[None] | None = None
+        self._early_checks: set[asyncio.Task[None]] = set()
+        #: host → the address it last answered from (bounded, oldest dropped first)
+        self._addresses: dict[str, str] = {}
+        #: hosts that answered neither an early check nor its control: left to the pass
+        self._unanswering: set[str] = set()
         #: the check shards (brokenlinks.cluster) when checks run in other processes
         self.shards: LocalShards | RedisShards | None = None
         count = shards_for(config.check_shards)
@@ -438,8 +484,11 @@ class LinkChecker:
             for task in tasks.values()
             if not task.done()
         ]
-        if self._confirming is not None and not self._confirming.done():
-            pending.append(self._confirming)
+        pending.extend(
+            task
+            for task in (self._confirming, self._early_looks, *self._early_checks)
+            if task is not None and not task.done()
+        )
         for task in pending:
             task.cancel()
         abandoned = sum(1 for task in self._tasks.values() if not task.done())
@@ -619,7 +668,10 @@ class LinkChecker:
         except Exception as exc:  # noqa: BLE001  (every failure is classified)
             return exc
 
-    async def _follow(self, url: str, *, confirming: bool = False) -> Verdict:
+    async def _follow(
+        self, url: str, *, confirming: bool = False, held: str | None = None
+    ) -> Verdict:
+        """Check *url*, following its redirects; *held*: a host whose places are held."""
         if not is_http(url):
             return verdicts.unsupported_scheme(url)
         method = "HEAD" if self.config.head_first else "GET"
@@ -627,7 +679,11 @@ class LinkChecker:
         hops = 0
         current = url
         while True:
-            async with self._gates.place(host_of(current)):
+            host = host_of(current)
+            place: AbstractAsyncContextManager[None] = (
+                nullcontext() if host == held else self._gates.place(host)
+            )
+            async with place:
                 # chosen once a place is free: what the host taught meanwhile counts
                 if method == "HEAD" and not await self._head_settles(current):
                     method = "GET"
@@ -640,11 +696,12 @@ class LinkChecker:
                     self._head_wasted(current)
                     method = "GET"
                     continue
-                refusal = guard.guard_refusal(outcome, host_of(current))
+                refusal = guard.guard_refusal(outcome, host)
                 return verdicts.classify_exception(
                     outcome, refused=refusal.reason if refusal is not None else None
                 )
             response = outcome
+            self._note_address(host, response)
             status = response.status
             location = response.headers.get(b"Location")
             if status in _REDIRECT_STATUSES and location:
@@ -758,18 +815,29 @@ class LinkChecker:
     # -- the confirmation pass -------------------------------------------------------------
 
     async def _confirm_later(self, url: str, first: Verdict) -> Verdict:
-        """The verdict of *url* after the next confirmation pass (*first* was transient)."""
+        """The verdict of *url* once confirmed (*first* was transient): early, or in a pass."""
         future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._unconfirmed[url] = (first, future)
         self.stats.inc_value("brokenlinks/confirm/queued")
+        if self.config.confirm_early:
+            self._early[url] = asyncio.get_running_loop().time() + self.config.confirm_delay
+            if self._early_looks is None or self._early_looks.done():
+                self._early_looks = asyncio.ensure_future(self._early_confirmations())
+        self._ensure_passes()
+        return await future
+
+    def _ensure_passes(self) -> None:
         if self._confirming is None or self._confirming.done():
             self._confirming = asyncio.ensure_future(self._confirmation_passes())
-        return await future
 
     async def _confirmation_passes(self) -> None:
         while self._unconfirmed:
             await self._until_quiet()
             batch, self._unconfirmed = self._unconfirmed, {}
+            if not batch:
+                break  # confirmed early meanwhile
+            for url in batch:
+                self._early.pop(url, None)
             engine = self.crawler.engine
             assert engine is not None
             # no new referring page while the pass runs: the hosts see the check alone
@@ -784,6 +852,126 @@ class LinkChecker:
                 await self._confirm_batch(batch)
             finally:
                 engine.unpause()
+
+    # -- early confirmation: alone on the host while the crawl goes on ---------------------
+
+    async def _early_confirmations(self) -> None:
+        """Look every ``_QUIET_POLL`` s for waiting targets that can be confirmed now."""
+        loop = asyncio.get_running_loop()
+        on_time = self.config.lag_max / 2 or _QUIET_POLL
+        while self._early:
+            before = loop.time()
+            await asyncio.sleep(_QUIET_POLL)
+            now = loop.time()
+            # a loop that wakes late is a starved crawl: what it sends now proves less
+            if now - before - _QUIET_POLL <= on_time and self._keeping_up():
+                self._start_early(now)
+
+    def _keeping_up(self) -> bool:
+        """False while the lag monitor holds the downloader's budget below its ceiling."""
+        engine = self.crawler.engine
+        downloader = engine.downloader if engine is not None else None
+        return not (
+            isinstance(downloader, PoliteDownloader)
+            and downloader.total_concurrency
+            and downloader.budget < downloader.total_concurrency
+        )
+
+    def _busy_hosts(self) -> set[str]:
+        """The hosts that have a request of this crawl in the downloader, or a check waiting."""
+        busy = self._gates.hosts()
+        engine = self.crawler.engine
+        if engine is not None:
+            # the slot keys are host names unless a request names its own (download_slot)
+            busy.update(key for key, slot in engine.downloader.slots.items() if slot.active)
+        return busy
+
+    def _start_early(self, now: float) -> None:
+        """Confirm the due targets whose host, and the host's address, are free of ours."""
+        busy = self._busy_hosts()
+        # a slot key that is no known host is an address (CONCURRENT_REQUESTS_PER_IP)
+        taken = {self._addresses.get(host, host) for host in busy}
+        for url, due in list(self._early.items()):
+            if due > now:
+                break  # in the order they failed, each due the same delay later
+            if len(self._early_checks) >= self.config.confirm_concurrency:
+                break
+            host = host_of(url) or url
+            if host in self._unanswering:
+                del self._early[url]  # its host answers nothing: the quiet pass decides
+                continue
+            address = self._addresses.get(host)
+            if host in busy or (address is not None and address in taken):
+                continue
+            del self._early[url]
+            entry = self._unconfirmed.pop(url, None)
+            if entry is None:
+                continue
+            busy.add(host)
+            if address is not None:
+                taken.add(address)
+            # held now, before the task runs: no check of the host can come in between
+            hold = self._gates.alone(host)
+            hold.__enter__()
+            task = asyncio.ensure_future(self._confirm_early(url, host, entry, hold))
+            self._early_checks.add(task)
+            task.add_done_callback(self._early_checks.discard)
+
+    async def _confirm_early(
+        self,
+        url: str,
+        host: str,
+        entry: tuple[Verdict, asyncio.Future[Verdict]],
+        hold: AbstractContextManager[None],
+    ) -> None:
+        """Check *url* once more, alone on its host; the pass decides what stays unclear.
+
+        A failure the network could have made (a timeout, a reset) is checked together with
+        a control request to the host's home page: if the host answers that, it is up and
+        reachable, and the target fails by itself. Otherwise the target waits for the pass.
+        """
+        first, future = entry
+        self.stats.inc_value("brokenlinks/confirm/early")
+        control: asyncio.Task[Response | Exception] | None = None
+        try:
+            if not verdicts.host_answered(first):
+                control = asyncio.ensure_future(
+                    self._download(origin_of(url) + "/", "HEAD", probe=True, confirming=True)
+                )
+            try:
+                second = await self._follow(url, confirming=True, held=host)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001  (as in _check: a verdict, not a crash)
+                second = self._failed(url, e)
+            reachable = control is not None and not isinstance(await control, Exception)
+        finally:
+            if control is not None and not control.done():
+                control.cancel()
+            hold.__exit__(None, None, None)
+        if (
+            verdicts.needs_confirmation(second)
+            and not verdicts.host_answered(second)
+            and not reachable
+        ):
+            # the network may have made this failure: checked again once the crawl is quiet
+            self.stats.inc_value("brokenlinks/confirm/left_to_pass")
+            if control is not None:
+                # the host answered neither: its other targets would only hold it as long
+                self._unanswering.add(host)
+            self._unconfirmed[url] = entry
+            self._ensure_passes()
+            return
+        if not future.done():
+            future.set_result(self._settle(url, first, second))
+
+    def _note_address(self, host: str, response: Response) -> None:
+        if response.ip_address is None:
+            return
+        self._addresses.pop(host, None)
+        self._addresses[host] = str(response.ip_address)
+        if len(self._addresses) > _ADDRESSES_KEPT:
+            del self._addresses[next(iter(self._addresses))]
 
     async def _until_quiet(self) -> None:
         """Return once the downloader has been found empty ``_QUIET_LOOKS`` times in a row."""

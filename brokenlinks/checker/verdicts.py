@@ -264,6 +264,32 @@ def needs_confirmation(verdict: Verdict) -> bool:
     return False
 
 
+#: the exceptions of a connection the host's own system refused (nothing listens there)
+_REFUSALS = ("DownloadConnectionRefusedError:", "ConnectionRefusedError:")
+
+
+def host_answered(verdict: Verdict) -> bool:
+    """Tell whether a transient verdict carries the host's own answer.
+
+    A 5xx is the server's answer and a refused connection its system's (a reset sent to a
+    connection attempt: nothing listens on the port): neither is what a congested network
+    or a starved crawler makes of a live page. A timeout, a reset or lost connection and a
+    TLS handshake that timed out can be either.
+
+    >>> host_answered(Verdict(Kind.DEAD, Reason.HTTP_STATUS, 502))
+    True
+    >>> host_answered(Verdict(Kind.DEAD, Reason.CONNECTION, detail="ConnectionRefusedError: x"))
+    True
+    >>> host_answered(Verdict(Kind.DEAD, Reason.CONNECTION, detail="ConnectionLost: x"))
+    False
+    >>> host_answered(Verdict(Kind.DEAD, Reason.TIMEOUT))
+    False
+    """
+    if verdict.reason is Reason.HTTP_STATUS:
+        return verdict.status is not None
+    return verdict.reason is Reason.CONNECTION and verdict.detail.startswith(_REFUSALS)
+
+
 def check_error(error: BaseException) -> Verdict:
     """The verdict of a check that failed in the checker itself (a bug, not the target).
 
