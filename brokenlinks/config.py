@@ -86,7 +86,7 @@ class BrokenlinksConfig:
     #: confirm a target during the crawl, once its host (and the host's address) is ours
     #: alone and the event loop keeps up, instead of waiting for the crawl to be quiet
     confirm_early: bool = True
-    #: seconds a target waits after its first failure before it is confirmed early
+    #: seconds from the start of a target's first try to its early confirmation
     confirm_delay: float = 2.0
     #: event-loop lag (seconds) above which the crawl sends fewer requests at once (0: off)
     lag_max: float = 0.5

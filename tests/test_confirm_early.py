@@ -270,3 +270,26 @@ async def test_a_host_held_alone_makes_its_checks_wait():
     await waiting
     assert entered == ["a"]
     assert len(gates) == 0  # forgotten once unused
+
+
+@deferred_f_from_coro_f
+async def test_a_timeout_has_waited_its_delay_already():
+    checker, _ = _checker(DOWNLOAD_TIMEOUT=5, BROKENLINKS_CONFIRM_DELAY=7)
+    loop = asyncio.get_running_loop()
+    waiting = [
+        asyncio.ensure_future(checker._confirm_later(url, first))
+        for url, first in (
+            ("http://hang.test/a", Verdict(Kind.DEAD, Reason.TIMEOUT)),
+            ("http://down.test/a", Verdict(Kind.DEAD, Reason.HTTP_STATUS, 500)),
+        )
+    ]
+    await asyncio.sleep(0)
+    now = loop.time()
+    try:
+        # the two tries start at least the delay apart: a timeout's try lasted 5 s
+        assert now + 1.9 <= checker._early["http://hang.test/a"] <= now + 2
+        assert now + 6.9 <= checker._early["http://down.test/a"] <= now + 7
+    finally:
+        for task in (*waiting, checker._confirming, checker._early_looks):
+            assert task is not None
+            task.cancel()

@@ -346,6 +346,7 @@ class LinkChecker:
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
         self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES")
+        self._timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
         #: one result per distinct target, the least recently used spilled to disk
         self._results = VerdictMemory(config.verdicts_in_memory, stats=self.stats)
         self._tasks: dict[str, asyncio.Task[CheckResult]] = {}
@@ -820,7 +821,11 @@ class LinkChecker:
         self._unconfirmed[url] = (first, future)
         self.stats.inc_value("brokenlinks/confirm/queued")
         if self.config.confirm_early:
-            self._early[url] = asyncio.get_running_loop().time() + self.config.confirm_delay
+            delay = self.config.confirm_delay
+            if first.reason is Reason.TIMEOUT:
+                # the delay spaces the two tries' starts: a timeout has watched that long
+                delay = max(0.0, delay - self._timeout)
+            self._early[url] = asyncio.get_running_loop().time() + delay
             if self._early_looks is None or self._early_looks.done():
                 self._early_looks = asyncio.ensure_future(self._early_confirmations())
         self._ensure_passes()
