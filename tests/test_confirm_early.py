@@ -180,9 +180,9 @@ def _checker(**settings: Any) -> tuple[LinkChecker, list[str]]:
     checker = LinkChecker(crawler, BrokenlinksConfig.from_settings(crawler.settings))
     started: list[str] = []
 
-    async def confirm(url: str, host: str, entry: Any, hold: Any) -> None:
+    async def confirm(url: str, host: str, entry: Any, release: Any) -> None:
         started.append(url)
-        hold.__exit__(None, None, None)
+        release()
 
     checker._confirm_early = confirm  # type: ignore[method-assign]
     return checker, started
@@ -261,12 +261,13 @@ async def test_a_host_held_alone_makes_its_checks_wait():
         async with gates.place("h.test"):
             entered.append(name)
 
-    with gates.alone("h.test"):
-        waiting = asyncio.ensure_future(check("a"))
-        await asyncio.sleep(0.01)
-        assert entered == []
-        with pytest.raises(RuntimeError, match=r"h\.test has checks under way"):
-            gates.alone("h.test").__enter__()
+    release = gates.hold("h.test")
+    waiting = asyncio.ensure_future(check("a"))
+    await asyncio.sleep(0.01)
+    assert entered == []
+    with pytest.raises(RuntimeError, match=r"h\.test has checks under way"):
+        gates.hold("h.test")
+    release()
     await waiting
     assert entered == ["a"]
     assert len(gates) == 0  # forgotten once unused

@@ -51,13 +51,7 @@ import hashlib
 import logging
 import secrets
 from collections import Counter
-from contextlib import (
-    AbstractAsyncContextManager,
-    AbstractContextManager,
-    asynccontextmanager,
-    contextmanager,
-    nullcontext,
-)
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -87,7 +81,7 @@ from brokenlinks.net.downloader import PoliteDownloader
 from brokenlinks.parsing.urls import host_of, is_http, origin_of, resolve_href
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable
 
     from scrapy.crawler import Crawler
     from scrapy.http import Headers, Response
@@ -216,25 +210,26 @@ class HostGates:
         """The hosts with a check in the downloader or waiting for a place."""
         return set(self._gates)
 
-    @contextmanager
-    def alone(self, host: str) -> Iterator[None]:
-        """Hold every place of *host*, which no check uses now (``host not in hosts()``).
+    def hold(self, host: str) -> Callable[[], None]:
+        """Hold every place of *host*, which no check uses now; return what releases them.
 
-        Entered without waiting, so that nothing can come between the look that found the
-        host idle and the hold; checks of the host that come meanwhile wait for its end.
+        Taken without waiting, so that nothing can come between the look that found the
+        host idle (``host not in hosts()``) and the hold; checks of the host that come
+        meanwhile wait for the release.
         """
         if host in self._gates:
             msg = f"{host} has checks under way"
             raise RuntimeError(msg)
         gate = self._gates[host] = _Gate(asyncio.Semaphore(0), users=1)
-        try:
-            yield
-        finally:
+
+        def release() -> None:
             for _ in range(self.sizes.get(host, self.size)):
                 gate.semaphore.release()
             gate.users -= 1
             if not gate.users:
                 del self._gates[host]
+
+        return release
 
     @asynccontextmanager
     async def place(self, host: str) -> AsyncIterator[None]:
@@ -916,9 +911,8 @@ class LinkChecker:
             if address is not None:
                 taken.add(address)
             # held now, before the task runs: no check of the host can come in between
-            hold = self._gates.alone(host)
-            hold.__enter__()
-            task = asyncio.ensure_future(self._confirm_early(url, host, entry, hold))
+            release = self._gates.hold(host)
+            task = asyncio.ensure_future(self._confirm_early(url, host, entry, release))
             self._early_checks.add(task)
             task.add_done_callback(self._early_checks.discard)
 
@@ -927,7 +921,7 @@ class LinkChecker:
         url: str,
         host: str,
         entry: tuple[Verdict, asyncio.Future[Verdict]],
-        hold: AbstractContextManager[None],
+        release: Callable[[], None],
     ) -> None:
         """Check *url* once more, alone on its host; the pass decides what stays unclear.
 
@@ -953,7 +947,7 @@ class LinkChecker:
         finally:
             if control is not None and not control.done():
                 control.cancel()
-            hold.__exit__(None, None, None)
+            release()
         if (
             verdicts.needs_confirmation(second)
             and not verdicts.host_answered(second)
