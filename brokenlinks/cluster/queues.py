@@ -61,7 +61,7 @@ def reliable_queue_class(scheduler: Any, queue_class: Any) -> tuple[str | None, 
     >>> reliable_queue_class("scrapy.core.scheduler.Scheduler", None)
     (None, None)
     >>> reliable_queue_class("scrapy_redis.scheduler.Scheduler", "acme.MyQueue")[1][:54]
-    "SCHEDULER_QUEUE_CLASS 'acme.MyQueue' is not a queue of "
+    "SCHEDULER_QUEUE_CLASS 'acme.MyQueue' is not a queue of"
     """
     if object_path(scheduler) != SCRAPY_REDIS_SCHEDULER:
         return None, None
