@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
-import time
 
 import pytest
 import redis
@@ -121,8 +120,13 @@ def pop(client, kind, token, node="n1"):
     return run(client, "pop", keys=keys, args=[kind, token, node])
 
 
-def beat(client, node, *, lease=LEASE, kind="priority", drop=False):
-    args = [node, lease, kind, KEYS.taken_prefix, "1", "1" if drop else "0"]
+def dies(client, node):
+    """*node*'s last beat was long ago (Redis's clock: ms since 1970; one lease is 60 s)."""
+    client.zadd(KEYS.nodes, {node: 0})
+
+
+def beat(client, node, *, kind="priority", drop=False):
+    args = [node, LEASE, kind, KEYS.taken_prefix, "1", "1" if drop else "0"]
     return run(client, "beat", keys=[KEYS.nodes, KEYS.queue], args=args)
 
 
@@ -160,11 +164,9 @@ def test_a_dead_nodes_pages_go_back_where_they_pop_next(r, kind):
         r.lpush(KEYS.queue, *(pages if kind == "fifo" else pages[::-1]))
     assert pop(r, kind, "1", node="dead") == b"first"
     assert pop(r, kind, "1", node="live") == b"second"
-    time.sleep(0.05)
-    # the live node beats; the dead one's last beat is older than the lease (30 ms)
-    assert beat(r, "live", lease=60_000, kind=kind)[:2] == [0, 1]  # beating since its pop
-    answer = beat(r, "live", lease=30, kind=kind)
-    assert answer == [0, 0, b"dead", 1]
+    assert beat(r, "live", kind=kind) == [0, 1]  # beating since its pop; "dead" holds one
+    dies(r, "dead")
+    assert beat(r, "live", kind=kind) == [0, 0, b"dead", 1]
     assert not r.exists(KEYS.taken("dead"))
     assert r.zrange(KEYS.nodes, 0, -1) == [b"live"]
     # back with its score (priority) or at the end the queue pops from (lists)
@@ -178,7 +180,7 @@ def test_racing_nodes_put_a_dead_nodes_pages_back_once(server, r):
     r.zadd(KEYS.queue, {f"page-{n}".encode(): 0 for n in range(50)})
     for n in range(50):
         assert pop(r, "priority", str(n), node="dead") is not None
-    time.sleep(0.05)
+    dies(r, "dead")
     answers: list[list] = []
     start = threading.Barrier(8)
 
@@ -186,7 +188,7 @@ def test_racing_nodes_put_a_dead_nodes_pages_back_once(server, r):
         client = redis.Redis.from_url(server.url)
         try:
             start.wait()
-            answers.append(beat(client, name, lease=30))
+            answers.append(beat(client, name))
         finally:
             client.close()
 
@@ -217,8 +219,8 @@ def test_beat_counts_the_pages_live_nodes_hold(r):
 def test_dropping_forgets_dead_nodes_pages(r):
     r.lpush(KEYS.queue, b"a")
     pop(r, "fifo", "1", node="dead")
-    time.sleep(0.05)
-    assert beat(r, "n1", lease=30, kind="fifo", drop=True) == [1, 0, b"dead", 1]
+    dies(r, "dead")
+    assert beat(r, "n1", kind="fifo", drop=True) == [1, 0, b"dead", 1]
     assert r.llen(KEYS.queue) == 0
     assert not r.exists(KEYS.taken("dead"))
 

@@ -161,6 +161,15 @@ def node_of(request) -> str:
     return request.headers.get("User-Agent", request.headers.get("user-agent", ""))
 
 
+def wait_for(condition, what: str, node: Node, timeout: float = 90) -> None:
+    """Return once *condition()* holds; fail with *node*'s log after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: {node.output[-3000:]}")
+        time.sleep(0.05)
+
+
 def cluster_settings(web, redis_url: str, key: str) -> dict[str, object]:
     return {
         "BROKENLINKS_RESOLVE": resolve_map(web),
@@ -430,13 +439,6 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
     def made_by(node: str, host: str | None = None) -> list:
         return [r for r in web.requests(host=host) if node_of(r) == f"brokenlinks-{node}"]
 
-    def wait_for(condition, what: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what}: {first.output[-3000:]}")
-            time.sleep(0.05)
-
     first = Node(tmp_path, "node1", seeds, {**settings, **database("node1")})
     second = None
     try:
@@ -447,11 +449,14 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
                 and len(made_by("node1", "slow.test")) >= 2
             ),
             "node1 checked nothing",
+            first,
         )
         time.sleep(1)
         # node2 joins the cluster (node1 holds every shard), then node1 dies
         second = Node(tmp_path, "node2", seeds, {**settings, **database("node2")})
-        wait_for(lambda: "Checking links with the cluster" in second.output, "node2 never joined")
+        wait_for(
+            lambda: "Checking links with the cluster" in second.output, "node2 never joined", first
+        )
         begun = {r.path for r in made_by("node1", "slow.test")} & makers
         assert len(begun) < len(makers), "node1 was done before it could be killed"
         first.kill()
@@ -604,13 +609,6 @@ def test_a_killed_nodes_unstored_pages_are_read_by_the_other(tmp_path, redis_url
             for r in web.requests(host="pages.test")
             if node_of(r) == f"brokenlinks-{node}" and r.path.startswith("/p/") and r.status
         }
-
-    def wait_for(condition, what: str, node: Node, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what}: {node.output[-3000:]}")
-            time.sleep(0.05)
 
     first = Node(tmp_path, "node1", seeds, settings)
     second = None
