@@ -17,7 +17,8 @@ test one PostgreSQL database both nodes write to. Each node tells itself apart b
   popped ends acknowledged, the odd ones too (robots.txt, redirects, errors, not HTML);
   a node killed while it holds popped pages whose records are not stored: the other node
   puts them back once the dead node's heartbeat is a lease old, reads them and stores
-  them, and every dead link only they had is found, each page stored once.
+  them, and every dead link only they had is found, each page stored once. A node whose
+  own pages are done waits while a live node holds pages, and reads them when it dies.
 """
 
 from __future__ import annotations
@@ -681,3 +682,77 @@ def test_a_killed_nodes_unstored_pages_are_read_by_the_other(tmp_path, redis_url
         assert client.keys("t-kill:backlinks:requests:taken:*") == []
     finally:
         client.close()
+
+
+#: a page whose first request is answered after 60 s, later ones at once
+SLOW_ROUTE = {
+    "body": KILL_ROUTES["pages.test"]["/p/{n}"]["body"],
+    "fail": {"times": 1, "delay": 60, "body": KILL_ROUTES["pages.test"]["/p/{n}"]["body"]},
+}
+
+
+def test_an_idle_node_waits_for_the_pages_a_live_node_holds(tmp_path, redis_url):
+    """Its own pages done, a node stays while another holds pages, and reads them when it dies."""
+    routes = {**KILL_ROUTES, "pages.test": {"/slow/{n}": SLOW_ROUTE, **KILL_ROUTES["pages.test"]}}
+    web = LocalWeb(tmp_path, routes=routes)
+    web.start()
+    slow = [f"http://pages.test/slow/{n}" for n in (1, 2)]
+    fast = [f"http://pages.test/p/{n}" for n in range(1, 7)]
+    settings = {
+        "BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{web.port}"},
+        "LOG_LEVEL": "INFO",
+        "DOWNLOAD_TIMEOUT": 90,
+        "REDIS_URL": redis_url,
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": "t-idle:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": "t-idle:%(spider)s:dupefilter",
+        "BROKENLINKS_CHECK_SHARDS": 1,
+        "BROKENLINKS_CLUSTER_LEASE": 2,
+    }
+
+    def database(name: str) -> dict[str, object]:
+        return {"BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / name}.sqlite3"}
+
+    # node1 takes the two slow pages (two requests at a time: no room for more)
+    first = Node(
+        tmp_path,
+        "node1",
+        write_seeds(tmp_path, slow, name="slow.txt"),
+        {**settings, **database("node1"), "CONCURRENT_REQUESTS": 2},
+    )
+    second = None
+    try:
+        wait_for(lambda: web.count(host="pages.test") >= 3, "node1 took no page", first)
+        second = Node(
+            tmp_path,
+            "node2",
+            write_seeds(tmp_path, fast, name="fast.txt"),
+            {**settings, **database("node2")},
+        )
+        # node2 reads its six pages, then waits for node1's two
+        wait_for(
+            lambda: "Waiting for 2 referring pages other nodes hold" in second.output,
+            "node2 did not wait",
+            second,
+        )
+        first.kill()
+        killed_at = time.monotonic()
+        assert second.wait() == 0, second.output[-4000:]
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+        web.stop()
+    output = second.output
+    assert "is dead (no heartbeat for 2 s): the 2 referring pages" in output
+    rows = read_tables(tmp_path / "node2.sqlite3")
+    assert sorted(row["url"] for row in rows["pages"]) == sorted([*slow, *fast])
+    dead = {row["url"] for row in rows["targets"] if row["kind"] == "dead"}
+    assert {"http://gone.test/slow/1", "http://gone.test/slow/2"} <= dead
+    for page in slow:
+        path = page.removeprefix("http://pages.test")
+        requests = web.requests(host="pages.test", path=path)
+        assert [node_of(r) for r in requests] == ["brokenlinks-node1", "brokenlinks-node2"]
+        assert requests[1].time > killed_at
