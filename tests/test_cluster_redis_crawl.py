@@ -513,6 +513,18 @@ def test_without_redis_the_node_checks_alone(tmp_path, web, expected):
         assert targets[link["target_url"]]["kind"] == link["kind"], link["target_url"]
 
 
+def queue_settings(redis_url: str, name: str) -> dict[str, object]:
+    """scrapy-redis' scheduler on the test Redis, with keys of the test's own (persisted)."""
+    return {
+        "REDIS_URL": redis_url,
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": f"{name}:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{name}:%(spider)s:dupefilter",
+    }
+
+
 #: referring pages that make no ordinary PageItem: disallowed by robots.txt, a redirect to
 #: another seed, a redirect to itself, an HTTP error, not HTML, a name that resolves nowhere
 ODD_PAGES = [
@@ -527,19 +539,13 @@ ODD_PAGES = [
 
 def test_every_page_popped_is_acknowledged(tmp_path, web, redis_url):
     """One node on a scrapy-redis queue: every page leaves the taken record, odd ones too."""
-    queue = "t-acks:%(spider)s:requests"
     seeds = write_seeds(tmp_path, ["http://news.test/other.html", RESOURCE_PAGES[1], *ODD_PAGES])
     result = run_crawl(
         tmp_path,
         web,
         {"seeds": str(seeds)},
         settings={
-            "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
-            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-            "SCHEDULER_PERSIST": True,
-            "SCHEDULER_QUEUE_KEY": queue,
-            "SCHEDULER_DUPEFILTER_KEY": "t-acks:%(spider)s:dupefilter",
-            "REDIS_URL": redis_url,
+            **queue_settings(redis_url, "t-acks"),
             "BROKENLINKS_CHECK_SHARDS": 1,
             # acknowledged batch by batch, the last one written when the crawl is idle
             "BROKENLINKS_STORE_BATCH_SIZE": 3,
@@ -588,12 +594,7 @@ def test_a_killed_nodes_unstored_pages_are_read_by_the_other(tmp_path, redis_url
         "BROKENLINKS_DATABASE_URL": database,
         "LOG_LEVEL": "INFO",
         "DOWNLOAD_TIMEOUT": 15,
-        "REDIS_URL": redis_url,
-        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
-        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-        "SCHEDULER_PERSIST": True,
-        "SCHEDULER_QUEUE_KEY": "t-kill:%(spider)s:requests",
-        "SCHEDULER_DUPEFILTER_KEY": "t-kill:%(spider)s:dupefilter",
+        **queue_settings(redis_url, "t-kill"),
         # no check shards: each node downloads the pages it popped (the server's log says
         # which node popped a page); a dead node is one whose heartbeat is 2 s old
         "BROKENLINKS_CHECK_SHARDS": 1,
@@ -702,12 +703,7 @@ def test_an_idle_node_waits_for_the_pages_a_live_node_holds(tmp_path, redis_url)
         "BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{web.port}"},
         "LOG_LEVEL": "INFO",
         "DOWNLOAD_TIMEOUT": 90,
-        "REDIS_URL": redis_url,
-        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
-        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-        "SCHEDULER_PERSIST": True,
-        "SCHEDULER_QUEUE_KEY": "t-idle:%(spider)s:requests",
-        "SCHEDULER_DUPEFILTER_KEY": "t-idle:%(spider)s:dupefilter",
+        **queue_settings(redis_url, "t-idle"),
         "BROKENLINKS_CHECK_SHARDS": 1,
         "BROKENLINKS_CLUSTER_LEASE": 2,
     }
