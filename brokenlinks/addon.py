@@ -7,6 +7,12 @@ whatever their priority: the link checker and its extensions, the retry and redi
 middlewares that replace Scrapy's, the polite downloader, the prospect feeds and the
 store pipelines.
 
+With scrapy-redis' scheduler (``SCHEDULER = "scrapy_redis.scheduler.Scheduler"``), the
+add-on also swaps scrapy-redis' queue class for its reliable equivalent
+(:mod:`brokenlinks.cluster.queues`): a referring page a node popped is held until its
+records are stored. A queue class it cannot wrap is kept, with one WARNING naming
+``SCHEDULER_QUEUE_CLASS``.
+
 The resolver's settings cannot come from an add-on: ``TWISTED_DNS_RESOLVER`` (the network
 guard), ``DNS_TIMEOUT`` and ``DNSCACHE_*`` are read by ``CrawlerProcess`` from the project's
 settings before any crawler applies its add-ons. Projects that use the add-on set them
@@ -15,14 +21,18 @@ themselves, as brokenlinks' settings.py does.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from brokenlinks import __version__
+from brokenlinks.cluster.queues import reliable_queue_class
 from brokenlinks.extensions.feeds import export_prospects_only
 from brokenlinks.items import PROSPECT_FIELDS
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
 
 #: the resolver that applies the network guard (``brokenlinks.net.guard``)
 GUARDED_RESOLVER = "brokenlinks.net.guard.GuardedResolver"
@@ -142,3 +152,12 @@ class Addon:
         # feeds export prospects unless they say otherwise: -O, Scrapyd and the spider have
         # set theirs by now (Scrapy has no setting for a default item class)
         export_prospects_only(settings)
+        queue_class, warning = reliable_queue_class(
+            settings.get("SCHEDULER"), settings.get("SCHEDULER_QUEUE_CLASS")
+        )
+        if queue_class is not None:
+            # scrapy-redis' own queue, or its default: the same queue, each page held
+            priority = settings.getpriority("SCHEDULER_QUEUE_CLASS")
+            settings.set("SCHEDULER_QUEUE_CLASS", queue_class, priority or "addon")
+        if warning is not None:
+            logger.warning("%s", warning)

@@ -24,6 +24,12 @@ once and does not cost a traceback per item:
 Each batch is one transaction, so what was written before the outage stays written. Any
 other failure (a batch the database refuses, a bug) keeps the batch for the next flush,
 is logged once and raised.
+
+Batches are written in the order their records came: ``accepted`` (records buffered since
+the crawl opened) and ``stored`` (records written) say how far the store is, and the
+:data:`~brokenlinks.storage.signals.batch_written` signal follows every batch written (the cluster's reliable page
+queue acknowledges a referring page once the records buffered before it finished are
+stored: :mod:`brokenlinks.cluster.pages`).
 Settings read: ``BROKENLINKS_STORE_ENABLED`` (``NotConfigured`` when false),
 ``BROKENLINKS_DATABASE_URL``, ``BROKENLINKS_STORE_BATCH_SIZE``,
 ``BROKENLINKS_STORE_OUTAGE_LIMIT``. Stats: ``brokenlinks/store/outages``,
@@ -52,6 +58,7 @@ from brokenlinks.storage.outages import (
     is_outage,
     one_line,
 )
+from brokenlinks.storage.signals import batch_written
 
 #: the store's outage classification, imported from here before it moved
 __all__ = ["OUTAGE_ERRORS", "BatchingPipeline", "RemoteWriteError", "is_outage", "one_line"]
@@ -113,6 +120,10 @@ class BatchingPipeline:
         # the subclass's module logger: its name is what users filter on
         self.logger = logging.getLogger(type(self).__module__)
         self._buffer: list[Any] = []
+        #: records buffered since the crawl opened, and records written: batches go in
+        #: order, so a record is written once ``stored`` reaches its place in ``accepted``
+        self.accepted = 0
+        self.stored = 0
         # one flush at a time: batches are written in order and never race for the database
         self._lock = asyncio.Lock()
         self._outage: _Outage | None = None
@@ -165,6 +176,7 @@ class BatchingPipeline:
             self._not_stored(1)
             return item
         self._buffer.append(item)
+        self.accepted += 1
         outage = self._outage
         if outage is None:
             if len(self._buffer) >= self.batch_size:
@@ -209,7 +221,11 @@ class BatchingPipeline:
                     return False
                 # items buffered meanwhile were appended behind the batch
                 del self._buffer[: len(batch)]
+                self.stored += len(batch)
                 self.written(batch)
+                self.crawler.signals.send_catch_log(
+                    signal=batch_written, pipeline=self, count=len(batch)
+                )
             if self._outage is not None and not self._gave_up:
                 self.logger.info(
                     "Store back after %(seconds).0f s: every waiting record written to %(url)s",

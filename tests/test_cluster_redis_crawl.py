@@ -13,6 +13,12 @@ test one PostgreSQL database both nodes write to. Each node tells itself apart b
 - Without a reachable Redis, a node checks with its own shards (one WARNING).
 - A node killed while it checks: its shards are taken over by the other node, which
   redoes what it had claimed and finishes with every verdict.
+- The referring pages of a scrapy-redis queue (``brokenlinks.cluster.pages``): every page
+  popped ends acknowledged, the odd ones too (robots.txt, redirects, errors, not HTML);
+  a node killed while it holds popped pages whose records are not stored: the other node
+  puts them back once the dead node's heartbeat is a lease old, reads them and stores
+  them, and every dead link only they had is found, each page stored once. A node whose
+  own pages are done waits while a live node holds pages, and reads them when it dies.
 """
 
 from __future__ import annotations
@@ -29,7 +35,10 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 import sqlalchemy as sa
+
+from brokenlinks.testing.localweb import LocalWeb
 
 from .conftest import (
     NO_LAG_CONTROL,
@@ -151,6 +160,15 @@ def collapse(methods: list[str]) -> list[str]:
 
 def node_of(request) -> str:
     return request.headers.get("User-Agent", request.headers.get("user-agent", ""))
+
+
+def wait_for(condition, what: str, node: Node, timeout: float = 90) -> None:
+    """Return once *condition()* holds; fail with *node*'s log after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: {node.output[-3000:]}")
+        time.sleep(0.05)
 
 
 def cluster_settings(web, redis_url: str, key: str) -> dict[str, object]:
@@ -355,6 +373,9 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
         for run in read_tables(tmp_path / f"{name}.sqlite3").get("crawl_runs", [])
     ]
     assert len(runs) == 2
+    # every page popped was held by its node until stored, then acknowledged
+    assert_every_page_acknowledged(redis_url, "t-queue:backlinks:requests", runs)
+    assert sum(s["brokenlinks/cluster/pages_taken"] for s in runs) >= 21
     spare = spare_requests(runs, requests)
     extra = 0
     for page in [*RESOURCE_PAGES, *SLOW_PAGES]:
@@ -378,6 +399,20 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
         ]
         assert (row["kind"], row["reason"]) == (link["kind"], link["reason"]), page
     assert test_web.max_in_flight("slow.test") <= 2
+
+
+def assert_every_page_acknowledged(redis_url: str, queue: str, runs: list[dict]) -> None:
+    """Nothing is left taken in Redis, and each node acknowledged every page it popped."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.keys(f"{queue}:taken:*") == []
+        assert client.zcard(f"{queue}:nodes") == 0
+    finally:
+        client.close()
+    for stats in runs:
+        taken = stats.get("brokenlinks/cluster/pages_taken", 0)
+        assert stats.get("brokenlinks/cluster/pages_acked", 0) == taken, stats
+        assert "brokenlinks/cluster/pages_given_back" not in stats, stats
 
 
 #: quick checks node1 finishes before it is killed (other.html's targets)
@@ -405,13 +440,6 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
     def made_by(node: str, host: str | None = None) -> list:
         return [r for r in web.requests(host=host) if node_of(r) == f"brokenlinks-{node}"]
 
-    def wait_for(condition, what: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what}: {first.output[-3000:]}")
-            time.sleep(0.05)
-
     first = Node(tmp_path, "node1", seeds, {**settings, **database("node1")})
     second = None
     try:
@@ -422,11 +450,14 @@ def test_a_killed_node_is_taken_over(tmp_path, web, redis_url, expected):
                 and len(made_by("node1", "slow.test")) >= 2
             ),
             "node1 checked nothing",
+            first,
         )
         time.sleep(1)
         # node2 joins the cluster (node1 holds every shard), then node1 dies
         second = Node(tmp_path, "node2", seeds, {**settings, **database("node2")})
-        wait_for(lambda: "Checking links with the cluster" in second.output, "node2 never joined")
+        wait_for(
+            lambda: "Checking links with the cluster" in second.output, "node2 never joined", first
+        )
         begun = {r.path for r in made_by("node1", "slow.test")} & makers
         assert len(begun) < len(makers), "node1 was done before it could be killed"
         first.kill()
@@ -480,3 +511,244 @@ def test_without_redis_the_node_checks_alone(tmp_path, web, expected):
     targets = {row["url"]: row for row in result.rows["targets"]}
     for _, link in checked_links(expected, [page]):
         assert targets[link["target_url"]]["kind"] == link["kind"], link["target_url"]
+
+
+def queue_settings(redis_url: str, name: str) -> dict[str, object]:
+    """scrapy-redis' scheduler on the test Redis, with keys of the test's own (persisted)."""
+    return {
+        "REDIS_URL": redis_url,
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": f"{name}:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{name}:%(spider)s:dupefilter",
+    }
+
+
+#: referring pages that make no ordinary PageItem: disallowed by robots.txt, a redirect to
+#: another seed, a redirect to itself, an HTTP error, not HTML, a name that resolves nowhere
+ODD_PAGES = [
+    ROBOTS_DISALLOWED,
+    "http://news.test/old-article",
+    "http://loop.test/self",
+    "http://gone.test/404",
+    "http://seeds.test/resources.txt",
+    "http://expired-domain.invalid/",
+]
+
+
+def test_every_page_popped_is_acknowledged(tmp_path, web, redis_url):
+    """One node on a scrapy-redis queue: every page leaves the taken record, odd ones too."""
+    seeds = write_seeds(tmp_path, ["http://news.test/other.html", RESOURCE_PAGES[1], *ODD_PAGES])
+    result = run_crawl(
+        tmp_path,
+        web,
+        {"seeds": str(seeds)},
+        settings={
+            **queue_settings(redis_url, "t-acks"),
+            "BROKENLINKS_CHECK_SHARDS": 1,
+            # acknowledged batch by batch, the last one written when the crawl is idle
+            "BROKENLINKS_STORE_BATCH_SIZE": 3,
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Referring pages of t-acks:backlinks:requests are held by node" in result.stderr
+    stats = result.stats
+    assert_every_page_acknowledged(redis_url, "t-acks:backlinks:requests", [stats])
+    # the seeds, and the requests the redirects made
+    assert stats["brokenlinks/cluster/pages_taken"] >= 8, stats
+    assert stats["brokenlinks/store/batches"] > 3, stats
+    stored = {row["url"] for row in result.rows["pages"]}
+    assert {"http://news.test/other.html", RESOURCE_PAGES[1], "http://gone.test/404"} <= stored
+
+
+#: the kill test's referring pages: each links to a dead target of its own and to one
+#: target all of them share
+KILL_PAGES = 60
+KILL_ROUTES = {
+    "pages.test": {
+        "/p/{n}": {
+            "delay": 0.5,
+            "body": (
+                "<!doctype html><html><head><title>Page {path}</title></head><body>"
+                '<p><a href="http://gone.test{path}">only here</a> and '
+                '<a href="http://ok.test/shared">everywhere</a></p></body></html>'
+            ),
+        },
+        "default": {"status": 404},
+    },
+    "gone.test": {"default": {"status": 404}},
+    "ok.test": {"default": {"status": 200}},
+}
+
+
+def test_a_killed_nodes_unstored_pages_are_read_by_the_other(tmp_path, redis_url, pg):
+    """Killed holding popped pages whose records are unstored: the other node stores them."""
+    web = LocalWeb(tmp_path, routes=KILL_ROUTES)
+    web.start()
+    pages = [f"http://pages.test/p/{n}" for n in range(1, KILL_PAGES + 1)]
+    seeds = write_seeds(tmp_path, pages)
+    database = pg.create_database("reliable_pages")
+    settings = {
+        "BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{web.port}"},
+        "BROKENLINKS_DATABASE_URL": database,
+        "LOG_LEVEL": "INFO",
+        "DOWNLOAD_TIMEOUT": 15,
+        **queue_settings(redis_url, "t-kill"),
+        # no check shards: each node downloads the pages it popped (the server's log says
+        # which node popped a page); a dead node is one whose heartbeat is 2 s old
+        "BROKENLINKS_CHECK_SHARDS": 1,
+        "BROKENLINKS_CLUSTER_LEASE": 2,
+        # two pages at a time; records written seven at a time (a page makes two or
+        # three): when killed, node1 has pages stored and pages whose records wait
+        "CONCURRENT_REQUESTS": 2,
+        "BROKENLINKS_STORE_BATCH_SIZE": 7,
+    }
+
+    def read_by(node: str) -> set[str]:
+        return {
+            f"http://pages.test{r.path}"
+            for r in web.requests(host="pages.test")
+            if node_of(r) == f"brokenlinks-{node}" and r.path.startswith("/p/") and r.status
+        }
+
+    first = Node(tmp_path, "node1", seeds, settings)
+    second = None
+    try:
+        wait_for(lambda: len(read_by("node1")) >= 4, "node1 read no page", first)
+        second = Node(tmp_path, "node2", seeds, settings)
+        wait_for(lambda: "Read 60 referring pages" in second.output, "node2 never started", second)
+        wait_for(lambda: len(read_by("node1")) >= 12, "node1 read too few pages", first)
+        first.kill()
+        killed_at = time.monotonic()
+        assert second.wait() == 0, second.output[-4000:]
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+        web.stop()
+    output = second.output
+    runs = {
+        row["id"]: row
+        for row in query(database, "SELECT id, stats, finish_reason FROM crawl_runs")
+    }
+    assert len(runs) == 2
+    (run2,) = [i for i, row in runs.items() if row["finish_reason"] == "finished"]
+    (run1,) = [i for i in runs if i != run2]
+    stats = json.loads(runs[run2]["stats"])
+    # every page stored once (one row each, its two links once), every dead link found
+    rows = query(database, "SELECT url, last_run_id, error FROM pages")
+    assert sorted(row["url"] for row in rows) == sorted(pages)
+    assert all(row["error"] is None for row in rows)
+    links = query(
+        database,
+        "SELECT p.url AS page, t.url AS target, t.kind FROM links l "
+        "JOIN pages p ON p.id = l.page_id JOIN targets t ON t.id = l.target_id",
+    )
+    assert len(links) == 2 * KILL_PAGES
+    dead = {row["target"] for row in links if row["kind"] == "dead"}
+    assert dead == {page.replace("pages.test", "gone.test") for page in pages}
+    # node1 stored some pages before it died: node2 did not read those again
+    by_node1 = {row["url"] for row in rows if row["last_run_id"] == run1}
+    assert by_node1, "node1 stored nothing before it was killed"
+    assert not by_node1 & read_by("node2")
+    # node1 held pages it had read and not stored: node2 read them again, after the kill
+    held = read_by("node1") - by_node1
+    assert held, "node1 held no page when it was killed"
+    assert held <= read_by("node2")
+    again = [
+        r
+        for r in web.requests(host="pages.test")
+        if node_of(r) == "brokenlinks-node2" and f"http://pages.test{r.path}" in held
+    ]
+    assert all(r.time > killed_at for r in again)
+    assert len(again) == len(held)
+    assert stats["brokenlinks/cluster/pages_redone"] >= len(held), stats
+    # a verdict per check made: one for a page read once; a page read again may have had
+    # its first check stored (a batch can end between a page's checks and the page)
+    checks = query(
+        database,
+        "SELECT t.url, count(*) AS n FROM checks c JOIN targets t ON t.id = c.target_id "
+        "GROUP BY t.url",
+    )
+    for row in checks:
+        if row["url"] == "http://ok.test/shared":
+            assert row["n"] <= 2, row  # checked by each node (no check shards)
+        elif row["n"] != 1:
+            assert (row["n"], row["url"].replace("gone.test", "pages.test") in held) == (2, True)
+    assert "is dead (no heartbeat for 2 s)" in output
+    assert "referring pages it had taken and not stored are back in the queue" in output
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.keys("t-kill:backlinks:requests:taken:*") == []
+    finally:
+        client.close()
+
+
+#: a page whose first request is answered after 60 s, later ones at once
+SLOW_ROUTE = {
+    "body": KILL_ROUTES["pages.test"]["/p/{n}"]["body"],
+    "fail": {"times": 1, "delay": 60, "body": KILL_ROUTES["pages.test"]["/p/{n}"]["body"]},
+}
+
+
+def test_an_idle_node_waits_for_the_pages_a_live_node_holds(tmp_path, redis_url):
+    """Its own pages done, a node stays while another holds pages, and reads them when it dies."""
+    routes = {**KILL_ROUTES, "pages.test": {"/slow/{n}": SLOW_ROUTE, **KILL_ROUTES["pages.test"]}}
+    web = LocalWeb(tmp_path, routes=routes)
+    web.start()
+    slow = [f"http://pages.test/slow/{n}" for n in (1, 2)]
+    fast = [f"http://pages.test/p/{n}" for n in range(1, 7)]
+    settings = {
+        "BROKENLINKS_RESOLVE": {"*.test": f"127.0.0.1:{web.port}"},
+        "LOG_LEVEL": "INFO",
+        "DOWNLOAD_TIMEOUT": 90,
+        **queue_settings(redis_url, "t-idle"),
+        "BROKENLINKS_CHECK_SHARDS": 1,
+        "BROKENLINKS_CLUSTER_LEASE": 2,
+    }
+
+    def database(name: str) -> dict[str, object]:
+        return {"BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / name}.sqlite3"}
+
+    # node1 takes the two slow pages (two requests at a time: no room for more)
+    first = Node(
+        tmp_path,
+        "node1",
+        write_seeds(tmp_path, slow, name="slow.txt"),
+        {**settings, **database("node1"), "CONCURRENT_REQUESTS": 2},
+    )
+    second = None
+    try:
+        wait_for(lambda: web.count(host="pages.test") >= 3, "node1 took no page", first)
+        second = Node(
+            tmp_path,
+            "node2",
+            write_seeds(tmp_path, fast, name="fast.txt"),
+            {**settings, **database("node2")},
+        )
+        # node2 reads its six pages, then waits for node1's two
+        wait_for(
+            lambda: "Waiting for 2 referring pages other nodes hold" in second.output,
+            "node2 did not wait",
+            second,
+        )
+        first.kill()
+        killed_at = time.monotonic()
+        assert second.wait() == 0, second.output[-4000:]
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+        web.stop()
+    output = second.output
+    assert "is dead (no heartbeat for 2 s): the 2 referring pages" in output
+    rows = read_tables(tmp_path / "node2.sqlite3")
+    assert sorted(row["url"] for row in rows["pages"]) == sorted([*slow, *fast])
+    dead = {row["url"] for row in rows["targets"] if row["kind"] == "dead"}
+    assert {"http://gone.test/slow/1", "http://gone.test/slow/2"} <= dead
+    for page in slow:
+        path = page.removeprefix("http://pages.test")
+        requests = web.requests(host="pages.test", path=path)
+        assert [node_of(r) for r in requests] == ["brokenlinks-node1", "brokenlinks-node2"]
+        assert requests[1].time > killed_at

@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from brokenlinks.extensions.summary import job_failure, summary_lines
 from brokenlinks.items import CheckItem, LinkRecord, PageItem
 from brokenlinks.storage import db, store
+from brokenlinks.storage.signals import batch_written
 
 # Async tests use Scrapy's deferred_f_from_coro_f, not @pytest_twisted.ensureDeferred: the latter
 # drives the coroutine with Deferred.fromCoroutine, and awaiting run_in_thread's asyncio future
@@ -172,6 +173,26 @@ async def test_batches_and_run(db_url, read_engine):
     run = store.get_run(read_engine, pipeline.run_id)
     assert run["finish_reason"] == "finished"
     assert run["stats"]["finish_reason"] == "finished"
+
+
+@deferred_f_from_coro_f
+async def test_the_store_says_how_far_it_is_and_signals_each_batch(db_url):
+    pipeline = make_pipeline(db_url)
+    written = []
+
+    def on_batch(pipeline: BatchingPipeline, count: int) -> None:
+        written.append((pipeline.accepted, pipeline.stored, count))
+
+    pipeline.crawler.signals.connect(on_batch, signal=batch_written)
+    await pipeline.open_spider()
+    await pipeline.process_item(page_item(1))
+    await pipeline.process_item({"not": "stored"})
+    assert (pipeline.accepted, pipeline.stored) == (1, 0)
+    await pipeline.process_item(check_item(0))  # the batch is full: written
+    await pipeline.process_item(page_item(2))
+    assert (pipeline.accepted, pipeline.stored) == (3, 2)
+    await pipeline.close_spider()
+    assert written == [(2, 2, 2), (3, 3, 1)]
 
 
 @deferred_f_from_coro_f

@@ -18,4 +18,7 @@ feeds and store as without shards.
 - :mod:`brokenlinks.cluster.keys`: the cluster's key names in Redis and the rules its
   nodes agree by (namespace, fair share).
 - :mod:`brokenlinks.cluster.middleware`: referring pages fetched through their host's shard.
+- :mod:`brokenlinks.cluster.pages`: scrapy-redis' queue of referring pages made reliable
+  (a popped page is held per node until its results are written, and put back when its
+  node dies); :mod:`brokenlinks.cluster.queues` says which queue class a crawl gets.
 """

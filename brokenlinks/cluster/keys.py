@@ -13,6 +13,12 @@ stream entry exists for it), ``waiters:{d}`` (the reply streams of the nodes wai
 Per node: ``reply:{node}`` (its answers). ``nodes``: the live nodes, a sorted set scored
 by their last heartbeat (Redis's clock, so that the nodes' clocks need not agree).
 
+The referring pages' reliable queue (:mod:`brokenlinks.cluster.pages`) keeps its keys
+beside scrapy-redis' queue key *q* (they live as long as the queue, not the run):
+``{q}:taken:{node}`` (the pages a node popped and has not acknowledged, a hash by token)
+and ``{q}:nodes`` (the nodes popping from it, a sorted set scored by their last
+heartbeat, Redis's clock).
+
 Settings: ``BROKENLINKS_CLUSTER_KEY`` (the namespace; default: scrapy-redis'
 ``SCHEDULER_QUEUE_KEY`` of the spider, else ``brokenlinks:{spider}``).
 """
@@ -117,3 +123,25 @@ class Keys:
 
     def waiters(self, url: str) -> str:
         return f"{self.prefix}:waiters:{digest(url)}"
+
+
+@dataclass(frozen=True, slots=True)
+class PageKeys:
+    """The keys of the reliable queue beside scrapy-redis' queue key (module docstring).
+
+    >>> k = PageKeys("acme:backlinks:requests"); k.taken("n1"), k.nodes
+    ('acme:backlinks:requests:taken:n1', 'acme:backlinks:requests:nodes')
+    """
+
+    queue: str
+
+    @property
+    def taken_prefix(self) -> str:
+        return f"{self.queue}:taken:"
+
+    def taken(self, node: str) -> str:
+        return f"{self.taken_prefix}{node}"
+
+    @property
+    def nodes(self) -> str:
+        return f"{self.queue}:nodes"

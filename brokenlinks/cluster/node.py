@@ -12,8 +12,10 @@ the shard's hosts), until told to close or until the coordinator goes away.
 
 What differs from the coordinator's settings: no add-ons (the settings are final), no
 feeds, pipelines, progress, summary or fresh-verdict look-ups (the coordinator has them),
-no spider modules (the shard's spider is given as a class), no nested shards, the page
-reading in a thread (the shard is itself one of the crawl's processes),
+no spider modules (the shard's spider is given as a class), no nested shards, Scrapy's own
+scheduler (a shard schedules nothing: with scrapy-redis' it would read the crawl's queue
+when its key names no spider), the page reading in a thread (the shard is itself one of
+the crawl's processes),
 ``CONCURRENT_REQUESTS`` divided among the shards (the crawl's budget is for all of them), and the shard's name in every log line. ``SIGINT`` is ignored:
 Ctrl-C reaches the whole process group, and the coordinator stops its shards itself.
 """
@@ -85,6 +87,8 @@ def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, 
     ...                     "DOWNLOAD_HANDLERS": {"https": PLAYWRIGHT_HANDLER, "ftp": None}}, 0, 3)
     >>> s["CONCURRENT_REQUESTS"], s["BROKENLINKS_CHECK_SHARDS"], s["FEEDS"]
     (43, 1, {})
+    >>> s["SCHEDULER"]
+    'scrapy.core.scheduler.Scheduler'
     >>> s["DOWNLOAD_HANDLERS"]
     {'ftp': None}
     """
@@ -108,6 +112,11 @@ def shard_settings(values: dict[str, Any], index: int, count: int) -> dict[str, 
             # (the outreach ones and what they import) would only slow its start
             "SPIDER_MODULES": [],
             "NEWSPIDER_MODULE": "",
+            # a shard schedules no request (checks and fetches go to its downloader): not
+            # scrapy-redis' scheduler, whose queue may be the crawl's (a key without
+            # %(spider)s), nor its duplicate filter
+            "SCHEDULER": "scrapy.core.scheduler.Scheduler",
+            "DUPEFILTER_CLASS": "scrapy.dupefilters.RFPDupeFilter",
             "BROKENLINKS_CHECK_SHARDS": 1,
             "BROKENLINKS_WORKERS": 1,
             "CONCURRENT_REQUESTS": math.ceil(total / count) if total else 0,

@@ -4,6 +4,12 @@ Each makes one step of the cluster atomic: *join* a run, *heartbeat* (count the 
 nodes by Redis's own clock), *renew*, *acquire* and *release* leases of virtual shards,
 *take* a shard's pending entries over, *ask* for a target's verdict (claim it and queue
 its check if nobody has), *answer* it (the first verdict wins and reaches every waiter).
+
+The referring pages' reliable queue (:mod:`brokenlinks.cluster.pages`) has its own, on
+scrapy-redis' queue key: *pop* a page into the node's taken hash, *beat* (the node's
+heartbeat, and a dead node's taken pages put back in the queue, once), *give back* (a
+node leaving puts back what it still holds). Keys not passed as ``KEYS`` (a dead node's
+taken hash) are built inside the script from a prefix: one Redis server, not Redis Cluster.
 """
 
 from __future__ import annotations
@@ -113,6 +119,89 @@ redis.call('DEL', KEYS[2], KEYS[3])
 return 1
 """
 
+# Redis's clock, in milliseconds (the nodes' clocks need not agree)
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+# put taken entries back where the queue of this kind pops next (a priority entry is
+# "score|request": the score it had)
+_PUT_BACK = """
+local function put_back(queue, kind, entries)
+  for _, e in ipairs(entries) do
+    if kind == 'priority' then
+      local bar = string.find(e, '|', 1, true)
+      redis.call('ZADD', queue, string.sub(e, 1, bar - 1), string.sub(e, bar + 1))
+    elseif kind == 'fifo' then
+      redis.call('RPUSH', queue, e)
+    else
+      redis.call('LPUSH', queue, e)
+    end
+  end
+end
+"""
+# KEYS: queue, taken hash of this node, nodes; ARGV: kind (priority, fifo, lifo), token,
+# node → the request popped (nil: the queue is empty), now in the taken hash under token
+POP = (
+    _NOW
+    + """
+local data, entry
+if ARGV[1] == 'priority' then
+  local r = redis.call('ZPOPMIN', KEYS[1])
+  if #r == 0 then return false end
+  data = r[1]
+  entry = r[2] .. '|' .. r[1]
+else
+  if ARGV[1] == 'fifo' then data = redis.call('RPOP', KEYS[1]) else data = redis.call('LPOP', KEYS[1]) end
+  if not data then return false end
+  entry = data
+end
+redis.call('HSET', KEYS[2], ARGV[2], entry)
+redis.call('ZADD', KEYS[3], now, ARGV[3])
+return data
+"""
+)
+# KEYS: nodes, queue; ARGV: node, lease ms, kind, taken prefix, beat (1/0), drop (1/0)
+# → {1 if this node was not in the nodes (new, or taken for dead), pages the other live
+# nodes hold, then node, count for every dead node whose taken pages were put back (or
+# dropped)}. A node is dead when its last beat is a lease old, as the checks' leases.
+BEAT = (
+    _NOW
+    + _PUT_BACK
+    + """
+local added = 0
+if ARGV[5] == '1' then added = redis.call('ZADD', KEYS[1], now, ARGV[1]) end
+local out = {added, 0}
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+for _, node in ipairs(dead) do
+  if node ~= ARGV[1] then
+    local taken = ARGV[4] .. node
+    local entries = redis.call('HVALS', taken)
+    if ARGV[6] ~= '1' then put_back(KEYS[2], ARGV[3], entries) end
+    redis.call('DEL', taken)
+    redis.call('ZREM', KEYS[1], node)
+    out[#out + 1] = node
+    out[#out + 1] = #entries
+  end
+end
+for _, node in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if node ~= ARGV[1] then out[2] = out[2] + redis.call('HLEN', ARGV[4] .. node) end
+end
+return out
+"""
+)
+# KEYS: queue, taken hash of this node, nodes; ARGV: kind, node, leave (1/0)
+# → pages put back
+GIVE_BACK = (
+    _PUT_BACK
+    + """
+local entries = redis.call('HVALS', KEYS[2])
+put_back(KEYS[1], ARGV[1], entries)
+redis.call('DEL', KEYS[2])
+if ARGV[3] == '1' then redis.call('ZREM', KEYS[3], ARGV[2]) end
+return #entries
+"""
+)
 
 #: every script by the name the node registers it under
 ALL = {
@@ -125,3 +214,6 @@ ALL = {
     "ask": ASK,
     "answer": ANSWER,
 }
+
+#: the reliable page queue's scripts, registered by each queue on scrapy-redis' client
+PAGES = {"pop": POP, "beat": BEAT, "give_back": GIVE_BACK}
