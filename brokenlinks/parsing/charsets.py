@@ -30,7 +30,12 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from w3lib.encoding import html_body_declared_encoding, html_to_unicode, read_bom
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    http_content_type_encoding,
+    read_bom,
+    to_unicode,
+)
 
 __all__ = ["Decoded", "browser_fallback", "codec_for", "decode_html"]
 
@@ -217,10 +222,14 @@ def decode_html(data: bytes, charset: str | None = None) -> Decoded:
     >>> decode_html(b"<meta charset='utf-8'><p>caf\\xe9", "windows-1252").encoding
     'cp1252'
     """
-    encoding, text = html_to_unicode(
-        _content_type(data, charset),
-        data,
-        default_encoding="cp1252",
-        auto_detect_fun=browser_fallback,
-    )
-    return Decoded(text, codecs.lookup(encoding).name)
+    # html_to_unicode's order, from w3lib's parts: its default_encoding and
+    # auto_detect_fun, which the detector plugged into, are deprecated in w3lib 2.6
+    encoding, bom = read_bom(data)
+    if encoding is not None and bom is not None:
+        return Decoded(to_unicode(data[len(bom) :], encoding), codecs.lookup(encoding).name)
+    encoding = http_content_type_encoding(_content_type(data, charset))
+    if encoding is None:
+        encoding = html_body_declared_encoding(data) or browser_fallback(data)
+    if encoding in {"utf-16", "utf-32"}:
+        encoding += "-be"
+    return Decoded(to_unicode(data, encoding), codecs.lookup(encoding).name)
