@@ -65,7 +65,7 @@ class Run:
     max_pss_mb: float = 0.0
 
 
-def _role(pid: Path) -> str:
+def role_of(pid: Path) -> str:
     """What a process of the crawl is, from its command line (for the memory breakdown)."""
     try:
         argv = (pid / "cmdline").read_bytes().split(b"\0")
@@ -116,7 +116,7 @@ def _tree_memory_kb(
                     total_pss += own
                     if by_pid is not None:
                         pid = int(entry.name)
-                        role, peak = by_pid.get(pid) or (_role(entry), 0)
+                        role, peak = by_pid.get(pid) or (role_of(entry), 0)
                         by_pid[pid] = (role, max(peak, own))
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile

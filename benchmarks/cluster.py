@@ -20,8 +20,10 @@ of every node (its processes, shards and workers included), the server's request
 URLs asked by more than one node (server-side, nodes told apart by their User-Agent: each
 target, page and robots.txt should be asked by one node only, whatever the retries,
 confirmations and HEAD or GET of that node; the soft-404 probes' random URLs left out),
-the most requests in flight on one host and on all hosts together (server-side), and the F1 of
-dead targets (the database's dead targets against the generator's truth). Not a test:
+the most requests in flight on one host and on all hosts together (server-side), the F1 of
+dead targets (the database's dead targets against the generator's truth), and the CPU of
+each node's processes by role, of Redis, of PostgreSQL and of this process (the web
+server), which all share the machine's cores. Not a test:
 figures vary with the machine's load; compare runs of one invocation.
 """
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -44,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bigweb
-from bench import PER_HOST, RETRIES, TOTAL, f1, serve
+from bench import PER_HOST, RETRIES, TOTAL, f1, role_of, serve
 
 from brokenlinks.testing.pgserver import PgServer
 from brokenlinks.testing.redisserver import RedisServer
@@ -65,6 +68,67 @@ class Node:
     killed: bool = False
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+#: servers the nodes share, by their process name in /proc/<pid>/stat
+_SERVERS = {"redis-server": "redis", "postgres": "postgres"}
+
+
+class CpuByProcess(threading.Thread):
+    """CPU seconds of every process of the nodes (by role) and of Redis and PostgreSQL.
+
+    Read from ``/proc/<pid>/stat`` twice a second until stopped: a process's last reading
+    is kept, so one that exits loses at most half a second. Processes that existed before
+    the start (Redis, PostgreSQL) count from their reading then.
+    """
+
+    def __init__(self, groups: dict[int, int]) -> None:
+        super().__init__(daemon=True)
+        #: process group (a node's session leader) → node index
+        self.groups = groups
+        self.done = threading.Event()
+        #: pid → (owner, role, CPU s at the first reading, CPU s at the last)
+        self.seen: dict[int, tuple[str, str, float, float]] = {}
+        self._before = self._read(servers_only=True)
+
+    def _read(self, *, servers_only: bool = False) -> dict[int, tuple[str, str, float]]:
+        out: dict[int, tuple[str, str, float]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                name = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat.rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+                if name in _SERVERS:
+                    out[int(entry.name)] = (_SERVERS[name], "server", cpu)
+                elif not servers_only and int(fields[2]) in self.groups:
+                    node = f"node{self.groups[int(fields[2])]}"
+                    out[int(entry.name)] = (node, role_of(entry), cpu)
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+        return out
+
+    def run(self) -> None:
+        while True:
+            for pid, (owner, role, cpu) in self._read().items():
+                first = (
+                    self.seen[pid][2]
+                    if pid in self.seen
+                    else self._before.get(pid, ("", "", 0.0))[2]
+                )
+                self.seen[pid] = (owner, role, first, cpu)
+            if self.done.wait(0.5):
+                return
+
+    def totals(self) -> dict[tuple[str, str], float]:
+        """CPU seconds by (owner, role) over the run."""
+        out: dict[tuple[str, str], float] = {}
+        for owner, role, first, last in self.seen.values():
+            out[owner, role] = out.get((owner, role), 0.0) + last - first
+        return out
+
+
 @dataclass
 class ClusterRun:
     label: str
@@ -82,6 +146,10 @@ class ClusterRun:
     false: list[str] = field(default_factory=list)
     returncodes: list[int | None] = field(default_factory=list)
     duplicates: int = 0
+    #: CPU s by (node or server, process role), sampled from /proc
+    cpu_by_process: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: CPU s of this process (the web server, the samplers) during the run
+    bench_cpu: float = 0.0
 
 
 def node_command(
@@ -158,6 +226,9 @@ def run_cluster(
         reaper = threading.Thread(target=_reap, args=(node,), daemon=True)
         reaper.start()
         reapers.append(reaper)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    sampler = CpuByProcess({node.process.pid: node.index for node in nodes})
+    sampler.start()
     if kill_after is not None:
         victim = nodes[-1]
         while victim.returncode is None and sum(server.requests.values()) < kill_after:
@@ -168,6 +239,9 @@ def run_cluster(
     for reaper in reapers:
         reaper.join()
     wall = time.monotonic() - start
+    sampler.done.set()
+    sampler.join()
+    after = resource.getrusage(resource.RUSAGE_SELF)
     dead = _dead_targets(database_url)
     return ClusterRun(
         label=label,
@@ -183,6 +257,8 @@ def run_cluster(
         missed=sorted(web.dead_targets() - dead),
         false=sorted(dead - web.dead_targets()),
         returncodes=[node.returncode for node in nodes],
+        cpu_by_process=sampler.totals(),
+        bench_cpu=after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime,
     )
 
 
@@ -240,6 +316,17 @@ def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
             f"| {run.requests} | {len(shared)} ({robots} robots.txt) | {run.max_per_host} "
             f"| {run.max_total} "
             f"| {run.f1:.3f} | {','.join(str(c) for c in run.returncodes)} |"
+        )
+    lines += ["", "CPU s by process (sampled from /proc; a process that exits loses up to 0.5 s):"]
+    for run in runs:
+        parts = [
+            f"{owner} {role} {cpu:.1f}"
+            for (owner, role), cpu in sorted(run.cpu_by_process.items())
+            if cpu >= 0.05
+        ]
+        lines.append(
+            f"- {run.label}: {'; '.join(parts)}; benchmark process (web server, samplers) "
+            f"{run.bench_cpu:.1f}"
         )
     return "\n".join([*lines, "", *notes] if notes else lines)
 
