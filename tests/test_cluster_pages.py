@@ -26,8 +26,6 @@ from brokenlinks.cluster.keys import PageKeys
 from brokenlinks.cluster.pages import TOKEN, ReliableFifoQueue, ReliablePriorityQueue
 from brokenlinks.cluster.queues import RELIABLE, reliable_queue_class
 
-from .redis_support import RedisServer
-
 SCHEDULER = "scrapy_redis.scheduler.Scheduler"
 
 
@@ -91,22 +89,6 @@ def test_a_queue_class_it_cannot_wrap_is_kept_with_one_warning(caplog):
 # -- the scripts, on a real Redis --------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def r(server):
-    client = redis.Redis.from_url(server.url)
-    client.flushall()
-    yield client
-    client.close()
-
-
 KEYS = PageKeys("t:backlinks:requests")
 LEASE = 60_000
 
@@ -131,61 +113,64 @@ def beat(client, node, *, kind="priority", drop=False):
 
 
 @pytest.mark.e2e
-def test_pop_moves_a_page_into_the_nodes_taken_record(r):
+def test_pop_moves_a_page_into_the_nodes_taken_record(redis_client):
     # scrapy-redis' priority queue: score -priority, the lowest score first
-    r.zadd(KEYS.queue, {b"low": 0, b"high": -10, b"also-low": 0})
-    assert pop(r, "priority", "1") == b"high"
-    assert pop(r, "priority", "2") == b"also-low"
-    assert r.hgetall(KEYS.taken("n1")) == {b"1": b"-10|high", b"2": b"0|also-low"}
-    assert r.zrange(KEYS.queue, 0, -1) == [b"low"]
-    assert r.zrange(KEYS.nodes, 0, -1) == [b"n1"]  # its heartbeat, set by the pop
-    assert pop(r, "priority", "3") == b"low"
-    assert pop(r, "priority", "4") is None  # empty: nothing taken
-    assert r.hlen(KEYS.taken("n1")) == 3
+    redis_client.zadd(KEYS.queue, {b"low": 0, b"high": -10, b"also-low": 0})
+    assert pop(redis_client, "priority", "1") == b"high"
+    assert pop(redis_client, "priority", "2") == b"also-low"
+    assert redis_client.hgetall(KEYS.taken("n1")) == {b"1": b"-10|high", b"2": b"0|also-low"}
+    assert redis_client.zrange(KEYS.queue, 0, -1) == [b"low"]
+    assert redis_client.zrange(KEYS.nodes, 0, -1) == [b"n1"]  # its heartbeat, set by the pop
+    assert pop(redis_client, "priority", "3") == b"low"
+    assert pop(redis_client, "priority", "4") is None  # empty: nothing taken
+    assert redis_client.hlen(KEYS.taken("n1")) == 3
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(("kind", "order"), [("fifo", [b"a", b"b"]), ("lifo", [b"b", b"a"])])
-def test_pop_keeps_a_lists_order(r, kind, order):
-    r.lpush(KEYS.queue, b"a", b"b")  # scrapy-redis pushes on the left
-    assert [pop(r, kind, "1"), pop(r, kind, "2")] == order
-    assert pop(r, kind, "3") is None
-    assert r.hvals(KEYS.taken("n1")) == order
+def test_pop_keeps_a_lists_order(redis_client, kind, order):
+    redis_client.lpush(KEYS.queue, b"a", b"b")  # scrapy-redis pushes on the left
+    assert [pop(redis_client, kind, "1"), pop(redis_client, kind, "2")] == order
+    assert pop(redis_client, kind, "3") is None
+    assert redis_client.hvals(KEYS.taken("n1")) == order
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("kind", ["priority", "fifo", "lifo"])
-def test_a_dead_nodes_pages_go_back_where_they_pop_next(r, kind):
+def test_a_dead_nodes_pages_go_back_where_they_pop_next(redis_client, kind):
     if kind == "priority":
-        r.zadd(KEYS.queue, {b"first": -5, b"second": 0, b"third": 0})
+        redis_client.zadd(KEYS.queue, {b"first": -5, b"second": 0, b"third": 0})
     else:
         # scrapy-redis pushes on the left; FIFO pops on the right, LIFO on the left
         pages = [b"first", b"second", b"third"]
-        r.lpush(KEYS.queue, *(pages if kind == "fifo" else pages[::-1]))
-    assert pop(r, kind, "1", node="dead") == b"first"
-    assert pop(r, kind, "1", node="live") == b"second"
-    assert beat(r, "live", kind=kind) == [0, 1]  # beating since its pop; "dead" holds one
-    dies(r, "dead")
-    assert beat(r, "live", kind=kind) == [0, 0, b"dead", 1]
-    assert not r.exists(KEYS.taken("dead"))
-    assert r.zrange(KEYS.nodes, 0, -1) == [b"live"]
+        redis_client.lpush(KEYS.queue, *(pages if kind == "fifo" else pages[::-1]))
+    assert pop(redis_client, kind, "1", node="dead") == b"first"
+    assert pop(redis_client, kind, "1", node="live") == b"second"
+    assert beat(redis_client, "live", kind=kind) == [
+        0,
+        1,
+    ]  # beating since its pop; "dead" holds one
+    dies(redis_client, "dead")
+    assert beat(redis_client, "live", kind=kind) == [0, 0, b"dead", 1]
+    assert not redis_client.exists(KEYS.taken("dead"))
+    assert redis_client.zrange(KEYS.nodes, 0, -1) == [b"live"]
     # back with its score (priority) or at the end the queue pops from (lists)
-    assert pop(r, kind, "2", node="live") == b"first"
-    assert pop(r, kind, "3", node="live") == b"third"
-    assert r.hlen(KEYS.taken("live")) == 3
+    assert pop(redis_client, kind, "2", node="live") == b"first"
+    assert pop(redis_client, kind, "3", node="live") == b"third"
+    assert redis_client.hlen(KEYS.taken("live")) == 3
 
 
 @pytest.mark.e2e
-def test_racing_nodes_put_a_dead_nodes_pages_back_once(server, r):
-    r.zadd(KEYS.queue, {f"page-{n}".encode(): 0 for n in range(50)})
+def test_racing_nodes_put_a_dead_nodes_pages_back_once(redis_server, redis_client):
+    redis_client.zadd(KEYS.queue, {f"page-{n}".encode(): 0 for n in range(50)})
     for n in range(50):
-        assert pop(r, "priority", str(n), node="dead") is not None
-    dies(r, "dead")
+        assert pop(redis_client, "priority", str(n), node="dead") is not None
+    dies(redis_client, "dead")
     answers: list[list] = []
     start = threading.Barrier(8)
 
     def live_node(name: str) -> None:
-        client = redis.Redis.from_url(server.url)
+        client = redis.Redis.from_url(redis_server.url)
         try:
             start.wait()
             answers.append(beat(client, name))
@@ -199,43 +184,45 @@ def test_racing_nodes_put_a_dead_nodes_pages_back_once(server, r):
         thread.join()
     redone = [answer[2:] for answer in answers if answer[2:]]
     assert redone == [[b"dead", 50]]  # one node put them back
-    assert r.zcard(KEYS.queue) == 50
-    assert sorted(r.zrange(KEYS.queue, 0, -1)) == sorted(f"page-{n}".encode() for n in range(50))
+    assert redis_client.zcard(KEYS.queue) == 50
+    assert sorted(redis_client.zrange(KEYS.queue, 0, -1)) == sorted(
+        f"page-{n}".encode() for n in range(50)
+    )
 
 
 @pytest.mark.e2e
-def test_beat_counts_the_pages_live_nodes_hold(r):
-    r.lpush(KEYS.queue, b"a", b"b", b"c")
-    pop(r, "fifo", "1", node="n1")
-    pop(r, "fifo", "2", node="n1")
-    pop(r, "fifo", "1", node="n2")
-    assert beat(r, "n1", kind="fifo") == [0, 1]  # n2 holds one
-    assert beat(r, "n3", kind="fifo") == [1, 3]
-    r.hdel(KEYS.taken("n1"), "1", "2")  # acknowledged
-    assert beat(r, "n3", kind="fifo") == [0, 1]
+def test_beat_counts_the_pages_live_nodes_hold(redis_client):
+    redis_client.lpush(KEYS.queue, b"a", b"b", b"c")
+    pop(redis_client, "fifo", "1", node="n1")
+    pop(redis_client, "fifo", "2", node="n1")
+    pop(redis_client, "fifo", "1", node="n2")
+    assert beat(redis_client, "n1", kind="fifo") == [0, 1]  # n2 holds one
+    assert beat(redis_client, "n3", kind="fifo") == [1, 3]
+    redis_client.hdel(KEYS.taken("n1"), "1", "2")  # acknowledged
+    assert beat(redis_client, "n3", kind="fifo") == [0, 1]
 
 
 @pytest.mark.e2e
-def test_dropping_forgets_dead_nodes_pages(r):
-    r.lpush(KEYS.queue, b"a")
-    pop(r, "fifo", "1", node="dead")
-    dies(r, "dead")
-    assert beat(r, "n1", kind="fifo", drop=True) == [1, 0, b"dead", 1]
-    assert r.llen(KEYS.queue) == 0
-    assert not r.exists(KEYS.taken("dead"))
+def test_dropping_forgets_dead_nodes_pages(redis_client):
+    redis_client.lpush(KEYS.queue, b"a")
+    pop(redis_client, "fifo", "1", node="dead")
+    dies(redis_client, "dead")
+    assert beat(redis_client, "n1", kind="fifo", drop=True) == [1, 0, b"dead", 1]
+    assert redis_client.llen(KEYS.queue) == 0
+    assert not redis_client.exists(KEYS.taken("dead"))
 
 
 @pytest.mark.e2e
-def test_a_node_leaving_gives_back_what_it_holds(r):
-    r.zadd(KEYS.queue, {b"a": -1, b"b": 0})
-    pop(r, "priority", "1")
-    pop(r, "priority", "2")
-    r.hdel(KEYS.taken("n1"), "2")  # b's records were stored
+def test_a_node_leaving_gives_back_what_it_holds(redis_client):
+    redis_client.zadd(KEYS.queue, {b"a": -1, b"b": 0})
+    pop(redis_client, "priority", "1")
+    pop(redis_client, "priority", "2")
+    redis_client.hdel(KEYS.taken("n1"), "2")  # b's records were stored
     keys = [KEYS.queue, KEYS.taken("n1"), KEYS.nodes]
-    assert run(r, "give_back", keys=keys, args=["priority", "n1", "1"]) == 1
-    assert r.zrange(KEYS.queue, 0, -1, withscores=True) == [(b"a", -1.0)]
-    assert not r.exists(KEYS.taken("n1"))
-    assert r.zcard(KEYS.nodes) == 0
+    assert run(redis_client, "give_back", keys=keys, args=["priority", "n1", "1"]) == 1
+    assert redis_client.zrange(KEYS.queue, 0, -1, withscores=True) == [(b"a", -1.0)]
+    assert not redis_client.exists(KEYS.taken("n1"))
+    assert redis_client.zcard(KEYS.nodes) == 0
 
 
 # -- the queue class ---------------------------------------------------------------------
@@ -243,8 +230,8 @@ def test_a_node_leaving_gives_back_what_it_holds(r):
 
 @pytest.mark.e2e
 @deferred_f_from_coro_f
-async def test_a_popped_request_carries_its_token_and_a_pushed_one_none(server):
-    client = redis.Redis.from_url(server.url)
+async def test_a_popped_request_carries_its_token_and_a_pushed_one_none(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     crawler = get_crawler(Spider, settings_dict={"BROKENLINKS_CLUSTER_LEASE": 1})
     spider = crawler._create_spider("pages-test")

@@ -28,8 +28,6 @@ from brokenlinks.cluster.local import LocalShards
 from brokenlinks.cluster.remote import RedisShards
 from brokenlinks.config import BrokenlinksConfig
 
-from .redis_support import RedisServer
-
 
 @pytest.mark.parametrize(
     ("setting", "queue_key", "namespace"),
@@ -76,22 +74,6 @@ def test_settings_validated():
 # -- the scripts, on a real Redis --------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def r(server):
-    client = redis.Redis.from_url(server.url)
-    client.flushall()
-    yield client
-    client.close()
-
-
 def script(client, name):
     return client.register_script(getattr(scripts, name))
 
@@ -117,37 +99,37 @@ def replies(client, node):
 
 
 @pytest.mark.e2e
-def test_a_target_is_claimed_once_and_every_waiter_answered(r):
-    r.xgroup_create(KEYS.stream(3), GROUP, id="0", mkstream=True)
-    assert ask(r, KEYS.reply("a")) == [2]  # claimed: the entry is queued
-    assert ask(r, KEYS.reply("b")) == [3]  # claimed already: b waits
-    assert ask(r, KEYS.reply("a")) == [3]
-    assert r.xlen(KEYS.stream(3)) == 1
-    [[_, [(entry, fields)]]] = r.xreadgroup(GROUP, "owner", {KEYS.stream(3): ">"})
+def test_a_target_is_claimed_once_and_every_waiter_answered(redis_client):
+    redis_client.xgroup_create(KEYS.stream(3), GROUP, id="0", mkstream=True)
+    assert ask(redis_client, KEYS.reply("a")) == [2]  # claimed: the entry is queued
+    assert ask(redis_client, KEYS.reply("b")) == [3]  # claimed already: b waits
+    assert ask(redis_client, KEYS.reply("a")) == [3]
+    assert redis_client.xlen(KEYS.stream(3)) == 1
+    [[_, [(entry, fields)]]] = redis_client.xreadgroup(GROUP, "owner", {KEYS.stream(3): ">"})
     assert pickle.loads(fields[b"m"]) == ("check", URL)
-    assert answer(r, entry, b"dead-404") == 1
+    assert answer(redis_client, entry, b"dead-404") == 1
     for node in ("a", "b"):
-        assert replies(r, node) == [("verdict", URL, b"dead-404")]
+        assert replies(redis_client, node) == [("verdict", URL, b"dead-404")]
     # acknowledged, deleted, claim and waiters gone: the verdict answers later askers
-    assert r.xpending(KEYS.stream(3), GROUP)["pending"] == 0
-    assert r.xlen(KEYS.stream(3)) == 0
-    assert not r.exists(KEYS.claim(URL), KEYS.waiters(URL))
-    assert ask(r, KEYS.reply("c")) == [1, b"dead-404"]
+    assert redis_client.xpending(KEYS.stream(3), GROUP)["pending"] == 0
+    assert redis_client.xlen(KEYS.stream(3)) == 0
+    assert not redis_client.exists(KEYS.claim(URL), KEYS.waiters(URL))
+    assert ask(redis_client, KEYS.reply("c")) == [1, b"dead-404"]
     # a check redone after its first owner answered anyway: the first verdict stays
-    assert answer(r, entry, b"alive") == 0
-    assert r.get(KEYS.verdict(URL)) == b"dead-404"
-    assert len(replies(r, "a")) == 1
+    assert answer(redis_client, entry, b"alive") == 0
+    assert redis_client.get(KEYS.verdict(URL)) == b"dead-404"
+    assert len(replies(redis_client, "a")) == 1
 
 
 @pytest.mark.e2e
-def test_leases_one_owner_each(r):
+def test_leases_one_owner_each(redis_client):
     keys = [KEYS.lease(v) for v in range(4)]
-    acquire, renew, release = (script(r, n) for n in ("ACQUIRE", "RENEW", "RELEASE"))
+    acquire, renew, release = (script(redis_client, n) for n in ("ACQUIRE", "RENEW", "RELEASE"))
     assert acquire(keys=keys, args=["a", TTL, 3]) == [1, 2, 3]
     assert acquire(keys=keys, args=["b", TTL, 3]) == [4]  # the one left
     assert renew(keys=keys, args=["a", TTL]) == [1, 1, 1, 0]
     assert release(keys=keys, args=["b"]) == 1
-    assert r.get(keys[0]) == b"a"
+    assert redis_client.get(keys[0]) == b"a"
     assert acquire(keys=keys[:1], args=["b", 100, 1]) == []
     # a lease not renewed expires: another node takes it
     assert acquire(keys=[KEYS.lease(9)], args=["a", 100, 1]) == [1]
@@ -157,10 +139,10 @@ def test_leases_one_owner_each(r):
 
 
 @pytest.mark.e2e
-def test_heartbeats_count_live_nodes(r):
-    heartbeat = script(r, "HEARTBEAT")
+def test_heartbeats_count_live_nodes(redis_client):
+    heartbeat = script(redis_client, "HEARTBEAT")
     nodes = [KEYS.nodes, Keys.run("t")]
-    r.set(Keys.run("t"), "run1")
+    redis_client.set(Keys.run("t"), "run1")
     assert heartbeat(keys=nodes, args=["a", 300, TTL, "1", 600]) == 1
     # a lease of a minute here: a busy machine may take longer than 300 ms between two calls
     assert heartbeat(keys=nodes, args=["b", 60_000, TTL, "1", 600]) == 2
@@ -169,24 +151,26 @@ def test_heartbeats_count_live_nodes(r):
     assert heartbeat(keys=nodes, args=["b", 300, TTL, "1", 600]) == 1
     # a node leaving says so at once
     assert heartbeat(keys=nodes, args=["b", 300, TTL, "0", 600]) == 0
-    assert 0 < r.pttl(Keys.run("t")) <= 600
+    assert 0 < redis_client.pttl(Keys.run("t")) <= 600
 
 
 @pytest.mark.e2e
-def test_a_dead_owners_entries_are_taken_over(r):
-    take = script(r, "TAKE")
+def test_a_dead_owners_entries_are_taken_over(redis_client):
+    take = script(redis_client, "TAKE")
     streams = [KEYS.stream(1), KEYS.stream(2)]
     assert take(keys=streams, args=[GROUP, "dead", TTL, 0, "1"]) == []  # groups created
-    r.xadd(KEYS.stream(2), {"m": b"one"})
-    r.xadd(KEYS.stream(2), {"m": b"two"})
-    r.xreadgroup(GROUP, "dead", {KEYS.stream(2): ">"})  # read, never acknowledged
+    redis_client.xadd(KEYS.stream(2), {"m": b"one"})
+    redis_client.xadd(KEYS.stream(2), {"m": b"two"})
+    redis_client.xreadgroup(GROUP, "dead", {KEYS.stream(2): ">"})  # read, never acknowledged
     assert take(keys=streams, args=[GROUP, "next", TTL, 60_000, "0"]) == []  # not idle yet
     taken = take(keys=streams, args=[GROUP, "next", TTL, 0, "1"])
     assert [(position, fields) for position, _, fields in taken] == [
         (2, [b"m", b"one"]),
         (2, [b"m", b"two"]),
     ]
-    consumers = {c["name"]: c["pending"] for c in r.xinfo_consumers(KEYS.stream(2), GROUP)}
+    consumers = {
+        c["name"]: c["pending"] for c in redis_client.xinfo_consumers(KEYS.stream(2), GROUP)
+    }
     assert consumers == {b"dead": 0, b"next": 2}
 
 
@@ -259,9 +243,11 @@ async def test_entries_in_flight_keep_the_node_open():
 
 @pytest.mark.e2e
 @deferred_f_from_coro_f
-async def test_expected_nodes_share_from_the_start_then_one_takes_all(server):
-    redis.Redis.from_url(server.url).flushall()
-    alone = _redis_shards(server.url, BROKENLINKS_CLUSTER_NODES=3, BROKENLINKS_CLUSTER_LEASE=1)
+async def test_expected_nodes_share_from_the_start_then_one_takes_all(redis_server):
+    redis.Redis.from_url(redis_server.url).flushall()
+    alone = _redis_shards(
+        redis_server.url, BROKENLINKS_CLUSTER_NODES=3, BROKENLINKS_CLUSTER_LEASE=1
+    )
     await alone._join()
     try:
         # alone, but three are expected: a third of the shards, the rest wait for them
@@ -276,11 +262,11 @@ async def test_expected_nodes_share_from_the_start_then_one_takes_all(server):
 
 @pytest.mark.e2e
 @deferred_f_from_coro_f
-async def test_a_node_joining_gets_its_share_within_seconds(server):
-    redis.Redis.from_url(server.url).flushall()
-    first = _redis_shards(server.url)
+async def test_a_node_joining_gets_its_share_within_seconds(redis_server):
+    redis.Redis.from_url(redis_server.url).flushall()
+    first = _redis_shards(redis_server.url)
     await first._join()
-    second = _redis_shards(server.url)
+    second = _redis_shards(redis_server.url)
     try:
         assert len(first.owned) == 64
         await second._join()

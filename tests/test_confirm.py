@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from brokenlinks.testing.localweb import LocalWeb
+from brokenlinks.testing.routes import linking_page
 from tests.conftest import run_crawl, write_seeds
 
 #: HEAD and GET, each tried once: a check's 503 is not retried at once, the confirmation
@@ -18,17 +19,10 @@ from tests.conftest import run_crawl, write_seeds
 FIRST_CHECK = 2
 
 
-def _page(title: str, links: list[str]) -> dict[str, str]:
-    anchors = "".join(f'<a href="{url}">link {n}</a>\n' for n, url in enumerate(links))
-    return {
-        "body": f"<html><title>{title}</title><body><main><p>{anchors}</p></main></body></html>"
-    }
-
-
 ROUTES = {
     "pages.test": {
         "/robots.txt": {"status": 404},
-        "/a.html": _page(
+        "/a.html": linking_page(
             "A",
             [
                 "http://flaky.test/p",
@@ -38,7 +32,7 @@ ROUTES = {
                 "http://ok.test/p",
             ],
         ),
-        "/b.html": _page("B", ["http://flaky.test/p", "http://ok.test/q"]),
+        "/b.html": linking_page("B", ["http://flaky.test/p", "http://ok.test/q"]),
     },
     "flaky.test": {
         "/p": {"body": "<title>Busy page</title>", "fail": {"times": FIRST_CHECK, "status": 503}},

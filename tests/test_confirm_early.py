@@ -24,15 +24,8 @@ from brokenlinks.checker.verdicts import Kind, Reason, Verdict
 from brokenlinks.config import BrokenlinksConfig
 from brokenlinks.net.downloader import PoliteDownloader
 from brokenlinks.testing.localweb import LocalWeb
+from brokenlinks.testing.routes import linking_page
 from tests.conftest import run_crawl, write_seeds
-
-
-def _page(title: str, links: list[str]) -> dict[str, str]:
-    anchors = "".join(f'<a href="{url}">link {n}</a>\n' for n, url in enumerate(links))
-    return {
-        "body": f"<html><title>{title}</title><body><main><p>{anchors}</p></main></body></html>"
-    }
-
 
 #: seconds the slow referring page takes: the crawl is not quiet before it is answered
 SLOW = 6
@@ -40,7 +33,7 @@ SLOW = 6
 BUSY_ROUTES = {
     "pages.test": {
         "/robots.txt": {"status": 404},
-        "/a.html": _page(
+        "/a.html": linking_page(
             "A",
             [
                 "http://flaky.test/p",
@@ -49,7 +42,7 @@ BUSY_ROUTES = {
                 "http://ok.test/p",
             ],
         ),
-        "/slow.html": {**_page("Slow", ["http://ok.test/q"]), "delay": SLOW},
+        "/slow.html": {**linking_page("Slow", ["http://ok.test/q"]), "delay": SLOW},
     },
     # HEAD and GET fail, the early check gets the page
     "flaky.test": {
@@ -108,7 +101,7 @@ def test_targets_are_confirmed_while_the_crawl_goes_on(tmp_path):
 HANG_ROUTES = {
     "pages.test": {
         "/robots.txt": {"status": 404},
-        "/a.html": _page(
+        "/a.html": linking_page(
             "A", ["http://hang.test/never", "http://stuck.test/x", "http://stuck.test/y"]
         ),
     },

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from brokenlinks.testing.localweb import LocalWeb
+from brokenlinks.testing.routes import linking_page
 from tests.conftest import run_crawl, write_seeds
 
 LIMITED = 12
@@ -22,18 +23,14 @@ PAGES = 12
 RETRY_AFTER = 5
 
 
-def _page(title: str, links: list[str]) -> dict[str, str]:
-    anchors = "".join(f'<a href="{url}">link {n}</a>\n' for n, url in enumerate(links))
-    return {
-        "body": f"<html><title>{title}</title><body><main><p>{anchors}</p></main></body></html>"
-    }
-
-
 ROUTES = {
     "pages.test": {
         "/robots.txt": {"status": 404},
-        "/limited.html": _page("Limited", [f"http://rl.test/p{i}" for i in range(LIMITED)]),
-        **{f"/{n}.html": _page(f"Page {n}", [f"http://ok{n}.other.test/a"]) for n in range(PAGES)},
+        "/limited.html": linking_page("Limited", [f"http://rl.test/p{i}" for i in range(LIMITED)]),
+        **{
+            f"/{n}.html": linking_page(f"Page {n}", [f"http://ok{n}.other.test/a"])
+            for n in range(PAGES)
+        },
     },
     "rl.test": {
         "/p*": {

@@ -323,3 +323,15 @@ def _parse_rule(value: object, where: str, *, allow_times: bool = False) -> Rule
     if "status" not in kwargs and ("location" in kwargs or "chain" in kwargs):
         kwargs["status"] = 302
     return Rule(**kwargs)
+
+
+def linking_page(title: str, links: list[str]) -> dict[str, str]:
+    """A route answering a referring page that links to each of *links* (anchors ``link N``).
+
+    >>> linking_page("A", ["http://gone.test/x"])["body"]
+    '<html><title>A</title><body><main><p><a href="http://gone.test/x">link 0</a>\\n</p></main></body></html>'
+    """
+    anchors = "".join(f'<a href="{url}">link {n}</a>\n' for n, url in enumerate(links))
+    return {
+        "body": f"<html><title>{title}</title><body><main><p>{anchors}</p></main></body></html>"
+    }
