@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy.exceptions import CannotResolveHostError
@@ -24,6 +25,7 @@ from brokenlinks.checker.verdicts import (
 )
 from brokenlinks.extensions.feeds import SafeCsvItemExporter
 from brokenlinks.items import PROSPECT_FIELDS, ProspectItem
+from brokenlinks.judge import parked, soft404, textsearch
 from brokenlinks.net.guard import HostPolicy, refusal_reason, split_port
 from brokenlinks.parsing.extract import extract_page
 from brokenlinks.parsing.urls import is_http, parse_absolute, resolve_href
@@ -126,6 +128,58 @@ def test_extraction_never_raises_and_every_href_is_a_link(html, encoding):
         assert link.url is None or parse_absolute(link.url) is not None
         assert link.follow == (not {"nofollow", "sponsored", "ugc"} & set(link.rel))
         assert link.position in {"content", "nav", "header", "footer", "aside"}
+
+
+# -- body judgement ----------------------------------------------------------------------
+
+#: words of every length around the prefix soft404 reads first, non-ASCII and İ included
+WORDY = st.lists(
+    st.one_of(
+        st.text(alphabet="abcXYZ\u00e9\u0130\u03a3\u4e2d_1", min_size=1, max_size=30),
+        st.sampled_from([" ", "  ", ", ", "! ", "\u00a0", "\n", "\u2014"]),
+    ),
+    max_size=4 * soft404.MAX_WORDS,
+).map("".join)
+
+
+@given(WORDY)
+def test_first_words_are_the_naive_ones(text):
+    naive = tuple(w.lower() for w in soft404._WORD.findall(text))[: soft404.MAX_WORDS]
+    assert soft404._first_words(text) == naive
+
+
+@pytest.mark.parametrize("width", [1, 5, 9, 10, 11, 20, 40])
+def test_first_words_of_long_texts(width):
+    # words of every width: the prefix holds more than MAX_WORDS of the short ones, and
+    # fewer of the long ones (then the whole text is read); a word is cut at its end
+    words = [f"W{i:0{width}d}"[: width + 1] for i in range(3 * soft404.MAX_WORDS)]
+    text = " ".join(words)
+    naive = tuple(w.lower() for w in soft404._WORD.findall(text))[: soft404.MAX_WORDS]
+    assert soft404._first_words(text) == naive
+    assert len(naive) == soft404.MAX_WORDS
+
+
+@given(st.text(max_size=80))
+def test_fold_keeps_every_ascii_literal(text):
+    # an ASCII run of the text, lower-cased, is in the fold: what the prefilter relies on
+    folded = textsearch.fold(text)
+    for run in re.findall(r"[\x00-\x7f]+", text):
+        assert run.lower().encode("ascii") in folded
+
+
+@given(
+    st.text(alphabet=" \t\n\u00a0xyz", max_size=12),
+    st.text(alphabet=" \t\n\u00a0domainpkrsle", max_size=40),
+    st.booleans(),
+    st.integers(0, 120),
+)
+def test_parked_text_normalised_once_answers_the_same(title, text, landed, cut):
+    # a PageSignals' title and text are normalised, the text then cut (maybe after a space)
+    if landed:
+        text = f"{text} This domain\n is  parked {text}"
+    title, text = soft404._normalise(title), soft404._normalise(text)[:cut]
+    again = parked.parked_by_markup(title, text, "")
+    assert parked.parked_by_markup(title, text, "", normalised=True) == again
 
 
 # -- verdicts ---------------------------------------------------------------------------

@@ -82,7 +82,7 @@ def read_body(
     ('x.test', 'GoDaddy')
     """
     signals = soft404.page_signals(markup, url, redirected=redirected)
-    return signals, parked.parked_by_markup(signals.title, signals.text, markup)
+    return signals, parked.parked_by_markup(signals.title, signals.text, markup, normalised=True)
 
 
 def _exit_with(crawl: int) -> None:

@@ -60,6 +60,8 @@ MIN_WORDS = 8
 
 _SKIP_TAGS_ALL = ("script", "style", "noscript", "template")
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: characters read for the first ``MAX_WORDS`` words (about 6 each with their spaces)
+_WORDS_SPAN = MAX_WORDS * 10
 _SEGMENT_SPLIT = re.compile(r"\s+[|\-–—·:»~/]+\s+|\s*[|·»]\s*")
 _LEAD_NOISE = re.compile(
     r"^(?:(?:oops|whoops|uh[ -]?oh|sorry|hmm+|ouch|error|fehler|erreur|errore|erro|"
@@ -150,6 +152,22 @@ def _text(element: etree._Element) -> str:
     return _normalise(" ".join(element.itertext()))
 
 
+def _first_words(text: str) -> tuple[str, ...]:
+    """The first ``MAX_WORDS`` words of *text*, lower-cased.
+
+    Found in a prefix first: a page's main text runs to thousands of words, and only
+    these are kept. More than ``MAX_WORDS`` words in the prefix means the first ones are
+    whole (the prefix can only cut the one after them); fewer, and the whole text is read.
+
+    >>> _first_words("Oops! No Page here.")
+    ('oops', 'no', 'page', 'here')
+    """
+    words = _WORD.findall(text, 0, _WORDS_SPAN)
+    if len(words) <= MAX_WORDS:
+        words = _WORD.findall(text)
+    return tuple(map(str.lower, words[:MAX_WORDS]))
+
+
 def page_signals(html: str, url: str, *, redirected: bool = False) -> PageSignals:
     """Read the signals of one HTML answer.
 
@@ -181,13 +199,13 @@ def page_signals(html: str, url: str, *, redirected: bool = False) -> PageSignal
         etree.strip_elements(root, "nav", "header", "footer", with_tail=False)
         main = root.find("body")
         main = main if main is not None else root
-    words = tuple(w.lower() for w in _WORD.findall(_text(main)))
+    words = _first_words(_text(main))
     return PageSignals(
         url=url,
         redirected=redirected,
         title=title,
         headings=tuple(h for h in headings if h),
-        words=words[:MAX_WORDS],
+        words=words,
         text=text[:MAX_TEXT],
     )
 
