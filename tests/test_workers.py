@@ -18,6 +18,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.test import get_crawler
 
 from brokenlinks.checker.workers import (
+    INLINE_CHARS,
     SCRAPYD_CRAWLS,
     WorkerPool,
     available_cores,
@@ -111,6 +112,24 @@ async def _dead_workers(caplog):
     assert "from now on" in warnings[1]
     assert crawler.stats.get_value("brokenlinks/workers/broken") == 2
     assert crawler.stats.get_value("brokenlinks/workers/rebuilt") == 1
+
+
+@pytest_twisted.inlineCallbacks
+def test_without_workers_small_jobs_run_on_the_loop_large_ones_in_a_thread():
+    yield deferred_from_coro(_inline_or_thread())
+
+
+async def _inline_or_thread():
+    import threading
+
+    pool = WorkerPool(0)
+    loop_thread = threading.get_ident()
+    # a thread's hand-off costs more than a small job: it runs on the loop's own thread
+    assert await pool.run(threading.get_ident, size=INLINE_CHARS - 1) == loop_thread
+    # a large one would stall the loop: a thread
+    assert await pool.run(threading.get_ident, size=INLINE_CHARS) != loop_thread
+    # no size given: a thread, as before
+    assert await pool.run(threading.get_ident) != loop_thread
 
 
 @pytest.mark.parametrize(

@@ -313,7 +313,7 @@ class PageReader:
             self.hits += 1
             signals, lander = known
             return replace(signals, url=url, redirected=redirected), lander
-        signals, lander = await self.pool.run(read_body, markup, url, redirected)
+        signals, lander = await self.pool.run(read_body, markup, url, redirected, size=len(markup))
         if len(self._read) >= self.size:
             self._read.pop(next(iter(self._read), key), None)
         self._read[key] = (signals, lander)
@@ -790,7 +790,8 @@ class LinkChecker:
             return None if profile is not None and not profile.honest else verdict
         if not isinstance(response, TextResponse):
             return verdict
-        # parsing a capped body is CPU work: off the reactor thread
+        # parsing a capped body is CPU work: in a worker process, or (a shard) on the loop
+        # when it is small, else in a thread
         signals, lander = await self._read_page(markup, response.url, redirected)
         self.stats.set_value("brokenlinks/bodies/read_once", self._read_page.hits)
         if lander is not None:

@@ -301,7 +301,10 @@ async def extract_in_pool(
     *scripted*: the page is a DOM the browser rendered with scripts on.
     """
     return await checker.workers.run(
-        partial(extract_page, encoding=decoded.encoding, scripted=scripted), decoded.text, url
+        partial(extract_page, encoding=decoded.encoding, scripted=scripted),
+        decoded.text,
+        url,
+        size=len(decoded.text),
     )
 
 

@@ -26,7 +26,8 @@ then on. Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the 
 stops them itself when it has stopped.
 
 ``BROKENLINKS_WORKERS``: processes sharing the work, the crawl's own included; 1 does
-everything in the crawl process (jobs go to a thread, as before), N adds N - 1 workers,
+everything in the crawl process (a job runs on the event loop, or in a thread when it
+reads more than ``INLINE_CHARS`` characters), N adds N - 1 workers,
 0 (the default) shares the CPU cores this process may use among the crawls that run
 side by side on the machine: one outside Scrapyd, ``SCRAPYD_CRAWLS`` (the ``max_proc``
 of ``deploy/scrapyd.conf``) in a Scrapyd job (``SCRAPY_JOB`` in the environment), so that
@@ -66,6 +67,12 @@ _T = TypeVar("_T")
 SCRAPYD_CRAWLS = 4
 #: times a broken pool is built again before the crawl does the work itself
 _REBUILDS = 1
+#: without workers, a job on fewer characters runs on the event loop itself (2 to 3 ms
+#: of reading at most); a larger one runs in a thread. A thread does not run beside the
+#: loop (the GIL) and its hand-off cost a check shard 0.5 ms of CPU a body, more than
+#: reading an 18 KB body (0.9 ms on the benchmark web) took; it only keeps a long job
+#: from stalling the loop's other work.
+INLINE_CHARS = 50_000
 
 #: what the fork server imports once, so that each forked worker starts ready
 _PRELOAD = ("brokenlinks.parsing.extract", "brokenlinks.judge.soft404", "brokenlinks.judge.parked")
@@ -160,7 +167,7 @@ def processes_for(setting: int, *, cores: int | None = None, crawls: int | None 
 
 
 class WorkerPool:
-    """Runs pure functions in worker processes (or, without workers, in a thread).
+    """Runs pure functions in worker processes (or, without workers, on the loop or in a thread).
 
     The workers start when the spider opens (or with the first job), in a thread:
     starting the fork server and forking from it takes a second or so, while robots.txt
@@ -251,14 +258,18 @@ class WorkerPool:
         if not self._inline and self._starting is None:
             self._starting = asyncio.ensure_future(self._warm_up())
 
-    async def run(self, func: Callable[..., _T], *args: object) -> _T:
+    async def run(self, func: Callable[..., _T], *args: object, size: int | None = None) -> _T:
         """Return ``func(*args)``, computed in a worker process when there are workers.
 
         *func* must be a module-level function and its arguments and result picklable.
+        *size*: the characters the job reads; without workers, a job under
+        :data:`INLINE_CHARS` runs on the loop instead of in a thread.
         """
         executor = self._executor
         if self._inline or executor is None:
             self.start()
+            if size is not None and size < INLINE_CHARS:
+                return func(*args)
             return await run_in_thread(func, *args)
         try:
             result = await asyncio.wrap_future(executor.submit(func, *args))

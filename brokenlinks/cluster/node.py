@@ -14,8 +14,8 @@ What differs from the coordinator's settings: no add-ons (the settings are final
 feeds, pipelines, progress, summary or fresh-verdict look-ups (the coordinator has them),
 no spider modules (the shard's spider is given as a class), no nested shards, Scrapy's own
 scheduler (a shard schedules nothing: with scrapy-redis' it would read the crawl's queue
-when its key names no spider), the page reading in a thread (the shard is itself one of
-the crawl's processes),
+when its key names no spider), no worker processes (the shard is itself one of the
+crawl's processes: a body is read on its loop, a large one in a thread),
 ``CONCURRENT_REQUESTS`` divided among the shards (the crawl's budget is for all of them), and the shard's name in every log line. ``SIGINT`` is ignored:
 Ctrl-C reaches the whole process group, and the coordinator stops its shards itself.
 """
