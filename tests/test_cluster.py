@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -20,6 +22,8 @@ from brokenlinks.cluster.local import LocalShards, merge_stats, picklable_settin
 from brokenlinks.cluster.node import shard_settings
 from brokenlinks.cluster.partition import shard_key, shard_of, shard_of_key
 from brokenlinks.net import guard
+
+from .conftest import PROJECT
 
 
 def test_one_owner_per_site_whatever_the_host():
@@ -141,9 +145,33 @@ def test_shard_settings_leave_the_crawls_work_to_the_coordinator():
     assert out["ITEM_PIPELINES"] == {}
     assert out["ADDONS"] == {}
     assert out["EXTENSIONS"]["brokenlinks.checker.checks.LinkChecker"] == 100
-    assert out["EXTENSIONS"]["brokenlinks.extensions.summary.CrawlSummary"] is None
+    # the project's own are left out (Scrapy would import them), Scrapy's turned off
+    assert "brokenlinks.extensions.summary.CrawlSummary" not in out["EXTENSIONS"]
+    assert out["EXTENSIONS"]["scrapy.extensions.logstats.LogStats"] is None
     assert out["LOG_FORMAT"] == "%(message)s"  # the crawl logs the shard's records
     assert values["FEEDS"]  # the coordinator's own settings are untouched
+
+
+@pytest.mark.e2e
+def test_a_shard_does_not_import_the_store():
+    # the add-on's extensions, as the coordinator has them; Scrapy loads every key
+    code = """
+import sys
+from scrapy.settings import Settings
+from brokenlinks.addon import Addon
+from brokenlinks.cluster.node import shard_settings
+settings = Settings()
+Addon().update_settings(settings)
+values = shard_settings(dict(settings.copy_to_dict()), 0, 2)
+names = Settings(values).get_component_priority_dict_with_base("EXTENSIONS")
+assert "brokenlinks.checker.checks.LinkChecker" in names, sorted(names)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "alembic")))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=PROJECT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_only_changed_picklable_settings_travel():
