@@ -17,7 +17,11 @@ The seams, and why there is no public way:
   page to render. Checked with scrapy-playwright 0.0.48.
 
 One seam is not here yet: ``Downloader._process_queue`` (``brokenlinks.net.downloader``,
-canary ``tests/test_downloader.py``), whose module is being rewritten. The others that the
+canary ``tests/test_downloader.py``), whose module is being rewritten. The engine's
+``downloader.active``, ``downloader.slots[key].active`` and ``scraper.slot`` (``queue``
+then ``active``), read by the checker's early confirmation and the reliable page queue,
+have no underscore but no documentation either: their canaries are in
+``tests/test_compat.py`` too. The others that the
 project once used have public replacements: ``RedirectMiddleware.process_response``
 instead of ``_redirect``, ``CrawlerProcess.create_crawler`` instead of
 ``ScrapyCommand._create_crawler``, the ``FEEDS`` options instead of
