@@ -62,7 +62,8 @@ _FETCH_META = {
     "brokenlinks_shard_fetch": True,
 }
 
-#: extensions the coordinator runs for the whole crawl (None: off in a shard)
+#: extensions the coordinator runs for the whole crawl: left out of a shard's settings
+#: (Scrapy's own, which its defaults enable, set to None)
 _COORDINATOR_ONLY = (
     "brokenlinks.checker.freshness.FreshVerdicts",
     "brokenlinks.extensions.feeds.ProspectFeedExporter",

@@ -60,7 +60,8 @@ MIN_WORDS = 8
 
 _SKIP_TAGS_ALL = ("script", "style", "noscript", "template")
 _WORD = re.compile(r"\w+", re.UNICODE)
-#: characters read for the first ``MAX_WORDS`` words (about 6 each with their spaces)
+#: characters read first for the first ``MAX_WORDS`` words: 10 a word, where a word and
+#: its space take about 6 in running text
 _WORDS_SPAN = MAX_WORDS * 10
 _SEGMENT_SPLIT = re.compile(r"\s+[|\-–—·:»~/]+\s+|\s*[|·»]\s*")
 _LEAD_NOISE = re.compile(
