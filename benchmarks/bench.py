@@ -71,6 +71,8 @@ def role_of(pid: Path) -> str:
         argv = (pid / "cmdline").read_bytes().split(b"\0")
     except OSError:
         return "?"
+    if argv == [b""]:
+        return "?"  # a zombie (or a kernel thread): its command line is gone
     text = b" ".join(argv)
     if b"brokenlinks.cluster.node" in text:
         return "check shard"

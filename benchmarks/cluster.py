@@ -11,7 +11,12 @@ starts a throwaway Redis and a throwaway PostgreSQL (``brokenlinks.testing``; De
 scrapy-redis' queue, link checks through the check shards' Redis queues
 (``brokenlinks.cluster``), every verdict stored in one PostgreSQL database. ``--pin``
 pins node *i* to core *i* modulo the cores (``taskset``), so that each node has its own
-core where there are enough. ``--kill`` adds a run of two nodes in which the second is
+core where there are enough. ``--cpus-per-node F`` gives each node a CPU budget of its own
+instead: F cores' worth of CPU time (a cgroup's CPU bandwidth limit, ``cpu.cfs_quota_us``
+or ``cpu.max``), which no other node and no server can take, while Redis, PostgreSQL and
+the web server run outside the budgets. On a machine with fewer cores than nodes plus
+servers, that is how "each node has its own core" can be measured: with ``--cpus-per-node
+0.5`` on two cores, one node or two get half a core each and the servers keep a core. ``--kill`` adds a run of two nodes in which the second is
 killed (SIGKILL, its whole process group) once the server has answered a third of the
 one-node run's requests.
 
@@ -69,6 +74,76 @@ class Node:
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+_CGROUP_V1 = Path("/sys/fs/cgroup/cpu")
+_CGROUP_V2 = Path("/sys/fs/cgroup")
+#: the CPU bandwidth period, microseconds (the kernel's default)
+_PERIOD_US = 100_000
+
+
+class CpuBudgetError(RuntimeError):
+    """No cgroup CPU controller this process may write to."""
+
+
+class CpuBudget:
+    """A cgroup with a CPU bandwidth limit of *cores* cores; processes put in it stay there.
+
+    cgroup v1 (a ``cpu`` hierarchy: ``cpu.cfs_quota_us``) or v2 (``cpu.max``, the ``cpu``
+    controller enabled for the children of the root). Needs root, or a delegated cgroup.
+    """
+
+    def __init__(self, name: str, cores: float) -> None:
+        quota = max(1000, round(cores * _PERIOD_US))
+        if (_CGROUP_V1 / "cpu.cfs_quota_us").exists():
+            self.path = _CGROUP_V1 / name
+            limit, value = "cpu.cfs_quota_us", str(quota)
+        elif "cpu" in _read(_CGROUP_V2 / "cgroup.controllers").split():
+            if "cpu" not in _read(_CGROUP_V2 / "cgroup.subtree_control").split():
+                _write(_CGROUP_V2 / "cgroup.subtree_control", "+cpu")
+            self.path = _CGROUP_V2 / name
+            limit, value = "cpu.max", f"{quota} {_PERIOD_US}"
+        else:
+            msg = "no cgroup cpu controller (cgroup v1 /sys/fs/cgroup/cpu or v2 cpu.max)"
+            raise CpuBudgetError(msg)
+        try:
+            self.path.mkdir()
+            _write(self.path / limit, value)
+        except OSError as e:
+            self.remove()
+            msg = f"cannot set a CPU budget in {self.path}: {e.strerror or e}"
+            raise CpuBudgetError(msg) from e
+
+    def wrap(self, cmd: list[str]) -> list[str]:
+        """*cmd* run in the budget: its shell enters the cgroup, then becomes *cmd*."""
+        procs = self.path / "cgroup.procs"
+        return ["sh", "-c", f'echo $$ > "{procs}" && exec "$@"', "sh", *cmd]
+
+    def remove(self) -> None:
+        """Remove the cgroup (its processes have exited)."""
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:  # a process is still leaving
+                time.sleep(0.1)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _write(path: Path, value: str) -> None:
+    try:
+        path.write_text(value)
+    except OSError as e:
+        msg = f"cannot write {path}: {e.strerror or e}"
+        raise CpuBudgetError(msg) from e
+
+
 #: servers the nodes share, by their process name in /proc/<pid>/stat
 _SERVERS = {"redis-server": "redis", "postgres": "postgres"}
 
@@ -112,12 +187,13 @@ class CpuByProcess(threading.Thread):
     def run(self) -> None:
         while True:
             for pid, (owner, role, cpu) in self._read().items():
-                first = (
-                    self.seen[pid][2]
-                    if pid in self.seen
-                    else self._before.get(pid, ("", "", 0.0))[2]
-                )
-                self.seen[pid] = (owner, role, first, cpu)
+                if pid in self.seen:
+                    _, known, first, _ = self.seen[pid]
+                    # an exited process keeps the role it had (its command line is gone)
+                    self.seen[pid] = (owner, known if role == "?" else role, first, cpu)
+                else:
+                    first = self._before.get(pid, ("", "", 0.0))[2]
+                    self.seen[pid] = (owner, role, first, cpu)
             if self.done.wait(0.5):
                 return
 
@@ -155,8 +231,12 @@ class ClusterRun:
 def node_command(
     index: int, seeds: Path, out: Path, *, redis_url: str, database_url: str, key: str,
     shards: int, web: bigweb.Web, pin: int | None, nodes: int = 0,
+    extra: dict[str, str] | None = None,
 ) -> list[str]:  # fmt: skip
-    """The ``scrapy crawl`` of node *index*: the same crawl on every node, one namespace."""
+    """The ``scrapy crawl`` of node *index*: the same crawl on every node, one namespace.
+
+    *extra* settings (``--set``) come last: they override the benchmark's own.
+    """
     settings = {
         # the server tells the nodes apart by it: a URL asked by two nodes is a duplicate
         "USER_AGENT": f"brokenlinks-bench-node{index}",
@@ -179,6 +259,7 @@ def node_command(
         "BROKENLINKS_CLUSTER_KEY": key,
         # started together: each leases its share from the start
         "BROKENLINKS_CLUSTER_NODES": str(nodes),
+        **(extra or {}),
     }
     cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={seeds}"]
     cmd += ["-O", str(out)]
@@ -199,7 +280,8 @@ def _reap(node: Node) -> None:
 def run_cluster(
     label: str, count: int, *, web: bigweb.Web, server: bigweb.BigWebServer, seeds: Path,
     work: Path, redis: RedisServer, pg: PgServer, shards: int, pin: bool,
-    kill_after: int | None = None,
+    kill_after: int | None = None, cpus_per_node: float | None = None,
+    extra: dict[str, str] | None = None,
 ) -> ClusterRun:  # fmt: skip
     """One crawl on *count* nodes, in a database and a Redis namespace of its own."""
     server.reset_counters()
@@ -209,13 +291,19 @@ def run_cluster(
     env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
     nodes: list[Node] = []
     reapers: list[threading.Thread] = []
+    budgets = [
+        CpuBudget(f"{key}-node{index}", cpus_per_node)
+        for index in range(count if cpus_per_node else 0)
+    ]
     start = time.monotonic()
     for index in range(count):
         cmd = node_command(
             index, seeds, work / f"{key}-{index}.jsonl", redis_url=redis.url, key=key,
             database_url=database_url, shards=shards, web=web,
-            pin=index % cores if pin else None, nodes=count,
+            pin=index % cores if pin else None, nodes=count, extra=extra,
         )  # fmt: skip
+        if budgets:
+            cmd = budgets[index].wrap(cmd)
         with (work / f"{key}-{index}.log").open("wb") as log:
             process = subprocess.Popen(
                 cmd, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -239,6 +327,8 @@ def run_cluster(
     for reaper in reapers:
         reaper.join()
     wall = time.monotonic() - start
+    for budget in budgets:
+        budget.remove()
     sampler.done.set()
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -274,12 +364,17 @@ def _dead_targets(database_url: str) -> set[str]:
         engine.dispose()
 
 
-def report(runs: list[ClusterRun], web: bigweb.Web, bound: float) -> str:
+def report(
+    runs: list[ClusterRun], web: bigweb.Web, bound: float, cpus_per_node: float | None = None
+) -> str:
+    budget = (
+        f"; each node {cpus_per_node:g} cores of CPU of its own (cgroup)" if cpus_per_node else ""
+    )
     lines = [
         (
             f"web: {len(web.pages)} referring pages, {len(web.targets)} targets on "
             f"{len(web.hosts)} hosts; truth: {len(web.dead_targets())} dead targets; "
-            f"politeness bound {bound:.2f} s ({PER_HOST}/host, {TOTAL} in all)"
+            f"politeness bound {bound:.2f} s ({PER_HOST}/host, {TOTAL} in all){budget}"
         ),
         "",
         (
@@ -339,10 +434,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", default="1,2,3", help="node counts, comma-separated")
     parser.add_argument("--kill", action="store_true", help="add a 2-node run, one killed")
     parser.add_argument("--pin", action="store_true", help="pin node i to core i %% cores")
+    parser.add_argument(
+        "--cpus-per-node",
+        type=float,
+        default=None,
+        metavar="F",
+        help="give each node F cores of CPU time of its own (a cgroup's CPU limit; root)",
+    )
     parser.add_argument("--shards", type=int, default=2, help="check shards per node")
+    parser.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for every node (repeatable), after the benchmark's own",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.nodes.split(",") if n.strip()]
+    extra: dict[str, str] = {}
+    for pair in args.set:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"--set {pair!r}: expected NAME=VALUE")
+        extra[name.strip()] = value
+    if args.cpus_per_node is not None:
+        if args.cpus_per_node <= 0:
+            parser.error("--cpus-per-node must be above 0")
+        try:  # checked before the web is generated
+            CpuBudget(f"brokenlinks-bench-probe-{os.getpid()}", args.cpus_per_node).remove()
+        except CpuBudgetError as e:
+            sys.stderr.write(f"--cpus-per-node: {e}\n")
+            return 1
     web = bigweb.generate(
         args.scale, port=bigweb.free_port(), seed=args.seed, timeout=args.timeout
     )
@@ -358,10 +482,11 @@ def main(argv: list[str] | None = None) -> int:
         common = {
             "web": web, "server": server, "seeds": seeds, "work": work, "redis": redis,
             "pg": pg, "shards": args.shards, "pin": args.pin,
+            "cpus_per_node": args.cpus_per_node, "extra": extra,
         }  # fmt: skip
         for count in counts:
             runs.append(run_cluster(f"{count} node(s)", count, **common))  # type: ignore[arg-type]
-            sys.stderr.write(report(runs, web, bound) + "\n")
+            sys.stderr.write(report(runs, web, bound, args.cpus_per_node) + "\n")
         if args.kill:
             one = next((r for r in runs if r.nodes == 1), None)
             after = (one.requests if one else len(web.targets)) // 3
@@ -375,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(pg_root, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    sys.stdout.write(report(runs, web, bound) + "\n")
+    sys.stdout.write(report(runs, web, bound, args.cpus_per_node) + "\n")
     if args.keep:
         sys.stdout.write(f"work directory: {work}\n")
     sys.stdout.write(json.dumps({"bound": bound}) + "\n")

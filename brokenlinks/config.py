@@ -95,7 +95,7 @@ class BrokenlinksConfig:
     workers: int = 0
     #: processes that check links, each owning the targets of its sites (brokenlinks.cluster):
     #: 1 checks in the crawl process; 0 (the default): one per CPU core (shared among
-    #: Scrapyd's crawls)
+    #: Scrapyd's crawls), and at least one process with ``REDIS_URL`` (in the cluster)
     check_shards: int = 0
     #: the namespace of a cluster run's keys in Redis (with ``REDIS_URL`` and check shards:
     #: brokenlinks.cluster.remote); "": scrapy-redis' ``SCHEDULER_QUEUE_KEY`` + ``:checks``,

@@ -212,6 +212,25 @@ def test_the_cluster_needs_shards_and_redis():
     assert _redis_shards().virtual == 64
 
 
+@pytest.mark.parametrize("job", [False, True], ids=["one-core node", "Scrapyd job, 2 cores"])
+def test_a_small_node_joins_the_cluster_with_one_shard(monkeypatch, job):
+    """The default shards on one core (or a Scrapyd job's share of two) are one process."""
+    import brokenlinks.cluster.local
+
+    monkeypatch.setattr(brokenlinks.cluster.local, "available_cores", lambda: 2 if job else 1)
+    if job:
+        monkeypatch.setenv("SCRAPY_JOB", "a1b2")
+    else:
+        monkeypatch.delenv("SCRAPY_JOB", raising=False)
+    crawler = get_crawler(settings_dict={"REDIS_URL": "redis://x"})
+    shards = build_from_crawler(LinkChecker, crawler).shards
+    assert isinstance(shards, RedisShards)
+    assert shards.count == shards.local.count == 1
+    # without Redis, one core checks in the crawl process, as before
+    alone = build_from_crawler(LinkChecker, get_crawler(settings_dict={}))
+    assert alone.shards is None
+
+
 @deferred_f_from_coro_f
 async def test_entries_in_flight_keep_the_node_open():
     shards = _redis_shards()

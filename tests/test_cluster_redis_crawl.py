@@ -72,11 +72,21 @@ def redis_url():
 class Node:
     """One ``scrapy crawl backlinks`` process: a node of the cluster."""
 
-    def __init__(self, tmp: Path, name: str, seeds: Path, settings: dict[str, object]) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        name: str,
+        seeds: Path,
+        settings: dict[str, object],
+        *,
+        core: int | None = None,
+    ) -> None:
         self.name = name
         self.out = tmp / f"{name}.jsonl"
         self.log = tmp / f"{name}.log"
         cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-O", str(self.out)]
+        if core is not None:  # a node of one core (its affinity)
+            cmd = ["taskset", "-c", str(core), *cmd]
         cmd += ["-a", f"seeds={seeds}"]
         for key, value in {**settings, "USER_AGENT": f"brokenlinks-{name}"}.items():
             text = json.dumps(value) if isinstance(value, dict | list | bool) else str(value)
@@ -332,8 +342,13 @@ def test_verdicts_right_and_stored_once(two_nodes, expected):
     assert {row["n"] for row in checks} == {1}
 
 
-def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expected):
-    """The same seeds on both nodes through scrapy-redis: the cluster's key is derived."""
+@pytest.mark.parametrize("one_core", [False, True], ids=["two shards each", "one core each"])
+def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expected, one_core):
+    """The same seeds on both nodes through scrapy-redis: the cluster's key is derived.
+
+    Nodes of one core each, with the default shards (one per core), are in the cluster
+    too: one shard process each.
+    """
     test_web.reset()
     seeds = write_seeds(tmp_path, [*RESOURCE_PAGES, *SLOW_PAGES])
     settings = {
@@ -347,12 +362,16 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
         "CONCURRENT_REQUESTS": 4,
     }
     del settings["BROKENLINKS_CLUSTER_KEY"]
+    if one_core:
+        del settings["BROKENLINKS_CHECK_SHARDS"]
+    cores = len(os.sched_getaffinity(0))
     nodes = [
         Node(
             tmp_path,
             f"node{i}",
             seeds,
             {**settings, "BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / f'node{i}'}.sqlite3"},
+            core=i % cores if one_core else None,
         )
         for i in (1, 2)
     ]
@@ -364,6 +383,8 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
     for node, code in zip(nodes, codes, strict=True):
         assert code == 0, node.output[-4000:]
         assert "Checking links with the cluster t-queue:backlinks:requests:checks:" in node.output
+        shards = 1 if one_core else 2
+        assert f"Checking links in {shards} shard processes" in node.output
     # each page read once, by one node, each target checked by one node (a read that
     # timed out is repeated: one of the timeouts' spare requests)
     requests = test_web.requests()

@@ -371,7 +371,10 @@ class LinkChecker:
         self.shards: LocalShards | RedisShards | None = None
         count = shards_for(config.check_shards)
         redis_url = crawler.settings.get("REDIS_URL")
-        if redis_url and count > 1:
+        # a node of a cluster checks through the cluster whatever its cores (one shard
+        # process on a one-core node, or a Scrapyd job's share of a small one): outside it,
+        # it would check targets others check too, and send its own requests to their hosts
+        if redis_url and (count > 1 or config.check_shards == 0):
             # the nodes of a cluster share the checks through Redis; redis-py is an extra
             from brokenlinks.cluster.remote import RedisShards  # noqa: PLC0415
 

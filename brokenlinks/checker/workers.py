@@ -28,7 +28,8 @@ stops them itself when it has stopped.
 ``BROKENLINKS_WORKERS``: processes sharing the work, the crawl's own included; 1 does
 everything in the crawl process (a job runs on the event loop, or in a thread when it
 reads more than ``INLINE_CHARS`` characters), N adds N - 1 workers,
-0 (the default) shares the CPU cores this process may use among the crawls that run
+0 (the default) shares the CPU cores this process may use (its affinity, capped by its
+cgroup's CPU limit: :mod:`brokenlinks.ops.cores`) among the crawls that run
 side by side on the machine: one outside Scrapyd, ``SCRAPYD_CRAWLS`` (the ``max_proc``
 of ``deploy/scrapyd.conf``) in a Scrapyd job (``SCRAPY_JOB`` in the environment), so that
 four jobs on an 8-core node use 8 processes, not 4 x 8.
@@ -53,6 +54,7 @@ from typing import TYPE_CHECKING, TypeVar
 from scrapy.utils.asyncio import run_in_thread
 
 from brokenlinks.judge import parked, soft404
+from brokenlinks.ops.cores import available_cores
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -126,14 +128,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         pass  # it exists, owned by someone else
     return True
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def crawls_sharing_cores(environ: Mapping[str, str] | None = None) -> int:

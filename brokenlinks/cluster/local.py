@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.settings import BaseSettings, default_settings
 
-from brokenlinks.checker.workers import available_cores, crawls_sharing_cores
+from brokenlinks.checker.workers import crawls_sharing_cores
 from brokenlinks.cluster import wire
 from brokenlinks.cluster.partition import shard_of
+from brokenlinks.ops.cores import available_cores
 
 if TYPE_CHECKING:
     from scrapy import Request

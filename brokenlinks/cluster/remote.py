@@ -1,7 +1,8 @@
 """Check shards across machines: the nodes of a cluster share one Redis.
 
 With ``REDIS_URL`` set (the Redis scrapy-redis already shares referring pages through)
-and more than one check shard (``BROKENLINKS_CHECK_SHARDS``), :class:`RedisShards` stands in for
+and ``BROKENLINKS_CHECK_SHARDS`` not 1 (its default gives a node of one core one shard
+process), :class:`RedisShards` stands in for
 :class:`~brokenlinks.cluster.local.LocalShards` (same calls: ``check``, ``fetch``,
 ``stop``, ``close``). Each node's crawl process still runs its local shard processes; on
 top of them:
