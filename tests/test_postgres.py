@@ -164,3 +164,81 @@ def test_long_anchor_and_data_href_on_postgres(tmp_path, pg_url):
         assert stored == data_href
     finally:
         engine.dispose()
+
+
+def _overlapping_batch(node: int, round_: int, targets: list[str]) -> list:
+    from brokenlinks.items import CheckItem, LinkRecord, PageItem
+
+    crawled = f"2026-01-01T10:{round_:02d}:00Z"
+    page = PageItem(
+        url=f"http://node{node}.test/page{round_}",
+        requested_url=f"http://node{node}.test/page{round_}",
+        domain=f"node{node}.test",
+        title="",
+        status=200,
+        error=None,
+        links_on_page=len(targets),
+        crawled_at=crawled,
+        links=[
+            LinkRecord(
+                target_url=url,
+                target_domain=url.split("/")[2],
+                anchor_text="a",
+                rel=[],
+                follow=True,
+                position="content",
+                context="",
+                checked=True,
+            )
+            for url in targets
+        ],
+    )
+    checks = [
+        CheckItem(
+            target_url=url,
+            target_domain=url.split("/")[2],
+            kind="dead",
+            reason="http_status",
+            status=404,
+            final_url=None,
+            checked_at=crawled,
+        )
+        for url in targets
+    ]
+    return [page, *checks]
+
+
+def test_two_writers_on_the_same_targets_never_deadlock(pg_url):
+    """Two nodes storing the same verdicts, their pages' links in opposite orders.
+
+    Rows locked in the order the batch met them: each writer holds rows the other waits
+    for, and PostgreSQL ends one transaction ("deadlock detected"); in key order, never.
+    """
+    import threading
+
+    engine = db.create_engine_from_url(pg_url)
+    db.init_db(engine)
+    targets = [f"http://t{n}.test/gone" for n in range(300)]
+    runs = [store.start_run(engine, "backlinks", {"node": n}) for n in (0, 1)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(node: int) -> None:
+        order = targets if node == 0 else targets[::-1]
+        for round_ in range(12):
+            barrier.wait(timeout=60)
+            try:
+                store.write_batch(engine, runs[node], _overlapping_batch(node, round_, order))
+            except Exception as e:  # noqa: BLE001  (reported below)
+                errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in (0, 1)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert errors == []
+        assert store.count_rows(engine)["targets"] == 300
+    finally:
+        engine.dispose()

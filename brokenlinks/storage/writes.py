@@ -126,6 +126,17 @@ def _memo(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return process
 
 
+def _by(*keys: str) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """Rows in the order of their unique key: every writer locks rows in the same order.
+
+    Two writers upserting overlapping rows in different orders (two nodes of a cluster,
+    each storing the verdicts its pages need, in PostgreSQL) each wait for a row the
+    other holds: PostgreSQL ends one transaction with "deadlock detected", and it is
+    written again. In the same order, the second writer waits for the first, and no more.
+    """
+    return lambda row: tuple(row[key] for key in keys)
+
+
 def _executemany(
     session: Session,
     engine: Engine,
@@ -295,7 +306,9 @@ def _upsert_targets(
             },
         )
 
-    rows = [{**row, "last_run_id": run_id} for row in batch.targets.values()]
+    rows = sorted(
+        ({**row, "last_run_id": run_id} for row in batch.targets.values()), key=_by("url_key")
+    )
     _executemany(session, engine, "targets_seen", seen, rows)
     ids = _ids(session, t.targets, {row["url_key"]: url for url, row in batch.targets.items()})
     if not batch.verdicts:
@@ -322,7 +335,7 @@ def _upsert_targets(
         }
         for url, verdict in batch.verdicts.items()
     ]
-    _executemany(session, engine, "targets_checked", checked, rows)
+    _executemany(session, engine, "targets_checked", checked, sorted(rows, key=_by("url_key")))
     return ids
 
 
@@ -341,6 +354,7 @@ def _insert_checks(
     for (url, _), verdict in batch.checks.items():
         row = {key: value for key, value in verdict.items() if key != "url"}
         rows.append({**row, "target_id": target_ids[url], "run_id": run_id})
+    rows.sort(key=_by("target_id", "checked_at"))
     _executemany(session, engine, "checks", build, rows)
 
 
@@ -362,7 +376,9 @@ def _upsert_pages(session: Session, engine: Engine, run_id: int, batch: _Batch) 
             },
         )
 
-    rows = [{**row, "last_run_id": run_id} for row in batch.pages.values()]
+    rows = sorted(
+        ({**row, "last_run_id": run_id} for row in batch.pages.values()), key=_by("url_key")
+    )
     _executemany(session, engine, "pages", build, rows)
     return _ids(session, t.pages, {row["url_key"]: url for url, row in batch.pages.items()})
 
@@ -407,6 +423,7 @@ def _upsert_links(
         }
         for (page_url, target_url, _, _), row in batch.links.items()
     ]
+    rows.sort(key=_by("page_id", "target_id", "anchor_key", "position"))
     _executemany(session, engine, "links", build, rows)
 
 
@@ -432,7 +449,7 @@ def _mark_gone(
         # a network failure says nothing about the page's links
         if page["error"] is None or page["status"] in t.PAGE_GONE_STATUSES
     ]
-    _executemany(session, engine, "links_gone", _gone, rows)
+    _executemany(session, engine, "links_gone", _gone, sorted(rows, key=_by("page")))
 
 
 def write_batch(engine: Engine, run_id: int, items: Sequence[Any]) -> None:
@@ -469,7 +486,7 @@ def _join_campaign(
             index_elements=[t.campaign_pages.c.campaign, t.campaign_pages.c.page_id]
         )
 
-    rows = [{"campaign": name, "page_id": pid} for pid in page_ids.values()]
+    rows = [{"campaign": name, "page_id": pid} for pid in sorted(page_ids.values())]
     _executemany(session, engine, "campaign_pages", build, rows)
 
 
