@@ -12,6 +12,7 @@ import time
 
 import pytest
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
@@ -50,6 +51,23 @@ def test_line_and_eta():
     assert progress_line(snap, requests_per_second=3.0, eta=30.0) == (
         "referring pages 1/4 (25%), targets checked 7, dead 2, 3.0 requests/s, ETA 00:30"
     )
+
+
+@deferred_f_from_coro_f
+async def test_the_first_lines_rate_counts_from_the_start():
+    # the first log line comes one interval after the start: it had no sample before it,
+    # and said 0.0 requests/s in every crawl
+    crawler = get_crawler(settings_dict={"LOGSTATS_INTERVAL": 60})
+    progress = CrawlProgress(crawler, terminal=False, interval=60)
+    progress.spider_opened()
+    try:
+        crawler.stats.set_value("downloader/request_count", 30)
+        _, text = progress.line()
+    finally:
+        progress.spider_closed()
+    match = re.search(r"([\d.]+) requests/s", text)
+    assert match is not None, text
+    assert float(match.group(1)) > 0, text
 
 
 def test_switched_off():

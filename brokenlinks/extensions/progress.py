@@ -208,6 +208,9 @@ class CrawlProgress:
 
     def spider_opened(self) -> None:
         self.started = time.monotonic()
+        # the rate of the first line (after one interval) counts from the start: without
+        # this sample it had nothing before it, and every crawl's first log line said 0.0
+        self.samples.append((self.started, 0))
         self.checker = self.crawler.get_extension(LinkChecker)
         if self.terminal:
             self.bar = tqdm(
