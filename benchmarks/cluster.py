@@ -2,7 +2,8 @@
 
 One command (from the project directory)::
 
-    python benchmarks/cluster.py [--scale 1] [--nodes 1,2,3] [--kill] [--pin] [--shards 2]
+    python benchmarks/cluster.py [--scale 1] [--nodes 1,2,3] [--kill] [--pin]
+        [--cpus-per-node F] [--shards 2] [-s NAME=VALUE ...]
 
 generates the web of :mod:`bigweb` (as ``bench.py`` does) and serves it in this process,
 starts a throwaway Redis and a throwaway PostgreSQL (``brokenlinks.testing``; Debian's
@@ -16,9 +17,11 @@ instead: F cores' worth of CPU time (a cgroup's CPU bandwidth limit, ``cpu.cfs_q
 or ``cpu.max``), which no other node and no server can take, while Redis, PostgreSQL and
 the web server run outside the budgets. On a machine with fewer cores than nodes plus
 servers, that is how "each node has its own core" can be measured: with ``--cpus-per-node
-0.5`` on two cores, one node or two get half a core each and the servers keep a core. ``--kill`` adds a run of two nodes in which the second is
-killed (SIGKILL, its whole process group) once the server has answered a third of the
-one-node run's requests.
+0.5`` on two cores, one node or two get half a core each and the servers keep a core.
+``-s NAME=VALUE`` (repeatable) adds a Scrapy setting to every node's command line, after
+the benchmark's own (``-s BROKENLINKS_RECHECK_AFTER=0``). ``--kill`` adds a run of two
+nodes in which the second is killed (SIGKILL, its whole process group) once the server
+has answered a third of the one-node run's requests.
 
 For each run it prints: wall (start of the first node to the exit of the last), the CPU
 of every node (its processes, shards and workers included), the server's requests, the
