@@ -351,13 +351,15 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
     """
     test_web.reset()
     seeds = write_seeds(tmp_path, [*RESOURCE_PAGES, *SLOW_PAGES])
+    # a queue of its own: the dupefilter of another run (SCHEDULER_PERSIST) would drop every seed
+    queue = "t-queue-1core" if one_core else "t-queue"
     settings = {
         **cluster_settings(test_web, redis_url, ""),
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "SCHEDULER_PERSIST": True,
-        "SCHEDULER_QUEUE_KEY": "t-queue:%(spider)s:requests",
-        "SCHEDULER_DUPEFILTER_KEY": "t-queue:%(spider)s:dupefilter",
+        "SCHEDULER_QUEUE_KEY": f"{queue}:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{queue}:%(spider)s:dupefilter",
         # a few pages at a time: the node that starts first does not take them all
         "CONCURRENT_REQUESTS": 4,
     }
@@ -382,7 +384,7 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
             node.kill()
     for node, code in zip(nodes, codes, strict=True):
         assert code == 0, node.output[-4000:]
-        assert "Checking links with the cluster t-queue:backlinks:requests:checks:" in node.output
+        assert f"Checking links with the cluster {queue}:backlinks:requests:checks:" in node.output
         shards = 1 if one_core else 2
         assert f"Checking links in {shards} shard processes" in node.output
     # each page read once, by one node, each target checked by one node (a read that
@@ -395,7 +397,7 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
     ]
     assert len(runs) == 2
     # every page popped was held by its node until stored, then acknowledged
-    assert_every_page_acknowledged(redis_url, "t-queue:backlinks:requests", runs)
+    assert_every_page_acknowledged(redis_url, f"{queue}:backlinks:requests", runs)
     assert sum(s["brokenlinks/cluster/pages_taken"] for s in runs) >= 21
     spare = spare_requests(runs, requests)
     extra = 0
