@@ -22,6 +22,7 @@ from .conftest import run_crawl, write_seeds
 from .test_durability import COMPLETE, PAGE_URLS, settings_for, slow_web, start_crawl
 from .test_memory import scrapy
 from .test_migrations import revision, schema_diff
+from .test_store import check, link, page
 
 pytestmark = pytest.mark.e2e
 
@@ -167,45 +168,12 @@ def test_long_anchor_and_data_href_on_postgres(tmp_path, pg_url):
 
 
 def _overlapping_batch(node: int, round_: int, targets: list[str]) -> list:
-    from brokenlinks.items import CheckItem, LinkRecord, PageItem
-
     crawled = f"2026-01-01T10:{round_:02d}:00Z"
-    page = PageItem(
-        url=f"http://node{node}.test/page{round_}",
-        requested_url=f"http://node{node}.test/page{round_}",
-        domain=f"node{node}.test",
-        title="",
-        status=200,
-        error=None,
-        links_on_page=len(targets),
-        crawled_at=crawled,
-        links=[
-            LinkRecord(
-                target_url=url,
-                target_domain=url.split("/")[2],
-                anchor_text="a",
-                rel=[],
-                follow=True,
-                position="content",
-                context="",
-                checked=True,
-            )
-            for url in targets
-        ],
-    )
-    checks = [
-        CheckItem(
-            target_url=url,
-            target_domain=url.split("/")[2],
-            kind="dead",
-            reason="http_status",
-            status=404,
-            final_url=None,
-            checked_at=crawled,
-        )
-        for url in targets
+    links = [link(url, "a") for url in targets]
+    return [
+        page(f"http://node{node}.test/page{round_}", links, crawled_at=crawled),
+        *(check(url, checked_at=crawled) for url in targets),
     ]
-    return [page, *checks]
 
 
 def test_two_writers_on_the_same_targets_never_deadlock(pg_url):

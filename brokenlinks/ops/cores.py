@@ -17,6 +17,7 @@ then the limit of that cgroup and of each parent up to the mount (the smallest a
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -38,8 +39,12 @@ def available_cores(proc: Path = Path("/proc")) -> int:
     return cores
 
 
+@functools.cache
 def cgroup_cpu_limit(proc: Path = Path("/proc")) -> float | None:
-    """The CPU time this process's cgroup allows, in cores (``None``: no limit, or unknown)."""
+    """The CPU time this process's cgroup allows, in cores (``None``: no limit, or unknown).
+
+    Read once per process (a crawl sizes its shards and its workers from it).
+    """
     try:
         memberships = (proc / "self" / "cgroup").read_text().splitlines()
         mounts = (proc / "self" / "mountinfo").read_text().splitlines()
