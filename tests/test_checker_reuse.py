@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest_twisted
+from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
@@ -16,11 +16,12 @@ def _checker() -> LinkChecker:
     return build_from_crawler(LinkChecker, get_crawler())
 
 
-def test_known_returns_decided_verdicts_only_and_counts_reuse():
+@deferred_f_from_coro_f
+async def test_known_returns_decided_verdicts_only_and_counts_reuse():
     checker = _checker()
     assert checker.known("http://gone.test/x") is None
     assert checker.crawler.stats.get_value("brokenlinks/targets/reused") is None
-    decided = checker.record(
+    decided = await checker.check(
         "http://gone.test/x", verdicts.classify_status(404, "http://gone.test/x")
     )
     assert checker.known("http://gone.test/x") is decided
@@ -28,14 +29,16 @@ def test_known_returns_decided_verdicts_only_and_counts_reuse():
     assert checker.crawler.stats.get_value("brokenlinks/targets/reused") == 2
 
 
-@pytest_twisted.ensureDeferred
+@deferred_f_from_coro_f
 async def test_check_links_reuses_without_downloading():
     """Every in-scope target is decided already: the results come back without a request."""
     checker = _checker()
-    dead = checker.record(
+    dead = await checker.check(
         "http://gone.test/x", verdicts.classify_status(404, "http://gone.test/x")
     )
-    alive = checker.record("http://ok.test/", verdicts.classify_status(200, "http://ok.test/"))
+    alive = await checker.check(
+        "http://ok.test/", verdicts.classify_status(200, "http://ok.test/")
+    )
     page = extract_page(
         '<a href="http://gone.test/x">a</a> <a href="http://ok.test/">b</a>'
         ' <a href="http://gone.test/x">again</a> <a href="/local">c</a>',

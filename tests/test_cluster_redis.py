@@ -21,6 +21,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
+from brokenlinks.checker import verdicts
 from brokenlinks.checker.checks import ChecksStopped, LinkChecker
 from brokenlinks.cluster import scripts
 from brokenlinks.cluster.keys import GROUP, Keys, cluster_namespace, preference, quota
@@ -186,7 +187,7 @@ async def _until(condition, seconds: float = 60) -> None:
 # -- the node's bookkeeping, without Redis -------------------------------------------------
 
 
-def _redis_shards(url: str = "redis://127.0.0.1:1", **settings: object) -> RedisShards:
+def _node(url: str = "redis://127.0.0.1:1", **settings: object) -> LinkChecker:
     crawler = get_crawler(
         settings_dict={"REDIS_URL": url, "BROKENLINKS_CHECK_SHARDS": 2, **settings},
         spidercls=Spider,
@@ -194,7 +195,13 @@ def _redis_shards(url: str = "redis://127.0.0.1:1", **settings: object) -> Redis
     crawler.spider = crawler._create_spider("cluster-test")
     checker = build_from_crawler(LinkChecker, crawler)
     assert isinstance(checker.shards, RedisShards)  # REDIS_URL and shards: the cluster's
-    return checker.shards
+    return checker
+
+
+def _redis_shards(url: str = "redis://127.0.0.1:1", **settings: object) -> RedisShards:
+    shards = _node(url, **settings).shards
+    assert isinstance(shards, RedisShards)
+    return shards
 
 
 def test_the_cluster_needs_shards_and_redis():
@@ -300,3 +307,30 @@ async def test_a_node_joining_gets_its_share_within_seconds(redis_server):
     finally:
         await second.spider_closed()
         await first.spider_closed()
+
+
+@pytest.mark.e2e
+@deferred_f_from_coro_f
+async def test_a_verdict_decided_without_a_request_is_the_first_nodes(redis_server):
+    """A mailto: link or an unparseable href has no check to claim: the nodes whose pages
+    link to it take the first node's verdict, so the store holds one check of it."""
+    redis.Redis.from_url(redis_server.url).flushall()
+    first, second = _node(redis_server.url), _node(redis_server.url)
+    shards = [first.shards, second.shards]
+    for node in shards:
+        assert isinstance(node, RedisShards)
+        await node._join()
+    try:
+        mailto = await first.check("mailto:tips@news.test")
+        oops = await first.check("http://[oops", verdicts.invalid_url("http://[oops"))
+        # a second later: a verdict decided again here would be another stored check
+        await asyncio.sleep(1.1)
+        assert await second.check("mailto:tips@news.test") == mailto
+        assert await second.check("http://[oops", verdicts.invalid_url("http://[oops")) == oops
+        assert mailto.verdict.reason == "unsupported_scheme"
+        assert second.crawler.stats.get_value("brokenlinks/cluster/shared") == 2
+        assert first.crawler.stats.get_value("brokenlinks/cluster/shared") is None
+    finally:
+        for node in shards:
+            assert isinstance(node, RedisShards)
+            await node.spider_closed()

@@ -487,7 +487,7 @@ async def fresh_verdicts_body(tmp_path, crawler_stats):
     )
     engine.dispose()
     assert await fresh.seed(checker, ["http://[oops"]) == 1
-    again = checker.record("http://[oops", verdicts.invalid_url("http://[oops"))
+    again = await checker.check("http://[oops", verdicts.invalid_url("http://[oops"))
     assert again.checked_at == (now - timedelta(hours=1)).isoformat()
     assert checker.take_unreported() == []
     await fresh.spider_closed()

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
@@ -267,11 +268,12 @@ def test_the_spill_is_removed_when_an_exception_ends_the_process(tmp_path):
 # -- in the checker -----------------------------------------------------------------------
 
 
-def test_the_checker_finds_spilled_verdicts_and_closes_the_spill(tmp_path, monkeypatch):
+@deferred_f_from_coro_f
+async def test_the_checker_finds_spilled_verdicts_and_closes_the_spill(tmp_path, monkeypatch):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     crawler = get_crawler(settings_dict={"BROKENLINKS_VERDICTS_IN_MEMORY": 2})
     checker = build_from_crawler(LinkChecker, crawler)
-    decided = [checker.record(url, verdicts.classify_status(404, url)) for url in urls(5)]
+    decided = [await checker.check(url, verdicts.classify_status(404, url)) for url in urls(5)]
     fresh = checker.remember(
         "http://fresh.test/", verdicts.classify_status(200, "http://fresh.test/"), "then"
     )
@@ -281,7 +283,7 @@ def test_the_checker_finds_spilled_verdicts_and_closes_the_spill(tmp_path, monke
         assert checker.knows(done.url)
         assert checker.known(done.url) == done
         # a spilled verdict is never decided again
-        assert checker.record(done.url, verdicts.classify_status(200, done.url)) == done
+        assert await checker.check(done.url, verdicts.classify_status(200, done.url)) == done
     assert checker.known("http://fresh.test/") == fresh
     assert [r.url for r in checker.take_unreported()] == urls(5)
     assert crawler.stats.get_value("brokenlinks/targets/checked") == 5

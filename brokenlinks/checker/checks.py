@@ -499,9 +499,11 @@ class LinkChecker:
 
     # -- the public API -------------------------------------------------------------
 
-    async def check(self, url: str) -> CheckResult:
+    async def check(self, url: str, decided: Verdict | None = None) -> CheckResult:
         """Return the verdict of *url* (absolute, fragment-less), checking it at most once.
 
+        *decided*: its verdict, decided without a request (an unparseable href). A crawl
+        keeps the first one; a cluster's nodes keep the first node's (one stored check).
         Raises :class:`ChecksStopped` once the crawl is being stopped.
         """
         if (done := self.known(url)) is not None:
@@ -510,7 +512,7 @@ class LinkChecker:
             raise ChecksStopped(url)
         task = self._tasks.get(url)
         if task is None:
-            task = asyncio.ensure_future(self._check(url))
+            task = asyncio.ensure_future(self._check(url, decided))
             self._tasks[url] = task
         else:
             self.stats.inc_value("brokenlinks/targets/reused")
@@ -527,12 +529,6 @@ class LinkChecker:
         if done is not None:
             self.stats.inc_value("brokenlinks/targets/reused")
         return done
-
-    def record(self, url: str, verdict: Verdict) -> CheckResult:
-        """Store a verdict decided without a request (an unparseable href...)."""
-        if (done := self._results.get(url)) is not None:
-            return done
-        return self._finish(url, verdict)
 
     def remember(self, url: str, verdict: Verdict, checked_at: str) -> CheckResult:
         """Seed the verdict of *url* found fresh in the database: it is not checked again.
@@ -594,8 +590,19 @@ class LinkChecker:
         )
         return result
 
-    async def _check(self, url: str) -> CheckResult:
-        if self.shards is not None and is_http(url):
+    async def _check(self, url: str, decided: Verdict | None = None) -> CheckResult:
+        if decided is None and not is_http(url):
+            decided = verdicts.unsupported_scheme(url)
+        if decided is not None:
+            result = CheckResult(url, decided, now_iso())
+            if self.shards is not None:
+                try:
+                    result = await self.shards.settle(result)
+                except asyncio.CancelledError:
+                    self._tasks.pop(url, None)
+                    raise
+            return self._finish(url, result.verdict, result.checked_at)
+        if self.shards is not None:
             try:
                 remote = await self.shards.check(url)
             except ShardLost:

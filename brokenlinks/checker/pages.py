@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
     from brokenlinks.checker.freshness import FreshVerdicts
-    from brokenlinks.checker.verdicts import CheckResult
+    from brokenlinks.checker.verdicts import CheckResult, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +90,14 @@ async def check_links(
     if fresh is not None:
         await fresh.seed(checker, wanted)
     results: dict[str, CheckResult] = {}
-    pending: list[str] = []
+    pending: dict[str, Verdict | None] = {}
     for key, link in wanted.items():
-        if link.url is None:
-            results[key] = checker.record(key, verdicts.invalid_url(link.href))
-        elif (done := checker.known(key)) is not None:
+        if (done := checker.known(key)) is not None:
             # most occurrences repeat a decided target: no task for those
             results[key] = done
         else:
-            pending.append(key)
-    checked = await asyncio.gather(*(checker.check(key) for key in pending))
+            pending[key] = verdicts.invalid_url(link.href) if link.url is None else None
+    checked = await asyncio.gather(*(checker.check(k, v) for k, v in pending.items()))
     results.update(zip(pending, checked, strict=True))
     return results
 

@@ -376,6 +376,10 @@ class LocalShards:
             self._send(shard, ("check", url))
         return await asyncio.shield(future)
 
+    async def settle(self, result: CheckResult) -> CheckResult:
+        """A verdict decided without a request: on one machine, the crawl's own."""
+        return result
+
     async def fetch(self, request: Request) -> Response:
         """Download *request* (a referring page) in the shard of its site."""
         outcome = await self.fetch_state(wire.request_state(request))

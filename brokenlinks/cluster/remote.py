@@ -32,6 +32,9 @@ top of them:
   whose shard this node leases is downloaded by its local shard process; any other goes
   as an entry to the site's stream, and the owner sends the response (or the error) to
   this node's reply stream. Pages and checks of one host wait in one slot of one process.
+- **Verdicts decided without a request** (a ``mailto:`` link, an unparseable href) have no
+  check to claim: the first node to decide one sets it (``settle``), and the others take
+  that one, so that the store holds one check of it, not one per node.
 
 Every node stores the verdicts its own pages need (the store's upserts: one row per
 target, one ``checks`` row per verdict, whichever nodes write it), so the store holds
@@ -565,6 +568,28 @@ class RedisShards:
             else:
                 self.stats.inc_value("brokenlinks/cluster/shared")
         return await asyncio.shield(future)
+
+    async def settle(self, result: CheckResult) -> CheckResult:
+        """A verdict decided without a request (no check to claim): the first node's wins.
+
+        Two nodes whose pages link to one ``mailto:`` address (or one unparseable href)
+        would otherwise store two checks of it, dated a second apart.
+        """
+        await self.ready.wait()
+        if self.failed or self.closing or self.redis is None:
+            return result
+        try:
+            known = await self._scripts["settle"](
+                keys=[self.keys.verdict(result.url)], args=[_dumps(result), KEY_TTL_MS]
+            )
+        except RedisError as e:
+            self._warn_once("settling", e)
+            return result
+        if known is None:
+            return result
+        self.stats.inc_value("brokenlinks/cluster/shared")
+        first: CheckResult = _loads(known)
+        return first
 
     async def fetch(self, request: Request) -> Response:
         """Download *request* (a referring page) where its site's checks are made."""

@@ -3,7 +3,8 @@
 Each makes one step of the cluster atomic: *join* a run, *heartbeat* (count the live
 nodes by Redis's own clock), *renew*, *acquire* and *release* leases of virtual shards,
 *take* a shard's pending entries over, *ask* for a target's verdict (claim it and queue
-its check if nobody has), *answer* it (the first verdict wins and reaches every waiter).
+its check if nobody has), *answer* it (the first verdict wins and reaches every waiter), *settle* a verdict decided
+without a request (the first node's wins: the store keeps one check of it).
 
 The referring pages' reliable queue (:mod:`brokenlinks.cluster.pages`) has its own, on
 scrapy-redis' queue key: *pop* a page into the node's taken hash, *beat* (the node's
@@ -118,6 +119,14 @@ end
 redis.call('DEL', KEYS[2], KEYS[3])
 return 1
 """
+# KEYS: verdict; ARGV: verdict, ttl ms → the cluster's verdict decided without a request
+# (an unparseable href, a mailto: link), or nil: this one is, now
+SETTLE = """
+local verdict = redis.call('GET', KEYS[1])
+if verdict then return verdict end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"""
 
 # Redis's clock, in milliseconds (the nodes' clocks need not agree)
 _NOW = """
@@ -213,6 +222,7 @@ ALL = {
     "take": TAKE,
     "ask": ASK,
     "answer": ANSWER,
+    "settle": SETTLE,
 }
 
 #: the reliable page queue's scripts, registered by each queue on scrapy-redis' client
