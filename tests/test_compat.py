@@ -7,6 +7,7 @@ runs this file against the newest Scrapy and scrapy-playwright.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import deque
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 import pytest
 from scrapy import Request, Spider, signals
 from scrapy.core.scraper import Slot as ScraperSlot
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import HtmlResponse
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
@@ -169,3 +171,35 @@ def test_the_scrapers_slot_holds_a_response_in_its_queue_then_in_active():
     slot.next_response_request_deferred()
     assert not slot.queue
     assert request in slot.active
+
+
+class _IdleOnceSpider(Spider):
+    """Kept open at its first idle; woken 0.2 s later, when it may close."""
+
+    name = "idle-once"
+    start_urls: ClassVar[list[str]] = []
+    idles: ClassVar[list[float]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.idle, signal=signals.spider_idle)
+        return spider
+
+    def idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.idles.append(loop.time())
+        if len(self.idles) == 1:
+            loop.call_later(0.2, _compat.wake_engine, self.crawler.engine)
+            raise DontCloseSpider
+
+
+@deferred_f_from_coro_f
+async def test_a_woken_engine_asks_its_idle_receivers_again_at_once():
+    # without the wake, Scrapy asks again on its heartbeat, 5 s later
+    _IdleOnceSpider.idles.clear()
+    crawler = get_crawler(_IdleOnceSpider)
+    await crawler.crawl_async()
+    first, second = _IdleOnceSpider.idles[:2]
+    assert 0.15 < second - first < 2.5
+    _compat.wake_engine(None)  # no crawl: nothing to wake

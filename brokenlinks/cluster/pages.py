@@ -58,6 +58,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.asyncio import create_looping_call
 from scrapy_redis.queue import FifoQueue, LifoQueue, PriorityQueue
 
+from brokenlinks._compat import wake_engine
 from brokenlinks.cluster import scripts
 from brokenlinks.cluster.keys import PageKeys
 from brokenlinks.config import config_of
@@ -246,8 +247,12 @@ class PageLedger:
                 "1" if drop else "0",
             ],
         )
-        self.others = int(answer[1])
+        others, self.others = self.others, int(answer[1])
         dead = answer[2:]
+        if (others and not self.others) or any(int(count) for count in dead[1::2]):
+            # no live node holds pages any more, or a dead node's are back in the queue:
+            # an idle crawl waiting for them closes, or reads them, now
+            wake_engine(self._engine())
         for node, count in zip(dead[::2], dead[1::2], strict=True):
             if int(count) and not drop:
                 self.stats.inc_value("brokenlinks/cluster/pages_redone", int(count))
@@ -298,6 +303,7 @@ class PageLedger:
             with contextlib.suppress(Exception):
                 await store.flush()
         self.settle()
+        wake_engine(self._engine())  # the idle crawl waited for this flush
 
     def forget(self) -> None:
         """scrapy-redis clears the queue: drop this node's taken pages and dead nodes'."""

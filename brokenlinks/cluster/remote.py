@@ -66,6 +66,7 @@ from redis.exceptions import RedisError, ResponseError
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
+from brokenlinks._compat import wake_engine
 from brokenlinks.cluster import scripts, wire
 from brokenlinks.cluster.keys import GROUP, Keys, cluster_namespace, preference, quota
 from brokenlinks.cluster.local import LocalShards, ShardLost
@@ -469,6 +470,12 @@ class RedisShards:
     def _served(self, shard: int, entry: bytes) -> None:
         self._serving.discard((shard, entry))
         self._per_shard[shard] -= 1
+        self._wake_if_done()
+
+    def _wake_if_done(self) -> None:
+        """The crawl was kept open for what this node served: let it close now, if idle."""
+        if self.leaving and not self._serving and not any(self._per_shard.values()):
+            wake_engine(self.crawler.engine)
 
     async def _serve(self, shard: int, entry: bytes, message: tuple[Any, ...]) -> None:
         from brokenlinks.checker.checks import ChecksStopped  # noqa: PLC0415  (a cycle)
@@ -606,6 +613,7 @@ class RedisShards:
                 return await self.local.fetch(request)
             finally:
                 self._per_shard[shard] -= 1
+                self._wake_if_done()
         if self.closing or not self.serving or self.redis is None:
             raise ShardLost
         rid = next(self._rids)
