@@ -91,7 +91,14 @@ class Node:
         for key, value in {**settings, "USER_AGENT": f"brokenlinks-{name}"}.items():
             text = json.dumps(value) if isinstance(value, dict | list | bool) else str(value)
             cmd += ["-s", f"{key}={text}"]
-        env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+        # temporary files under the test's directory: a node killed (the dead-node test)
+        # cannot remove its shards' socket directory itself
+        (tmp / f"{name}-tmp").mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
+            "TMPDIR": str(tmp / f"{name}-tmp"),
+        }
         with self.log.open("wb") as log:
             # a session of its own: the test kills the node with its shard processes
             self.process = subprocess.Popen(
