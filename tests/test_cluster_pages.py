@@ -9,9 +9,11 @@ in real crawls (every page acknowledged, a killed node's pages read by the other
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pickle
 import threading
+import time
 
 import pytest
 import redis
@@ -21,7 +23,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
 
 from brokenlinks.addon import Addon
-from brokenlinks.cluster import scripts
+from brokenlinks.cluster import pages, scripts
 from brokenlinks.cluster.keys import PageKeys
 from brokenlinks.cluster.pages import TOKEN, ReliableFifoQueue, ReliablePriorityQueue
 from brokenlinks.cluster.queues import RELIABLE, reliable_queue_class
@@ -255,4 +257,43 @@ async def test_a_popped_request_carries_its_token_and_a_pushed_one_none(redis_se
         assert client.zcard("t:pages-test:requests") == 2
         assert not client.exists(ledger.taken)
         assert crawler.stats.get_value("brokenlinks/cluster/pages_given_back") == 1
+        client.close()
+
+
+@pytest.mark.e2e
+@deferred_f_from_coro_f
+async def test_an_empty_queue_is_not_asked_again_for_a_moment(redis_server, monkeypatch):
+    """Scrapy asks for a request after every response: a drained queue is asked again only
+    after ``EMPTY_PAUSE`` (and the engine woken then), or at once after a push of its own."""
+    woken = []
+    monkeypatch.setattr(pages, "wake_engine", lambda engine: woken.append(time.monotonic()))
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    crawler = get_crawler(Spider, settings_dict={"BROKENLINKS_CLUSTER_LEASE": 1})
+    spider = crawler._create_spider("pages-test")
+    mine = ReliablePriorityQueue(client, spider, "t:%(spider)s:requests", pickle)
+    other = ReliablePriorityQueue(client, spider, "t:%(spider)s:requests", pickle)
+    assert mine.ledger is not None
+    assert other.ledger is not None
+    try:
+        began = time.monotonic()
+        assert mine.pop() is None  # empty: Redis asked once
+        other.push(Request("http://other.test/"))  # another node's page
+        assert mine.pop() is None  # within the pause: not asked
+        assert crawler.stats.get_value("brokenlinks/cluster/pages_queue_empty") == 1
+        await asyncio.sleep(pages.EMPTY_PAUSE + 0.1)
+        assert len(woken) == 1
+        assert woken[0] - began >= pages.EMPTY_PAUSE
+        popped = mine.pop()
+        assert popped is not None
+        assert popped.url == "http://other.test/"
+        assert mine.pop() is None
+        mine.push(Request("http://mine.test/"))  # its own push ends the pause
+        popped = mine.pop()
+        assert popped is not None
+        assert popped.url == "http://mine.test/"
+    finally:
+        for queue in (mine, other):
+            assert queue.ledger is not None
+            queue.ledger.spider_closed()
         client.close()
