@@ -19,6 +19,7 @@ from scrapy.http.request import NO_CALLBACK
 from brokenlinks.checker.checks import LinkChecker
 from brokenlinks.checker.freshness import FreshVerdicts
 from brokenlinks.checker.pages import Scope
+from brokenlinks.cluster.seeds import BATCH, QueuedSeeds
 from brokenlinks.net.guard import guard_refusal
 from brokenlinks.outreach.authority import export_items
 from brokenlinks.params import ArgumentError, BacklinksParams
@@ -127,16 +128,36 @@ class BacklinksSpider(ReferringPagesSpider):
         # the export's own metrics, per referring page, for the database (never a prospect)
         for item in export_items(seeds):
             yield item
-        for seed in seeds.seeds:
-            # Lazy start (Scrapy docs, "start-requests-lazy"): while the downloader is busy,
-            # the next referring page waits until the scheduler runs dry, so that a long
-            # seeds file does not become that many queued requests in memory at once.
-            if self.crawler.engine is not None and self.crawler.engine.needs_backout():
-                await self.crawler.signals.wait_for(signals.scheduler_empty)
-            yield Request(
-                seed.url,
-                callback=self.parse_page,
-                errback=self.page_failed,
-                cb_kwargs={"requested_url": seed.url},
-                meta=self.contexts.meta() if self.render_mode == "always" else {},
+        # a shared scrapy-redis queue: the seeds other nodes queued already are skipped
+        queued = QueuedSeeds.of(self)
+        skipped = 0
+        for first in range(0, len(seeds.seeds), BATCH):
+            batch = [
+                Request(
+                    seed.url,
+                    callback=self.parse_page,
+                    errback=self.page_failed,
+                    cb_kwargs={"requested_url": seed.url},
+                )
+                for seed in seeds.seeds[first : first + BATCH]
+            ]
+            seen = queued.seen(batch) if queued is not None else [False] * len(batch)
+            for request, already in zip(batch, seen, strict=True):
+                if already:
+                    skipped += 1
+                    continue
+                # Lazy start (Scrapy docs, "start-requests-lazy"): while the downloader is
+                # busy, the next referring page waits until the scheduler runs dry, so that
+                # a long seeds file does not become that many queued requests at once.
+                if self.crawler.engine is not None and self.crawler.engine.needs_backout():
+                    await self.crawler.signals.wait_for(signals.scheduler_empty)
+                if self.render_mode == "always":
+                    # the browser context of the next rendered page: taken when it is sent
+                    request.meta.update(self.contexts.meta())
+                yield request
+        if skipped:
+            stats.set_value("brokenlinks/seeds/queued_elsewhere", skipped)
+            self.logger.info(
+                "%(n)d of %(count)d referring pages were queued by another node already: skipped",
+                {"n": skipped, "count": len(seeds.seeds)},
             )

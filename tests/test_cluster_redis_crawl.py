@@ -429,6 +429,25 @@ def test_two_nodes_on_one_scrapy_redis_queue(tmp_path, test_web, redis_url, expe
         ]
         assert (row["kind"], row["reason"]) == (link["kind"], link["reason"]), page
     assert test_web.max_in_flight("slow.test") <= 2
+    if one_core:
+        return
+    # a node started after the others finished (SCHEDULER_PERSIST): every seed is queued
+    # already, and it skips them before they become requests (brokenlinks.cluster.seeds)
+    late = Node(
+        tmp_path,
+        "node3",
+        seeds,
+        {**settings, "BROKENLINKS_DATABASE_URL": f"sqlite:///{tmp_path / 'node3'}.sqlite3"},
+    )
+    try:
+        assert late.wait() == 0, late.output[-4000:]
+    finally:
+        late.kill()
+    count = len([*RESOURCE_PAGES, *SLOW_PAGES])
+    assert f"{count} of {count} referring pages were queued by another node already" in (
+        late.output
+    )
+    assert "referring pages: 0 crawled" in late.output
 
 
 def assert_every_page_acknowledged(redis_url: str, queue: str, runs: list[dict]) -> None:

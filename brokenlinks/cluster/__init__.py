@@ -21,4 +21,5 @@ feeds and store as without shards.
 - :mod:`brokenlinks.cluster.pages`: scrapy-redis' queue of referring pages made reliable
   (a popped page is held per node until its results are written, and put back when its
   node dies); :mod:`brokenlinks.cluster.queues` says which queue class a crawl gets.
+- :mod:`brokenlinks.cluster.seeds`: seeds another node has queued already, skipped.
 """
