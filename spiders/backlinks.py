@@ -10,6 +10,7 @@ competitor mode).
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
@@ -128,10 +129,17 @@ class BacklinksSpider(ReferringPagesSpider):
         # the export's own metrics, per referring page, for the database (never a prospect)
         for item in export_items(seeds):
             yield item
-        # a shared scrapy-redis queue: the seeds other nodes queued already are skipped
+        # a shared scrapy-redis queue: the seeds other nodes queued already are skipped,
+        # and each node starts at a random place in the file, so that nodes started
+        # together do not walk it side by side (each would queue what the other just
+        # did, and see it too late to skip it)
         queued = QueuedSeeds.of(self)
+        order = seeds.seeds
+        if queued is not None and order:
+            start = secrets.randbelow(len(order))
+            order = [*order[start:], *order[:start]]
         skipped = 0
-        for first in range(0, len(seeds.seeds), BATCH):
+        for first in range(0, len(order), BATCH):
             batch = [
                 Request(
                     seed.url,
@@ -139,7 +147,7 @@ class BacklinksSpider(ReferringPagesSpider):
                     errback=self.page_failed,
                     cb_kwargs={"requested_url": seed.url},
                 )
-                for seed in seeds.seeds[first : first + BATCH]
+                for seed in order[first : first + BATCH]
             ]
             seen = queued.seen(batch) if queued is not None else [False] * len(batch)
             for request, already in zip(batch, seen, strict=True):
