@@ -286,9 +286,10 @@ class PageLedger:
         )
         others, self.others = self.others, int(answer[1])
         dead = answer[2:]
-        if any(int(count) for count in dead[1::2]) and not drop:
+        put_back = any(int(count) for count in dead[1::2])
+        if put_back and not drop:
             self._empty_until = 0.0  # a dead node's pages are back in the queue
-        if (others and not self.others) or any(int(count) for count in dead[1::2]):
+        if (others and not self.others) or put_back:
             # no live node holds pages any more, or a dead node's are back in the queue:
             # an idle crawl waiting for them closes, or reads them, now
             wake_engine(self._engine())

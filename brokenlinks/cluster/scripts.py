@@ -3,8 +3,9 @@
 Each makes one step of the cluster atomic: *join* a run, *heartbeat* (count the live
 nodes by Redis's own clock), *renew*, *acquire* and *release* leases of virtual shards,
 *take* a shard's pending entries over, *ask* for a target's verdict (claim it and queue
-its check if nobody has), *answer* it (the first verdict wins and reaches every waiter), *settle* a verdict decided
-without a request (the first node's wins: the store keeps one check of it).
+its check if nobody has), *answer* it (the first verdict wins and reaches every waiter),
+*settle* a verdict decided without a request (the first node's wins: the store keeps one
+check of it).
 
 The referring pages' reliable queue (:mod:`brokenlinks.cluster.pages`) has its own, on
 scrapy-redis' queue key: *pop* a page into the node's taken hash, *beat* (the node's
